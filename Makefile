@@ -1,0 +1,94 @@
+# Crystal: build, test, benchmark.
+#
+#   make deps     install the Debian packages the project needs
+#   make          build build/crystal, build/libcrystal.{a,so}
+#   make check    build and run the whole test suite
+#   make demo     run the default experiment
+#   make bench    run the benchmarks (tables on stdout, CSV in bench/results/)
+#
+#   make CC=clang           build with clang
+#   make check SANITIZE=1   the suite under AddressSanitizer + UBSan (in build-san/)
+
+CC ?= cc
+SANITIZE ?=
+BUILD ?= $(if $(SANITIZE),build-san,build)
+
+PKGS := libuv
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -luv)
+
+OPT ?= -O2
+CFLAGS ?= $(OPT) -g
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
+SAN_ON := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+SANFLAGS := $(if $(SANITIZE),$(SAN_ON))
+ALL_CFLAGS := -std=gnu17 $(WARN) $(CFLAGS) $(SANFLAGS) -fPIC -Iinclude -Isrc $(PKG_CFLAGS) -D_GNU_SOURCE
+LDLIBS := $(PKG_LIBS) -lpthread -ldl -lm
+ALL_LDFLAGS := $(LDFLAGS) $(SANFLAGS)
+
+LIB_SRC := $(wildcard src/core/*.c src/net/*.c src/engine/*.c src/scenario/*.c src/metrics/*.c) \
+           $(wildcard algorithms/*.c)
+CLI_SRC := $(wildcard src/cli/*.c)
+TEST_SRC := $(wildcard tests/test-*.c)
+TEST_SUPPORT := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
+
+LIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))
+CLI_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRC))
+TEST_SUPPORT_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(TEST_SUPPORT))
+TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
+DEPS := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_SUPPORT_OBJ:.o=.d)
+
+.PHONY: all deps check demo bench clean format test-bins examples
+
+all: $(BUILD)/crystal $(BUILD)/libcrystal.a $(BUILD)/libcrystal.so examples
+
+deps:
+	@sh scripts/deps.sh
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libcrystal.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libcrystal.so: $(LIB_OBJ)
+	$(CC) -shared $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# -rdynamic: an algorithm loaded with --algorithm x.so finds the API here.
+$(BUILD)/crystal: $(CLI_OBJ) $(BUILD)/libcrystal.a
+	$(CC) $(ALL_LDFLAGS) -rdynamic -o $@ $(CLI_OBJ) -Wl,--whole-archive $(BUILD)/libcrystal.a -Wl,--no-whole-archive $(LDLIBS)
+
+# The example third-party algorithm, built exactly as docs/writing-an-algorithm.md says.
+examples: $(BUILD)/examples/pingpong.so
+$(BUILD)/examples/pingpong.so: examples/pingpong/pingpong.c $(wildcard include/crystal/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu17 $(WARN) $(CFLAGS) $(SANFLAGS) -shared -fPIC -Iinclude -o $@ $<
+
+$(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT_OBJ) $(BUILD)/libcrystal.a
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -rdynamic -o $@ $< $(TEST_SUPPORT_OBJ) -Wl,--whole-archive $(BUILD)/libcrystal.a -Wl,--no-whole-archive $(ALL_LDFLAGS) -lcmocka $(LDLIBS)
+
+test-bins: $(TEST_BIN) $(BUILD)/crystal examples
+
+check: test-bins
+	@BUILD=$(BUILD) sh tests/run.sh $(TEST_BIN)
+
+demo: $(BUILD)/crystal
+	$(BUILD)/crystal run --out runs/demo
+
+$(BUILD)/bench/raw_relay: bench/raw_relay.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu17 $(WARN) -O2 -pthread -o $@ $<
+
+bench: $(BUILD)/crystal $(BUILD)/bench/raw_relay
+	@BUILD=$(BUILD) sh bench/run.sh
+
+format:
+	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(TEST_SUPPORT) src/*.h src/*/*.h include/crystal/*.h
+
+clean:
+	rm -rf build build-san
+
+-include $(DEPS)

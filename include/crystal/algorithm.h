@@ -1,0 +1,131 @@
+/* The algorithm API: the paper's Table I, in C.
+ *
+ * An algorithm is a const struct of callbacks.  The engine calls them on the
+ * peer's worker, one at a time, so an algorithm needs no locks for its own
+ * per-peer state.  In return the algorithm calls the engine's services below
+ * (send, remove_peer, timers, logging, parameters), always from inside one of
+ * its callbacks and always for the peer it was called for.
+ *
+ * A third-party algorithm is a shared object that defines
+ *
+ *	const cr_algorithm crystal_algorithm = { .api_version = CR_API_VERSION, ... };
+ *
+ * and is loaded with `crystal run --algorithm ./my_algo.so`.
+ */
+#ifndef CRYSTAL_ALGORITHM_H
+#define CRYSTAL_ALGORITHM_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+#include "message.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CR_API_VERSION 1
+
+/* Transport of one cr_send. */
+typedef enum cr_proto { CR_TCP = 0, CR_UDP = 1 } cr_proto;
+
+/* A parameter an algorithm accepts (-D name=value on the command line). */
+typedef struct cr_param_def {
+	const char *name;
+	const char *default_value;
+	const char *help;
+} cr_param_def;
+
+typedef struct cr_algorithm {
+	int api_version; /* CR_API_VERSION */
+	const char *name;
+	const char *description;
+	size_t state_size; /* per-peer state, zeroed, see cr_state() */
+	const cr_param_def *params; /* NULL-name terminated; NULL for none */
+
+	/* A new peer starts.  Its bootstrap peers (from the topology, the
+	 * tracker or a built-in experiment) are in cr_bootstrap_peers(). */
+	int (*bootstrap)(cr_peer *p);
+	/* The peer joins or leaves a session.  leave_session is also called
+	 * when the session's source stops. */
+	void (*join_session)(cr_peer *p, uint16_t session);
+	void (*leave_session)(cr_peer *p, uint16_t session);
+	/* A control message (types 16..127) arrived from peer `from`. */
+	void (*process)(cr_peer *p, const cr_addr *from, cr_msg *m);
+	/* A data message (types 128..255) arrived from `from`.  At a source,
+	 * the data it generates arrives here too, with `from` its own
+	 * address (cr_is_self()). */
+	void (*process_data)(cr_peer *p, const cr_addr *from, cr_msg *m);
+	/* The last connection to `who` ended (closed, reset, refused, or the
+	 * remote peer died).  Called once per departure; not called for a
+	 * connection this peer tore down itself with cr_remove_peer(). */
+	void (*peer_departed)(cr_peer *p, const cr_addr *who);
+	/* The peer ends: free what the state points to (the state itself is
+	 * freed by the engine). */
+	void (*destroy)(cr_peer *p);
+} cr_algorithm;
+
+/* --- Engine services ---------------------------------------------------- */
+
+/* Queues m for `to` over TCP (opening a connection if there is none) or
+ * UDP.  The engine takes its own reference; the caller keeps its own.
+ * Returns 0, -CR_EMSGSIZE (too large for UDP or the configured maximum),
+ * -CR_EMFILE (no descriptor for a new connection) or -CR_EINVAL. */
+int cr_send(cr_peer *p, const cr_addr *to, cr_msg *m, cr_proto proto);
+
+/* Tears down every TCP connection to `who` and drops what was queued.
+ * Returns 0 or -CR_ENOTCONN. */
+int cr_remove_peer(cr_peer *p, const cr_addr *who);
+
+/* This peer's own address; is `a` this peer? */
+const cr_addr *cr_self(const cr_peer *p);
+bool cr_is_self(const cr_peer *p, const cr_addr *a);
+
+/* The per-peer state of algorithm.state_size bytes. */
+void *cr_state(cr_peer *p);
+
+/* Peers this peer was given at birth. */
+size_t cr_bootstrap_peers(const cr_peer *p, const cr_addr **out);
+
+/* Experiment time in ns (0 = experiment start).  Never read the system
+ * clock directly: the engine may run on virtual time. */
+int64_t cr_now(const cr_peer *p);
+
+/* Timers: deadlines in ns.  A periodic timer (period_ns > 0) re-arms from
+ * its due time, so it does not drift.  Ids are never reused: cancelling a
+ * fired or cancelled timer is harmless.  A peer's timers end with it. */
+typedef uint64_t cr_timer_id;
+typedef void (*cr_timer_cb)(cr_peer *p, void *arg);
+cr_timer_id cr_timer_start(cr_peer *p, int64_t delay_ns, int64_t period_ns,
+			   cr_timer_cb cb, void *arg);
+/* Returns 0, or -CR_ENOENT when the timer already fired or was cancelled. */
+int cr_timer_cancel(cr_peer *p, cr_timer_id id);
+
+/* Parameters (-D name=value, or the algorithm's defaults). */
+const char *cr_param(const cr_peer *p, const char *name);
+int64_t cr_param_int(const cr_peer *p, const char *name, int64_t fallback);
+double cr_param_double(const cr_peer *p, const char *name, double fallback);
+
+/* Logging: each line is stamped with experiment time and peer address. */
+enum cr_log_level {
+	CR_LOG_ERROR = 0,
+	CR_LOG_WARN = 1,
+	CR_LOG_INFO = 2,
+	CR_LOG_DEBUG = 3,
+	CR_LOG_TRACE = 4,
+};
+void cr_log(const cr_peer *p, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void cr_vlog(const cr_peer *p, int level, const char *fmt, va_list ap);
+
+/* Ends the whole experiment early (for example when a test has seen all it
+ * needs).  Thread-safe; returns at once. */
+void cr_experiment_stop(cr_peer *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,14 @@
+/* Crystal: an emulation framework for peer-to-peer live streaming.
+ *
+ * The one header an algorithm includes.
+ */
+#ifndef CRYSTAL_CRYSTAL_H
+#define CRYSTAL_CRYSTAL_H
+
+#include "addr.h"
+#include "algorithm.h"
+#include "error.h"
+#include "message.h"
+#include "units.h"
+
+#endif

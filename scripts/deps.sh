@@ -1,0 +1,21 @@
+#!/bin/sh
+# Installs the Debian packages Crystal needs; quiet and quick when nothing
+# is missing.  Run as root (or through sudo) on Debian 12.
+set -eu
+PKGS="make gcc clang pkg-config libuv1-dev libcmocka-dev iproute2"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+echo "installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null

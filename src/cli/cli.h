@@ -1,0 +1,10 @@
+/* The command line's subcommands. */
+#ifndef CRYSTAL_CLI_H
+#define CRYSTAL_CLI_H
+
+#define CR_VERSION_STRING "0.1.0"
+
+int cr_cli_run(int argc, char **argv);
+int cr_cli_algorithms(int argc, char **argv);
+
+#endif

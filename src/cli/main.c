@@ -1,0 +1,54 @@
+/* crystal: the command line.
+ *
+ *   crystal run [options]       run an experiment (default: relay chains)
+ *   crystal algorithms          list the built-in algorithms
+ *   crystal version
+ *
+ * Exit codes: 0 done, 1 failed while running, 2 bad usage or input,
+ * 130 / 143 ended early by SIGINT / SIGTERM (results are still written).
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+	fputs("usage: crystal <command> [options]\n"
+	      "\n"
+	      "Crystal emulates many peers of a peer-to-peer streaming protocol on one\n"
+	      "machine, with real TCP and UDP between them, and reports what every peer\n"
+	      "experienced.\n"
+	      "\n"
+	      "commands:\n"
+	      "  run          run an experiment (with no options: relay chains, 100 peers, 10 s)\n"
+	      "  algorithms   list the built-in algorithms and their parameters\n"
+	      "  version      print the version\n"
+	      "\n"
+	      "`crystal <command> --help` explains a command's options.\n",
+	      f);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+	    !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "run"))
+		return cr_cli_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "algorithms"))
+		return cr_cli_algorithms(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
+		printf("crystal %s\n", CR_VERSION_STRING);
+		return 0;
+	}
+	fprintf(stderr, "crystal: unknown command '%s'\n\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

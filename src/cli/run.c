@@ -1,0 +1,575 @@
+/* crystal run: builds the experiment from options, checks that it fits,
+ * runs it with a live status line, and writes the run directory.
+ *
+ * Signals: SIGINT and SIGTERM are blocked in every thread and taken here
+ * with sigtimedwait, so a Ctrl-C ends the experiment cleanly and the
+ * summary is still written, marked interrupted.
+ */
+#include "../engine/registry.h"
+#include "../core/units.h"
+#include "../metrics/json.h"
+#include "../node.h"
+#include "../scenario/chains.h"
+#include "cli.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_PARAMS 64
+
+struct run_opts {
+	uint64_t peers;
+	uint64_t chain_len;
+	int64_t duration_ns;
+	uint64_t msg_size;
+	uint64_t rate_Bps;
+	uint64_t count;
+	uint64_t workers;
+	const char *algorithm;
+	const char *out;
+	const char *ip;
+	uint64_t base_port;
+	int log_level;
+	uint64_t max_msg;
+	uint64_t queue_limit;
+	bool quiet;
+	struct cr_node_param params[MAX_PARAMS];
+	size_t nparams;
+};
+
+static void run_usage(FILE *f)
+{
+	fputs("usage: crystal run [options]\n"
+	      "\n"
+	      "Runs the built-in `chains` experiment: a source feeds chains of peers\n"
+	      "(10 per chain) that relay its stream, as in the Crystal paper's benchmark.\n"
+	      "\n"
+	      "experiment:\n"
+	      "  --peers N            receiving peers, besides the source (default 100)\n"
+	      "  --chain-length L     peers per chain (default 10)\n"
+	      "  --duration TIME      how long to run: 10, 2.5s, 500ms (default 10 s)\n"
+	      "  --message-size SIZE  data message payload: 1024, 4KB, 40KiB (default 1024)\n"
+	      "  --rate RATE          source rate: 0 = as fast as the links take it (default),\n"
+	      "                       or 50000, 50KB/s, 2Mbit/s (1 KB = 1000 B)\n"
+	      "  --count N            the source stops after N messages (default: no limit)\n"
+	      "  --algorithm NAME|PATH  built-in algorithm, or a .so that defines\n"
+	      "                       `crystal_algorithm` (default relay)\n"
+	      "  -D NAME=VALUE        a parameter for the algorithm (repeatable)\n"
+	      "\n"
+	      "placement:\n"
+	      "  --workers M          event loops (threads); default one per core\n"
+	      "  --ip ADDR            the peers' IP address (default 127.0.0.1)\n"
+	      "  --base-port P        the source's port; peers follow (default 20000)\n"
+	      "\n"
+	      "output:\n"
+	      "  --out DIR            run directory (default runs/<name>-<UTC time>)\n"
+	      "  --log-level LEVEL    error, warn, info, debug or trace (default info)\n"
+	      "  --quiet              no status line and no summary on stdout\n"
+	      "\n"
+	      "limits:\n"
+	      "  --max-message SIZE   largest payload accepted from the wire (default 16MiB)\n"
+	      "  --queue-limit SIZE   bytes a peer may queue before it stops reading its\n"
+	      "                       inputs and TCP pushes back (default 1MiB)\n"
+	      "\n"
+	      "The run directory gets summary.json and one log per worker.  Exit codes:\n"
+	      "0 done, 1 failed while running, 2 bad usage or input, 130/143 ended by\n"
+	      "SIGINT/SIGTERM (the summary is written, with \"interrupted\": true).\n",
+	      f);
+}
+
+static int bad(const char *opt, const char *val, const char *accepted)
+{
+	fprintf(stderr, "crystal run: %s '%s': expected %s\n", opt, val,
+		accepted);
+	return 2;
+}
+
+enum {
+	O_PEERS = 256,
+	O_CHAIN,
+	O_DURATION,
+	O_MSGSIZE,
+	O_RATE,
+	O_COUNT,
+	O_WORKERS,
+	O_ALGO,
+	O_OUT,
+	O_IP,
+	O_BASEPORT,
+	O_LOGLEVEL,
+	O_MAXMSG,
+	O_QUEUE,
+	O_QUIET,
+	O_HELP,
+};
+
+static const struct option long_opts[] = {
+	{"peers", required_argument, NULL, O_PEERS},
+	{"chain-length", required_argument, NULL, O_CHAIN},
+	{"duration", required_argument, NULL, O_DURATION},
+	{"message-size", required_argument, NULL, O_MSGSIZE},
+	{"rate", required_argument, NULL, O_RATE},
+	{"count", required_argument, NULL, O_COUNT},
+	{"workers", required_argument, NULL, O_WORKERS},
+	{"algorithm", required_argument, NULL, O_ALGO},
+	{"out", required_argument, NULL, O_OUT},
+	{"ip", required_argument, NULL, O_IP},
+	{"base-port", required_argument, NULL, O_BASEPORT},
+	{"log-level", required_argument, NULL, O_LOGLEVEL},
+	{"max-message", required_argument, NULL, O_MAXMSG},
+	{"queue-limit", required_argument, NULL, O_QUEUE},
+	{"quiet", no_argument, NULL, O_QUIET},
+	{"help", no_argument, NULL, O_HELP},
+	{NULL, 0, NULL, 0},
+};
+
+static int parse_opts(int argc, char **argv, struct run_opts *o)
+{
+	int c, lvl;
+	char *eq;
+
+	*o = (struct run_opts){
+		.peers = 100,
+		.chain_len = 10,
+		.duration_ns = 10 * CR_SEC,
+		.msg_size = 1024,
+		.algorithm = "relay",
+		.ip = "127.0.0.1",
+		.base_port = 20000,
+		.log_level = CR_LOG_INFO,
+		.max_msg = 16u << 20,
+		.queue_limit = CR__DEFAULT_QUEUE_LIMIT,
+	};
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":D:h", long_opts, NULL)) != -1) {
+		switch (c) {
+		case O_PEERS:
+			if (cr_parse_uint(optarg, 1000000, &o->peers) ||
+			    !o->peers)
+				return bad("--peers", optarg,
+					   "a whole number from 1 to 1000000");
+			break;
+		case O_CHAIN:
+			if (cr_parse_uint(optarg, 1000000, &o->chain_len) ||
+			    !o->chain_len)
+				return bad("--chain-length", optarg,
+					   "a whole number from 1");
+			break;
+		case O_DURATION:
+			if (cr_parse_time(optarg, CR_SEC, &o->duration_ns) ||
+			    o->duration_ns <= 0)
+				return bad("--duration", optarg,
+					   "a positive " CR_TIME_FORMS);
+			break;
+		case O_MSGSIZE:
+			if (cr_parse_size(optarg, &o->msg_size) ||
+			    !o->msg_size || o->msg_size > (64u << 20))
+				return bad("--message-size", optarg,
+					   "1 byte to 64MiB: " CR_SIZE_FORMS);
+			break;
+		case O_RATE:
+			if (cr_parse_rate(optarg, &o->rate_Bps))
+				return bad("--rate", optarg, CR_RATE_FORMS);
+			break;
+		case O_COUNT:
+			if (cr_parse_uint(optarg, UINT64_MAX / 2, &o->count))
+				return bad("--count", optarg,
+					   "a whole number (0: no limit)");
+			break;
+		case O_WORKERS:
+			if (cr_parse_uint(optarg, 256, &o->workers) ||
+			    !o->workers)
+				return bad("--workers", optarg,
+					   "a whole number from 1 to 256");
+			break;
+		case O_ALGO:
+			o->algorithm = optarg;
+			break;
+		case O_OUT:
+			o->out = optarg;
+			break;
+		case O_IP:
+			o->ip = optarg;
+			break;
+		case O_BASEPORT:
+			if (cr_parse_uint(optarg, 65535, &o->base_port) ||
+			    !o->base_port)
+				return bad("--base-port", optarg,
+					   "a port from 1 to 65535");
+			break;
+		case O_LOGLEVEL:
+			lvl = cr__log_level_parse(optarg);
+			if (lvl < 0)
+				return bad("--log-level", optarg,
+					   "error, warn, info, debug or trace");
+			o->log_level = lvl;
+			break;
+		case O_MAXMSG:
+			if (cr_parse_size(optarg, &o->max_msg) ||
+			    o->max_msg < 64 || o->max_msg > (1u << 30))
+				return bad("--max-message", optarg,
+					   "64 bytes to 1GiB: " CR_SIZE_FORMS);
+			break;
+		case O_QUEUE:
+			if (cr_parse_size(optarg, &o->queue_limit) ||
+			    o->queue_limit < 4096)
+				return bad("--queue-limit", optarg,
+					   "at least 4KB: " CR_SIZE_FORMS);
+			break;
+		case O_QUIET:
+			o->quiet = true;
+			break;
+		case 'D':
+			eq = strchr(optarg, '=');
+			if (!eq || eq == optarg)
+				return bad("-D", optarg, "NAME=VALUE");
+			if (o->nparams == MAX_PARAMS)
+				return bad("-D", optarg,
+					   "at most 64 parameters");
+			*eq = 0;
+			o->params[o->nparams++] =
+				(struct cr_node_param){optarg, eq + 1};
+			break;
+		case 'h':
+		case O_HELP:
+			run_usage(stdout);
+			exit(0);
+		case ':':
+			fprintf(stderr, "crystal run: %s needs a value\n",
+				argv[optind - 1]);
+			return 2;
+		default:
+			fprintf(stderr,
+				"crystal run: unknown option '%s' (see crystal "
+				"run --help)\n",
+				argv[optind - 1]);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr,
+			"crystal run: unexpected argument '%s' (see crystal run "
+			"--help)\n",
+			argv[optind]);
+		return 2;
+	}
+	if (o->msg_size > o->max_msg)
+		return bad("--message-size", "", "no more than --max-message");
+	return 0;
+}
+
+static int mkdir_p(const char *path)
+{
+	char buf[4096];
+	size_t n = strlen(path);
+
+	if (n >= sizeof(buf))
+		return -1;
+	memcpy(buf, path, n + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		if (mkdir(buf, 0755) && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return mkdir(buf, 0755) && errno != EEXIST ? -1 : 0;
+}
+
+static void human_rate(double Bps, char *buf, size_t len)
+{
+	if (Bps >= 1e9)
+		snprintf(buf, len, "%.2f GB/s", Bps / 1e9);
+	else if (Bps >= 1e6)
+		snprintf(buf, len, "%.2f MB/s", Bps / 1e6);
+	else if (Bps >= 1e3)
+		snprintf(buf, len, "%.2f KB/s", Bps / 1e3);
+	else
+		snprintf(buf, len, "%.0f B/s", Bps);
+}
+
+static int write_summary(const char *dir, const struct run_opts *o,
+			 const cr_algorithm *algo,
+			 const struct cr_node_result *r, const char *started_utc)
+{
+	char path[4096], tmp[4200];
+	struct rusage ru;
+	struct cr_json j;
+	FILE *f;
+	double cpu;
+
+	snprintf(path, sizeof(path), "%s/summary.json", dir);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f) {
+		fprintf(stderr, "crystal run: cannot write %s: %s\n", tmp,
+			strerror(errno));
+		return -1;
+	}
+	getrusage(RUSAGE_SELF, &ru);
+	cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	      (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+
+	cr_json_begin(&j, f);
+	cr_json_str(&j, "experiment", "chains");
+	cr_json_str(&j, "started_utc", started_utc);
+	cr_json_bool(&j, "interrupted", r->interrupted);
+	cr_json_uint(&j, "peers", r->peers);
+	cr_json_num(&j, "duration_s", (double)r->elapsed_ns / 1e9);
+	cr_json_num(&j, "cumulative_rate_Bps", r->cumulative_rate_Bps);
+	cr_json_num(&j, "per_peer_rate_Bps", r->per_peer_rate_Bps);
+	cr_json_num(&j, "min_peer_rate_Bps", r->min_peer_rate_Bps);
+	cr_json_num(&j, "tail_rate_Bps", r->tail_rate_Bps);
+	cr_json_uint(&j, "messages_switched", r->messages_switched);
+	cr_json_uint(&j, "data_bytes_received", r->data_bytes_in);
+	cr_json_uint(&j, "bad_frames", r->bad_frames);
+	cr_json_num(&j, "cpu_percent",
+		    r->elapsed_ns > 0 ? 100.0 * cpu / ((double)r->elapsed_ns / 1e9)
+				      : 0);
+	cr_json_int(&j, "max_rss_kb", ru.ru_maxrss);
+	cr_json_num(&j, "timer_lag_p50_us", (double)r->timer_lag_p50_ns / 1e3);
+	cr_json_num(&j, "timer_lag_p99_us", (double)r->timer_lag_p99_ns / 1e3);
+	cr_json_num(&j, "timer_lag_max_us", (double)r->timer_lag_max_ns / 1e3);
+	cr_json_object(&j, "parameters");
+	cr_json_str(&j, "algorithm", algo->name);
+	cr_json_uint(&j, "receivers", o->peers);
+	cr_json_uint(&j, "chain_length", o->chain_len);
+	cr_json_num(&j, "configured_duration_s", (double)o->duration_ns / 1e9);
+	cr_json_uint(&j, "message_size", o->msg_size);
+	cr_json_uint(&j, "rate_Bps", o->rate_Bps);
+	cr_json_uint(&j, "count", o->count);
+	cr_json_int(&j, "workers", r->workers);
+	cr_json_str(&j, "ip", o->ip);
+	cr_json_uint(&j, "base_port", o->base_port);
+	cr_json_uint(&j, "queue_limit", o->queue_limit);
+	for (size_t i = 0; i < o->nparams; i++) {
+		char key[300];
+		snprintf(key, sizeof(key), "D.%s", o->params[i].name);
+		cr_json_str(&j, key, o->params[i].value);
+	}
+	cr_json_close(&j);
+	cr_json_end(&j);
+	if (fclose(f) || rename(tmp, path)) {
+		fprintf(stderr, "crystal run: cannot write %s: %s\n", path,
+			strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void status_line(cr_node *n, const struct run_opts *o)
+{
+	int64_t now;
+	uint64_t bytes, peers;
+	char rate[32];
+
+	cr_node_live(n, &now, &bytes, &peers);
+	human_rate(now > 0 ? (double)bytes / ((double)now / 1e9) : 0, rate,
+		   sizeof(rate));
+	fprintf(stderr, "\r%6.1f / %.1f s  peers up %llu  cumulative %s    ",
+		(double)now / 1e9, (double)o->duration_ns / 1e9,
+		(unsigned long long)peers, rate);
+	fflush(stderr);
+}
+
+/* Runs until the duration passes, the experiment stops itself, or a
+ * signal arrives.  Returns the signal number, or 0. */
+static int supervise(cr_node *n, const struct run_opts *o, bool live)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	for (;;) {
+		int64_t left = o->duration_ns - cr_node_now(n);
+		int64_t wait = left < 250 * CR_MS ? left : 250 * CR_MS;
+		struct timespec ts;
+		int sig;
+
+		if (cr_node_wait(n, 0))
+			return 0;
+		if (wait < 0)
+			wait = 0;
+		ts.tv_sec = wait / CR_SEC;
+		ts.tv_nsec = wait % CR_SEC;
+		sig = sigtimedwait(&set, NULL, &ts);
+		if (sig == SIGINT || sig == SIGTERM) {
+			cr_node_stop(n, true);
+			return sig;
+		}
+		if (live)
+			status_line(n, o);
+	}
+}
+
+int cr_cli_run(int argc, char **argv)
+{
+	struct run_opts o;
+	struct cr_node_config cfg = {0};
+	struct cr_node_fd_budget fds;
+	struct cr__source_cfg src = {0};
+	struct cr_node_result res;
+	struct cr_chains chains;
+	const cr_algorithm *algo;
+	cr_addr base;
+	cr_node *node = NULL;
+	char err[512], outdir[4096], started[32], ipport[128];
+	time_t t0 = time(NULL);
+	struct tm tm0;
+	sigset_t set;
+	bool live;
+	int rc, sig;
+
+	rc = parse_opts(argc, argv, &o);
+	if (rc)
+		return rc;
+	algo = cr__algorithm_find(o.algorithm, err, sizeof(err));
+	if (!algo) {
+		fprintf(stderr, "crystal run: %s\n", err);
+		return 2;
+	}
+	snprintf(ipport, sizeof(ipport), "%s%s%s:%llu",
+		 strchr(o.ip, ':') ? "[" : "", o.ip,
+		 strchr(o.ip, ':') ? "]" : "",
+		 (unsigned long long)o.base_port);
+	if (cr_addr_parse(&base, ipport)) {
+		fprintf(stderr,
+			"crystal run: --ip '%s': expected an IPv4 or IPv6 "
+			"address such as 127.0.0.1 or ::1\n",
+			o.ip);
+		return 2;
+	}
+	if (cr_chains_build(&chains, &base, o.peers, o.chain_len, err,
+			    sizeof(err))) {
+		fprintf(stderr, "crystal run: %s\n", err);
+		return 2;
+	}
+
+	gmtime_r(&t0, &tm0);
+	strftime(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ", &tm0);
+	if (o.out) {
+		snprintf(outdir, sizeof(outdir), "%s", o.out);
+	} else {
+		char stamp[32];
+		strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm0);
+		snprintf(outdir, sizeof(outdir), "runs/chains-%s", stamp);
+	}
+
+	src.peer_index = 0;
+	src.session = 1;
+	src.msg_size = (uint32_t)o.msg_size;
+	src.rate_Bps = o.rate_Bps;
+	src.count = o.count;
+
+	cfg.name = "chains";
+	cfg.duration_ns = o.duration_ns;
+	cfg.workers = (int)o.workers;
+	cfg.algo = algo;
+	cfg.params = o.params;
+	cfg.nparams = o.nparams;
+	cfg.peers = chains.peers;
+	cfg.npeers = chains.npeers;
+	cfg.sources = &src;
+	cfg.nsources = 1;
+	cfg.max_msg_bytes = (uint32_t)o.max_msg;
+	cfg.queue_limit = o.queue_limit;
+	cfg.log_dir = outdir;
+	cfg.log_level = o.log_level;
+
+	cr_node_fd_budget(&cfg, &fds);
+	if (fds.needed > fds.available) {
+		fprintf(stderr,
+			"crystal run: the experiment needs %llu file descriptors "
+			"but %llu are available (open-file limit %llu): run fewer "
+			"peers, or spread them over several nodes\n",
+			(unsigned long long)fds.needed,
+			(unsigned long long)fds.available,
+			(unsigned long long)fds.limit);
+		cr_chains_free(&chains);
+		return 2;
+	}
+	rc = cr_node_create(&cfg, &node, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "crystal run: %s\n", err);
+		cr_chains_free(&chains);
+		return 2;
+	}
+	if (mkdir_p(outdir)) {
+		fprintf(stderr, "crystal run: cannot create %s: %s\n", outdir,
+			strerror(errno));
+		rc = 1;
+		goto out;
+	}
+
+	/* Signals go to supervise(), never to a worker. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	rc = cr_node_start(node, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "crystal run: %s\n", err);
+		rc = 1;
+		goto out;
+	}
+	live = !o.quiet && isatty(2);
+	sig = supervise(node, &o, live);
+	cr_node_join(node);
+	if (live)
+		fputc('\n', stderr);
+	cr_node_result(node, &res);
+	if (write_summary(outdir, &o, algo, &res, started)) {
+		rc = 1;
+		goto out;
+	}
+	if (!o.quiet) {
+		char cum[32], per[32], tail[32];
+		human_rate(res.cumulative_rate_Bps, cum, sizeof(cum));
+		human_rate(res.per_peer_rate_Bps, per, sizeof(per));
+		human_rate(res.tail_rate_Bps, tail, sizeof(tail));
+		printf("%s: %llu peers, %.2f s%s\n"
+		       "  cumulative rate %s, per peer %s, chain tails %s\n"
+		       "  %llu messages switched, %llu bad frames\n"
+		       "  results in %s/summary.json\n",
+		       algo->name, (unsigned long long)res.peers,
+		       (double)res.elapsed_ns / 1e9,
+		       res.interrupted ? " (interrupted)" : "", cum, per, tail,
+		       (unsigned long long)res.messages_switched,
+		       (unsigned long long)res.bad_frames, outdir);
+	}
+	rc = sig == SIGINT ? 130 : sig == SIGTERM ? 143 : 0;
+out:
+	cr_node_destroy(node);
+	cr_chains_free(&chains);
+	return rc;
+}
+
+int cr_cli_algorithms(int argc, char **argv)
+{
+	const cr_algorithm *const *all;
+	size_t n = cr__algorithms(&all);
+
+	(void)argc;
+	(void)argv;
+	for (size_t i = 0; i < n; i++) {
+		printf("%-12s %s\n", all[i]->name,
+		       all[i]->description ? all[i]->description : "");
+		for (const cr_param_def *d = all[i]->params; d && d->name; d++)
+			printf("    -D %s=%s  %s\n", d->name,
+			       d->default_value ? d->default_value : "",
+			       d->help ? d->help : "");
+	}
+	return 0;
+}

@@ -1,0 +1,25 @@
+/* Error codes to sentences. */
+#include "../internal.h"
+
+static const char *const messages[CR__ECOUNT] = {
+	[CR_OK] = "success",
+	[CR_EINVAL] = "invalid argument",
+	[CR_ENOMEM] = "out of memory",
+	[CR_ENOTCONN] = "no connection to that peer",
+	[CR_EMSGSIZE] = "message too large",
+	[CR_ENOENT] = "no such entry",
+	[CR_EIO] = "system call failed",
+	[CR_EMFILE] = "descriptor table full",
+	[CR_EADDRINUSE] = "address already in use",
+	[CR_ESTATE] = "not possible in this state",
+	[CR_EPROTO] = "protocol violation",
+};
+
+const char *cr_strerror(int err)
+{
+	if (err < 0)
+		err = -err;
+	if (err >= CR__ECOUNT)
+		return "unknown error";
+	return messages[err];
+}

@@ -1,0 +1,565 @@
+/* The node: creates peers, shards them over workers, starts the common
+ * experiment clock, and collects results.
+ *
+ * Start-up is two-phased so that nothing runs unless everything fits: each
+ * worker opens its peers' sockets and reports; only when all succeeded does
+ * the node set the clock's origin and let the workers begin (births at
+ * time 0, sources at their start times).  A failure on any worker ends all
+ * of them before a single peer has been bootstrapped.
+ */
+#include "../node.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
+#define FDS_PER_WORKER 5 /* epoll, eventfd, timerfd, log, spare */
+#define FDS_FIXED 16	 /* stdio, node log, summary and report files */
+
+static uint64_t fnv1a(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 0x100000001b3ull;
+	return h ? h : 1;
+}
+
+static uint64_t open_fds(void)
+{
+	uint64_t n = 0;
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+
+	if (!d)
+		return 3;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n ? n - 1 : 0; /* the directory's own descriptor */
+}
+
+static int default_workers(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n > 0 ? (int)n : 1;
+}
+
+static int nworkers_for(const struct cr_node_config *cfg)
+{
+	int w = cfg->workers > 0 ? cfg->workers : default_workers();
+
+	if ((size_t)w > cfg->npeers && cfg->npeers > 0)
+		w = (int)cfg->npeers;
+	return w > 0 ? w : 1;
+}
+
+void cr_node_fd_budget(const struct cr_node_config *cfg,
+		       struct cr_node_fd_budget *b)
+{
+	struct rlimit rl;
+	uint64_t conns = 0;
+
+	/* Each peer: a listener and a UDP socket.  Each connection whose
+	 * both ends are local costs two descriptors. */
+	for (size_t i = 0; i < cfg->npeers; i++)
+		conns += cfg->peers[i].nboot;
+	b->needed = 2 * (uint64_t)cfg->npeers + 2 * conns +
+		    (uint64_t)FDS_PER_WORKER * (uint64_t)nworkers_for(cfg) +
+		    FDS_FIXED;
+	getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < rl.rlim_max) {
+		/* the soft limit may rise to the hard one; try */
+		struct rlimit want = {rl.rlim_max, rl.rlim_max};
+		if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+			rl = want;
+	}
+	b->limit = rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : rl.rlim_cur;
+	b->available = b->limit - open_fds();
+}
+
+const char *cr__node_param(const struct cr__node *n, const char *name)
+{
+	for (size_t i = 0; i < n->nparams; i++)
+		if (!strcmp(n->params[i].name, name))
+			return n->params[i].value;
+	return NULL;
+}
+
+static int set_param(struct cr__node *n, const char *name, const char *value)
+{
+	for (size_t i = 0; i < n->nparams; i++) {
+		if (!strcmp(n->params[i].name, name)) {
+			char *v = strdup(value);
+			if (!v)
+				return -CR_ENOMEM;
+			free(n->params[i].value);
+			n->params[i].value = v;
+			return 0;
+		}
+	}
+	struct cr__param *ps =
+		realloc(n->params, (n->nparams + 1) * sizeof(*ps));
+	if (!ps)
+		return -CR_ENOMEM;
+	n->params = ps;
+	ps[n->nparams].name = strdup(name);
+	ps[n->nparams].value = strdup(value);
+	if (!ps[n->nparams].name || !ps[n->nparams].value)
+		return -CR_ENOMEM;
+	n->nparams++;
+	return 0;
+}
+
+static int init_params(struct cr__node *n, char *err, size_t errlen)
+{
+	const cr_param_def *defs = n->cfg.algo->params;
+
+	for (const cr_param_def *d = defs; d && d->name; d++)
+		if (d->default_value && set_param(n, d->name, d->default_value))
+			return -CR_ENOMEM;
+	for (size_t i = 0; i < n->cfg.nparams; i++) {
+		const struct cr_node_param *p = &n->cfg.params[i];
+		bool known = false;
+		for (const cr_param_def *d = defs; d && d->name; d++)
+			known |= !strcmp(d->name, p->name);
+		if (!known) {
+			char names[512] = "";
+			for (const cr_param_def *d = defs; d && d->name; d++) {
+				strncat(names, d->name,
+					sizeof(names) - strlen(names) - 3);
+				if (d[1].name)
+					strcat(names, ", ");
+			}
+			snprintf(err, errlen,
+				 "-D %s: algorithm '%s' has no parameter "
+				 "'%s' (it accepts: %s)",
+				 p->name, n->cfg.algo->name, p->name,
+				 *names ? names : "none");
+			return -CR_EINVAL;
+		}
+		if (set_param(n, p->name, p->value))
+			return -CR_ENOMEM;
+	}
+	return 0;
+}
+
+int cr_node_create(const struct cr_node_config *cfg, cr_node **out,
+		   char *err, size_t errlen)
+{
+	struct cr__node *n;
+	int e = -CR_ENOMEM;
+
+	*out = NULL;
+	if (!cfg->algo || cfg->algo->api_version != CR_API_VERSION) {
+		snprintf(err, errlen, "algorithm missing or built for another "
+				      "API version");
+		return -CR_EINVAL;
+	}
+	if (!cfg->npeers) {
+		snprintf(err, errlen, "the experiment has no peers");
+		return -CR_EINVAL;
+	}
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		goto fail_alloc;
+	n->cfg = *cfg;
+	n->exp_id = cfg->exp_id ? cfg->exp_id
+				: fnv1a(cfg->name ? cfg->name : "crystal");
+	n->exp_tag = (uint16_t)(n->exp_id ^ n->exp_id >> 16 ^ n->exp_id >> 32 ^
+				n->exp_id >> 48);
+	n->max_msg = cfg->max_msg_bytes ? cfg->max_msg_bytes : 16u << 20;
+	n->queue_limit = cfg->queue_limit ? cfg->queue_limit
+					  : CR__DEFAULT_QUEUE_LIMIT;
+	cr__clock_init_real(&n->clock);
+	pthread_mutex_init(&n->lock, NULL);
+	{
+		pthread_condattr_t ca;
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&n->cond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
+	e = init_params(n, err, errlen);
+	if (e)
+		goto fail;
+
+	n->npeers = cfg->npeers;
+	n->peers = calloc(n->npeers, sizeof(*n->peers));
+	n->nworkers = nworkers_for(cfg);
+	n->workers = calloc((size_t)n->nworkers, sizeof(*n->workers));
+	n->nsources = cfg->nsources;
+	n->sources = calloc(n->nsources ? n->nsources : 1, sizeof(*n->sources));
+	if (!n->peers || !n->workers || !n->sources)
+		goto fail_nomem;
+	for (int i = 0; i < n->nworkers; i++) {
+		struct cr__worker *w = &n->workers[i];
+		w->node = n;
+		w->id = i;
+		w->peers = calloc(n->npeers / (size_t)n->nworkers + 1,
+				  sizeof(*w->peers));
+		if (!w->peers)
+			goto fail_nomem;
+	}
+	for (size_t i = 0; i < n->npeers; i++) {
+		struct cr_peer *p = &n->peers[i];
+		const struct cr_node_peer *pc = &cfg->peers[i];
+		struct cr__worker *w = &n->workers[i % (size_t)n->nworkers];
+
+		p->node = n;
+		p->w = w;
+		p->index = (uint32_t)i;
+		p->addr = pc->addr;
+		p->algo = cfg->algo;
+		p->is_tail = pc->is_tail;
+		p->listen_fd = p->udp_fd = -1;
+		cr_addr_format(&p->addr, p->name, sizeof(p->name));
+		p->nboot = pc->nboot;
+		if (pc->nboot) {
+			p->boot = malloc(pc->nboot * sizeof(*p->boot));
+			if (!p->boot)
+				goto fail_nomem;
+			memcpy(p->boot, pc->boot, pc->nboot * sizeof(*p->boot));
+		}
+		if (cfg->algo->state_size) {
+			p->state = calloc(1, cfg->algo->state_size);
+			if (!p->state)
+				goto fail_nomem;
+		}
+		w->peers[w->npeers++] = p;
+	}
+	for (size_t i = 0; i < n->nsources; i++) {
+		const struct cr__source_cfg *sc = &cfg->sources[i];
+		if (sc->peer_index >= n->npeers || !sc->msg_size ||
+		    sc->msg_size > n->max_msg) {
+			snprintf(err, errlen,
+				 "source %zu: bad peer or message size", i);
+			e = -CR_EINVAL;
+			goto fail;
+		}
+		n->sources[i].cfg = *sc;
+		n->sources[i].p = &n->peers[sc->peer_index];
+		n->peers[sc->peer_index].source = &n->sources[i];
+	}
+	*out = n;
+	return 0;
+
+fail_nomem:
+	snprintf(err, errlen, "out of memory creating %zu peers", cfg->npeers);
+	e = -CR_ENOMEM;
+fail:
+	cr_node_destroy(n);
+	return e;
+fail_alloc:
+	snprintf(err, errlen, "out of memory");
+	return e;
+}
+
+/* --- worker threads ------------------------------------------------------- */
+
+static void birth(void *ctx, void *arg)
+{
+	struct cr_peer *p = ctx;
+
+	CR__UNUSED(arg);
+	p->alive = true;
+	cr__logf(&p->w->log, CR_LOG_INFO, &p->addr, "birth (%s)",
+		 p->algo->name);
+	if (p->algo->bootstrap) {
+		int e = p->algo->bootstrap(p);
+		if (e)
+			cr__logf(&p->w->log, CR_LOG_WARN, &p->addr,
+				 "bootstrap returned %d (%s)", e,
+				 cr_strerror(e));
+	}
+	p->booted = true;
+}
+
+static void source_begin(void *ctx, void *arg)
+{
+	struct cr_peer *p = ctx;
+
+	CR__UNUSED(arg);
+	if (p->alive && p->source)
+		cr__source_start(p, p->source);
+}
+
+static void publish_stats(void *ctx, void *arg)
+{
+	struct cr__worker *w = ctx;
+	uint64_t bytes = 0;
+
+	CR__UNUSED(arg);
+	for (size_t i = 0; i < w->npeers; i++)
+		bytes += w->peers[i]->st.data_bytes_in;
+	atomic_store_explicit(&w->pub_data_bytes_in, bytes,
+			      memory_order_relaxed);
+	atomic_store_explicit(&w->pub_msgs, w->msgs_switched,
+			      memory_order_relaxed);
+}
+
+static void flush_log(void *ctx, void *arg)
+{
+	struct cr__worker *w = ctx;
+
+	CR__UNUSED(arg);
+	cr__log_flush(&w->log);
+}
+
+static void *worker_main(void *arg)
+{
+	struct cr__worker *w = arg;
+	struct cr__node *n = w->node;
+	int64_t stats = n->cfg.stats_interval_ns ? n->cfg.stats_interval_ns
+						 : 250 * CR_MS;
+	bool go;
+
+#ifdef __linux__
+	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0); /* precise wake-ups */
+#endif
+	w->setup_err = cr__worker_setup(w);
+	pthread_mutex_lock(&n->lock);
+	if (w->setup_err)
+		n->abort_start = true;
+	n->ready++;
+	pthread_cond_broadcast(&n->cond);
+	while (!n->go && !n->abort_start)
+		pthread_cond_wait(&n->cond, &n->lock);
+	go = n->go && !n->abort_start;
+	pthread_mutex_unlock(&n->lock);
+
+	if (go) {
+		for (size_t i = 0; i < w->npeers; i++)
+			cr__worker_timer(w, 0, 0, birth, w->peers[i], NULL,
+					 w->peers[i]);
+		for (size_t i = 0; i < w->npeers; i++)
+			if (w->peers[i]->source)
+				cr__worker_timer(w,
+						 w->peers[i]->source->cfg.start_ns,
+						 0, source_begin, w->peers[i],
+						 NULL, w->peers[i]);
+		cr__worker_timer(w, stats, stats, publish_stats, w, NULL,
+				 NULL);
+		cr__worker_timer(w, 200 * CR_MS, 200 * CR_MS, flush_log, w,
+				 NULL, NULL);
+		if (!atomic_load(&n->ended))
+			uv_run(&w->loop, UV_RUN_DEFAULT);
+	}
+	publish_stats(w, NULL);
+	cr__worker_teardown(w);
+	return NULL;
+}
+
+int cr_node_start(cr_node *n, char *err, size_t errlen)
+{
+	int created = 0, e = 0;
+
+	for (; created < n->nworkers; created++) {
+		if (pthread_create(&n->workers[created].thread, NULL,
+				   worker_main, &n->workers[created])) {
+			snprintf(err, errlen, "cannot start worker thread %d",
+				 created);
+			e = -CR_EIO;
+			break;
+		}
+	}
+	pthread_mutex_lock(&n->lock);
+	if (e)
+		n->abort_start = true;
+	while (n->ready < created)
+		pthread_cond_wait(&n->cond, &n->lock);
+	if (!n->abort_start) {
+		/* every socket is open: time 0 is now */
+		cr__clock_init_real(&n->clock);
+		n->go = true;
+	}
+	pthread_cond_broadcast(&n->cond);
+	pthread_mutex_unlock(&n->lock);
+	n->started = true;
+
+	if (n->abort_start) {
+		for (int i = 0; i < created; i++) {
+			pthread_join(n->workers[i].thread, NULL);
+			if (!e && n->workers[i].setup_err) {
+				e = n->workers[i].setup_err;
+				snprintf(err, errlen, "%s",
+					 n->workers[i].setup_msg);
+			}
+		}
+		n->joined = true;
+		n->nworkers_started = 0;
+		return e ? e : -CR_EIO;
+	}
+	n->nworkers_started = created;
+	return 0;
+}
+
+void cr_node_stop(cr_node *n, bool interrupted)
+{
+	bool was = false;
+
+	pthread_mutex_lock(&n->lock);
+	if (atomic_compare_exchange_strong(&n->ended, &was, true)) {
+		n->end_ns = cr__clock_now(&n->clock);
+		atomic_store(&n->interrupted, interrupted);
+	}
+	pthread_cond_broadcast(&n->cond);
+	pthread_mutex_unlock(&n->lock);
+	for (int i = 0; i < n->nworkers_started; i++)
+		uv_async_send(&n->workers[i].wake);
+}
+
+bool cr_node_wait(cr_node *n, int64_t timeout_ns)
+{
+	int64_t now = cr__clock_now(&n->clock);
+	int64_t until = now + timeout_ns;
+	bool ended;
+
+	if (n->cfg.duration_ns > 0 && until > n->cfg.duration_ns)
+		until = n->cfg.duration_ns;
+	pthread_mutex_lock(&n->lock);
+	while (!atomic_load(&n->ended) && cr__clock_now(&n->clock) < until) {
+		int64_t abs = n->clock.origin_ns + until;
+		struct timespec ts = {abs / CR_SEC, abs % CR_SEC};
+		pthread_cond_timedwait(&n->cond, &n->lock, &ts);
+	}
+	ended = atomic_load(&n->ended);
+	pthread_mutex_unlock(&n->lock);
+	if (!ended && n->cfg.duration_ns > 0 &&
+	    cr__clock_now(&n->clock) >= n->cfg.duration_ns) {
+		cr_node_stop(n, false);
+		ended = true;
+	}
+	return ended;
+}
+
+void cr_node_join(cr_node *n)
+{
+	if (n->joined)
+		return;
+	if (!atomic_load(&n->ended))
+		cr_node_stop(n, false);
+	for (int i = 0; i < n->nworkers_started; i++)
+		pthread_join(n->workers[i].thread, NULL);
+	n->joined = true;
+}
+
+int cr_node_run(cr_node *n, char *err, size_t errlen)
+{
+	int e = cr_node_start(n, err, errlen);
+
+	if (e)
+		return e;
+	while (!cr_node_wait(n, CR_SEC))
+		;
+	cr_node_join(n);
+	return 0;
+}
+
+void cr_node_destroy(cr_node *n)
+{
+	if (!n)
+		return;
+	if (n->started && !n->joined)
+		cr_node_join(n);
+	for (size_t i = 0; i < n->npeers && n->peers; i++) {
+		free(n->peers[i].state);
+		free(n->peers[i].boot);
+	}
+	for (int i = 0; i < n->nworkers && n->workers; i++)
+		free(n->workers[i].peers);
+	for (size_t i = 0; i < n->nparams; i++) {
+		free(n->params[i].name);
+		free(n->params[i].value);
+	}
+	free(n->params);
+	free(n->peers);
+	free(n->workers);
+	free(n->sources);
+	pthread_mutex_destroy(&n->lock);
+	pthread_cond_destroy(&n->cond);
+	free(n);
+}
+
+/* --- results -------------------------------------------------------------- */
+
+int64_t cr_node_now(const cr_node *n)
+{
+	return cr__clock_now(&n->clock);
+}
+
+void cr_node_live(const cr_node *n, int64_t *now_ns, uint64_t *data_bytes_in,
+		  uint64_t *peers_up)
+{
+	uint64_t bytes = 0;
+
+	for (int i = 0; i < n->nworkers_started; i++)
+		bytes += atomic_load_explicit(&n->workers[i].pub_data_bytes_in,
+					      memory_order_relaxed);
+	*now_ns = cr__clock_now(&n->clock);
+	*data_bytes_in = bytes;
+	*peers_up = n->npeers;
+}
+
+const struct cr__peer_stats *cr_node_peer_stats(const cr_node *n, size_t i)
+{
+	return i < n->npeers ? &n->peers[i].st : NULL;
+}
+
+void cr_node_result(const cr_node *n, struct cr_node_result *r)
+{
+	double secs, sum = 0, tails = 0;
+	uint64_t receivers = 0, ntails = 0;
+	uint64_t hist[64] = {0};
+
+	memset(r, 0, sizeof(*r));
+	r->elapsed_ns = n->end_ns > 0 ? n->end_ns : cr_node_now(n);
+	r->interrupted = atomic_load(&n->interrupted);
+	r->peers = n->npeers;
+	r->workers = n->nworkers;
+	secs = (double)r->elapsed_ns / 1e9;
+	if (secs <= 0)
+		secs = 1e-9;
+	r->min_peer_rate_Bps = -1;
+	for (size_t i = 0; i < n->npeers; i++) {
+		const struct cr_peer *p = &n->peers[i];
+		double rate = (double)p->st.data_bytes_in / secs;
+
+		r->data_bytes_in += p->st.data_bytes_in;
+		r->bad_frames += p->st.bad_frames;
+		if (p->source)
+			continue; /* a source receives its own stream */
+		receivers++;
+		sum += rate;
+		if (r->min_peer_rate_Bps < 0 || rate < r->min_peer_rate_Bps)
+			r->min_peer_rate_Bps = rate;
+		if (p->is_tail) {
+			tails += rate;
+			ntails++;
+		}
+	}
+	if (r->min_peer_rate_Bps < 0)
+		r->min_peer_rate_Bps = 0;
+	r->cumulative_rate_Bps = (double)r->data_bytes_in / secs;
+	r->per_peer_rate_Bps = receivers ? sum / (double)receivers : 0;
+	r->tail_rate_Bps = ntails ? tails / (double)ntails : 0;
+	for (int i = 0; i < n->nworkers; i++) {
+		const struct cr__worker *w = &n->workers[i];
+		r->messages_switched += w->msgs_switched;
+		for (int b = 0; b < 64; b++)
+			hist[b] += w->lag_hist[b];
+		if (w->lag_max_ns > r->timer_lag_max_ns)
+			r->timer_lag_max_ns = w->lag_max_ns;
+	}
+	r->timer_lag_p50_ns = cr__timers_lag_quantile(hist, 0.50);
+	r->timer_lag_p99_ns = cr__timers_lag_quantile(hist, 0.99);
+}

@@ -1,0 +1,215 @@
+/* Peers: dispatch of incoming messages and the engine services an
+ * algorithm calls (send, remove_peer, timers, parameters, logging).
+ *
+ * Every function here runs on the peer's worker thread.
+ */
+#include "../internal.h"
+#include "../node.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void cr__peer_dispatch(struct cr_peer *p, const cr_addr *from,
+		       struct cr_msg *m)
+{
+	if (!p->alive)
+		return;
+	p->w->msgs_switched++;
+	if (m->type >= CR_MSG_DATA_MIN) {
+		p->st.data_msgs_in++;
+		p->st.data_bytes_in += m->len;
+		if (p->algo->process_data)
+			p->algo->process_data(p, from, m);
+	} else {
+		p->st.ctrl_msgs_in++;
+		p->st.ctrl_bytes_in += m->len;
+		if (p->algo->process)
+			p->algo->process(p, from, m);
+	}
+}
+
+/* Reading stops while a peer has more queued than the queue limit, so TCP
+ * pushes back on its senders; it resumes below half of it. */
+void cr__peer_out_changed(struct cr_peer *p)
+{
+	size_t limit = p->node->queue_limit;
+	bool pause;
+
+	if (p->rx_paused)
+		pause = p->out_bytes > limit / 2;
+	else
+		pause = p->out_bytes > limit;
+	if (pause != p->rx_paused) {
+		p->rx_paused = pause;
+		for (struct cr__conn *c = p->conns; c; c = c->peer_next)
+			cr__conn_set_reading(c, !pause);
+	}
+	if (p->source && p->source->waiting_drain &&
+	    p->out_bytes <= limit / 4)
+		cr__source_drained(p->source);
+}
+
+void cr__peer_departed(struct cr_peer *p, const cr_addr *who)
+{
+	char t[CR_ADDR_STRLEN];
+
+	if (!p->alive || p->w->stopping)
+		return;
+	p->st.departures++;
+	cr__logf(&p->w->log, CR_LOG_DEBUG, &p->addr, "peer %s departed",
+		 cr_addr_format(who, t, sizeof(t)));
+	if (p->algo->peer_departed)
+		p->algo->peer_departed(p, who);
+}
+
+/* --- public services -------------------------------------------------------- */
+
+cr_msg *cr_msg_new(cr_peer *p, uint8_t type, uint16_t session,
+		   size_t payload_len)
+{
+	struct cr__node *n = p->node;
+
+	if (type < CR_MSG_CONTROL_MIN || payload_len > n->max_msg)
+		return NULL;
+	return cr__msg_new_local(&p->w->pool, type, session,
+				 (uint32_t)payload_len, &p->addr,
+				 cr__clock_now(&n->clock), n->exp_tag);
+}
+
+int cr_send(cr_peer *p, const cr_addr *to, cr_msg *m, cr_proto proto)
+{
+	struct cr__conn *c;
+	int err;
+
+	if (!p || !to || !m || !p->alive)
+		return -CR_EINVAL;
+	if (m->len > p->node->max_msg)
+		return -CR_EMSGSIZE;
+	m->mflags &= (uint8_t)~CR__MSG_WRITABLE;
+	if (m->type >= CR_MSG_DATA_MIN) {
+		p->st.data_msgs_out++;
+		p->st.data_bytes_out += m->len;
+	} else {
+		p->st.ctrl_msgs_out++;
+		p->st.ctrl_bytes_out += m->len;
+	}
+	if (proto == CR_UDP)
+		return cr__udp_send(p, to, m);
+	if (proto != CR_TCP)
+		return -CR_EINVAL;
+	c = cr__conn_find(p->w, p, to);
+	if (!c) {
+		err = cr__conn_connect(p, to, &c);
+		if (err)
+			return err;
+	}
+	return cr__conn_enqueue(c, m);
+}
+
+int cr_remove_peer(cr_peer *p, const cr_addr *who)
+{
+	struct cr__conn *c = p->conns, *next;
+	int found = 0;
+
+	for (; c; c = next) {
+		next = c->peer_next;
+		if ((c->hello_in || c->outgoing) &&
+		    cr_addr_eq(&c->remote, who)) {
+			cr__conn_close(c, false, false, "removed");
+			found = 1;
+			next = p->conns; /* the list changed: start over */
+		}
+	}
+	return found ? 0 : -CR_ENOTCONN;
+}
+
+const cr_addr *cr_self(const cr_peer *p)
+{
+	return &p->addr;
+}
+
+bool cr_is_self(const cr_peer *p, const cr_addr *a)
+{
+	return cr_addr_eq(&p->addr, a);
+}
+
+void *cr_state(cr_peer *p)
+{
+	return p->state;
+}
+
+size_t cr_bootstrap_peers(const cr_peer *p, const cr_addr **out)
+{
+	*out = p->boot;
+	return p->nboot;
+}
+
+int64_t cr_now(const cr_peer *p)
+{
+	return cr__clock_now(&p->node->clock);
+}
+
+cr_timer_id cr_timer_start(cr_peer *p, int64_t delay_ns, int64_t period_ns,
+			   cr_timer_cb cb, void *arg)
+{
+	if (!p->alive || !cb)
+		return 0;
+	if (delay_ns < 0)
+		delay_ns = 0;
+	return cr__worker_timer_user(p->w, p,
+				     cr__clock_now(&p->node->clock) + delay_ns,
+				     period_ns, cb, arg);
+}
+
+int cr_timer_cancel(cr_peer *p, cr_timer_id id)
+{
+	return cr__timer_cancel(&p->w->timers, id);
+}
+
+const char *cr_param(const cr_peer *p, const char *name)
+{
+	return cr__node_param(p->node, name);
+}
+
+int64_t cr_param_int(const cr_peer *p, const char *name, int64_t fallback)
+{
+	const char *v = cr_param(p, name);
+	char *end;
+	long long x;
+
+	if (!v || !*v)
+		return fallback;
+	x = strtoll(v, &end, 0);
+	return *end ? fallback : x;
+}
+
+double cr_param_double(const cr_peer *p, const char *name, double fallback)
+{
+	const char *v = cr_param(p, name);
+	char *end;
+	double x;
+
+	if (!v || !*v)
+		return fallback;
+	x = strtod(v, &end);
+	return *end ? fallback : x;
+}
+
+void cr_vlog(const cr_peer *p, int level, const char *fmt, va_list ap)
+{
+	cr__log_write(&p->w->log, level, &p->addr, fmt, ap);
+}
+
+void cr_log(const cr_peer *p, int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	cr_vlog(p, level, fmt, ap);
+	va_end(ap);
+}
+
+void cr_experiment_stop(cr_peer *p)
+{
+	cr_node_stop(p->node, false);
+}

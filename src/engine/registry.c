@@ -1,0 +1,77 @@
+/* Algorithms by name: the built-ins compiled in, and third-party ones
+ * loaded from a shared object that defines `crystal_algorithm`.
+ */
+#include "../internal.h"
+#include "registry.h"
+
+#include <dlfcn.h>
+#include <stdio.h>
+#include <string.h>
+
+extern const cr_algorithm cr_relay_algorithm;
+
+static const cr_algorithm *const builtins[] = {
+	&cr_relay_algorithm,
+};
+
+size_t cr__algorithms(const cr_algorithm *const **out)
+{
+	*out = builtins;
+	return sizeof(builtins) / sizeof(builtins[0]);
+}
+
+static bool is_path(const char *s)
+{
+	size_t n = strlen(s);
+
+	return strchr(s, '/') || (n > 3 && !strcmp(s + n - 3, ".so"));
+}
+
+const cr_algorithm *cr__algorithm_find(const char *name, char *err,
+				       size_t errlen)
+{
+	const cr_algorithm *a;
+	void *so;
+
+	if (!is_path(name)) {
+		char names[256] = "";
+		for (size_t i = 0; i < sizeof(builtins) / sizeof(*builtins);
+		     i++) {
+			if (!strcmp(builtins[i]->name, name))
+				return builtins[i];
+			snprintf(names + strlen(names),
+				 sizeof(names) - strlen(names), "%s%s",
+				 i ? ", " : "", builtins[i]->name);
+		}
+		snprintf(err, errlen,
+			 "--algorithm %s: no such built-in algorithm (built-in: "
+			 "%s; or give the path of a .so)",
+			 name, names);
+		return NULL;
+	}
+	/* The handle stays open for the life of the process: the
+	 * algorithm's code must outlive every peer that runs it. */
+	so = dlopen(name, RTLD_NOW | RTLD_LOCAL);
+	if (!so) {
+		snprintf(err, errlen, "--algorithm %s: %s", name, dlerror());
+		return NULL;
+	}
+	a = dlsym(so, "crystal_algorithm");
+	if (!a) {
+		snprintf(err, errlen,
+			 "--algorithm %s: the library defines no "
+			 "'crystal_algorithm' (see docs/writing-an-algorithm.md)",
+			 name);
+		dlclose(so);
+		return NULL;
+	}
+	if (a->api_version != CR_API_VERSION || !a->name) {
+		snprintf(err, errlen,
+			 "--algorithm %s: built for API version %d, this "
+			 "crystal has %d: rebuild it against these headers",
+			 name, a->api_version, CR_API_VERSION);
+		dlclose(so);
+		return NULL;
+	}
+	return a;
+}

@@ -1,0 +1,448 @@
+/* Internals shared between Crystal's source files (prefix cr__).
+ *
+ * Layers, bottom up: core (clock, timers, message buffers, log), net (wire
+ * format, TCP connections, UDP), engine (workers, peers, sources, node).
+ * Nothing here is visible to an algorithm; it sees only include/crystal/.
+ */
+#ifndef CRYSTAL_INTERNAL_H
+#define CRYSTAL_INTERNAL_H
+
+#include <crystal/crystal.h>
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <uv.h>
+
+#define CR__UNUSED(x) (void)(x)
+#define cr__container_of(ptr, type, member) \
+	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+struct cr__worker;
+struct cr__node;
+struct cr__conn;
+
+/* --- core: clock ---------------------------------------------------------- */
+
+/* The one source of time.  Real mode reads CLOCK_MONOTONIC minus the
+ * experiment's origin; a virtual-time mode can plug in through `now`. */
+typedef struct cr__clock {
+	int64_t (*now)(const struct cr__clock *c);
+	int64_t origin_ns; /* monotonic time of experiment time 0 */
+} cr__clock;
+
+int64_t cr__mono_ns(void);
+void cr__clock_init_real(cr__clock *c);
+static inline int64_t cr__clock_now(const cr__clock *c)
+{
+	return c->now(c);
+}
+
+/* --- core: timers ---------------------------------------------------------- */
+
+/* A heap of timers with nanosecond deadlines, per worker.  Ties fire in the
+ * order they were added.  Ids carry a generation, so stale ids are safe. */
+typedef void (*cr__timer_fn)(void *ctx, void *arg);
+
+struct cr__tslot {
+	int64_t due_ns;
+	int64_t period_ns;
+	uint64_t seq;
+	cr__timer_fn fn;
+	cr_timer_cb ucb; /* an algorithm's timer: ucb(ctx as peer, arg) */
+	void *ctx;
+	void *arg;
+	const void *owner; /* for cancelling all of a peer's timers */
+	uint32_t gen;
+	uint32_t heap_idx; /* UINT32_MAX when free */
+};
+
+typedef struct cr__timers {
+	struct cr__tslot *slots;
+	uint32_t nslots, cap;
+	uint32_t *heap; /* slot indices */
+	uint32_t nheap;
+	uint32_t free_head; /* UINT32_MAX when none */
+	uint64_t seq;
+	/* lag of fired timers (ns), for fidelity reports */
+	uint64_t fired;
+	int64_t lag_max_ns;
+	uint64_t lag_hist[64]; /* log2 buckets of lag in ns */
+} cr__timers;
+
+void cr__timers_init(cr__timers *t);
+void cr__timers_free(cr__timers *t);
+/* Returns an id (never 0) or 0 when out of memory. */
+uint64_t cr__timer_add(cr__timers *t, int64_t due_ns, int64_t period_ns,
+		       cr__timer_fn fn, void *ctx, void *arg,
+		       const void *owner);
+uint64_t cr__timer_add_user(cr__timers *t, int64_t due_ns, int64_t period_ns,
+			    cr_timer_cb cb, struct cr_peer *p, void *arg);
+int cr__timer_cancel(cr__timers *t, uint64_t id);
+void cr__timers_cancel_owner(cr__timers *t, const void *owner);
+/* Earliest deadline, or INT64_MAX when there is none. */
+int64_t cr__timers_next(const cr__timers *t);
+/* Runs every timer due at `now`; returns how many ran. */
+int cr__timers_run(cr__timers *t, const cr__clock *c);
+/* Lag quantile (0..1) in ns from the histogram (upper bucket bound). */
+int64_t cr__timers_lag_quantile(const uint64_t hist[64], double q);
+
+/* --- core: log ---------------------------------------------------------- */
+
+typedef struct cr__log {
+	pthread_mutex_t lock;
+	int fd;	   /* -1: stderr only for errors */
+	int level; /* lines above this level are dropped */
+	char *buf;
+	size_t len, cap;
+	const cr__clock *clock;
+	bool echo_stderr; /* also print warnings and errors to stderr */
+} cr__log;
+
+int cr__log_open(cr__log *l, const char *path, int level,
+		 const cr__clock *clock);
+void cr__log_close(cr__log *l);
+void cr__log_write(cr__log *l, int level, const cr_addr *who,
+		   const char *fmt, va_list ap);
+void cr__logf(cr__log *l, int level, const cr_addr *who, const char *fmt,
+	      ...) __attribute__((format(printf, 4, 5)));
+void cr__log_flush(cr__log *l);
+/* Async-signal-safe best effort for fatal signals: writes what is
+ * buffered in every open log. */
+void cr__log_crash_flush(void);
+const char *cr__log_level_name(int level);
+int cr__log_level_parse(const char *s);
+
+/* --- core: message buffers ------------------------------------------------- */
+
+/* Frames live in slabs: reference-counted chunks that many messages point
+ * into.  A received 64 KB read holds ~60 frames of 1 KB; each becomes a
+ * cr_msg that references the slab, so relaying a frame copies nothing. */
+struct cr__slab {
+	uint32_t refs;
+	uint32_t size; /* bytes of data[] */
+	uint32_t fill; /* bytes used */
+	struct cr__pool *pool;
+	struct cr__slab *next_free;
+	uint8_t data[];
+};
+
+#define CR__MSG_WRITABLE 0x1 /* made here and not yet sent */
+
+struct cr_msg {
+	uint32_t refs;
+	uint8_t type;
+	uint8_t mflags;
+	uint16_t session;
+	uint32_t len; /* payload bytes */
+	uint32_t flags; /* wire flags */
+	int64_t created_ns;
+	cr_addr src;
+	uint8_t *frame; /* header, then payload */
+	struct cr__slab *slab;
+	struct cr__pool *pool;
+	struct cr_msg *next_free;
+};
+
+/* Per-worker allocator of slabs and message descriptors.  Never shared
+ * between threads, so reference counts are plain integers. */
+typedef struct cr__pool {
+	struct cr_msg *free_msgs;
+	size_t nfree_msgs;
+	struct cr__slab *free_slabs;
+	size_t nfree_slabs;
+	struct cr__slab *rx; /* current receive slab */
+	struct cr__slab *tx; /* current slab for new messages */
+	uint32_t slab_size;
+	size_t slabs_live, msgs_live;
+} cr__pool;
+
+#define CR__SLAB_SIZE (256u * 1024u)
+#define CR__READ_SIZE (64u * 1024u)
+
+void cr__pool_init(cr__pool *pool);
+void cr__pool_free(cr__pool *pool);
+/* A slab with at least `size` bytes (a standard one when size fits). */
+struct cr__slab *cr__slab_get(cr__pool *pool, uint32_t size);
+static inline void cr__slab_ref(struct cr__slab *s)
+{
+	s->refs++;
+}
+void cr__slab_unref(struct cr__slab *s);
+struct cr_msg *cr__msg_alloc(cr__pool *pool);
+/* Makes a message whose frame lies in `slab` at `frame` (decoded header
+ * fields filled by the caller). */
+struct cr_msg *cr__msg_new_frame(cr__pool *pool, struct cr__slab *slab,
+				 uint8_t *frame);
+/* A message with a writable payload of `len` bytes and an encoded header. */
+struct cr_msg *cr__msg_new_local(cr__pool *pool, uint8_t type,
+				 uint16_t session, uint32_t len,
+				 const cr_addr *src, int64_t created_ns,
+				 uint16_t exp_tag);
+
+/* --- net: wire format ------------------------------------------------------ */
+
+/* Every frame starts with this 40-byte header, in network byte order:
+ *   0  magic     u16  0x4352 ("CR")
+ *   2  version   u8   1
+ *   3  type      u8   0..15 engine, 16..127 control, 128..255 data
+ *   4  flags     u8
+ *   5  family    u8   4 or 6: the source peer's address family
+ *   6  session   u16
+ *   8  length    u32  payload bytes
+ *   12 src_port  u16  source peer's port
+ *   14 exp_tag   u16  low 16 bits of the experiment id
+ *   16 created   i64  creation time, experiment ns
+ *   24 src_ip    16 bytes
+ */
+#define CR__HDR_SIZE 40
+#define CR__MAGIC 0x4352
+#define CR__VERSION 1
+
+enum cr__type {
+	CR__T_HELLO = 1,
+	CR__T_GOODBYE = 2,
+};
+
+struct cr__hdr {
+	uint8_t version;
+	uint8_t type;
+	uint8_t flags;
+	uint8_t family;
+	uint16_t magic;
+	uint16_t session;
+	uint32_t length;
+	uint16_t src_port;
+	uint16_t exp_tag;
+	int64_t created_ns;
+	uint8_t src_ip[16];
+};
+
+void cr__hdr_encode(uint8_t *out, const struct cr__hdr *h);
+void cr__hdr_decode(const uint8_t *in, struct cr__hdr *h);
+/* 0 when the header is acceptable; else -CR_EPROTO with a reason. */
+int cr__hdr_check(const struct cr__hdr *h, uint32_t max_len,
+		  const char **reason);
+bool cr__type_known(uint8_t type);
+
+/* Hello payload: experiment id (u64). */
+#define CR__HELLO_LEN 8
+
+/* --- net: connections ------------------------------------------------------ */
+
+enum cr__conn_state {
+	CR__CONNECTING, /* outgoing, connect() in progress */
+	CR__AWAIT_HELLO, /* incoming, the remote has not said who it is */
+	CR__OPEN,
+	CR__CLOSED,
+};
+
+struct cr__qent {
+	struct cr_msg *m;
+	int64_t release_ns; /* not before (link emulation) */
+};
+
+struct cr__conn {
+	uv_poll_t poll;
+	int fd;
+	uint8_t state;
+	bool outgoing;
+	bool in_map;	 /* registered under (peer, remote) */
+	bool dirty;	 /* in the worker's flush list */
+	bool hello_in;	 /* the remote's hello arrived */
+	bool goodbye;	 /* the remote said goodbye before closing */
+	bool want_write; /* the socket was full: wait until writable */
+	int poll_events;
+	struct cr__worker *w;
+	struct cr_peer *peer;
+	cr_addr remote; /* remote peer (after hello, or the connect target) */
+	char remote_text[CR_ADDR_STRLEN]; /* socket address, for logs */
+
+	/* outgoing queue: a ring of message references */
+	struct cr__qent *q;
+	uint32_t qcap, qhead, qlen;
+	uint32_t head_off; /* bytes of the head frame already written */
+	size_t q_bytes;
+
+	/* incoming: bytes of a partial frame kept in rx_slab */
+	struct cr__slab *rx_slab;
+	uint32_t rx_off, rx_len;
+
+	struct cr__conn *next_dirty;
+	struct cr__conn *map_next;
+	struct cr__conn *peer_prev, *peer_next;
+	uint64_t bytes_in, bytes_out;
+};
+
+int cr__conn_connect(struct cr_peer *p, const cr_addr *to,
+		     struct cr__conn **out);
+void cr__conn_accept(struct cr_peer *p);
+int cr__conn_enqueue(struct cr__conn *c, struct cr_msg *m);
+/* Writes what is queued, as far as the socket takes it. */
+void cr__conn_flush(struct cr__conn *c);
+/* Ends a connection.  notify: call peer_departed if it was the last one to
+ * that remote.  rst: abortive close (RST, as when a host dies). */
+void cr__conn_close(struct cr__conn *c, bool notify, bool rst,
+		    const char *why);
+void cr__conn_set_reading(struct cr__conn *c, bool on);
+/* Frees a closed connection (after its handle is closed). */
+void cr__conn_release(struct cr__conn *c);
+struct cr__conn *cr__conn_find(struct cr__worker *w, const struct cr_peer *p,
+			       const cr_addr *remote);
+
+/* --- net: sockets ---------------------------------------------------------- */
+
+int cr__sockaddr_from(const cr_addr *a, struct sockaddr_storage *ss,
+		      socklen_t *len);
+void cr__addr_from_sockaddr(cr_addr *a, const struct sockaddr *sa);
+int cr__peer_open_sockets(struct cr_peer *p, char *err, size_t errlen);
+void cr__peer_close_sockets(struct cr_peer *p, bool rst);
+int cr__udp_send(struct cr_peer *p, const cr_addr *to, struct cr_msg *m);
+void cr__udp_flush(struct cr_peer *p);
+
+/* --- engine: peers ---------------------------------------------------------- */
+
+struct cr__udp_out {
+	struct cr_msg *m;
+	cr_addr to;
+};
+
+struct cr__udpq {
+	struct cr__udp_out *v;
+	uint32_t cap, head, len;
+};
+
+struct cr__peer_stats {
+	uint64_t data_msgs_in, data_bytes_in;
+	uint64_t ctrl_msgs_in, ctrl_bytes_in;
+	uint64_t data_msgs_out, data_bytes_out;
+	uint64_t ctrl_msgs_out, ctrl_bytes_out;
+	uint64_t udp_dropped;
+	uint64_t bad_frames;
+	uint64_t departures;
+};
+
+struct cr_peer {
+	struct cr__worker *w;
+	struct cr__node *node;
+	uint32_t index;
+	cr_addr addr;
+	char name[CR_ADDR_STRLEN];
+	const cr_algorithm *algo;
+	void *state;
+	bool alive;
+	bool booted;
+	bool rx_paused;
+	bool is_tail; /* last peer of a chain (built-in chains experiment) */
+
+	int listen_fd;
+	uv_poll_t listen_poll;
+	bool listen_paused;
+	int udp_fd;
+	uv_poll_t udp_poll;
+	int udp_events;
+	struct cr__udpq udp_ctrl, udp_data;
+	int handles_open; /* uv handles not yet closed */
+
+	size_t out_bytes; /* queued on all TCP connections */
+	struct cr__conn *conns; /* list through peer_next */
+
+	cr_addr *boot;
+	size_t nboot;
+	struct cr__source *source;
+
+	struct cr__peer_stats st;
+};
+
+/* Messages queued by one peer before it stops reading its inputs, so that
+ * TCP pushes back on the senders instead of memory growing. */
+#define CR__DEFAULT_QUEUE_LIMIT (1u << 20)
+
+void cr__peer_dispatch(struct cr_peer *p, const cr_addr *from,
+		       struct cr_msg *m);
+void cr__peer_out_changed(struct cr_peer *p);
+void cr__peer_departed(struct cr_peer *p, const cr_addr *who);
+
+/* --- engine: sources ---------------------------------------------------------- */
+
+struct cr__source_cfg {
+	uint32_t peer_index;
+	uint16_t session;
+	uint32_t msg_size;
+	uint64_t rate_Bps; /* 0: as fast as the connections take them */
+	uint64_t count;	   /* messages to produce; 0: no limit */
+	int64_t start_ns;
+};
+
+struct cr__source {
+	struct cr__source_cfg cfg;
+	struct cr_peer *p;
+	uint64_t produced;
+	uint64_t rng;
+	uint64_t timer;
+	bool waiting_drain;
+	bool done;
+};
+
+void cr__source_start(struct cr_peer *p, struct cr__source *s);
+void cr__source_drained(struct cr__source *s);
+void cr__source_stop(struct cr__source *s);
+
+/* --- engine: workers ---------------------------------------------------------- */
+
+struct cr__worker {
+	struct cr__node *node;
+	int id;
+	uv_loop_t loop;
+	uv_async_t wake;
+	uv_prepare_t flush_hook;
+	uv_poll_t timer_poll;
+	int timer_fd; /* timerfd (Linux); -1 elsewhere */
+	uv_timer_t timer_ms; /* fallback without timerfd */
+	int64_t armed_ns;
+	pthread_t thread;
+	cr__timers timers;
+	cr__pool pool;
+	cr__log log;
+	cr__clock *clock;
+
+	struct cr_peer **peers;
+	size_t npeers;
+
+	/* (peer, remote) -> connection */
+	struct cr__conn **map;
+	size_t map_cap, map_len;
+
+	struct cr__conn *dirty;
+	int setup_err;
+	char setup_msg[256];
+	bool stopping;
+
+	/* published for the node's status line, written by this worker */
+	_Atomic uint64_t pub_data_bytes_in;
+	_Atomic uint64_t pub_msgs;
+	uint64_t msgs_switched;
+	uint64_t lag_hist[64]; /* timer lag, kept after the timers are freed */
+	int64_t lag_max_ns;
+	uint64_t bad_frames;
+	uint64_t conns_opened, conns_accepted;
+};
+
+/* Schedules work on the worker's timer structure; rearms the wake-up. */
+uint64_t cr__worker_timer(struct cr__worker *w, int64_t due_ns,
+			  int64_t period_ns, cr__timer_fn fn, void *ctx,
+			  void *arg, const void *owner);
+uint64_t cr__worker_timer_user(struct cr__worker *w, struct cr_peer *p,
+			       int64_t due_ns, int64_t period_ns,
+			       cr_timer_cb cb, void *arg);
+void cr__worker_rearm(struct cr__worker *w);
+void cr__worker_mark_dirty(struct cr__conn *c);
+void cr__worker_map_add(struct cr__worker *w, struct cr__conn *c);
+void cr__worker_map_del(struct cr__worker *w, struct cr__conn *c);
+int cr__worker_setup(struct cr__worker *w);
+void cr__worker_teardown(struct cr__worker *w);
+
+#endif

@@ -1,0 +1,673 @@
+/* TCP connections between peers: setup, framing, queues, batched I/O.
+ *
+ * A connection belongs to one peer on one worker.  It is used in both
+ * directions: the first frame each side sends is a hello that names the
+ * experiment and the sending peer, and nothing else is accepted before it.
+ *
+ * Sending: cr_send appends a message reference to the connection's ring and
+ * marks the connection dirty; the worker flushes dirty connections once per
+ * loop iteration (or at once when much is queued), in one writev of up to
+ * 512 frames.  Receiving: the socket is read in 64 KB chunks into the
+ * worker's receive slab, and every complete frame becomes a message that
+ * points into the slab, so a relay forwards it without copying.  A frame that
+ * fails validation closes only this connection.
+ */
+#include "../internal.h"
+#include "../node.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define IOV_BATCH 512
+#define READS_PER_WAKE 16
+/* Flush a connection inline once this much is queued, to keep the pipe
+ * full without waiting for the end of the loop iteration. */
+#define INLINE_FLUSH_BYTES (256u * 1024u)
+/* Below this much free room the receive slab is retired. */
+#define RX_MIN_ROOM (8u * 1024u)
+
+static void conn_poll_cb(uv_poll_t *h, int status, int events);
+
+static void conn_update_poll(struct cr__conn *c)
+{
+	int ev = 0;
+
+	if (c->state == CR__CLOSED)
+		return;
+	if (c->state == CR__CONNECTING) {
+		ev = UV_WRITABLE;
+	} else {
+		if (!c->peer->rx_paused)
+			ev |= UV_READABLE;
+		if (c->want_write)
+			ev |= UV_WRITABLE;
+	}
+	if (ev == c->poll_events)
+		return;
+	c->poll_events = ev;
+	if (ev)
+		uv_poll_start(&c->poll, ev, conn_poll_cb);
+	else
+		uv_poll_stop(&c->poll);
+}
+
+void cr__conn_set_reading(struct cr__conn *c, bool on)
+{
+	CR__UNUSED(on);
+	conn_update_poll(c);
+}
+
+static void conn_log(struct cr__conn *c, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void conn_log(struct cr__conn *c, int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	cr__log_write(&c->w->log, level, &c->peer->addr, fmt, ap);
+	va_end(ap);
+}
+
+static struct cr_msg *make_hello(struct cr_peer *p)
+{
+	struct cr__node *n = p->node;
+	struct cr_msg *m;
+	uint8_t *b;
+
+	m = cr__msg_new_local(&p->w->pool, CR__T_HELLO, 0, CR__HELLO_LEN,
+			      &p->addr, cr__clock_now(&n->clock), n->exp_tag);
+	if (!m)
+		return NULL;
+	b = m->frame + CR__HDR_SIZE;
+	for (int i = 0; i < 8; i++)
+		b[i] = (uint8_t)(n->exp_id >> (56 - 8 * i));
+	return m;
+}
+
+static struct cr__conn *conn_new(struct cr_peer *p, int fd, bool outgoing)
+{
+	struct cr__worker *w = p->w;
+	struct cr__conn *c = calloc(1, sizeof(*c));
+	struct cr_msg *hello;
+	int one = 1;
+
+	if (!c)
+		return NULL;
+	c->fd = fd;
+	c->w = w;
+	c->peer = p;
+	c->outgoing = outgoing;
+	c->state = outgoing ? CR__CONNECTING : CR__OPEN;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (uv_poll_init_socket(&w->loop, &c->poll, fd)) {
+		free(c);
+		return NULL;
+	}
+	c->poll.data = c;
+	hello = make_hello(p);
+	if (!hello || cr__conn_enqueue(c, hello)) {
+		cr_msg_release(hello);
+		c->state = CR__CLOSED;
+		uv_close((uv_handle_t *)&c->poll, (uv_close_cb)free);
+		return NULL;
+	}
+	cr_msg_release(hello);
+	/* link into the peer's list */
+	c->peer_next = p->conns;
+	if (p->conns)
+		p->conns->peer_prev = c;
+	p->conns = c;
+	conn_update_poll(c);
+	return c;
+}
+
+int cr__conn_connect(struct cr_peer *p, const cr_addr *to,
+		     struct cr__conn **out)
+{
+	struct sockaddr_storage ss, self;
+	socklen_t sl, selfl;
+	struct cr__conn *c;
+	int fd, one = 1;
+
+	if (cr__sockaddr_from(to, &ss, &sl))
+		return -CR_EINVAL;
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    0);
+	if (fd < 0) {
+		int e = errno;
+		cr__logf(&p->w->log, CR_LOG_ERROR, &p->addr,
+			 "socket() for a connection: %s", strerror(e));
+		return e == EMFILE || e == ENFILE ? -CR_EMFILE : -CR_EIO;
+	}
+	/* leave from the peer's own IP; the port is picked at connect */
+#ifdef IP_BIND_ADDRESS_NO_PORT
+	setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+#endif
+	CR__UNUSED(one);
+	cr_addr src = p->addr;
+	src.port = 0;
+	if (!cr__sockaddr_from(&src, &self, &selfl) &&
+	    bind(fd, (struct sockaddr *)&self, selfl) < 0) {
+		cr__logf(&p->w->log, CR_LOG_WARN, &p->addr,
+			 "bind() before connect: %s", strerror(errno));
+	}
+	if (connect(fd, (struct sockaddr *)&ss, sl) < 0 &&
+	    errno != EINPROGRESS) {
+		int e = errno;
+		char t[CR_ADDR_STRLEN];
+		cr__logf(&p->w->log, CR_LOG_WARN, &p->addr, "connect %s: %s",
+			 cr_addr_format(to, t, sizeof(t)), strerror(e));
+		close(fd);
+		return e == EMFILE ? -CR_EMFILE : -CR_EIO;
+	}
+	c = conn_new(p, fd, true);
+	if (!c) {
+		close(fd);
+		return -CR_ENOMEM;
+	}
+	c->remote = *to;
+	cr_addr_format(to, c->remote_text, sizeof(c->remote_text));
+	cr__worker_map_add(p->w, c);
+	p->w->conns_opened++;
+	*out = c;
+	return 0;
+}
+
+static void resume_listener(void *ctx, void *arg)
+{
+	struct cr_peer *p = ctx;
+
+	CR__UNUSED(arg);
+	if (p->alive && p->listen_paused) {
+		p->listen_paused = false;
+		uv_poll_start(&p->listen_poll, UV_READABLE,
+			      p->listen_poll.poll_cb);
+	}
+}
+
+void cr__conn_accept(struct cr_peer *p)
+{
+	for (int i = 0; i < 64; i++) {
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+		struct cr__conn *c;
+		cr_addr from;
+		int fd;
+
+		fd = accept4(p->listen_fd, (struct sockaddr *)&ss, &sl,
+			     SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			if (errno == EMFILE || errno == ENFILE) {
+				/* The backlog keeps the listener readable: stop
+				 * watching it for a while instead of spinning. */
+				cr__logf(&p->w->log, CR_LOG_ERROR, &p->addr,
+					 "accept: descriptor table full (%s); "
+					 "not accepting for 100 ms",
+					 strerror(errno));
+				p->listen_paused = true;
+				uv_poll_stop(&p->listen_poll);
+				cr__worker_timer(p->w,
+						 cr__clock_now(p->w->clock) +
+							 100 * CR_MS,
+						 0, resume_listener, p, NULL, p);
+				return;
+			}
+			cr__logf(&p->w->log, CR_LOG_ERROR, &p->addr,
+				 "accept: %s", strerror(errno));
+			return;
+		}
+		c = conn_new(p, fd, false);
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		cr__addr_from_sockaddr(&from, (struct sockaddr *)&ss);
+		cr_addr_format(&from, c->remote_text, sizeof(c->remote_text));
+		p->w->conns_accepted++;
+	}
+}
+
+/* --- queue ------------------------------------------------------------------ */
+
+static int queue_grow(struct cr__conn *c)
+{
+	uint32_t cap = c->qcap ? c->qcap * 2 : 16;
+	struct cr__qent *q = malloc(cap * sizeof(*q));
+
+	if (!q)
+		return -CR_ENOMEM;
+	for (uint32_t i = 0; i < c->qlen; i++)
+		q[i] = c->q[(c->qhead + i) & (c->qcap - 1)];
+	free(c->q);
+	c->q = q;
+	c->qcap = cap;
+	c->qhead = 0;
+	return 0;
+}
+
+int cr__conn_enqueue(struct cr__conn *c, struct cr_msg *m)
+{
+	uint32_t bytes = CR__HDR_SIZE + m->len;
+
+	if (c->state == CR__CLOSED)
+		return -CR_ENOTCONN;
+	if (c->qlen == c->qcap && queue_grow(c))
+		return -CR_ENOMEM;
+	c->q[(c->qhead + c->qlen) & (c->qcap - 1)] =
+		(struct cr__qent){cr_msg_retain(m), 0};
+	c->qlen++;
+	c->q_bytes += bytes;
+	c->peer->out_bytes += bytes;
+	if (c->state == CR__OPEN && c->q_bytes >= INLINE_FLUSH_BYTES &&
+	    !c->want_write) {
+		cr__conn_flush(c);
+		return 0;
+	}
+	cr__worker_mark_dirty(c);
+	return 0;
+}
+
+static void queue_drop(struct cr__conn *c)
+{
+	while (c->qlen) {
+		cr_msg_release(c->q[c->qhead].m);
+		c->qhead = (c->qhead + 1) & (c->qcap - 1);
+		c->qlen--;
+	}
+	c->peer->out_bytes -= c->q_bytes;
+	c->q_bytes = 0;
+	c->head_off = 0;
+	free(c->q);
+	c->q = NULL;
+	c->qcap = 0;
+}
+
+/* Pops what a write of `n` bytes completed. */
+static void queue_consume(struct cr__conn *c, size_t n)
+{
+	c->q_bytes -= n;
+	c->peer->out_bytes -= n;
+	c->bytes_out += n;
+	n += c->head_off;
+	while (n) {
+		struct cr_msg *m = c->q[c->qhead].m;
+		size_t flen = CR__HDR_SIZE + m->len;
+		if (n < flen) {
+			c->head_off = (uint32_t)n;
+			return;
+		}
+		n -= flen;
+		cr_msg_release(m);
+		c->qhead = (c->qhead + 1) & (c->qcap - 1);
+		c->qlen--;
+	}
+	c->head_off = 0;
+}
+
+void cr__conn_flush(struct cr__conn *c)
+{
+	struct iovec iov[IOV_BATCH];
+
+	if (c->state != CR__OPEN)
+		return;
+	while (c->qlen) {
+		uint32_t i = c->qhead, k;
+		size_t total = 0;
+		ssize_t w;
+
+		for (k = 0; k < c->qlen && k < IOV_BATCH; k++) {
+			struct cr_msg *m = c->q[i].m;
+			size_t off = k == 0 ? c->head_off : 0;
+			iov[k].iov_base = m->frame + off;
+			iov[k].iov_len = CR__HDR_SIZE + m->len - off;
+			total += iov[k].iov_len;
+			i = (i + 1) & (c->qcap - 1);
+		}
+		w = writev(c->fd, iov, (int)k);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			cr__conn_close(c, true, false, strerror(errno));
+			return;
+		}
+		queue_consume(c, (size_t)w);
+		if ((size_t)w < total)
+			break;
+	}
+	c->want_write = c->qlen != 0;
+	conn_update_poll(c);
+	cr__peer_out_changed(c->peer);
+}
+
+/* --- receive ---------------------------------------------------------------- */
+
+/* Makes c->rx_slab a slab whose used part ends with the connection's
+ * pending bytes and that has room for at least `room` more. */
+static int rx_prepare(struct cr__conn *c, uint32_t need_total)
+{
+	cr__pool *pool = &c->w->pool;
+	struct cr__slab *s = pool->rx, *dst;
+	uint32_t room = need_total > c->rx_len ? need_total - c->rx_len : 0;
+
+	if (room < RX_MIN_ROOM)
+		room = RX_MIN_ROOM;
+	/* common case: our pending bytes are the tail of the current slab */
+	if (c->rx_slab && c->rx_slab == s && c->rx_off + c->rx_len == s->fill &&
+	    s->size - s->fill >= room)
+		return 0;
+	if (c->rx_slab && c->rx_slab != s &&
+	    c->rx_off + c->rx_len == c->rx_slab->fill &&
+	    c->rx_slab->size - c->rx_slab->fill >= room &&
+	    c->rx_slab->refs == 1)
+		return 0; /* a slab of our own (a large frame) with room */
+
+	if (c->rx_len + room > pool->slab_size / 2) {
+		dst = cr__slab_get(pool, c->rx_len + room);
+		if (!dst)
+			return -CR_ENOMEM;
+	} else {
+		if (!s || s->size - s->fill < c->rx_len + room) {
+			if (s)
+				cr__slab_unref(s);
+			s = pool->rx = cr__slab_get(pool, pool->slab_size);
+			if (!s)
+				return -CR_ENOMEM;
+		}
+		dst = s;
+		cr__slab_ref(dst);
+	}
+	if (c->rx_len)
+		memcpy(dst->data + dst->fill, c->rx_slab->data + c->rx_off,
+		       c->rx_len);
+	if (c->rx_slab)
+		cr__slab_unref(c->rx_slab);
+	c->rx_slab = dst;
+	c->rx_off = dst->fill;
+	dst->fill += c->rx_len;
+	return 0;
+}
+
+static void bad_frame(struct cr__conn *c, const char *reason,
+		      const struct cr__hdr *h)
+{
+	c->peer->st.bad_frames++;
+	c->w->bad_frames++;
+	conn_log(c, CR_LOG_WARN,
+		 "bad frame from %s: %s (magic 0x%04x version %u type %u "
+		 "length %u); closing the connection",
+		 c->remote_text, reason, h->magic, h->version, h->type,
+		 h->length);
+	cr__conn_close(c, true, false, reason);
+}
+
+static bool handle_hello(struct cr__conn *c, const struct cr__hdr *h,
+			 const uint8_t *payload)
+{
+	struct cr__node *n = c->peer->node;
+	uint64_t id = 0;
+	cr_addr from = {0};
+
+	for (int i = 0; i < 8; i++)
+		id = id << 8 | payload[i];
+	if (id != n->exp_id) {
+		conn_log(c, CR_LOG_WARN,
+			 "hello from %s names another experiment "
+			 "(%016llx, expected %016llx); closing",
+			 c->remote_text, (unsigned long long)id,
+			 (unsigned long long)n->exp_id);
+		cr__conn_close(c, false, false, "foreign experiment");
+		return false;
+	}
+	from.family = h->family;
+	from.port = h->src_port;
+	memcpy(from.ip, h->src_ip, 16);
+	if (c->outgoing) {
+		if (!cr_addr_eq(&from, &c->remote)) {
+			char t[CR_ADDR_STRLEN];
+			conn_log(c, CR_LOG_WARN,
+				 "connected to %s but it says it is %s; "
+				 "closing",
+				 c->remote_text,
+				 cr_addr_format(&from, t, sizeof(t)));
+			cr__conn_close(c, true, false, "wrong peer");
+			return false;
+		}
+	} else {
+		c->remote = from;
+		cr_addr_format(&from, c->remote_text, sizeof(c->remote_text));
+		if (!cr__conn_find(c->w, c->peer, &from))
+			cr__worker_map_add(c->w, c);
+	}
+	c->hello_in = true;
+	return true;
+}
+
+/* Decodes every complete frame of the pending bytes. */
+static void rx_parse(struct cr__conn *c)
+{
+	struct cr__node *n = c->peer->node;
+	struct cr__slab *s = c->rx_slab;
+
+	while (c->rx_len >= CR__HDR_SIZE) {
+		uint8_t *f = s->data + c->rx_off;
+		struct cr__hdr h;
+		const char *why;
+		uint32_t total;
+		struct cr_msg *m;
+
+		cr__hdr_decode(f, &h);
+		if (cr__hdr_check(&h, n->max_msg, &why)) {
+			bad_frame(c, why, &h);
+			return;
+		}
+		if (h.exp_tag != n->exp_tag) {
+			bad_frame(c, "frame of another experiment", &h);
+			return;
+		}
+		if (!c->hello_in && h.type != CR__T_HELLO) {
+			bad_frame(c, "first frame is not a hello", &h);
+			return;
+		}
+		total = CR__HDR_SIZE + h.length;
+		if (c->rx_len < total)
+			return;
+		c->rx_off += total;
+		c->rx_len -= total;
+		if (h.type == CR__T_HELLO) {
+			if (c->hello_in) {
+				bad_frame(c, "second hello", &h);
+				return;
+			}
+			if (!handle_hello(c, &h, f + CR__HDR_SIZE))
+				return;
+			continue;
+		}
+		if (h.type == CR__T_GOODBYE) {
+			c->goodbye = true;
+			continue;
+		}
+		m = cr__msg_new_frame(&c->w->pool, s, f);
+		if (!m) {
+			cr__conn_close(c, true, false, "out of memory");
+			return;
+		}
+		m->type = h.type;
+		m->session = h.session;
+		m->len = h.length;
+		m->flags = h.flags;
+		m->created_ns = h.created_ns;
+		m->src.family = h.family;
+		m->src.port = h.src_port;
+		memcpy(m->src.ip, h.src_ip, 16);
+		cr__peer_dispatch(c->peer, &c->remote, m);
+		cr_msg_release(m);
+		if (c->state == CR__CLOSED)
+			return;
+	}
+}
+
+static void conn_read(struct cr__conn *c)
+{
+	for (int i = 0; i < READS_PER_WAKE; i++) {
+		uint32_t need = 0, want;
+		ssize_t r;
+		struct cr__slab *s;
+
+		if (c->state == CR__CLOSED || c->peer->rx_paused)
+			return;
+		if (c->rx_len >= CR__HDR_SIZE) {
+			struct cr__hdr h;
+			cr__hdr_decode(c->rx_slab->data + c->rx_off, &h);
+			need = CR__HDR_SIZE + h.length;
+		}
+		if (rx_prepare(c, need)) {
+			cr__conn_close(c, true, false, "out of memory");
+			return;
+		}
+		s = c->rx_slab;
+		want = s->size - s->fill;
+		if (want > CR__READ_SIZE && need <= c->rx_len + CR__READ_SIZE)
+			want = CR__READ_SIZE;
+		r = read(c->fd, s->data + s->fill, want);
+		if (r == 0) {
+			cr__conn_close(c, true, false,
+				       c->goodbye ? "goodbye" : "closed");
+			return;
+		}
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			cr__conn_close(c, true, false, strerror(errno));
+			return;
+		}
+		s->fill += (uint32_t)r;
+		c->rx_len += (uint32_t)r;
+		c->bytes_in += (uint64_t)r;
+		rx_parse(c);
+		if ((uint32_t)r < want)
+			return; /* the socket is drained */
+	}
+}
+
+static void conn_connected(struct cr__conn *c)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+		err = errno;
+	if (err) {
+		conn_log(c, CR_LOG_DEBUG, "connect %s: %s", c->remote_text,
+			 strerror(err));
+		cr__conn_close(c, true, false, strerror(err));
+		return;
+	}
+	c->state = CR__OPEN;
+	cr__conn_flush(c);
+}
+
+static void conn_poll_cb(uv_poll_t *h, int status, int events)
+{
+	struct cr__conn *c = h->data;
+
+	if (c->state == CR__CLOSED)
+		return;
+	if (status < 0) {
+		cr__conn_close(c, true, false, uv_strerror(status));
+		return;
+	}
+	if (c->state == CR__CONNECTING) {
+		if (events & UV_WRITABLE)
+			conn_connected(c);
+		return;
+	}
+	if (events & UV_READABLE)
+		conn_read(c);
+	if (c->state == CR__OPEN && (events & UV_WRITABLE))
+		cr__conn_flush(c);
+}
+
+/* --- teardown ------------------------------------------------------------- */
+
+static void conn_free_cb(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+void cr__conn_release(struct cr__conn *c)
+{
+	uv_close((uv_handle_t *)&c->poll, conn_free_cb);
+}
+
+static struct cr__conn *other_conn(struct cr__conn *c)
+{
+	for (struct cr__conn *o = c->peer->conns; o; o = o->peer_next)
+		if (o != c && o->state != CR__CLOSED &&
+		    (o->hello_in || o->outgoing) &&
+		    cr_addr_eq(&o->remote, &c->remote))
+			return o;
+	return NULL;
+}
+
+void cr__conn_close(struct cr__conn *c, bool notify, bool rst,
+		    const char *why)
+{
+	struct cr_peer *p = c->peer;
+	bool known = c->hello_in || c->outgoing;
+	struct cr__conn *other;
+
+	if (c->state == CR__CLOSED)
+		return;
+	c->state = CR__CLOSED;
+	conn_log(c, CR_LOG_DEBUG, "connection with %s ends: %s",
+		 c->remote_text, why);
+	if (c->poll_events)
+		uv_poll_stop(&c->poll);
+	c->poll_events = 0;
+	if (rst) {
+		struct linger lg = {1, 0};
+		setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	}
+	close(c->fd);
+	c->fd = -1;
+	queue_drop(c);
+	if (c->rx_slab)
+		cr__slab_unref(c->rx_slab);
+	c->rx_slab = NULL;
+	c->rx_len = 0;
+
+	if (c->peer_prev)
+		c->peer_prev->peer_next = c->peer_next;
+	else
+		p->conns = c->peer_next;
+	if (c->peer_next)
+		c->peer_next->peer_prev = c->peer_prev;
+
+	other = known ? other_conn(c) : NULL;
+	if (c->in_map) {
+		cr__worker_map_del(c->w, c);
+		if (other && !other->in_map)
+			cr__worker_map_add(c->w, other);
+	}
+	/* a dirty connection is still on the flush list: it is freed there */
+	if (!c->dirty)
+		cr__conn_release(c);
+	cr__peer_out_changed(p);
+	if (notify && known && !other)
+		cr__peer_departed(p, &c->remote);
+}

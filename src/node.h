@@ -1,0 +1,136 @@
+/* The node: one process hosting many peers on several workers.
+ *
+ * This is the embedding interface the command line and the tests use: fill
+ * a cr_node_config, create, run (or start / wait / stop / join), then read
+ * results.  A node holds all of its state; many nodes may live in one
+ * process (the tests do that).
+ */
+#ifndef CRYSTAL_NODE_H
+#define CRYSTAL_NODE_H
+
+#include "internal.h"
+
+typedef struct cr__node cr_node;
+
+struct cr_node_param {
+	const char *name;
+	const char *value;
+};
+
+struct cr_node_peer {
+	cr_addr addr;
+	const cr_addr *boot; /* bootstrap peers handed to the algorithm */
+	size_t nboot;
+	bool is_tail;	     /* last of a chain: reported as tail_rate */
+};
+
+struct cr_node_config {
+	const char *name;  /* experiment name */
+	uint64_t exp_id;   /* 0: derived from the name */
+	int64_t duration_ns;
+	int workers;	   /* 0: one per core */
+	const cr_algorithm *algo;
+	const struct cr_node_param *params;
+	size_t nparams;
+	const struct cr_node_peer *peers;
+	size_t npeers;
+	const struct cr__source_cfg *sources;
+	size_t nsources;
+	uint32_t max_msg_bytes; /* 0: 16 MiB */
+	size_t queue_limit;	/* 0: CR__DEFAULT_QUEUE_LIMIT */
+	const char *log_dir;	/* NULL: no log files, warnings to stderr */
+	int log_level;
+	int64_t stats_interval_ns; /* 0: 250 ms */
+};
+
+struct cr_node_fd_budget {
+	uint64_t needed;
+	uint64_t available;
+	uint64_t limit;
+};
+
+struct cr_node_result {
+	int64_t elapsed_ns;
+	bool interrupted;	/* stopped before the duration */
+	uint64_t peers;
+	int workers;
+	double cumulative_rate_Bps;
+	double per_peer_rate_Bps;
+	double min_peer_rate_Bps;
+	double tail_rate_Bps;
+	uint64_t messages_switched;
+	uint64_t data_bytes_in;
+	uint64_t bad_frames;
+	int64_t timer_lag_p50_ns, timer_lag_p99_ns, timer_lag_max_ns;
+};
+
+/* Counts descriptors the config needs against what the process has. */
+void cr_node_fd_budget(const struct cr_node_config *cfg,
+		       struct cr_node_fd_budget *b);
+
+int cr_node_create(const struct cr_node_config *cfg, cr_node **out,
+		   char *err, size_t errlen);
+/* Opens every peer's sockets and starts the experiment clock.  On failure
+ * nothing keeps running and err says why. */
+int cr_node_start(cr_node *n, char *err, size_t errlen);
+/* Waits up to timeout_ns; true once the experiment has ended (duration,
+ * cr_node_stop or cr_experiment_stop). */
+bool cr_node_wait(cr_node *n, int64_t timeout_ns);
+/* Asks the experiment to end (thread-safe). interrupted: by a signal. */
+void cr_node_stop(cr_node *n, bool interrupted);
+/* Waits for the workers to finish. */
+void cr_node_join(cr_node *n);
+/* start + wait for the duration + join. */
+int cr_node_run(cr_node *n, char *err, size_t errlen);
+void cr_node_destroy(cr_node *n);
+
+/* Results, valid after join. */
+void cr_node_result(const cr_node *n, struct cr_node_result *r);
+const struct cr__peer_stats *cr_node_peer_stats(const cr_node *n, size_t i);
+/* Live numbers for a status line, any time after start. */
+void cr_node_live(const cr_node *n, int64_t *now_ns, uint64_t *data_bytes_in,
+		  uint64_t *peers_up);
+int64_t cr_node_now(const cr_node *n);
+
+/* --- inside the engine -------------------------------------------------- */
+
+struct cr__node {
+	struct cr_node_config cfg;
+	struct cr_node_peer *peer_cfg;
+	struct cr__param *params;
+	size_t nparams;
+	uint64_t exp_id;
+	uint16_t exp_tag;
+	uint32_t max_msg;
+	size_t queue_limit;
+	cr__clock clock;
+	cr__log log; /* node-level log (main thread) */
+
+	struct cr__worker *workers;
+	int nworkers;
+	int nworkers_started; /* threads running, to wake and join */
+	struct cr_peer *peers;
+	size_t npeers;
+	struct cr__source *sources;
+	size_t nsources;
+
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int ready;	  /* workers done with setup */
+	bool go;	  /* the experiment clock started */
+	bool abort_start; /* a worker failed to set up */
+	_Atomic bool ended;
+	_Atomic bool interrupted;
+	int64_t end_ns;
+	bool joined;
+	bool started;
+};
+
+struct cr__param {
+	char *name;
+	char *value;
+};
+
+const char *cr__node_param(const struct cr__node *n, const char *name);
+
+#endif
