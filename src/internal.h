@@ -255,6 +255,7 @@ struct cr__conn {
 	bool hello_in;	 /* the remote's hello arrived */
 	bool goodbye;	 /* the remote said goodbye before closing */
 	bool want_write; /* the socket was full: wait until writable */
+	bool full;	 /* queue over the limit (until below half of it) */
 	int poll_events;
 	struct cr__worker *w;
 	struct cr_peer *peer;
@@ -267,9 +268,13 @@ struct cr__conn {
 	uint32_t head_off; /* bytes of the head frame already written */
 	size_t q_bytes;
 
-	/* incoming: bytes of a partial frame kept in rx_slab */
+	/* incoming: rx_len bytes of a partial frame, at rx_off in rx_slab while
+	 * reading, or parked in `park` between wake-ups (so that an idle
+	 * connection does not pin a whole receive slab) */
 	struct cr__slab *rx_slab;
 	uint32_t rx_off, rx_len;
+	uint8_t *park;
+	uint32_t park_cap;
 
 	struct cr__conn *next_dirty;
 	struct cr__conn *map_next;
@@ -348,6 +353,7 @@ struct cr_peer {
 	int handles_open; /* uv handles not yet closed */
 
 	size_t out_bytes; /* queued on all TCP connections */
+	uint32_t nfull;	  /* connections over the queue limit */
 	struct cr__conn *conns; /* list through peer_next */
 
 	cr_addr *boot;
@@ -357,13 +363,14 @@ struct cr_peer {
 	struct cr__peer_stats st;
 };
 
-/* Messages queued by one peer before it stops reading its inputs, so that
- * TCP pushes back on the senders instead of memory growing. */
-#define CR__DEFAULT_QUEUE_LIMIT (1u << 20)
+/* Bytes queued on one connection before its peer stops reading its inputs
+ * (and a source stops producing), so that TCP pushes back on the senders
+ * instead of memory growing. */
+#define CR__DEFAULT_QUEUE_LIMIT (256u << 10)
 
 void cr__peer_dispatch(struct cr_peer *p, const cr_addr *from,
 		       struct cr_msg *m);
-void cr__peer_out_changed(struct cr_peer *p);
+void cr__conn_queue_changed(struct cr__conn *c);
 void cr__peer_departed(struct cr_peer *p, const cr_addr *who);
 
 /* --- engine: sources ---------------------------------------------------------- */

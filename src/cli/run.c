@@ -76,7 +76,7 @@ static void run_usage(FILE *f)
 	      "limits:\n"
 	      "  --max-message SIZE   largest payload accepted from the wire (default 16MiB)\n"
 	      "  --queue-limit SIZE   bytes a peer may queue before it stops reading its\n"
-	      "                       inputs and TCP pushes back (default 1MiB)\n"
+	      "                       inputs and TCP pushes back (default 256KiB)\n"
 	      "\n"
 	      "The run directory gets summary.json and one log per worker.  Exit codes:\n"
 	      "0 done, 1 failed while running, 2 bad usage or input, 130/143 ended by\n"

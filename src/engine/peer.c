@@ -28,25 +28,27 @@ void cr__peer_dispatch(struct cr_peer *p, const cr_addr *from,
 	}
 }
 
-/* Reading stops while a peer has more queued than the queue limit, so TCP
- * pushes back on its senders; it resumes below half of it. */
-void cr__peer_out_changed(struct cr_peer *p)
+/* A peer stops reading while any of its connections has more than the
+ * queue limit waiting, so TCP pushes back on its senders; it resumes when
+ * all are below half of it.  A source produces only while none is full. */
+void cr__conn_queue_changed(struct cr__conn *c)
 {
+	struct cr_peer *p = c->peer;
 	size_t limit = p->node->queue_limit;
-	bool pause;
+	bool full = c->state != CR__CLOSED &&
+		    (c->full ? c->q_bytes > limit / 2 : c->q_bytes > limit);
 
-	if (p->rx_paused)
-		pause = p->out_bytes > limit / 2;
-	else
-		pause = p->out_bytes > limit;
-	if (pause != p->rx_paused) {
-		p->rx_paused = pause;
-		for (struct cr__conn *c = p->conns; c; c = c->peer_next)
-			cr__conn_set_reading(c, !pause);
+	if (full == c->full)
+		return;
+	c->full = full;
+	p->nfull += full ? 1 : -1;
+	if (p->nfull == (full ? 1u : 0u)) {
+		p->rx_paused = full;
+		for (struct cr__conn *o = p->conns; o; o = o->peer_next)
+			cr__conn_set_reading(o, !full);
+		if (!full && p->source && p->source->waiting_drain)
+			cr__source_drained(p->source);
 	}
-	if (p->source && p->source->waiting_drain &&
-	    p->out_bytes <= limit / 4)
-		cr__source_drained(p->source);
 }
 
 void cr__peer_departed(struct cr_peer *p, const cr_addr *who)

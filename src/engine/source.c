@@ -7,8 +7,8 @@
  *
  * With a rate, messages are produced on a timer from the elapsed time (no
  * drift, no rounding build-up).  Without one, the source produces as fast as
- * its connections take the data: it stops when its queues pass a quarter of
- * the peer's queue limit and resumes when they drain.
+ * its connections take the data: it stops while any connection's queue is
+ * over the queue limit and resumes when they drain.
  *
  * Data comes from a seeded xorshift generator; files and stdin plug in at
  * fill_payload().
@@ -94,7 +94,6 @@ static void fast_tick(void *ctx, void *arg)
 {
 	struct cr__source *s = ctx;
 	struct cr_peer *p = s->p;
-	size_t high = p->node->queue_limit / 4;
 	size_t before = p->out_bytes;
 	uint64_t made;
 
@@ -103,11 +102,11 @@ static void fast_tick(void *ctx, void *arg)
 	if (s->done || !p->alive)
 		return;
 	made = 0;
-	while (made < FAST_BATCH && p->out_bytes < high && !s->done)
+	while (made < FAST_BATCH && !p->nfull && !s->done)
 		made += produce(s, 1);
 	if (s->done)
 		return;
-	if (p->out_bytes >= high) {
+	if (p->nfull) {
 		s->waiting_drain = true;
 		return;
 	}

@@ -269,6 +269,8 @@ int cr__conn_enqueue(struct cr__conn *c, struct cr_msg *m)
 	c->qlen++;
 	c->q_bytes += bytes;
 	c->peer->out_bytes += bytes;
+	if (c->q_bytes > c->peer->node->queue_limit)
+		cr__conn_queue_changed(c);
 	if (c->state == CR__OPEN && c->q_bytes >= INLINE_FLUSH_BYTES &&
 	    !c->want_write) {
 		cr__conn_flush(c);
@@ -349,7 +351,8 @@ void cr__conn_flush(struct cr__conn *c)
 	}
 	c->want_write = c->qlen != 0;
 	conn_update_poll(c);
-	cr__peer_out_changed(c->peer);
+	if (c->full)
+		cr__conn_queue_changed(c);
 }
 
 /* --- receive ---------------------------------------------------------------- */
@@ -390,7 +393,8 @@ static int rx_prepare(struct cr__conn *c, uint32_t need_total)
 		cr__slab_ref(dst);
 	}
 	if (c->rx_len)
-		memcpy(dst->data + dst->fill, c->rx_slab->data + c->rx_off,
+		memcpy(dst->data + dst->fill,
+		       c->rx_slab ? c->rx_slab->data + c->rx_off : c->park,
 		       c->rx_len);
 	if (c->rx_slab)
 		cr__slab_unref(c->rx_slab);
@@ -519,7 +523,31 @@ static void rx_parse(struct cr__conn *c)
 	}
 }
 
-static void conn_read(struct cr__conn *c)
+/* Between wake-ups a partial frame moves to the connection's own small
+ * buffer, unless it already has a (large-frame) slab to itself. */
+static void rx_park(struct cr__conn *c)
+{
+	struct cr__slab *s = c->rx_slab;
+
+	if (!s || (s->refs == 1 && s != c->w->pool.rx && c->rx_len))
+		return;
+	if (c->rx_len) {
+		if (c->park_cap < c->rx_len) {
+			uint32_t cap = c->rx_len < 2048 ? 2048 : c->rx_len;
+			uint8_t *b = realloc(c->park, cap);
+			if (!b)
+				return; /* keep the slab instead */
+			c->park = b;
+			c->park_cap = cap;
+		}
+		memcpy(c->park, s->data + c->rx_off, c->rx_len);
+	}
+	c->rx_off = 0;
+	c->rx_slab = NULL;
+	cr__slab_unref(s);
+}
+
+static void conn_read_some(struct cr__conn *c)
 {
 	for (int i = 0; i < READS_PER_WAKE; i++) {
 		uint32_t need = 0, want;
@@ -530,7 +558,9 @@ static void conn_read(struct cr__conn *c)
 			return;
 		if (c->rx_len >= CR__HDR_SIZE) {
 			struct cr__hdr h;
-			cr__hdr_decode(c->rx_slab->data + c->rx_off, &h);
+			cr__hdr_decode(c->rx_slab ? c->rx_slab->data + c->rx_off
+						  : c->park,
+				       &h);
 			need = CR__HDR_SIZE + h.length;
 		}
 		if (rx_prepare(c, need)) {
@@ -562,6 +592,13 @@ static void conn_read(struct cr__conn *c)
 		if ((uint32_t)r < want)
 			return; /* the socket is drained */
 	}
+}
+
+static void conn_read(struct cr__conn *c)
+{
+	conn_read_some(c);
+	if (c->state != CR__CLOSED)
+		rx_park(c);
 }
 
 static void conn_connected(struct cr__conn *c)
@@ -646,10 +683,15 @@ void cr__conn_close(struct cr__conn *c, bool notify, bool rst,
 	close(c->fd);
 	c->fd = -1;
 	queue_drop(c);
+	if (c->full)
+		cr__conn_queue_changed(c);
 	if (c->rx_slab)
 		cr__slab_unref(c->rx_slab);
 	c->rx_slab = NULL;
 	c->rx_len = 0;
+	free(c->park);
+	c->park = NULL;
+	c->park_cap = 0;
 
 	if (c->peer_prev)
 		c->peer_prev->peer_next = c->peer_next;
@@ -667,7 +709,6 @@ void cr__conn_close(struct cr__conn *c, bool notify, bool rst,
 	/* a dirty connection is still on the flush list: it is freed there */
 	if (!c->dirty)
 		cr__conn_release(c);
-	cr__peer_out_changed(p);
 	if (notify && known && !other)
 		cr__peer_departed(p, &c->remote);
 }
