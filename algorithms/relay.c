@@ -21,7 +21,8 @@ static int relay_bootstrap(cr_peer *p)
 	r->down = malloc((r->ndown ? r->ndown : 1) * sizeof(*r->down));
 	if (!r->down)
 		return -CR_ENOMEM;
-	memcpy(r->down, boot, r->ndown * sizeof(*boot));
+	if (r->ndown)
+		memcpy(r->down, boot, r->ndown * sizeof(*boot));
 	return 0;
 }
 
