@@ -113,6 +113,8 @@ void cr__log_flush(cr__log *l);
 /* Async-signal-safe best effort for fatal signals: writes what is
  * buffered in every open log. */
 void cr__log_crash_flush(void);
+/* Installs handlers for fatal signals that flush the logs, then die. */
+void cr__log_install_crash_handler(void);
 const char *cr__log_level_name(int level);
 int cr__log_level_parse(const char *s);
 
@@ -280,7 +282,11 @@ struct cr__conn {
 	struct cr__conn *map_next;
 	struct cr__conn *peer_prev, *peer_next;
 	uint64_t bytes_in, bytes_out;
+	uint64_t hello_timer; /* incoming: closes it if no hello comes */
 };
+
+/* An incoming connection that has not said hello by then is closed. */
+#define CR__HELLO_TIMEOUT (10 * CR_SEC)
 
 int cr__conn_connect(struct cr_peer *p, const cr_addr *to,
 		     struct cr__conn **out);
@@ -358,6 +364,7 @@ struct cr_peer {
 
 	cr_addr *boot;
 	size_t nboot;
+	uint16_t birth_session; /* joined right after bootstrap; 0: none */
 	struct cr__source *source;
 
 	struct cr__peer_stats st;

@@ -22,6 +22,7 @@ struct cr_node_peer {
 	const cr_addr *boot; /* bootstrap peers handed to the algorithm */
 	size_t nboot;
 	bool is_tail;	     /* last of a chain: reported as tail_rate */
+	uint16_t session;    /* joined right after bootstrap; 0: none */
 };
 
 struct cr_node_config {

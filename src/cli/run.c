@@ -517,6 +517,7 @@ int cr_cli_run(int argc, char **argv)
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	cr__log_install_crash_handler();
 
 	rc = cr_node_start(node, err, sizeof(err));
 	if (rc) {

@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -188,4 +189,24 @@ void cr__log_crash_flush(void)
 		if (l && l->buf && l->fd >= 0 && l->len <= l->cap)
 			write_all(l->fd, l->buf, l->len);
 	}
+}
+
+static void crash_handler(int sig)
+{
+	cr__log_crash_flush();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+void cr__log_install_crash_handler(void)
+{
+	static const int sigs[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = crash_handler;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESETHAND;
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
 }

@@ -221,6 +221,7 @@ int cr_node_create(const struct cr_node_config *cfg, cr_node **out,
 		p->addr = pc->addr;
 		p->algo = cfg->algo;
 		p->is_tail = pc->is_tail;
+		p->birth_session = pc->session;
 		p->listen_fd = p->udp_fd = -1;
 		cr_addr_format(&p->addr, p->name, sizeof(p->name));
 		p->nboot = pc->nboot;
@@ -282,6 +283,8 @@ static void birth(void *ctx, void *arg)
 				 cr_strerror(e));
 	}
 	p->booted = true;
+	if (p->birth_session && p->alive && p->algo->join_session)
+		p->algo->join_session(p, p->birth_session);
 }
 
 static void source_begin(void *ctx, void *arg)

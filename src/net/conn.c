@@ -192,6 +192,23 @@ static void resume_listener(void *ctx, void *arg)
 	}
 }
 
+static void hello_timeout(void *ctx, void *arg)
+{
+	struct cr__conn *c = arg;
+
+	CR__UNUSED(ctx);
+	c->hello_timer = 0;
+	if (c->state != CR__CLOSED && !c->hello_in) {
+		c->peer->st.bad_frames++;
+		c->w->bad_frames++;
+		conn_log(c, CR_LOG_WARN,
+			 "%s connected but sent no hello in %lld s; closing",
+			 c->remote_text,
+			 (long long)(CR__HELLO_TIMEOUT / CR_SEC));
+		cr__conn_close(c, false, false, "no hello");
+	}
+}
+
 void cr__conn_accept(struct cr_peer *p)
 {
 	for (int i = 0; i < 64; i++) {
@@ -235,6 +252,9 @@ void cr__conn_accept(struct cr_peer *p)
 		cr__addr_from_sockaddr(&from, (struct sockaddr *)&ss);
 		cr_addr_format(&from, c->remote_text, sizeof(c->remote_text));
 		p->w->conns_accepted++;
+		c->hello_timer = cr__worker_timer(
+			p->w, cr__clock_now(p->w->clock) + CR__HELLO_TIMEOUT, 0,
+			hello_timeout, p, c, p);
 	}
 }
 
@@ -456,6 +476,9 @@ static bool handle_hello(struct cr__conn *c, const struct cr__hdr *h,
 			cr__worker_map_add(c->w, c);
 	}
 	c->hello_in = true;
+	if (c->hello_timer)
+		cr__timer_cancel(&c->w->timers, c->hello_timer);
+	c->hello_timer = 0;
 	return true;
 }
 
@@ -671,6 +694,9 @@ void cr__conn_close(struct cr__conn *c, bool notify, bool rst,
 	if (c->state == CR__CLOSED)
 		return;
 	c->state = CR__CLOSED;
+	if (c->hello_timer)
+		cr__timer_cancel(&c->w->timers, c->hello_timer);
+	c->hello_timer = 0;
 	conn_log(c, CR_LOG_DEBUG, "connection with %s ends: %s",
 		 c->remote_text, why);
 	if (c->poll_events)

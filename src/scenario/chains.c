@@ -1,8 +1,9 @@
 /* The built-in `chains` experiment, as the paper's §IV sets it up: one
  * source feeds K chains of up to L peers (the last chain may be shorter).
  * Each peer's bootstrap list holds the next peer of its chain; the source's
- * holds every chain's head.  With the relay algorithm, data flows from the
- * source down every chain.
+ * holds every chain's head.  Every peer joins session 1, whose source is
+ * peer 0.  With the relay algorithm, data flows from the source down every
+ * chain.
  */
 #include "chains.h"
 
@@ -41,6 +42,7 @@ int cr_chains_build(struct cr_chains *c, const cr_addr *base,
 	for (size_t i = 0; i < n; i++) {
 		c->peers[i].addr = *base;
 		c->peers[i].addr.port = (uint16_t)(base->port + i);
+		c->peers[i].session = 1;
 	}
 	/* the source's list: every head, at links[0..k) */
 	c->peers[0].boot = c->links;
