@@ -8,6 +8,7 @@
 #define CRYSTAL_INTERNAL_H
 
 #include <crystal/crystal.h>
+#include <crystal/link.h>
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -24,6 +25,7 @@
 struct cr__worker;
 struct cr__node;
 struct cr__conn;
+struct cr__udp_heap;
 
 /* --- core: clock ---------------------------------------------------------- */
 
@@ -40,6 +42,24 @@ static inline int64_t cr__clock_now(const cr__clock *c)
 {
 	return c->now(c);
 }
+
+/* --- core: histograms ------------------------------------------------------ */
+
+#define CR__HIST_BUCKETS 496 /* 8 per power of two, up to 2^63 ns */
+
+struct cr__hist {
+	uint64_t count[CR__HIST_BUCKETS];
+	uint64_t n;
+	double sum;
+	int64_t max;
+};
+
+void cr__hist_add(struct cr__hist *h, int64_t v);
+void cr__hist_merge(struct cr__hist *into, const struct cr__hist *from);
+/* Upper bound of the q-quantile (0..1), within 12.5%, never above max. */
+int64_t cr__hist_quantile(const struct cr__hist *h, double q);
+double cr__hist_mean(const struct cr__hist *h);
+void cr__hist_reset(struct cr__hist *h);
 
 /* --- core: timers ---------------------------------------------------------- */
 
@@ -67,10 +87,8 @@ typedef struct cr__timers {
 	uint32_t nheap;
 	uint32_t free_head; /* UINT32_MAX when none */
 	uint64_t seq;
-	/* lag of fired timers (ns), for fidelity reports */
-	uint64_t fired;
-	int64_t lag_max_ns;
-	uint64_t lag_hist[64]; /* log2 buckets of lag in ns */
+	/* how late fired timers ran (ns), for fidelity reports */
+	struct cr__hist lag;
 } cr__timers;
 
 void cr__timers_init(cr__timers *t);
@@ -87,8 +105,6 @@ void cr__timers_cancel_owner(cr__timers *t, const void *owner);
 int64_t cr__timers_next(const cr__timers *t);
 /* Runs every timer due at `now`; returns how many ran. */
 int cr__timers_run(cr__timers *t, const cr__clock *c);
-/* Lag quantile (0..1) in ns from the histogram (upper bucket bound). */
-int64_t cr__timers_lag_quantile(const uint64_t hist[64], double q);
 
 /* --- core: log ---------------------------------------------------------- */
 
@@ -247,6 +263,22 @@ struct cr__qent {
 	int64_t release_ns; /* not before (link emulation) */
 };
 
+/* A rate limit as a next-free time: passing n bytes at rate b moves it on
+ * by n/b.  Rate 0 is unlimited. */
+struct cr__bucket {
+	uint64_t rate_Bps;
+	int64_t next_ns;
+};
+
+/* Per-link fidelity, kept by the sender: the intended schedule (first to
+ * last release) against what happened (first to last write). */
+struct cr__link_fid {
+	int64_t first_release_ns, first_write_ns;
+	int64_t last_release_ns, last_write_ns;
+	uint64_t bytes, msgs;
+	uint64_t rate_Bps; /* tightest configured rate seen on the link */
+};
+
 struct cr__conn {
 	uv_poll_t poll;
 	int fd;
@@ -283,6 +315,19 @@ struct cr__conn {
 	struct cr__conn *peer_prev, *peer_next;
 	uint64_t bytes_in, bytes_out;
 	uint64_t hello_timer; /* incoming: closes it if no hello comes */
+
+	/* link emulation (see shaper.c) */
+	struct cr__bucket up, down; /* this connection's own limits */
+	int64_t delay_ns;	     /* one-way delay of the link */
+	int64_t last_release_ns;    /* releases never go backwards */
+	uint32_t nstamped;	     /* queue entries with release times */
+	uint64_t tx_timer;	     /* wakes the flush at the next release */
+	int64_t tx_at;
+	uint64_t rx_timer;	     /* resumes reading when buckets allow */
+	bool rx_blocked;	     /* a download bucket said wait */
+	bool backlogged;	     /* in the peer's round robin */
+	struct cr__conn *rr_next, *rr_prev;
+	struct cr__link_fid fid;
 };
 
 /* An incoming connection that has not said hello by then is closed. */
@@ -312,7 +357,49 @@ void cr__addr_from_sockaddr(cr_addr *a, const struct sockaddr *sa);
 int cr__peer_open_sockets(struct cr_peer *p, char *err, size_t errlen);
 void cr__peer_close_sockets(struct cr_peer *p, bool rst);
 int cr__udp_send(struct cr_peer *p, const cr_addr *to, struct cr_msg *m);
+/* Sends (or queues on a full socket) without link emulation. */
+int cr__udp_send_now(struct cr_peer *p, const cr_addr *to, struct cr_msg *m);
 void cr__udp_flush(struct cr_peer *p);
+struct cr__udpq;
+int cr__udpq_push(struct cr__udpq *q, const cr_addr *to, struct cr_msg *m);
+void cr__udpq_drop(struct cr__udpq *q);
+
+/* --- net: link emulation ------------------------------------------------------ */
+
+/* A bucket that has been idle longer than this is not allowed to catch up:
+ * a late wake-up costs no rate, a long silence earns no burst. */
+#define CR__SHAPE_CATCHUP (2 * CR_MS)
+/* Releases due this soon are written in the same wake-up. */
+#define CR__SHAPE_COALESCE (20 * CR_US)
+/* Received datagrams that may wait for the download limit. */
+#define CR__UDP_RX_QUEUE 256u
+
+void cr__shaper_peer_init(struct cr_peer *p, const cr_link_limits *l);
+bool cr__conn_shaped(const struct cr__conn *c);
+void cr__shaper_conn_init(struct cr__conn *c);
+void cr__shaper_arm_tx(struct cr__conn *c, int64_t at);
+/* A message was appended to a shaped connection's queue. */
+void cr__shaper_enqueue(struct cr__conn *c);
+/* The connection ends: leave the round robin, stop its timers. */
+void cr__shaper_conn_close(struct cr__conn *c);
+/* Record a completed write of a stamped frame. */
+void cr__shaper_written(struct cr__conn *c, const struct cr__qent *e,
+			uint32_t bytes, int64_t now);
+/* Bytes the connection may read now (0: blocked; rx timer armed). */
+uint32_t cr__shaper_rx_allow(struct cr__conn *c, int64_t now);
+void cr__shaper_rx_took(struct cr__conn *c, uint32_t n, int64_t now);
+/* UDP through the shaper. */
+int cr__shaper_udp_send(struct cr_peer *p, const cr_addr *to,
+			struct cr_msg *m);
+void cr__shaper_udp_received(struct cr_peer *p, const cr_addr *from,
+			     struct cr_msg *m);
+void cr__shaper_peer_close(struct cr_peer *p);
+int64_t cr__link_delay(const struct cr_peer *p, const cr_addr *to);
+/* From the node: a pairwise latency, if a matrix gives one (true), and a
+ * peer's access delay (0 for addresses outside the experiment). */
+bool cr__node_matrix_delay(const struct cr__node *n, const cr_addr *from,
+			   const cr_addr *to, int64_t *delay_ns);
+int64_t cr__node_access_delay(const struct cr__node *n, const cr_addr *a);
 
 /* --- engine: peers ---------------------------------------------------------- */
 
@@ -331,7 +418,9 @@ struct cr__peer_stats {
 	uint64_t ctrl_msgs_in, ctrl_bytes_in;
 	uint64_t data_msgs_out, data_bytes_out;
 	uint64_t ctrl_msgs_out, ctrl_bytes_out;
-	uint64_t udp_dropped;
+	uint64_t udp_dropped;	 /* the local socket or queue refused it */
+	uint64_t udp_lost;	 /* emulated loss */
+	uint64_t udp_rx_dropped; /* over the download queue */
 	uint64_t bad_frames;
 	uint64_t departures;
 };
@@ -366,6 +455,20 @@ struct cr_peer {
 	size_t nboot;
 	uint16_t birth_session; /* joined right after bootstrap; 0: none */
 	struct cr__source *source;
+
+	/* link emulation (see shaper.c) */
+	cr_link_limits lim;
+	bool shaped;		  /* any limit, delay or loss */
+	struct cr__bucket up, down, total;
+	struct cr__conn *rr;	  /* connections with unstamped messages */
+	struct cr__udpq udp_wait; /* UDP datagrams not yet through the buckets */
+	bool udp_turn;		  /* round robin: UDP goes next */
+	uint64_t pump_timer;
+	int64_t pump_at;
+	struct cr__udp_heap *udp_heap; /* datagrams in flight (delay) */
+	struct cr__udpq udp_rx;	  /* received datagrams waiting for download */
+	uint64_t udp_rx_timer;
+	uint64_t rng;
 
 	struct cr__peer_stats st;
 };
@@ -439,8 +542,13 @@ struct cr__worker {
 	_Atomic uint64_t pub_data_bytes_in;
 	_Atomic uint64_t pub_msgs;
 	uint64_t msgs_switched;
-	uint64_t lag_hist[64]; /* timer lag, kept after the timers are freed */
-	int64_t lag_max_ns;
+	struct cr__hist lag; /* timer lag, kept after the timers are freed */
+	struct cr__hist late; /* how late stamped frames were written */
+	/* per-link rate fidelity, folded in as links close */
+	uint64_t fid_links;
+	double fid_err_sum, fid_err_worst;
+	uint64_t fid_worst_rate;
+	char fid_worst_link[2 * CR_ADDR_STRLEN + 8];
 	uint64_t bad_frames;
 	uint64_t conns_opened, conns_accepted;
 };

@@ -23,6 +23,13 @@ struct cr_node_peer {
 	size_t nboot;
 	bool is_tail;	     /* last of a chain: reported as tail_rate */
 	uint16_t session;    /* joined right after bootstrap; 0: none */
+	const cr_link_limits *limits; /* NULL: the config's limits */
+};
+
+/* One entry of a pairwise latency matrix: the one-way delay from -> to. */
+struct cr_latency {
+	cr_addr from, to;
+	int64_t delay_ns;
 };
 
 struct cr_node_config {
@@ -42,6 +49,10 @@ struct cr_node_config {
 	const char *log_dir;	/* NULL: no log files, warnings to stderr */
 	int log_level;
 	int64_t stats_interval_ns; /* 0: 250 ms */
+	uint64_t seed;		   /* for jitter, loss and sources */
+	cr_link_limits limits;	   /* every peer's link, unless its own */
+	const struct cr_latency *matrix; /* overrides access delays */
+	size_t nmatrix;
 };
 
 struct cr_node_fd_budget {
@@ -63,7 +74,26 @@ struct cr_node_result {
 	uint64_t data_bytes_in;
 	uint64_t bad_frames;
 	int64_t timer_lag_p50_ns, timer_lag_p99_ns, timer_lag_max_ns;
+	/* link emulation fidelity */
+	bool shaped;
+	uint64_t late_samples;	/* stamped frames written */
+	int64_t late_p50_ns, late_p99_ns, late_max_ns;
+	double late_mean_ns;
+	uint64_t fid_links;	/* links long enough to judge their rate */
+	double rate_err_mean;	/* mean |achieved/configured - 1| */
+	double rate_err_worst;	/* signed, of the worst link */
+	uint64_t rate_worst_configured_Bps;
+	char rate_worst_link[2 * CR_ADDR_STRLEN + 8];
+	uint64_t udp_lost, udp_dropped, udp_rx_dropped;
+	bool degraded;
+	char degraded_reason[256];
 };
+
+/* Fidelity thresholds: past any of them a run says it is degraded. */
+#define CR_FID_LAG_P99_NS (1 * CR_MS)
+#define CR_FID_LATE_P99_NS (1 * CR_MS)
+#define CR_FID_RATE_ERR_MEAN 0.01
+#define CR_FID_RATE_ERR_WORST 0.02
 
 /* Counts descriptors the config needs against what the process has. */
 void cr_node_fd_budget(const struct cr_node_config *cfg,
@@ -102,6 +132,12 @@ struct cr__node {
 	size_t nparams;
 	uint64_t exp_id;
 	uint16_t exp_tag;
+	uint64_t seed;
+	/* every peer of the experiment by address, for access delays */
+	uint32_t *addr_index; /* open addressing: peer index + 1, 0 empty */
+	size_t addr_cap;
+	struct cr_latency *matrix; /* sorted by (from, to) */
+	size_t nmatrix;
 	uint32_t max_msg;
 	size_t queue_limit;
 	cr__clock clock;

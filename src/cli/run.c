@@ -10,6 +10,7 @@
 #include "../metrics/json.h"
 #include "../node.h"
 #include "../scenario/chains.h"
+#include "../scenario/matrix.h"
 #include "cli.h"
 
 #include <errno.h>
@@ -40,6 +41,9 @@ struct run_opts {
 	uint64_t max_msg;
 	uint64_t queue_limit;
 	bool quiet;
+	uint64_t seed;
+	cr_link_limits lim;
+	const char *matrix_path;
 	struct cr_node_param params[MAX_PARAMS];
 	size_t nparams;
 };
@@ -62,6 +66,20 @@ static void run_usage(FILE *f)
 	      "  --algorithm NAME|PATH  built-in algorithm, or a .so that defines\n"
 	      "                       `crystal_algorithm` (default relay)\n"
 	      "  -D NAME=VALUE        a parameter for the algorithm (repeatable)\n"
+	      "\n"
+	      "links (every peer; rates as for --rate, 0 = unlimited):\n"
+	      "  --upload RATE        each peer's upload limit\n"
+	      "  --download RATE      each peer's download limit\n"
+	      "  --total RATE         each peer's upload + download limit\n"
+	      "  --link-upload RATE   each TCP connection's sending limit\n"
+	      "  --link-download RATE each TCP connection's receiving limit\n"
+	      "  --delay TIME         one-way delay of every link: 50ms (each peer's\n"
+	      "                       access delay is half of it)\n"
+	      "  --jitter TIME        extra delay, uniform in [0, TIME]; TCP never reorders\n"
+	      "  --loss P             UDP datagrams lost, 0..1 (0.1 = 10%)\n"
+	      "  --latency-matrix FILE  one-way delays per pair of peers: lines\n"
+	      "                       `FROM TO DELAY` (e.g. 127.0.0.1:20001 127.0.0.1:20002 35ms)\n"
+	      "  --seed N             seed for jitter, loss and source data (default 1)\n"
 	      "\n"
 	      "placement:\n"
 	      "  --workers M          event loops (threads); default one per core\n"
@@ -108,6 +126,16 @@ enum {
 	O_QUEUE,
 	O_QUIET,
 	O_HELP,
+	O_UPLOAD,
+	O_DOWNLOAD,
+	O_TOTAL,
+	O_LINK_UP,
+	O_LINK_DOWN,
+	O_DELAY,
+	O_JITTER,
+	O_LOSS,
+	O_MATRIX,
+	O_SEED,
 };
 
 static const struct option long_opts[] = {
@@ -127,8 +155,31 @@ static const struct option long_opts[] = {
 	{"queue-limit", required_argument, NULL, O_QUEUE},
 	{"quiet", no_argument, NULL, O_QUIET},
 	{"help", no_argument, NULL, O_HELP},
+	{"upload", required_argument, NULL, O_UPLOAD},
+	{"download", required_argument, NULL, O_DOWNLOAD},
+	{"total", required_argument, NULL, O_TOTAL},
+	{"link-upload", required_argument, NULL, O_LINK_UP},
+	{"link-download", required_argument, NULL, O_LINK_DOWN},
+	{"delay", required_argument, NULL, O_DELAY},
+	{"jitter", required_argument, NULL, O_JITTER},
+	{"loss", required_argument, NULL, O_LOSS},
+	{"latency-matrix", required_argument, NULL, O_MATRIX},
+	{"seed", required_argument, NULL, O_SEED},
 	{NULL, 0, NULL, 0},
 };
+
+static const char *opt_name(int c)
+{
+	static char buf[40];
+
+	for (const struct option *o = long_opts; o->name; o++) {
+		if (o->val == c) {
+			snprintf(buf, sizeof(buf), "--%s", o->name);
+			return buf;
+		}
+	}
+	return "option";
+}
 
 static int parse_opts(int argc, char **argv, struct run_opts *o)
 {
@@ -226,6 +277,47 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 			break;
 		case O_QUIET:
 			o->quiet = true;
+			break;
+		case O_UPLOAD:
+		case O_DOWNLOAD:
+		case O_TOTAL:
+		case O_LINK_UP:
+		case O_LINK_DOWN: {
+			uint64_t *dst = c == O_UPLOAD	? &o->lim.upload_Bps
+					: c == O_DOWNLOAD ? &o->lim.download_Bps
+					: c == O_TOTAL	  ? &o->lim.total_Bps
+					: c == O_LINK_UP  ? &o->lim.link_upload_Bps
+							  : &o->lim.link_download_Bps;
+			if (cr_parse_rate(optarg, dst))
+				return bad(opt_name(c), optarg, CR_RATE_FORMS);
+			break;
+		}
+		case O_DELAY:
+			if (cr_parse_time(optarg, CR_SEC, &o->lim.access_delay_ns))
+				return bad("--delay", optarg, CR_TIME_FORMS);
+			/* a link's delay is the sum of both access delays */
+			o->lim.access_delay_ns /= 2;
+			break;
+		case O_JITTER:
+			if (cr_parse_time(optarg, CR_SEC, &o->lim.jitter_ns))
+				return bad("--jitter", optarg, CR_TIME_FORMS);
+			break;
+		case O_LOSS: {
+			char *end;
+			double v = strtod(optarg, &end);
+			if (end == optarg || *end || !(v >= 0 && v <= 1))
+				return bad("--loss", optarg,
+					   "a probability from 0 to 1, such as "
+					   "0.1");
+			o->lim.loss = v;
+			break;
+		}
+		case O_MATRIX:
+			o->matrix_path = optarg;
+			break;
+		case O_SEED:
+			if (cr_parse_uint(optarg, UINT64_MAX, &o->seed))
+				return bad("--seed", optarg, "a whole number");
 			break;
 		case 'D':
 			eq = strchr(optarg, '=');
@@ -339,6 +431,38 @@ static int write_summary(const char *dir, const struct run_opts *o,
 	cr_json_num(&j, "timer_lag_p50_us", (double)r->timer_lag_p50_ns / 1e3);
 	cr_json_num(&j, "timer_lag_p99_us", (double)r->timer_lag_p99_ns / 1e3);
 	cr_json_num(&j, "timer_lag_max_us", (double)r->timer_lag_max_ns / 1e3);
+	cr_json_str(&j, "fidelity",
+		    !r->shaped ? "unshaped" : r->degraded ? "degraded" : "ok");
+	if (r->degraded)
+		cr_json_str(&j, "fidelity_reason", r->degraded_reason);
+	cr_json_object(&j, "link_fidelity");
+	cr_json_uint(&j, "frames_released", r->late_samples);
+	cr_json_num(&j, "release_late_mean_us", r->late_mean_ns / 1e3);
+	cr_json_num(&j, "release_late_p50_us", (double)r->late_p50_ns / 1e3);
+	cr_json_num(&j, "release_late_p99_us", (double)r->late_p99_ns / 1e3);
+	cr_json_num(&j, "release_late_max_us", (double)r->late_max_ns / 1e3);
+	cr_json_num(&j, "configured_delay_ms",
+		    2.0 * (double)o->lim.access_delay_ns / 1e6);
+	cr_json_num(&j, "achieved_delay_mean_ms",
+		    (2.0 * (double)o->lim.access_delay_ns + r->late_mean_ns) /
+			    1e6);
+	cr_json_num(&j, "achieved_delay_worst_ms",
+		    (2.0 * (double)o->lim.access_delay_ns +
+		     (double)r->late_max_ns) /
+			    1e6);
+	cr_json_uint(&j, "links_judged", r->fid_links);
+	cr_json_num(&j, "rate_error_mean_percent", 100 * r->rate_err_mean);
+	cr_json_num(&j, "rate_error_worst_percent", 100 * r->rate_err_worst);
+	cr_json_str(&j, "rate_worst_link", r->rate_worst_link);
+	cr_json_num(&j, "rate_worst_configured_Bps",
+		    (double)r->rate_worst_configured_Bps);
+	cr_json_num(&j, "rate_worst_achieved_Bps",
+		    (double)r->rate_worst_configured_Bps *
+			    (1 + r->rate_err_worst));
+	cr_json_uint(&j, "udp_lost", r->udp_lost);
+	cr_json_uint(&j, "udp_dropped", r->udp_dropped);
+	cr_json_uint(&j, "udp_rx_dropped", r->udp_rx_dropped);
+	cr_json_close(&j);
 	cr_json_object(&j, "parameters");
 	cr_json_str(&j, "algorithm", algo->name);
 	cr_json_uint(&j, "receivers", o->peers);
@@ -351,6 +475,16 @@ static int write_summary(const char *dir, const struct run_opts *o,
 	cr_json_str(&j, "ip", o->ip);
 	cr_json_uint(&j, "base_port", o->base_port);
 	cr_json_uint(&j, "queue_limit", o->queue_limit);
+	cr_json_uint(&j, "seed", o->seed ? o->seed : 1);
+	cr_json_uint(&j, "upload_Bps", o->lim.upload_Bps);
+	cr_json_uint(&j, "download_Bps", o->lim.download_Bps);
+	cr_json_uint(&j, "total_Bps", o->lim.total_Bps);
+	cr_json_uint(&j, "link_upload_Bps", o->lim.link_upload_Bps);
+	cr_json_uint(&j, "link_download_Bps", o->lim.link_download_Bps);
+	cr_json_num(&j, "delay_ms", 2.0 * (double)o->lim.access_delay_ns / 1e6);
+	cr_json_num(&j, "jitter_ms", (double)o->lim.jitter_ns / 1e6);
+	cr_json_num(&j, "loss", o->lim.loss);
+	cr_json_str(&j, "latency_matrix", o->matrix_path);
 	for (size_t i = 0; i < o->nparams; i++) {
 		char key[300];
 		snprintf(key, sizeof(key), "D.%s", o->params[i].name);
@@ -423,6 +557,7 @@ int cr_cli_run(int argc, char **argv)
 	const cr_algorithm *algo;
 	cr_addr base;
 	cr_node *node = NULL;
+	struct cr_latency *matrix = NULL;
 	char err[512], outdir[4096], started[32], ipport[128];
 	time_t t0 = time(NULL);
 	struct tm tm0;
@@ -485,6 +620,16 @@ int cr_cli_run(int argc, char **argv)
 	cfg.queue_limit = o.queue_limit;
 	cfg.log_dir = outdir;
 	cfg.log_level = o.log_level;
+	cfg.seed = o.seed ? o.seed : 1;
+	cfg.limits = o.lim;
+	if (o.matrix_path &&
+	    cr_matrix_load(o.matrix_path, &matrix, &cfg.nmatrix, err,
+			   sizeof(err))) {
+		fprintf(stderr, "crystal run: --latency-matrix %s\n", err);
+		cr_chains_free(&chains);
+		return 2;
+	}
+	cfg.matrix = matrix;
 
 	cr_node_fd_budget(&cfg, &fds);
 	if (fds.needed > fds.available) {
@@ -496,12 +641,14 @@ int cr_cli_run(int argc, char **argv)
 			(unsigned long long)fds.available,
 			(unsigned long long)fds.limit);
 		cr_chains_free(&chains);
+		free(matrix);
 		return 2;
 	}
 	rc = cr_node_create(&cfg, &node, err, sizeof(err));
 	if (rc) {
 		fprintf(stderr, "crystal run: %s\n", err);
 		cr_chains_free(&chains);
+		free(matrix);
 		return 2;
 	}
 	if (mkdir_p(outdir)) {
@@ -535,6 +682,11 @@ int cr_cli_run(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
+	if (res.degraded)
+		fprintf(stderr,
+			"crystal run: warning: emulation fidelity degraded: %s "
+			"(the machine did not keep up; see summary.json)\n",
+			res.degraded_reason);
 	if (!o.quiet) {
 		char cum[32], per[32], tail[32];
 		human_rate(res.cumulative_rate_Bps, cum, sizeof(cum));
@@ -554,6 +706,7 @@ int cr_cli_run(int argc, char **argv)
 out:
 	cr_node_destroy(node);
 	cr_chains_free(&chains);
+	free(matrix);
 	return rc;
 }
 

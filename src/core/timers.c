@@ -4,8 +4,7 @@
  * that fired or was cancelled long ago can be cancelled again harmlessly.
  * Ties are broken by insertion order (seq), so timers due at the same time
  * fire in the order they were started.  Every firing records how late it
- * ran, in a log2 histogram: that lag is how a run knows whether the machine
- * kept up.
+ * ran: that lag is how a run knows whether the machine kept up.
  */
 #include "../internal.h"
 
@@ -190,20 +189,6 @@ int64_t cr__timers_next(const cr__timers *t)
 	return t->slots[t->heap[0]].due_ns;
 }
 
-static void record_lag(cr__timers *t, int64_t lag)
-{
-	int b = 0;
-
-	if (lag < 0)
-		lag = 0;
-	if (lag > t->lag_max_ns)
-		t->lag_max_ns = lag;
-	while (b < 63 && (1LL << b) <= lag)
-		b++;
-	t->lag_hist[b]++;
-	t->fired++;
-}
-
 int cr__timers_run(cr__timers *t, const cr__clock *c)
 {
 	int64_t now = cr__clock_now(c);
@@ -218,7 +203,7 @@ int cr__timers_run(cr__timers *t, const cr__clock *c)
 
 		if (s->due_ns > now)
 			break;
-		record_lag(t, now - s->due_ns);
+		cr__hist_add(&t->lag, now - s->due_ns);
 		if (s->period_ns) {
 			/* re-arm from the due time, not from now: no drift */
 			s->due_ns += s->period_ns;
@@ -238,20 +223,4 @@ int cr__timers_run(cr__timers *t, const cr__clock *c)
 			now = cr__clock_now(c);
 	}
 	return ran;
-}
-
-int64_t cr__timers_lag_quantile(const uint64_t hist[64], double q)
-{
-	uint64_t total = 0, seen = 0;
-
-	for (int b = 0; b < 64; b++)
-		total += hist[b];
-	if (!total)
-		return 0;
-	for (int b = 0; b < 64; b++) {
-		seen += hist[b];
-		if ((double)seen >= q * (double)total)
-			return b == 0 ? 0 : (int64_t)1 << b;
-	}
-	return INT64_MAX;
 }

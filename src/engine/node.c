@@ -10,6 +10,7 @@
 #include "../node.h"
 
 #include <dirent.h>
+#include <math.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,6 +154,83 @@ static int init_params(struct cr__node *n, char *err, size_t errlen)
 	return 0;
 }
 
+/* --- peers by address, latency matrix -------------------------------------- */
+
+static int build_addr_index(struct cr__node *n)
+{
+	size_t cap = 16;
+
+	while (cap < n->npeers * 2)
+		cap *= 2;
+	n->addr_index = calloc(cap, sizeof(*n->addr_index));
+	if (!n->addr_index)
+		return -CR_ENOMEM;
+	n->addr_cap = cap;
+	for (size_t i = 0; i < n->npeers; i++) {
+		size_t s = cr_addr_hash(&n->peers[i].addr) & (cap - 1);
+		while (n->addr_index[s])
+			s = (s + 1) & (cap - 1);
+		n->addr_index[s] = (uint32_t)i + 1;
+	}
+	return 0;
+}
+
+static const struct cr_peer *find_peer(const struct cr__node *n,
+				       const cr_addr *a)
+{
+	size_t s;
+
+	if (!n->addr_cap)
+		return NULL;
+	for (s = cr_addr_hash(a) & (n->addr_cap - 1); n->addr_index[s];
+	     s = (s + 1) & (n->addr_cap - 1)) {
+		const struct cr_peer *p = &n->peers[n->addr_index[s] - 1];
+		if (cr_addr_eq(&p->addr, a))
+			return p;
+	}
+	return NULL;
+}
+
+int64_t cr__node_access_delay(const struct cr__node *n, const cr_addr *a)
+{
+	const struct cr_peer *p = find_peer(n, a);
+
+	return p ? p->lim.access_delay_ns : 0;
+}
+
+static int addr_cmp(const cr_addr *a, const cr_addr *b)
+{
+	if (a->family != b->family)
+		return a->family < b->family ? -1 : 1;
+	int c = memcmp(a->ip, b->ip, 16);
+	if (c)
+		return c;
+	return a->port < b->port ? -1 : a->port > b->port;
+}
+
+static int lat_cmp(const void *x, const void *y)
+{
+	const struct cr_latency *a = x, *b = y;
+	int c = addr_cmp(&a->from, &b->from);
+
+	return c ? c : addr_cmp(&a->to, &b->to);
+}
+
+bool cr__node_matrix_delay(const struct cr__node *n, const cr_addr *from,
+			   const cr_addr *to, int64_t *delay_ns)
+{
+	struct cr_latency key = {.from = *from, .to = *to};
+	const struct cr_latency *hit;
+
+	if (!n->nmatrix)
+		return false;
+	hit = bsearch(&key, n->matrix, n->nmatrix, sizeof(key), lat_cmp);
+	if (!hit)
+		return false;
+	*delay_ns = hit->delay_ns;
+	return true;
+}
+
 int cr_node_create(const struct cr_node_config *cfg, cr_node **out,
 		   char *err, size_t errlen)
 {
@@ -180,6 +258,7 @@ int cr_node_create(const struct cr_node_config *cfg, cr_node **out,
 	n->max_msg = cfg->max_msg_bytes ? cfg->max_msg_bytes : 16u << 20;
 	n->queue_limit = cfg->queue_limit ? cfg->queue_limit
 					  : CR__DEFAULT_QUEUE_LIMIT;
+	n->seed = cfg->seed ? cfg->seed : 1;
 	cr__clock_init_real(&n->clock);
 	pthread_mutex_init(&n->lock, NULL);
 	{
@@ -236,7 +315,19 @@ int cr_node_create(const struct cr_node_config *cfg, cr_node **out,
 			if (!p->state)
 				goto fail_nomem;
 		}
+		cr__shaper_peer_init(p, pc->limits ? pc->limits : &cfg->limits);
 		w->peers[w->npeers++] = p;
+	}
+	if (build_addr_index(n))
+		goto fail_nomem;
+	if (cfg->nmatrix) {
+		n->matrix = malloc(cfg->nmatrix * sizeof(*n->matrix));
+		if (!n->matrix)
+			goto fail_nomem;
+		memcpy(n->matrix, cfg->matrix,
+		       cfg->nmatrix * sizeof(*n->matrix));
+		n->nmatrix = cfg->nmatrix;
+		qsort(n->matrix, n->nmatrix, sizeof(*n->matrix), lat_cmp);
 	}
 	for (size_t i = 0; i < n->nsources; i++) {
 		const struct cr__source_cfg *sc = &cfg->sources[i];
@@ -485,6 +576,8 @@ void cr_node_destroy(cr_node *n)
 		free(n->params[i].value);
 	}
 	free(n->params);
+	free(n->addr_index);
+	free(n->matrix);
 	free(n->peers);
 	free(n->workers);
 	free(n->sources);
@@ -518,11 +611,73 @@ const struct cr__peer_stats *cr_node_peer_stats(const cr_node *n, size_t i)
 	return i < n->npeers ? &n->peers[i].st : NULL;
 }
 
+static void fidelity(const cr_node *n, struct cr_node_result *r)
+{
+	struct cr__hist late = {0};
+	double err_sum = 0;
+	char *why = r->degraded_reason;
+	size_t left = sizeof(r->degraded_reason);
+
+	for (size_t i = 0; i < n->npeers; i++) {
+		const struct cr_peer *p = &n->peers[i];
+		r->shaped |= p->shaped;
+		r->udp_lost += p->st.udp_lost;
+		r->udp_dropped += p->st.udp_dropped;
+		r->udp_rx_dropped += p->st.udp_rx_dropped;
+	}
+	for (int i = 0; i < n->nworkers; i++) {
+		const struct cr__worker *w = &n->workers[i];
+		cr__hist_merge(&late, &w->late);
+		err_sum += w->fid_err_sum;
+		r->fid_links += w->fid_links;
+		if (w->fid_links &&
+		    fabs(w->fid_err_worst) >= fabs(r->rate_err_worst)) {
+			r->rate_err_worst = w->fid_err_worst;
+			r->rate_worst_configured_Bps = w->fid_worst_rate;
+			snprintf(r->rate_worst_link, sizeof(r->rate_worst_link),
+				 "%s", w->fid_worst_link);
+		}
+	}
+	r->late_samples = late.n;
+	r->late_p50_ns = cr__hist_quantile(&late, 0.50);
+	r->late_p99_ns = cr__hist_quantile(&late, 0.99);
+	r->late_max_ns = late.max;
+	r->late_mean_ns = cr__hist_mean(&late);
+	r->rate_err_mean = r->fid_links ? err_sum / (double)r->fid_links : 0;
+	if (!r->shaped)
+		return; /* nothing was emulated, so nothing to judge */
+
+#define DEGRADED(...)                                                          \
+	do {                                                                   \
+		int k = snprintf(why, left, "%s", r->degraded ? "; " : "");    \
+		why += k, left -= (size_t)k;                                   \
+		k = snprintf(why, left, __VA_ARGS__);                          \
+		if (k > 0 && (size_t)k < left)                                 \
+			why += k, left -= (size_t)k;                           \
+		r->degraded = true;                                            \
+	} while (0)
+	if (r->timer_lag_p99_ns > CR_FID_LAG_P99_NS)
+		DEGRADED("timer lag p99 %.0f us > %lld us",
+			 (double)r->timer_lag_p99_ns / 1e3,
+			 CR_FID_LAG_P99_NS / CR_US);
+	if (r->late_p99_ns > CR_FID_LATE_P99_NS)
+		DEGRADED("releases late by %.0f us at p99 > %lld us",
+			 (double)r->late_p99_ns / 1e3,
+			 CR_FID_LATE_P99_NS / CR_US);
+	if (r->rate_err_mean > CR_FID_RATE_ERR_MEAN)
+		DEGRADED("link rates off by %.2f%% on average > %.0f%%",
+			 100 * r->rate_err_mean, 100 * CR_FID_RATE_ERR_MEAN);
+	if (fabs(r->rate_err_worst) > CR_FID_RATE_ERR_WORST)
+		DEGRADED("link %s off by %+.2f%% > %.0f%%", r->rate_worst_link,
+			 100 * r->rate_err_worst, 100 * CR_FID_RATE_ERR_WORST);
+#undef DEGRADED
+}
+
 void cr_node_result(const cr_node *n, struct cr_node_result *r)
 {
 	double secs, sum = 0, tails = 0;
 	uint64_t receivers = 0, ntails = 0;
-	uint64_t hist[64] = {0};
+	struct cr__hist lag = {0};
 
 	memset(r, 0, sizeof(*r));
 	r->elapsed_ns = n->end_ns > 0 ? n->end_ns : cr_node_now(n);
@@ -558,11 +713,10 @@ void cr_node_result(const cr_node *n, struct cr_node_result *r)
 	for (int i = 0; i < n->nworkers; i++) {
 		const struct cr__worker *w = &n->workers[i];
 		r->messages_switched += w->msgs_switched;
-		for (int b = 0; b < 64; b++)
-			hist[b] += w->lag_hist[b];
-		if (w->lag_max_ns > r->timer_lag_max_ns)
-			r->timer_lag_max_ns = w->lag_max_ns;
+		cr__hist_merge(&lag, &w->lag);
 	}
-	r->timer_lag_p50_ns = cr__timers_lag_quantile(hist, 0.50);
-	r->timer_lag_p99_ns = cr__timers_lag_quantile(hist, 0.99);
+	r->timer_lag_p50_ns = cr__hist_quantile(&lag, 0.50);
+	r->timer_lag_p99_ns = cr__hist_quantile(&lag, 0.99);
+	r->timer_lag_max_ns = lag.max;
+	fidelity(n, r);
 }

@@ -307,6 +307,7 @@ static void wake_cb(uv_async_t *h)
 
 void cr__worker_teardown(struct cr__worker *w)
 {
+	/* connections fold their fidelity into the worker as they close */
 	if (w->loop.data == w) {
 		if (!w->stopping)
 			worker_shutdown(w);
@@ -317,8 +318,7 @@ void cr__worker_teardown(struct cr__worker *w)
 	if (w->timer_fd >= 0)
 		close(w->timer_fd);
 	w->timer_fd = -1;
-	memcpy(w->lag_hist, w->timers.lag_hist, sizeof(w->lag_hist));
-	w->lag_max_ns = w->timers.lag_max_ns;
+	w->lag = w->timers.lag;
 	cr__timers_free(&w->timers);
 	cr__pool_free(&w->pool);
 	cr__log_close(&w->log);

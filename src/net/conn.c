@@ -43,7 +43,7 @@ static void conn_update_poll(struct cr__conn *c)
 	if (c->state == CR__CONNECTING) {
 		ev = UV_WRITABLE;
 	} else {
-		if (!c->peer->rx_paused)
+		if (!c->peer->rx_paused && !c->rx_blocked)
 			ev |= UV_READABLE;
 		if (c->want_write)
 			ev |= UV_WRITABLE;
@@ -91,7 +91,8 @@ static struct cr_msg *make_hello(struct cr_peer *p)
 	return m;
 }
 
-static struct cr__conn *conn_new(struct cr_peer *p, int fd, bool outgoing)
+static struct cr__conn *conn_new(struct cr_peer *p, int fd,
+				 const cr_addr *remote)
 {
 	struct cr__worker *w = p->w;
 	struct cr__conn *c = calloc(1, sizeof(*c));
@@ -103,8 +104,13 @@ static struct cr__conn *conn_new(struct cr_peer *p, int fd, bool outgoing)
 	c->fd = fd;
 	c->w = w;
 	c->peer = p;
-	c->outgoing = outgoing;
-	c->state = outgoing ? CR__CONNECTING : CR__OPEN;
+	c->outgoing = remote != NULL;
+	c->state = remote ? CR__CONNECTING : CR__OPEN;
+	if (remote) {
+		c->remote = *remote;
+		cr_addr_format(remote, c->remote_text, sizeof(c->remote_text));
+	}
+	cr__shaper_conn_init(c);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (uv_poll_init_socket(&w->loop, &c->poll, fd)) {
 		free(c);
@@ -167,13 +173,11 @@ int cr__conn_connect(struct cr_peer *p, const cr_addr *to,
 		close(fd);
 		return e == EMFILE ? -CR_EMFILE : -CR_EIO;
 	}
-	c = conn_new(p, fd, true);
+	c = conn_new(p, fd, to);
 	if (!c) {
 		close(fd);
 		return -CR_ENOMEM;
 	}
-	c->remote = *to;
-	cr_addr_format(to, c->remote_text, sizeof(c->remote_text));
 	cr__worker_map_add(p->w, c);
 	p->w->conns_opened++;
 	*out = c;
@@ -244,7 +248,7 @@ void cr__conn_accept(struct cr_peer *p)
 				 "accept: %s", strerror(errno));
 			return;
 		}
-		c = conn_new(p, fd, false);
+		c = conn_new(p, fd, NULL);
 		if (!c) {
 			close(fd);
 			continue;
@@ -291,6 +295,11 @@ int cr__conn_enqueue(struct cr__conn *c, struct cr_msg *m)
 	c->peer->out_bytes += bytes;
 	if (c->q_bytes > c->peer->node->queue_limit)
 		cr__conn_queue_changed(c);
+	if (cr__conn_shaped(c)) {
+		cr__shaper_enqueue(c);
+		return 0;
+	}
+	c->nstamped++;
 	if (c->state == CR__OPEN && c->q_bytes >= INLINE_FLUSH_BYTES &&
 	    !c->want_write) {
 		cr__conn_flush(c);
@@ -310,29 +319,33 @@ static void queue_drop(struct cr__conn *c)
 	c->peer->out_bytes -= c->q_bytes;
 	c->q_bytes = 0;
 	c->head_off = 0;
+	c->nstamped = 0;
 	free(c->q);
 	c->q = NULL;
 	c->qcap = 0;
 }
 
 /* Pops what a write of `n` bytes completed. */
-static void queue_consume(struct cr__conn *c, size_t n)
+static void queue_consume(struct cr__conn *c, size_t n, int64_t now)
 {
 	c->q_bytes -= n;
 	c->peer->out_bytes -= n;
 	c->bytes_out += n;
 	n += c->head_off;
 	while (n) {
-		struct cr_msg *m = c->q[c->qhead].m;
-		size_t flen = CR__HDR_SIZE + m->len;
+		struct cr__qent *e = &c->q[c->qhead];
+		uint32_t flen = CR__HDR_SIZE + e->m->len;
 		if (n < flen) {
 			c->head_off = (uint32_t)n;
 			return;
 		}
 		n -= flen;
-		cr_msg_release(m);
+		if (e->release_ns)
+			cr__shaper_written(c, e, flen, now);
+		cr_msg_release(e->m);
 		c->qhead = (c->qhead + 1) & (c->qcap - 1);
 		c->qlen--;
+		c->nstamped--;
 	}
 	c->head_off = 0;
 }
@@ -340,36 +353,50 @@ static void queue_consume(struct cr__conn *c, size_t n)
 void cr__conn_flush(struct cr__conn *c)
 {
 	struct iovec iov[IOV_BATCH];
+	int64_t now, due;
 
 	if (c->state != CR__OPEN)
 		return;
-	while (c->qlen) {
+	now = cr__clock_now(c->w->clock);
+	due = now + CR__SHAPE_COALESCE;
+	while (c->nstamped) {
 		uint32_t i = c->qhead, k;
 		size_t total = 0;
 		ssize_t w;
 
-		for (k = 0; k < c->qlen && k < IOV_BATCH; k++) {
+		for (k = 0; k < c->nstamped && k < IOV_BATCH; k++) {
 			struct cr_msg *m = c->q[i].m;
 			size_t off = k == 0 ? c->head_off : 0;
+			if (c->q[i].release_ns > due)
+				break;
 			iov[k].iov_base = m->frame + off;
 			iov[k].iov_len = CR__HDR_SIZE + m->len - off;
 			total += iov[k].iov_len;
 			i = (i + 1) & (c->qcap - 1);
 		}
+		if (!k)
+			break; /* the next release is not due yet */
 		w = writev(c->fd, iov, (int)k);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				c->want_write = true;
+				goto out;
+			}
 			cr__conn_close(c, true, false, strerror(errno));
 			return;
 		}
-		queue_consume(c, (size_t)w);
-		if ((size_t)w < total)
-			break;
+		queue_consume(c, (size_t)w, now);
+		if ((size_t)w < total) {
+			c->want_write = true;
+			goto out;
+		}
 	}
-	c->want_write = c->qlen != 0;
+	c->want_write = false;
+	if (c->nstamped)
+		cr__shaper_arm_tx(c, c->q[c->qhead].release_ns);
+out:
 	conn_update_poll(c);
 	if (c->full)
 		cr__conn_queue_changed(c);
@@ -472,6 +499,7 @@ static bool handle_hello(struct cr__conn *c, const struct cr__hdr *h,
 	} else {
 		c->remote = from;
 		cr_addr_format(&from, c->remote_text, sizeof(c->remote_text));
+		c->delay_ns = cr__link_delay(c->peer, &from);
 		if (!cr__conn_find(c->w, c->peer, &from))
 			cr__worker_map_add(c->w, c);
 	}
@@ -572,6 +600,10 @@ static void rx_park(struct cr__conn *c)
 
 static void conn_read_some(struct cr__conn *c)
 {
+	bool shaped = cr__conn_shaped(c);
+	int64_t now = 0;
+	uint32_t allow;
+
 	for (int i = 0; i < READS_PER_WAKE; i++) {
 		uint32_t need = 0, want;
 		ssize_t r;
@@ -594,6 +626,14 @@ static void conn_read_some(struct cr__conn *c)
 		want = s->size - s->fill;
 		if (want > CR__READ_SIZE && need <= c->rx_len + CR__READ_SIZE)
 			want = CR__READ_SIZE;
+		if (shaped) {
+			now = cr__clock_now(c->w->clock);
+			allow = cr__shaper_rx_allow(c, now);
+			if (!allow)
+				return;
+			if (want > allow)
+				want = allow;
+		}
 		r = read(c->fd, s->data + s->fill, want);
 		if (r == 0) {
 			cr__conn_close(c, true, false,
@@ -611,6 +651,8 @@ static void conn_read_some(struct cr__conn *c)
 		s->fill += (uint32_t)r;
 		c->rx_len += (uint32_t)r;
 		c->bytes_in += (uint64_t)r;
+		if (shaped)
+			cr__shaper_rx_took(c, (uint32_t)r, now);
 		rx_parse(c);
 		if ((uint32_t)r < want)
 			return; /* the socket is drained */
@@ -708,6 +750,7 @@ void cr__conn_close(struct cr__conn *c, bool notify, bool rst,
 	}
 	close(c->fd);
 	c->fd = -1;
+	cr__shaper_conn_close(c);
 	queue_drop(c);
 	if (c->full)
 		cr__conn_queue_changed(c);

@@ -104,7 +104,7 @@ static void handle_closed(uv_handle_t *h)
 	p->handles_open--;
 }
 
-static void udpq_drop(struct cr__udpq *q)
+void cr__udpq_drop(struct cr__udpq *q)
 {
 	while (q->len) {
 		cr_msg_release(q->v[q->head].m);
@@ -128,13 +128,14 @@ void cr__peer_close_sockets(struct cr_peer *p, bool rst)
 	if (p->udp_fd >= 0)
 		close(p->udp_fd);
 	p->listen_fd = p->udp_fd = -1;
-	udpq_drop(&p->udp_ctrl);
-	udpq_drop(&p->udp_data);
+	cr__udpq_drop(&p->udp_ctrl);
+	cr__udpq_drop(&p->udp_data);
+	cr__shaper_peer_close(p);
 }
 
 /* --- UDP send --------------------------------------------------------------- */
 
-static int udp_push(struct cr__udpq *q, const cr_addr *to, struct cr_msg *m)
+int cr__udpq_push(struct cr__udpq *q, const cr_addr *to, struct cr_msg *m)
 {
 	if (q->len == q->cap) {
 		uint32_t cap = q->cap ? q->cap * 2 : 16;
@@ -184,14 +185,21 @@ static int udp_sendto(struct cr_peer *p, const cr_addr *to, struct cr_msg *m)
 
 int cr__udp_send(struct cr_peer *p, const cr_addr *to, struct cr_msg *m)
 {
+	if (CR__HDR_SIZE + m->len > UDP_MAX_FRAME)
+		return -CR_EMSGSIZE;
+	if (p->shaped)
+		return cr__shaper_udp_send(p, to, m);
+	return cr__udp_send_now(p, to, m);
+}
+
+int cr__udp_send_now(struct cr_peer *p, const cr_addr *to, struct cr_msg *m)
+{
 	struct cr__udpq *q = m->type >= CR_MSG_DATA_MIN ? &p->udp_data
 							: &p->udp_ctrl;
 
-	if (CR__HDR_SIZE + m->len > UDP_MAX_FRAME)
-		return -CR_EMSGSIZE;
 	if (!p->udp_ctrl.len && !p->udp_data.len && udp_sendto(p, to, m))
 		return 0;
-	if (udp_push(q, to, m)) {
+	if (cr__udpq_push(q, to, m)) {
 		p->st.udp_dropped++;
 		return 0;
 	}
@@ -293,7 +301,7 @@ static void udp_read(struct cr_peer *p)
 		m->src.family = h.family;
 		m->src.port = h.src_port;
 		memcpy(m->src.ip, h.src_ip, 16);
-		cr__peer_dispatch(p, &fa, m);
+		cr__shaper_udp_received(p, &fa, m);
 		cr_msg_release(m);
 	}
 }

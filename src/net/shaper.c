@@ -1,0 +1,691 @@
+/* Link emulation: bandwidth, delay, jitter and loss in user space.
+ *
+ * Every rate limit is a bucket with a next-free time: n bytes through a
+ * bucket of b bytes/s move it on by n/b (the paper's rule, in nanoseconds).
+ * Sending, a peer's connections with unstamped messages take turns (round
+ * robin) at the peer's upload and total buckets and at their own link
+ * bucket; a message is stamped when all of them are free, with release time
+ *
+ *	end of transmission + link delay (+ jitter, never reordering TCP),
+ *
+ * and the connection's flush writes it when that time comes (messages due
+ * within CR__SHAPE_COALESCE of each other leave in one writev).  Only what
+ * is due now is stamped, so a stamped message is one "on the wire".
+ * Receiving, a connection reads only while its download buckets allow, as
+ * much as about 2 ms of the rate; otherwise the socket stays unread and TCP
+ * flow control pushes back on the sender, as a real access link does.
+ *
+ * UDP datagrams share the sending round robin (as one more flow); after the
+ * buckets they wait in a per-peer delay heap.  Received datagrams over the
+ * download limit wait in a bounded queue and are dropped past it.
+ *
+ * Fidelity: every write of a stamped frame records how late it was against
+ * its release time, and each link compares its intended schedule (first to
+ * last release) with what happened (first to last write).
+ */
+#include "../internal.h"
+#include "../node.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int64_t cost(uint64_t rate, uint32_t n)
+{
+	return rate ? (int64_t)((unsigned __int128)n * CR_SEC / rate) : 0;
+}
+
+/* When a bucket can next pass a message; never earlier than `floor`. */
+static int64_t ready(const struct cr__bucket *b, int64_t floor)
+{
+	return b->rate_Bps && b->next_ns > floor ? b->next_ns : floor;
+}
+
+/* Passes n bytes starting at `start`; returns when they are through. */
+static int64_t take(struct cr__bucket *b, int64_t start, uint32_t n)
+{
+	if (!b->rate_Bps)
+		return start;
+	b->next_ns = start + cost(b->rate_Bps, n);
+	return b->next_ns;
+}
+
+static int64_t max64(int64_t a, int64_t b)
+{
+	return a > b ? a : b;
+}
+
+static uint64_t rng_next(uint64_t *s)
+{
+	uint64_t x = *s;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*s = x;
+	return x * 0x2545f4914f6cdd1dull;
+}
+
+static double rng_unit(uint64_t *s)
+{
+	return (double)(rng_next(s) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static int64_t jitter(struct cr_peer *p)
+{
+	if (p->lim.jitter_ns <= 0)
+		return 0;
+	return (int64_t)(rng_unit(&p->rng) * (double)p->lim.jitter_ns);
+}
+
+static int64_t now_of(const struct cr_peer *p)
+{
+	return cr__clock_now(&p->node->clock);
+}
+
+/* --- configuration ------------------------------------------------------- */
+
+static bool limits_shape(const cr_link_limits *l)
+{
+	return l->upload_Bps || l->download_Bps || l->total_Bps ||
+	       l->link_upload_Bps || l->link_download_Bps ||
+	       l->access_delay_ns || l->jitter_ns || l->loss > 0;
+}
+
+void cr__shaper_peer_init(struct cr_peer *p, const cr_link_limits *l)
+{
+	p->lim = *l;
+	p->shaped = limits_shape(l);
+	p->up.rate_Bps = l->upload_Bps;
+	p->down.rate_Bps = l->download_Bps;
+	p->total.rate_Bps = l->total_Bps;
+	p->pump_at = INT64_MAX;
+	p->rng = p->node->seed ^ (0x9e3779b97f4a7c15ull * (p->index + 1));
+	if (!p->rng)
+		p->rng = 1;
+}
+
+bool cr__conn_shaped(const struct cr__conn *c)
+{
+	return c->peer->shaped || c->up.rate_Bps || c->down.rate_Bps;
+}
+
+int64_t cr__link_delay(const struct cr_peer *p, const cr_addr *to)
+{
+	int64_t d;
+
+	if (cr__node_matrix_delay(p->node, &p->addr, to, &d))
+		return d;
+	return p->lim.access_delay_ns + cr__node_access_delay(p->node, to);
+}
+
+void cr__shaper_conn_init(struct cr__conn *c)
+{
+	struct cr_peer *p = c->peer;
+
+	c->up.rate_Bps = p->lim.link_upload_Bps;
+	c->down.rate_Bps = p->lim.link_download_Bps;
+	c->delay_ns = c->outgoing ? cr__link_delay(p, &c->remote)
+				  : p->lim.access_delay_ns;
+	c->tx_at = INT64_MAX;
+}
+
+/* --- sending: the round robin ------------------------------------------- */
+
+static void rr_add(struct cr__conn *c)
+{
+	struct cr_peer *p = c->peer;
+
+	if (c->backlogged)
+		return;
+	c->backlogged = true;
+	if (!p->rr) {
+		c->rr_next = c->rr_prev = c;
+		p->rr = c;
+		return;
+	}
+	/* join just before the cursor: last in this round */
+	c->rr_next = p->rr;
+	c->rr_prev = p->rr->rr_prev;
+	c->rr_prev->rr_next = c;
+	p->rr->rr_prev = c;
+}
+
+static void rr_del(struct cr__conn *c)
+{
+	struct cr_peer *p = c->peer;
+
+	if (!c->backlogged)
+		return;
+	c->backlogged = false;
+	if (c->rr_next == c) {
+		p->rr = NULL;
+	} else {
+		c->rr_prev->rr_next = c->rr_next;
+		c->rr_next->rr_prev = c->rr_prev;
+		if (p->rr == c)
+			p->rr = c->rr_next;
+	}
+	c->rr_next = c->rr_prev = NULL;
+}
+
+static void tx_cb(void *ctx, void *arg)
+{
+	struct cr__conn *c = arg;
+
+	CR__UNUSED(ctx);
+	c->tx_timer = 0;
+	c->tx_at = INT64_MAX;
+	cr__conn_flush(c);
+}
+
+/* Wakes the connection's flush at `at` (the earliest pending release). */
+void cr__shaper_arm_tx(struct cr__conn *c, int64_t at)
+{
+	struct cr__worker *w = c->w;
+
+	if (c->tx_timer && c->tx_at <= at)
+		return;
+	if (c->tx_timer)
+		cr__timer_cancel(&w->timers, c->tx_timer);
+	c->tx_at = at;
+	c->tx_timer = cr__worker_timer(w, at, 0, tx_cb, c->peer, c, c->peer);
+}
+
+static void stamp_conn(struct cr__conn *c, int64_t start, int64_t now)
+{
+	struct cr_peer *p = c->peer;
+	struct cr__qent *e = &c->q[(c->qhead + c->nstamped) & (c->qcap - 1)];
+	uint32_t n = CR__HDR_SIZE + e->m->len;
+	int64_t end = start, release;
+	uint64_t tight = 0;
+
+	end = max64(end, take(&p->up, start, n));
+	end = max64(end, take(&p->total, start, n));
+	end = max64(end, take(&c->up, start, n));
+	release = end + c->delay_ns + jitter(p);
+	if (release < c->last_release_ns)
+		release = c->last_release_ns; /* TCP never reorders */
+	c->last_release_ns = release;
+	e->release_ns = release;
+	c->nstamped++;
+	if (c->nstamped == c->qlen)
+		rr_del(c);
+
+	tight = p->up.rate_Bps;
+	if (p->total.rate_Bps && (!tight || p->total.rate_Bps < tight))
+		tight = p->total.rate_Bps;
+	if (c->up.rate_Bps && (!tight || c->up.rate_Bps < tight))
+		tight = c->up.rate_Bps;
+	if (tight && (!c->fid.rate_Bps || tight < c->fid.rate_Bps))
+		c->fid.rate_Bps = tight;
+
+	if (release <= now + CR__SHAPE_COALESCE)
+		cr__worker_mark_dirty(c);
+	else
+		cr__shaper_arm_tx(c, release);
+}
+
+/* --- sending: UDP ---------------------------------------------------------- */
+
+struct udp_flight {
+	int64_t release_ns;
+	uint64_t seq;
+	struct cr_msg *m;
+	cr_addr to;
+};
+
+/* The delay heap of datagrams that passed the buckets, per peer.  Kept in
+ * the peer's udp heap arrays (see peer_udp_heap). */
+struct cr__udp_heap {
+	struct udp_flight *v;
+	uint32_t len, cap;
+	uint64_t seq;
+	uint64_t timer;
+	int64_t timer_at;
+};
+
+static bool flight_before(const struct udp_flight *a,
+			  const struct udp_flight *b)
+{
+	return a->release_ns < b->release_ns ||
+	       (a->release_ns == b->release_ns && a->seq < b->seq);
+}
+
+static int heap_push(struct cr__udp_heap *h, struct udp_flight f)
+{
+	uint32_t i;
+
+	if (h->len == h->cap) {
+		uint32_t cap = h->cap ? h->cap * 2 : 16;
+		struct udp_flight *v = realloc(h->v, cap * sizeof(*v));
+		if (!v)
+			return -CR_ENOMEM;
+		h->v = v;
+		h->cap = cap;
+	}
+	f.seq = h->seq++;
+	for (i = h->len++; i > 0; i = (i - 1) / 2) {
+		struct udp_flight *parent = &h->v[(i - 1) / 2];
+		if (!flight_before(&f, parent))
+			break;
+		h->v[i] = *parent;
+	}
+	h->v[i] = f;
+	return 0;
+}
+
+static struct udp_flight heap_pop(struct cr__udp_heap *h)
+{
+	struct udp_flight top = h->v[0], last = h->v[--h->len];
+	uint32_t i = 0;
+
+	for (;;) {
+		uint32_t c = 2 * i + 1;
+		if (c >= h->len)
+			break;
+		if (c + 1 < h->len && flight_before(&h->v[c + 1], &h->v[c]))
+			c++;
+		if (!flight_before(&h->v[c], &last))
+			break;
+		h->v[i] = h->v[c];
+		i = c;
+	}
+	if (h->len)
+		h->v[i] = last;
+	return top;
+}
+
+static void udp_flight_cb(void *ctx, void *arg);
+
+static void udp_heap_arm(struct cr_peer *p)
+{
+	struct cr__udp_heap *h = p->udp_heap;
+
+	if (!h || !h->len)
+		return;
+	if (h->timer && h->timer_at <= h->v[0].release_ns)
+		return;
+	if (h->timer)
+		cr__timer_cancel(&p->w->timers, h->timer);
+	h->timer_at = h->v[0].release_ns;
+	h->timer = cr__worker_timer(p->w, h->timer_at, 0, udp_flight_cb, p,
+				    NULL, p);
+}
+
+static void udp_flight_cb(void *ctx, void *arg)
+{
+	struct cr_peer *p = ctx;
+	struct cr__udp_heap *h = p->udp_heap;
+	int64_t now = now_of(p);
+
+	CR__UNUSED(arg);
+	h->timer = 0;
+	while (h->len && h->v[0].release_ns <= now + CR__SHAPE_COALESCE) {
+		struct udp_flight f = heap_pop(h);
+		cr__hist_add(&p->w->late, now - f.release_ns);
+		cr__udp_send_now(p, &f.to, f.m);
+		cr_msg_release(f.m);
+	}
+	udp_heap_arm(p);
+}
+
+static void stamp_udp(struct cr_peer *p, int64_t start, int64_t now)
+{
+	struct cr__udpq *q = &p->udp_wait;
+	struct cr__udp_out o = q->v[q->head];
+	uint32_t n = CR__HDR_SIZE + o.m->len;
+	int64_t end = start;
+
+	q->head = (q->head + 1) & (q->cap - 1);
+	q->len--;
+	end = max64(end, take(&p->up, start, n));
+	end = max64(end, take(&p->total, start, n));
+	if (p->lim.loss > 0 && rng_unit(&p->rng) < p->lim.loss) {
+		/* it used the uplink, then the network lost it */
+		p->st.udp_lost++;
+		cr_msg_release(o.m);
+		return;
+	}
+	if (!p->udp_heap) {
+		p->udp_heap = calloc(1, sizeof(*p->udp_heap));
+		if (!p->udp_heap) {
+			p->st.udp_dropped++;
+			cr_msg_release(o.m);
+			return;
+		}
+	}
+	if (heap_push(p->udp_heap,
+		      (struct udp_flight){end + cr__link_delay(p, &o.to) +
+						  jitter(p),
+					  0, o.m, o.to})) {
+		p->st.udp_dropped++;
+		cr_msg_release(o.m);
+		return;
+	}
+	CR__UNUSED(now);
+	udp_heap_arm(p);
+}
+
+/* --- the pump ------------------------------------------------------------- */
+
+static void pump(struct cr_peer *p);
+
+static void pump_cb(void *ctx, void *arg)
+{
+	struct cr_peer *p = ctx;
+
+	CR__UNUSED(arg);
+	p->pump_timer = 0;
+	p->pump_at = INT64_MAX;
+	pump(p);
+}
+
+static void pump_at(struct cr_peer *p, int64_t at)
+{
+	if (p->pump_timer && p->pump_at <= at)
+		return;
+	if (p->pump_timer)
+		cr__timer_cancel(&p->w->timers, p->pump_timer);
+	p->pump_at = at;
+	p->pump_timer = cr__worker_timer(p->w, at, 0, pump_cb, p, NULL, p);
+}
+
+/* Stamps every message whose turn has come, in round robin over the
+ * connections (and UDP), then sleeps until the next turn. */
+static void pump(struct cr_peer *p)
+{
+	int64_t now = now_of(p);
+
+	for (;;) {
+		int64_t floor = now - CR__SHAPE_CATCHUP;
+		int64_t pstart = max64(ready(&p->up, floor),
+				       ready(&p->total, floor));
+		int64_t wait = INT64_MAX;
+		struct cr__conn *pick = NULL, *c = p->rr;
+
+		if (pstart > now) {
+			pump_at(p, pstart);
+			return;
+		}
+		for (; c; c = c->rr_next == p->rr ? NULL : c->rr_next) {
+			int64_t cs = ready(&c->up, floor);
+			if (cs <= now) {
+				pick = c;
+				break;
+			}
+			if (cs < wait)
+				wait = cs;
+		}
+		if (p->udp_wait.len && (p->udp_turn || !pick)) {
+			p->udp_turn = false;
+			stamp_udp(p, pstart, now);
+			continue;
+		}
+		if (!pick) {
+			if (wait != INT64_MAX)
+				pump_at(p, wait);
+			return;
+		}
+		p->udp_turn = true;
+		p->rr = pick->rr_next; /* the next turn goes to the next one */
+		stamp_conn(pick, max64(pstart, ready(&pick->up, floor)), now);
+	}
+}
+
+void cr__shaper_enqueue(struct cr__conn *c)
+{
+	rr_add(c);
+	pump(c->peer);
+}
+
+int cr__shaper_udp_send(struct cr_peer *p, const cr_addr *to,
+			struct cr_msg *m)
+{
+	struct cr__udpq *q = &p->udp_wait;
+
+	if (cr__udpq_push(q, to, m)) {
+		p->st.udp_dropped++;
+		return 0;
+	}
+	pump(p);
+	return 0;
+}
+
+/* --- writes: fidelity ---------------------------------------------------- */
+
+void cr__shaper_written(struct cr__conn *c, const struct cr__qent *e,
+			uint32_t bytes, int64_t now)
+{
+	struct cr__link_fid *f = &c->fid;
+
+	if (!e->release_ns)
+		return;
+	cr__hist_add(&c->w->late, now - e->release_ns);
+	if (!f->msgs) {
+		f->first_release_ns = e->release_ns;
+		f->first_write_ns = now;
+	}
+	f->last_release_ns = e->release_ns;
+	f->last_write_ns = now;
+	f->bytes += bytes;
+	f->msgs++;
+}
+
+/* Links shorter than this say nothing about their rate. */
+#define FID_MIN_SPAN (200 * CR_MS)
+
+static void fid_fold(struct cr__conn *c)
+{
+	struct cr__link_fid *f = &c->fid;
+	struct cr__worker *w = c->w;
+	int64_t intended = f->last_release_ns - f->first_release_ns;
+	int64_t actual = f->last_write_ns - f->first_write_ns;
+	double err;
+
+	if (f->msgs < 3 || intended < FID_MIN_SPAN || actual <= 0)
+		return;
+	/* achieved / configured - 1: bytes over the actual span against
+	 * bytes over the intended one */
+	err = (double)intended / (double)actual - 1.0;
+	w->fid_links++;
+	w->fid_err_sum += fabs(err);
+	if (fabs(err) > fabs(w->fid_err_worst) || w->fid_links == 1) {
+		char a[CR_ADDR_STRLEN], b[CR_ADDR_STRLEN];
+		w->fid_err_worst = err;
+		w->fid_worst_rate = (uint64_t)((double)f->bytes * 1e9 /
+					       (double)intended);
+		snprintf(w->fid_worst_link, sizeof(w->fid_worst_link),
+			 "%s -> %s", cr_addr_format(&c->peer->addr, a, sizeof(a)),
+			 cr_addr_format(&c->remote, b, sizeof(b)));
+	}
+	memset(f, 0, sizeof(*f));
+}
+
+void cr__shaper_conn_close(struct cr__conn *c)
+{
+	rr_del(c);
+	if (c->tx_timer)
+		cr__timer_cancel(&c->w->timers, c->tx_timer);
+	if (c->rx_timer)
+		cr__timer_cancel(&c->w->timers, c->rx_timer);
+	c->tx_timer = c->rx_timer = 0;
+	c->nstamped = 0;
+	fid_fold(c);
+}
+
+/* --- receiving ------------------------------------------------------------- */
+
+static void rx_cb(void *ctx, void *arg)
+{
+	struct cr__conn *c = arg;
+
+	CR__UNUSED(ctx);
+	c->rx_timer = 0;
+	c->rx_blocked = false;
+	cr__conn_set_reading(c, true);
+}
+
+uint32_t cr__shaper_rx_allow(struct cr__conn *c, int64_t now)
+{
+	struct cr_peer *p = c->peer;
+	int64_t floor = now - CR__SHAPE_CATCHUP, at;
+	uint64_t rate = 0;
+	uint32_t allow;
+
+	if (!p->down.rate_Bps && !p->total.rate_Bps && !c->down.rate_Bps)
+		return UINT32_MAX;
+	at = max64(ready(&p->down, floor), ready(&p->total, floor));
+	at = max64(at, ready(&c->down, floor));
+	if (at > now) {
+		c->rx_blocked = true;
+		cr__conn_set_reading(c, false);
+		if (!c->rx_timer)
+			c->rx_timer = cr__worker_timer(c->w, at, 0, rx_cb,
+						       p, c, p);
+		return 0;
+	}
+	for (const struct cr__bucket *b = &p->down; b;
+	     b = b == &p->down ? &p->total : b == &p->total ? &c->down : NULL)
+		if (b->rate_Bps && (!rate || b->rate_Bps < rate))
+			rate = b->rate_Bps;
+	/* about 2 ms of the rate at a time, at least a small frame */
+	allow = (uint32_t)(rate / 500);
+	if (allow < 2048)
+		allow = 2048;
+	if (allow > CR__READ_SIZE)
+		allow = CR__READ_SIZE;
+	return allow;
+}
+
+void cr__shaper_rx_took(struct cr__conn *c, uint32_t n, int64_t now)
+{
+	struct cr_peer *p = c->peer;
+	int64_t floor = now - CR__SHAPE_CATCHUP;
+
+	take(&p->down, ready(&p->down, floor), n);
+	take(&p->total, ready(&p->total, floor), n);
+	take(&c->down, ready(&c->down, floor), n);
+}
+
+static void udp_rx_cb(void *ctx, void *arg);
+
+/* Dispatches waiting datagrams while the download buckets allow. */
+static void udp_rx_drain(struct cr_peer *p)
+{
+	struct cr__udpq *q = &p->udp_rx;
+	int64_t now = now_of(p);
+
+	while (q->len && p->alive) {
+		int64_t floor = now - CR__SHAPE_CATCHUP;
+		int64_t at = max64(ready(&p->down, floor),
+				   ready(&p->total, floor));
+		struct cr__udp_out o;
+
+		if (at > now) {
+			if (!p->udp_rx_timer)
+				p->udp_rx_timer = cr__worker_timer(
+					p->w, at, 0, udp_rx_cb, p, NULL, p);
+			return;
+		}
+		o = q->v[q->head];
+		q->head = (q->head + 1) & (q->cap - 1);
+		q->len--;
+		take(&p->down, at, CR__HDR_SIZE + o.m->len);
+		take(&p->total, at, CR__HDR_SIZE + o.m->len);
+		cr__peer_dispatch(p, &o.to, o.m);
+		cr_msg_release(o.m);
+	}
+}
+
+static void udp_rx_cb(void *ctx, void *arg)
+{
+	struct cr_peer *p = ctx;
+
+	CR__UNUSED(arg);
+	p->udp_rx_timer = 0;
+	udp_rx_drain(p);
+}
+
+void cr__shaper_udp_received(struct cr_peer *p, const cr_addr *from,
+			     struct cr_msg *m)
+{
+	if (!p->down.rate_Bps && !p->total.rate_Bps) {
+		cr__peer_dispatch(p, from, m);
+		return;
+	}
+	if (p->udp_rx.len >= CR__UDP_RX_QUEUE ||
+	    cr__udpq_push(&p->udp_rx, from, m)) {
+		p->st.udp_rx_dropped++;
+		return;
+	}
+	udp_rx_drain(p);
+}
+
+void cr__shaper_peer_close(struct cr_peer *p)
+{
+	struct cr__udp_heap *h = p->udp_heap;
+
+	if (p->pump_timer)
+		cr__timer_cancel(&p->w->timers, p->pump_timer);
+	if (p->udp_rx_timer)
+		cr__timer_cancel(&p->w->timers, p->udp_rx_timer);
+	p->pump_timer = p->udp_rx_timer = 0;
+	cr__udpq_drop(&p->udp_wait);
+	cr__udpq_drop(&p->udp_rx);
+	if (h) {
+		if (h->timer)
+			cr__timer_cancel(&p->w->timers, h->timer);
+		while (h->len)
+			cr_msg_release(heap_pop(h).m);
+		free(h->v);
+		free(h);
+		p->udp_heap = NULL;
+	}
+}
+
+/* --- the algorithm's view ----------------------------------------------- */
+
+void cr_link_get(const cr_peer *p, cr_link_limits *out)
+{
+	*out = p->lim;
+}
+
+int cr_link_set(cr_peer *p, const cr_link_limits *l)
+{
+	if (l->access_delay_ns < 0 || l->jitter_ns < 0 || !(l->loss >= 0) ||
+	    l->loss > 1)
+		return -CR_EINVAL;
+	p->lim = *l;
+	p->shaped = p->shaped || limits_shape(l);
+	p->up.rate_Bps = l->upload_Bps;
+	p->down.rate_Bps = l->download_Bps;
+	p->total.rate_Bps = l->total_Bps;
+	for (struct cr__conn *c = p->conns; c; c = c->peer_next) {
+		c->up.rate_Bps = l->link_upload_Bps;
+		c->down.rate_Bps = l->link_download_Bps;
+		if (c->hello_in || c->outgoing)
+			c->delay_ns = cr__link_delay(p, &c->remote);
+	}
+	if (p->rr)
+		pump(p);
+	return 0;
+}
+
+int cr_link_set_connection(cr_peer *p, const cr_addr *to, uint64_t upload_Bps,
+			   uint64_t download_Bps)
+{
+	int found = -CR_ENOTCONN;
+
+	for (struct cr__conn *c = p->conns; c; c = c->peer_next) {
+		if ((c->hello_in || c->outgoing) &&
+		    cr_addr_eq(&c->remote, to)) {
+			c->up.rate_Bps = upload_Bps;
+			c->down.rate_Bps = download_Bps;
+			found = 0;
+		}
+	}
+	if (!found && p->rr)
+		pump(p);
+	return found;
+}
