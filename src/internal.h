@@ -471,6 +471,8 @@ struct cr_peer {
 	uint64_t rng;
 
 	struct cr__peer_stats st;
+	uint64_t warm_data_bytes_in; /* data_bytes_in at the end of warm-up */
+	uint64_t warm_data_msgs_in;
 };
 
 /* Bytes queued on one connection before its peer stops reading its inputs

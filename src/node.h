@@ -50,6 +50,7 @@ struct cr_node_config {
 	int log_level;
 	int64_t stats_interval_ns; /* 0: 250 ms */
 	uint64_t seed;		   /* for jitter, loss and sources */
+	int64_t warmup_ns;	   /* rates count from here on */
 	cr_link_limits limits;	   /* every peer's link, unless its own */
 	const struct cr_latency *matrix; /* overrides access delays */
 	size_t nmatrix;
@@ -63,6 +64,7 @@ struct cr_node_fd_budget {
 
 struct cr_node_result {
 	int64_t elapsed_ns;
+	int64_t measured_ns;	/* the span rates are computed over */
 	bool interrupted;	/* stopped before the duration */
 	uint64_t peers;
 	int workers;
@@ -70,6 +72,7 @@ struct cr_node_result {
 	double per_peer_rate_Bps;
 	double min_peer_rate_Bps;
 	double tail_rate_Bps;
+	double tail_wire_rate_Bps; /* with frame headers: what the links carried */
 	uint64_t messages_switched;
 	uint64_t data_bytes_in;
 	uint64_t bad_frames;

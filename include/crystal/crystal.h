@@ -8,6 +8,7 @@
 #include "addr.h"
 #include "algorithm.h"
 #include "error.h"
+#include "link.h"
 #include "message.h"
 #include "units.h"
 

@@ -42,6 +42,7 @@ struct run_opts {
 	uint64_t queue_limit;
 	bool quiet;
 	uint64_t seed;
+	int64_t warmup_ns;
 	cr_link_limits lim;
 	const char *matrix_path;
 	struct cr_node_param params[MAX_PARAMS];
@@ -63,6 +64,7 @@ static void run_usage(FILE *f)
 	      "  --rate RATE          source rate: 0 = as fast as the links take it (default),\n"
 	      "                       or 50000, 50KB/s, 2Mbit/s (1 KB = 1000 B)\n"
 	      "  --count N            the source stops after N messages (default: no limit)\n"
+	      "  --warmup TIME        rates count only after this much time (default 0)\n"
 	      "  --algorithm NAME|PATH  built-in algorithm, or a .so that defines\n"
 	      "                       `crystal_algorithm` (default relay)\n"
 	      "  -D NAME=VALUE        a parameter for the algorithm (repeatable)\n"
@@ -136,6 +138,7 @@ enum {
 	O_LOSS,
 	O_MATRIX,
 	O_SEED,
+	O_WARMUP,
 };
 
 static const struct option long_opts[] = {
@@ -165,6 +168,7 @@ static const struct option long_opts[] = {
 	{"loss", required_argument, NULL, O_LOSS},
 	{"latency-matrix", required_argument, NULL, O_MATRIX},
 	{"seed", required_argument, NULL, O_SEED},
+	{"warmup", required_argument, NULL, O_WARMUP},
 	{NULL, 0, NULL, 0},
 };
 
@@ -315,6 +319,10 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		case O_MATRIX:
 			o->matrix_path = optarg;
 			break;
+		case O_WARMUP:
+			if (cr_parse_time(optarg, CR_SEC, &o->warmup_ns))
+				return bad("--warmup", optarg, CR_TIME_FORMS);
+			break;
 		case O_SEED:
 			if (cr_parse_uint(optarg, UINT64_MAX, &o->seed))
 				return bad("--seed", optarg, "a whole number");
@@ -353,6 +361,8 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 			argv[optind]);
 		return 2;
 	}
+	if (o->warmup_ns >= o->duration_ns)
+		return bad("--warmup", "", "less than --duration");
 	if (o->msg_size > o->max_msg)
 		return bad("--message-size", "", "no more than --max-message");
 	return 0;
@@ -417,10 +427,12 @@ static int write_summary(const char *dir, const struct run_opts *o,
 	cr_json_bool(&j, "interrupted", r->interrupted);
 	cr_json_uint(&j, "peers", r->peers);
 	cr_json_num(&j, "duration_s", (double)r->elapsed_ns / 1e9);
+	cr_json_num(&j, "measured_s", (double)r->measured_ns / 1e9);
 	cr_json_num(&j, "cumulative_rate_Bps", r->cumulative_rate_Bps);
 	cr_json_num(&j, "per_peer_rate_Bps", r->per_peer_rate_Bps);
 	cr_json_num(&j, "min_peer_rate_Bps", r->min_peer_rate_Bps);
 	cr_json_num(&j, "tail_rate_Bps", r->tail_rate_Bps);
+	cr_json_num(&j, "tail_wire_rate_Bps", r->tail_wire_rate_Bps);
 	cr_json_uint(&j, "messages_switched", r->messages_switched);
 	cr_json_uint(&j, "data_bytes_received", r->data_bytes_in);
 	cr_json_uint(&j, "bad_frames", r->bad_frames);
@@ -476,6 +488,7 @@ static int write_summary(const char *dir, const struct run_opts *o,
 	cr_json_uint(&j, "base_port", o->base_port);
 	cr_json_uint(&j, "queue_limit", o->queue_limit);
 	cr_json_uint(&j, "seed", o->seed ? o->seed : 1);
+	cr_json_num(&j, "warmup_s", (double)o->warmup_ns / 1e9);
 	cr_json_uint(&j, "upload_Bps", o->lim.upload_Bps);
 	cr_json_uint(&j, "download_Bps", o->lim.download_Bps);
 	cr_json_uint(&j, "total_Bps", o->lim.total_Bps);
@@ -621,6 +634,7 @@ int cr_cli_run(int argc, char **argv)
 	cfg.log_dir = outdir;
 	cfg.log_level = o.log_level;
 	cfg.seed = o.seed ? o.seed : 1;
+	cfg.warmup_ns = o.warmup_ns;
 	cfg.limits = o.lim;
 	if (o.matrix_path &&
 	    cr_matrix_load(o.matrix_path, &matrix, &cfg.nmatrix, err,

@@ -401,6 +401,17 @@ static void publish_stats(void *ctx, void *arg)
 			      memory_order_relaxed);
 }
 
+static void warmup_done(void *ctx, void *arg)
+{
+	struct cr__worker *w = ctx;
+
+	CR__UNUSED(arg);
+	for (size_t i = 0; i < w->npeers; i++) {
+		w->peers[i]->warm_data_bytes_in = w->peers[i]->st.data_bytes_in;
+		w->peers[i]->warm_data_msgs_in = w->peers[i]->st.data_msgs_in;
+	}
+}
+
 static void flush_log(void *ctx, void *arg)
 {
 	struct cr__worker *w = ctx;
@@ -445,6 +456,9 @@ static void *worker_main(void *arg)
 				 NULL);
 		cr__worker_timer(w, 200 * CR_MS, 200 * CR_MS, flush_log, w,
 				 NULL, NULL);
+		if (n->cfg.warmup_ns > 0)
+			cr__worker_timer(w, n->cfg.warmup_ns, 0, warmup_done, w,
+					 NULL, NULL);
 		if (!atomic_load(&n->ended))
 			uv_run(&w->loop, UV_RUN_DEFAULT);
 	}
@@ -675,8 +689,9 @@ static void fidelity(const cr_node *n, struct cr_node_result *r)
 
 void cr_node_result(const cr_node *n, struct cr_node_result *r)
 {
-	double secs, sum = 0, tails = 0;
-	uint64_t receivers = 0, ntails = 0;
+	double secs, sum = 0, tails = 0, tails_wire = 0;
+	uint64_t receivers = 0, ntails = 0, measured_bytes = 0;
+	int64_t warm = n->cfg.warmup_ns;
 	struct cr__hist lag = {0};
 
 	memset(r, 0, sizeof(*r));
@@ -684,15 +699,22 @@ void cr_node_result(const cr_node *n, struct cr_node_result *r)
 	r->interrupted = atomic_load(&n->interrupted);
 	r->peers = n->npeers;
 	r->workers = n->nworkers;
-	secs = (double)r->elapsed_ns / 1e9;
+	/* rates count after the warm-up, when the run got that far */
+	if (warm <= 0 || warm >= r->elapsed_ns)
+		warm = 0;
+	r->measured_ns = r->elapsed_ns - warm;
+	secs = (double)r->measured_ns / 1e9;
 	if (secs <= 0)
 		secs = 1e-9;
 	r->min_peer_rate_Bps = -1;
 	for (size_t i = 0; i < n->npeers; i++) {
 		const struct cr_peer *p = &n->peers[i];
-		double rate = (double)p->st.data_bytes_in / secs;
+		uint64_t bytes = p->st.data_bytes_in -
+				 (warm ? p->warm_data_bytes_in : 0);
+		double rate = (double)bytes / secs;
 
 		r->data_bytes_in += p->st.data_bytes_in;
+		measured_bytes += bytes;
 		r->bad_frames += p->st.bad_frames;
 		if (p->source)
 			continue; /* a source receives its own stream */
@@ -701,15 +723,19 @@ void cr_node_result(const cr_node *n, struct cr_node_result *r)
 		if (r->min_peer_rate_Bps < 0 || rate < r->min_peer_rate_Bps)
 			r->min_peer_rate_Bps = rate;
 		if (p->is_tail) {
+			uint64_t msgs = p->st.data_msgs_in -
+					(warm ? p->warm_data_msgs_in : 0);
 			tails += rate;
+			tails_wire += (double)(bytes + msgs * CR__HDR_SIZE) / secs;
 			ntails++;
 		}
 	}
 	if (r->min_peer_rate_Bps < 0)
 		r->min_peer_rate_Bps = 0;
-	r->cumulative_rate_Bps = (double)r->data_bytes_in / secs;
+	r->cumulative_rate_Bps = (double)measured_bytes / secs;
 	r->per_peer_rate_Bps = receivers ? sum / (double)receivers : 0;
 	r->tail_rate_Bps = ntails ? tails / (double)ntails : 0;
+	r->tail_wire_rate_Bps = ntails ? tails_wire / (double)ntails : 0;
 	for (int i = 0; i < n->nworkers; i++) {
 		const struct cr__worker *w = &n->workers[i];
 		r->messages_switched += w->msgs_switched;
