@@ -380,6 +380,8 @@ void cr__shaper_conn_init(struct cr__conn *c);
 void cr__shaper_arm_tx(struct cr__conn *c, int64_t at);
 /* A message was appended to a shaped connection's queue. */
 void cr__shaper_enqueue(struct cr__conn *c);
+/* An outgoing connection is up: its messages may now take their turns. */
+void cr__shaper_connected(struct cr__conn *c);
 /* The connection ends: leave the round robin, stop its timers. */
 void cr__shaper_conn_close(struct cr__conn *c);
 /* Record a completed write of a stamped frame. */

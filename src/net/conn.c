@@ -680,6 +680,7 @@ static void conn_connected(struct cr__conn *c)
 		return;
 	}
 	c->state = CR__OPEN;
+	cr__shaper_connected(c);
 	cr__conn_flush(c);
 }
 

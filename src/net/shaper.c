@@ -410,6 +410,8 @@ static void pump(struct cr_peer *p)
 		}
 		for (; c; c = c->rr_next == p->rr ? NULL : c->rr_next) {
 			int64_t cs = ready(&c->up, floor);
+			if (c->state != CR__OPEN)
+				continue; /* its turn comes once connected */
 			if (cs <= now) {
 				pick = c;
 				break;
@@ -437,6 +439,12 @@ void cr__shaper_enqueue(struct cr__conn *c)
 {
 	rr_add(c);
 	pump(c->peer);
+}
+
+void cr__shaper_connected(struct cr__conn *c)
+{
+	if (c->backlogged)
+		pump(c->peer);
 }
 
 int cr__shaper_udp_send(struct cr_peer *p, const cr_addr *to,
