@@ -260,7 +260,9 @@ enum cr__conn_state {
 
 struct cr__qent {
 	struct cr_msg *m;
-	int64_t release_ns; /* not before (link emulation) */
+	/* not before (link emulation); 0 when unshaped; on a shaped
+	 * connection, until the message is stamped: when it was queued */
+	int64_t release_ns;
 };
 
 /* A rate limit as a next-free time: passing n bytes at rate b moves it on
@@ -408,6 +410,7 @@ int64_t cr__node_access_delay(const struct cr__node *n, const cr_addr *a);
 struct cr__udp_out {
 	struct cr_msg *m;
 	cr_addr to;
+	int64_t queued_ns;
 };
 
 struct cr__udpq {

@@ -296,6 +296,8 @@ int cr__conn_enqueue(struct cr__conn *c, struct cr_msg *m)
 	if (c->q_bytes > c->peer->node->queue_limit)
 		cr__conn_queue_changed(c);
 	if (cr__conn_shaped(c)) {
+		c->q[(c->qhead + c->qlen - 1) & (c->qcap - 1)].release_ns =
+			cr__clock_now(c->w->clock);
 		cr__shaper_enqueue(c);
 		return 0;
 	}

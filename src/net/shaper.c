@@ -197,8 +197,13 @@ static void stamp_conn(struct cr__conn *c, int64_t start, int64_t now)
 	struct cr_peer *p = c->peer;
 	struct cr__qent *e = &c->q[(c->qhead + c->nstamped) & (c->qcap - 1)];
 	uint32_t n = CR__HDR_SIZE + e->m->len;
-	int64_t end = start, release;
+	int64_t end, release;
 	uint64_t tight = 0;
+
+	/* Until stamped, release_ns holds when the message was queued: it
+	 * cannot start before that, however far a bucket may catch up. */
+	start = max64(start, e->release_ns);
+	end = start;
 
 	end = max64(end, take(&p->up, start, n));
 	end = max64(end, take(&p->total, start, n));
@@ -335,7 +340,10 @@ static void stamp_udp(struct cr_peer *p, int64_t start, int64_t now)
 	struct cr__udpq *q = &p->udp_wait;
 	struct cr__udp_out o = q->v[q->head];
 	uint32_t n = CR__HDR_SIZE + o.m->len;
-	int64_t end = start;
+	int64_t end;
+
+	start = max64(start, o.queued_ns);
+	end = start;
 
 	q->head = (q->head + 1) & (q->cap - 1);
 	q->len--;
@@ -456,6 +464,7 @@ int cr__shaper_udp_send(struct cr_peer *p, const cr_addr *to,
 		p->st.udp_dropped++;
 		return 0;
 	}
+	q->v[(q->head + q->len - 1) & (q->cap - 1)].queued_ns = now_of(p);
 	pump(p);
 	return 0;
 }

@@ -154,7 +154,7 @@ int cr__udpq_push(struct cr__udpq *q, const cr_addr *to, struct cr_msg *m)
 		q->head = 0;
 	}
 	q->v[(q->head + q->len) & (q->cap - 1)] =
-		(struct cr__udp_out){cr_msg_retain(m), *to};
+		(struct cr__udp_out){cr_msg_retain(m), *to, 0};
 	q->len++;
 	return 0;
 }
