@@ -368,9 +368,12 @@ void cr__udpq_drop(struct cr__udpq *q);
 
 /* --- net: link emulation ------------------------------------------------------ */
 
-/* A bucket that has been idle longer than this is not allowed to catch up:
- * a late wake-up costs no rate, a long silence earns no burst. */
-#define CR__SHAPE_CATCHUP (2 * CR_MS)
+/* How far a sending bucket may catch up after a late wake-up, so that
+ * lateness costs no rate.  A message never starts before it was queued,
+ * so a long silence earns no burst.  Receiving has no queue time to go by:
+ * there a bucket idle longer than CR__SHAPE_RX_CATCHUP earns nothing. */
+#define CR__SHAPE_CATCHUP (100 * CR_MS)
+#define CR__SHAPE_RX_CATCHUP (2 * CR_MS)
 /* Releases due this soon are written in the same wake-up. */
 #define CR__SHAPE_COALESCE (20 * CR_US)
 /* Received datagrams that may wait for the download limit. */

@@ -44,6 +44,7 @@ struct run_opts {
 	uint64_t seed;
 	int64_t warmup_ns;
 	cr_link_limits lim;
+	uint64_t source_upload_Bps;
 	const char *matrix_path;
 	struct cr_node_param params[MAX_PARAMS];
 	size_t nparams;
@@ -81,6 +82,7 @@ static void run_usage(FILE *f)
 	      "  --loss P             UDP datagrams lost, 0..1 (0.1 = 10%)\n"
 	      "  --latency-matrix FILE  one-way delays per pair of peers: lines\n"
 	      "                       `FROM TO DELAY` (e.g. 127.0.0.1:20001 127.0.0.1:20002 35ms)\n"
+	      "  --source-upload RATE the source's own upload limit (default: as the peers')\n"
 	      "  --seed N             seed for jitter, loss and source data (default 1)\n"
 	      "\n"
 	      "placement:\n"
@@ -139,6 +141,7 @@ enum {
 	O_MATRIX,
 	O_SEED,
 	O_WARMUP,
+	O_SRC_UP,
 };
 
 static const struct option long_opts[] = {
@@ -169,6 +172,7 @@ static const struct option long_opts[] = {
 	{"latency-matrix", required_argument, NULL, O_MATRIX},
 	{"seed", required_argument, NULL, O_SEED},
 	{"warmup", required_argument, NULL, O_WARMUP},
+	{"source-upload", required_argument, NULL, O_SRC_UP},
 	{NULL, 0, NULL, 0},
 };
 
@@ -318,6 +322,11 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		}
 		case O_MATRIX:
 			o->matrix_path = optarg;
+			break;
+		case O_SRC_UP:
+			if (cr_parse_rate(optarg, &o->source_upload_Bps))
+				return bad("--source-upload", optarg,
+					   CR_RATE_FORMS);
 			break;
 		case O_WARMUP:
 			if (cr_parse_time(optarg, CR_SEC, &o->warmup_ns))
@@ -494,6 +503,7 @@ static int write_summary(const char *dir, const struct run_opts *o,
 	cr_json_uint(&j, "total_Bps", o->lim.total_Bps);
 	cr_json_uint(&j, "link_upload_Bps", o->lim.link_upload_Bps);
 	cr_json_uint(&j, "link_download_Bps", o->lim.link_download_Bps);
+	cr_json_uint(&j, "source_upload_Bps", o->source_upload_Bps);
 	cr_json_num(&j, "delay_ms", 2.0 * (double)o->lim.access_delay_ns / 1e6);
 	cr_json_num(&j, "jitter_ms", (double)o->lim.jitter_ns / 1e6);
 	cr_json_num(&j, "loss", o->lim.loss);
@@ -571,6 +581,7 @@ int cr_cli_run(int argc, char **argv)
 	cr_addr base;
 	cr_node *node = NULL;
 	struct cr_latency *matrix = NULL;
+	cr_link_limits source_lim;
 	char err[512], outdir[4096], started[32], ipport[128];
 	time_t t0 = time(NULL);
 	struct tm tm0;
@@ -633,6 +644,11 @@ int cr_cli_run(int argc, char **argv)
 	cfg.queue_limit = o.queue_limit;
 	cfg.log_dir = outdir;
 	cfg.log_level = o.log_level;
+	if (o.source_upload_Bps) {
+		source_lim = o.lim;
+		source_lim.upload_Bps = o.source_upload_Bps;
+		chains.peers[0].limits = &source_lim;
+	}
 	cfg.seed = o.seed ? o.seed : 1;
 	cfg.warmup_ns = o.warmup_ns;
 	cfg.limits = o.lim;

@@ -191,6 +191,9 @@ int64_t cr__timers_next(const cr__timers *t)
 
 int cr__timers_run(cr__timers *t, const cr__clock *c)
 {
+	/* Only what is due at entry: timers that fall due while these run
+	 * wait for the next turn of the loop, so sockets get their turn in
+	 * between and a busy worker cannot spin here. */
 	int64_t now = cr__clock_now(c);
 	int ran = 0;
 
@@ -218,9 +221,6 @@ int cr__timers_run(cr__timers *t, const cr__clock *c)
 		else
 			fn(ctx, arg);
 		ran++;
-		/* time moves on while callbacks run */
-		if ((ran & 63) == 0)
-			now = cr__clock_now(c);
 	}
 	return ran;
 }

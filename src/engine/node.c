@@ -292,7 +292,10 @@ int cr_node_create(const struct cr_node_config *cfg, cr_node **out,
 	for (size_t i = 0; i < n->npeers; i++) {
 		struct cr_peer *p = &n->peers[i];
 		const struct cr_node_peer *pc = &cfg->peers[i];
-		struct cr__worker *w = &n->workers[i % (size_t)n->nworkers];
+		/* contiguous blocks: neighbours in address order share a worker,
+		 * so most hops do not wake another thread */
+		struct cr__worker *w =
+			&n->workers[i * (size_t)n->nworkers / n->npeers];
 
 		p->node = n;
 		p->w = w;

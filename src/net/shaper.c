@@ -546,7 +546,7 @@ static void rx_cb(void *ctx, void *arg)
 uint32_t cr__shaper_rx_allow(struct cr__conn *c, int64_t now)
 {
 	struct cr_peer *p = c->peer;
-	int64_t floor = now - CR__SHAPE_CATCHUP, at;
+	int64_t floor = now - CR__SHAPE_RX_CATCHUP, at;
 	uint64_t rate = 0;
 	uint32_t allow;
 
@@ -578,7 +578,7 @@ uint32_t cr__shaper_rx_allow(struct cr__conn *c, int64_t now)
 void cr__shaper_rx_took(struct cr__conn *c, uint32_t n, int64_t now)
 {
 	struct cr_peer *p = c->peer;
-	int64_t floor = now - CR__SHAPE_CATCHUP;
+	int64_t floor = now - CR__SHAPE_RX_CATCHUP;
 
 	take(&p->down, ready(&p->down, floor), n);
 	take(&p->total, ready(&p->total, floor), n);
@@ -594,7 +594,7 @@ static void udp_rx_drain(struct cr_peer *p)
 	int64_t now = now_of(p);
 
 	while (q->len && p->alive) {
-		int64_t floor = now - CR__SHAPE_CATCHUP;
+		int64_t floor = now - CR__SHAPE_RX_CATCHUP;
 		int64_t at = max64(ready(&p->down, floor),
 				   ready(&p->total, floor));
 		struct cr__udp_out o;
