@@ -212,7 +212,7 @@ struct cr_msg *cr__msg_new_local(cr__pool *pool, uint8_t type,
  *   6  session   u16
  *   8  length    u32  payload bytes
  *   12 src_port  u16  source peer's port
- *   14 exp_tag   u16  low 16 bits of the experiment id
+ *   14 exp_tag   u16  the experiment id's four 16-bit words XORed
  *   16 created   i64  creation time, experiment ns
  *   24 src_ip    16 bytes
  */
@@ -292,6 +292,7 @@ struct cr__conn {
 	bool goodbye;	 /* the remote said goodbye before closing */
 	bool want_write; /* the socket was full: wait until writable */
 	bool full;	 /* queue over the limit (until below half of it) */
+	int broken;	 /* a write failed inside cr_send (errno): close soon */
 	int poll_events;
 	struct cr__worker *w;
 	struct cr_peer *peer;
@@ -430,6 +431,7 @@ struct cr__peer_stats {
 	uint64_t udp_lost;	 /* emulated loss */
 	uint64_t udp_rx_dropped; /* over the download queue */
 	uint64_t bad_frames;
+	uint64_t bad_datagrams;
 	uint64_t departures;
 };
 
@@ -544,6 +546,7 @@ struct cr__worker {
 	size_t map_cap, map_len;
 
 	struct cr__conn *dirty;
+	bool in_send; /* inside cr_send: no algorithm callbacks from here */
 	int setup_err;
 	char setup_msg[256];
 	bool stopping;

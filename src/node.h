@@ -102,6 +102,10 @@ struct cr_node_result {
 void cr_node_fd_budget(const struct cr_node_config *cfg,
 		       struct cr_node_fd_budget *b);
 
+/* An experiment id (for the hello) from a text that names the experiment:
+ * every node of one experiment must derive it from the same text. */
+uint64_t cr_node_experiment_id(const char *text);
+
 int cr_node_create(const struct cr_node_config *cfg, cr_node **out,
 		   char *err, size_t errlen);
 /* Opens every peer's sockets and starts the experiment clock.  On failure

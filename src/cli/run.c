@@ -226,7 +226,8 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 			if (cr_parse_time(optarg, CR_SEC, &o->duration_ns) ||
 			    o->duration_ns <= 0)
 				return bad("--duration", optarg,
-					   "a positive " CR_TIME_FORMS);
+					   "a positive time, such as 10, 2.5s "
+					   "or 500ms");
 			break;
 		case O_MSGSIZE:
 			if (cr_parse_size(optarg, &o->msg_size) ||
@@ -281,7 +282,7 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 			if (cr_parse_size(optarg, &o->queue_limit) ||
 			    o->queue_limit < 4096)
 				return bad("--queue-limit", optarg,
-					   "at least 4KB: " CR_SIZE_FORMS);
+					   "at least 4KiB (4096 bytes): " CR_SIZE_FORMS);
 			break;
 		case O_QUIET:
 			o->quiet = true;
@@ -582,7 +583,7 @@ int cr_cli_run(int argc, char **argv)
 	cr_node *node = NULL;
 	struct cr_latency *matrix = NULL;
 	cr_link_limits source_lim;
-	char err[512], outdir[4096], started[32], ipport[128];
+	char err[512], outdir[4096], started[32], ipport[128], idtext[256];
 	time_t t0 = time(NULL);
 	struct tm tm0;
 	sigset_t set;
@@ -631,6 +632,12 @@ int cr_cli_run(int argc, char **argv)
 	src.count = o.count;
 
 	cfg.name = "chains";
+	/* The hello names the experiment: runs that differ in what they are
+	 * never take each other's connections. */
+	snprintf(idtext, sizeof(idtext), "chains %s %llu %llu %llu", ipport,
+		 (unsigned long long)o.peers, (unsigned long long)o.chain_len,
+		 (unsigned long long)(o.seed ? o.seed : 1));
+	cfg.exp_id = cr_node_experiment_id(idtext);
 	cfg.duration_ns = o.duration_ns;
 	cfg.workers = (int)o.workers;
 	cfg.algo = algo;

@@ -88,6 +88,11 @@ void cr_node_fd_budget(const struct cr_node_config *cfg,
 	b->available = b->limit - open_fds();
 }
 
+uint64_t cr_node_experiment_id(const char *text)
+{
+	return fnv1a(text);
+}
+
 const char *cr__node_param(const struct cr__node *n, const char *name)
 {
 	for (size_t i = 0; i < n->nparams; i++)
@@ -319,6 +324,8 @@ int cr_node_create(const struct cr_node_config *cfg, cr_node **out,
 				goto fail_nomem;
 		}
 		cr__shaper_peer_init(p, pc->limits ? pc->limits : &cfg->limits);
+		if (cfg->nmatrix)
+			p->shaped = true; /* the matrix is a delay to emulate */
 		w->peers[w->npeers++] = p;
 	}
 	if (build_addr_index(n))

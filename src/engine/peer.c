@@ -55,7 +55,9 @@ void cr__peer_departed(struct cr_peer *p, const cr_addr *who)
 {
 	char t[CR_ADDR_STRLEN];
 
-	if (!p->alive || p->w->stopping)
+	/* Once the experiment has ended, workers close their peers'
+	 * connections one after another: that is no departure. */
+	if (!p->alive || p->w->stopping || atomic_load(&p->node->ended))
 		return;
 	p->st.departures++;
 	cr__logf(&p->w->log, CR_LOG_DEBUG, &p->addr, "peer %s departed",
@@ -83,11 +85,25 @@ int cr_send(cr_peer *p, const cr_addr *to, cr_msg *m, cr_proto proto)
 	struct cr__conn *c;
 	int err;
 
-	if (!p || !to || !m || !p->alive)
+	if (!p || !to || !m || !p->alive ||
+	    (proto != CR_TCP && proto != CR_UDP))
 		return -CR_EINVAL;
 	if (m->len > p->node->max_msg)
 		return -CR_EMSGSIZE;
 	m->mflags &= (uint8_t)~CR__MSG_WRITABLE;
+	if (proto == CR_UDP) {
+		err = cr__udp_send(p, to, m);
+	} else {
+		c = cr__conn_find(p->w, p, to);
+		err = c ? 0 : cr__conn_connect(p, to, &c);
+		if (!err) {
+			p->w->in_send = true;
+			err = cr__conn_enqueue(c, m);
+			p->w->in_send = false;
+		}
+	}
+	if (err)
+		return err; /* refused: not sent, not counted */
 	if (m->type >= CR_MSG_DATA_MIN) {
 		p->st.data_msgs_out++;
 		p->st.data_bytes_out += m->len;
@@ -95,17 +111,7 @@ int cr_send(cr_peer *p, const cr_addr *to, cr_msg *m, cr_proto proto)
 		p->st.ctrl_msgs_out++;
 		p->st.ctrl_bytes_out += m->len;
 	}
-	if (proto == CR_UDP)
-		return cr__udp_send(p, to, m);
-	if (proto != CR_TCP)
-		return -CR_EINVAL;
-	c = cr__conn_find(p->w, p, to);
-	if (!c) {
-		err = cr__conn_connect(p, to, &c);
-		if (err)
-			return err;
-	}
-	return cr__conn_enqueue(c, m);
+	return 0;
 }
 
 int cr_remove_peer(cr_peer *p, const cr_addr *who)
@@ -181,7 +187,7 @@ int64_t cr_param_int(const cr_peer *p, const char *name, int64_t fallback)
 
 	if (!v || !*v)
 		return fallback;
-	x = strtoll(v, &end, 0);
+	x = strtoll(v, &end, 10);
 	return *end ? fallback : x;
 }
 

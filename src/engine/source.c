@@ -124,8 +124,10 @@ void cr__source_start(struct cr_peer *p, struct cr__source *s)
 	int64_t now = cr__clock_now(&p->node->clock);
 
 	s->p = p;
-	s->rng = 0x9e3779b97f4a7c15ull ^ ((uint64_t)p->index << 17) ^
-		 s->cfg.session;
+	s->rng = (p->node->seed * 0x9e3779b97f4a7c15ull) ^
+		 ((uint64_t)p->index << 17) ^ s->cfg.session;
+	if (!s->rng)
+		s->rng = 1;
 	s->cfg.start_ns = now;
 	cr__logf(&p->w->log, CR_LOG_INFO, &p->addr,
 		 "source of session %u starts: %u-byte messages, %s",

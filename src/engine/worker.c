@@ -114,6 +114,8 @@ static void flush_dirty(struct cr__worker *w)
 	while ((c = w->dirty)) {
 		w->dirty = c->next_dirty;
 		c->dirty = false;
+		if (c->state != CR__CLOSED && c->broken)
+			cr__conn_close(c, true, false, strerror(c->broken));
 		if (c->state == CR__CLOSED)
 			cr__conn_release(c);
 		else if (!c->want_write)

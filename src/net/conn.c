@@ -91,6 +91,23 @@ static struct cr_msg *make_hello(struct cr_peer *p)
 	return m;
 }
 
+static void hello_timeout(void *ctx, void *arg)
+{
+	struct cr__conn *c = arg;
+
+	CR__UNUSED(ctx);
+	c->hello_timer = 0;
+	if (c->state != CR__CLOSED && !c->hello_in) {
+		c->peer->st.bad_frames++;
+		c->w->bad_frames++;
+		conn_log(c, CR_LOG_WARN,
+			 "%s sent no hello in %lld s; closing",
+			 c->remote_text,
+			 (long long)(CR__HELLO_TIMEOUT / CR_SEC));
+		cr__conn_close(c, false, false, "no hello");
+	}
+}
+
 static struct cr__conn *conn_new(struct cr_peer *p, int fd,
 				 const cr_addr *remote)
 {
@@ -130,6 +147,10 @@ static struct cr__conn *conn_new(struct cr_peer *p, int fd,
 	if (p->conns)
 		p->conns->peer_prev = c;
 	p->conns = c;
+	/* whoever is at the other end must say hello in time */
+	c->hello_timer = cr__worker_timer(
+		w, cr__clock_now(w->clock) + CR__HELLO_TIMEOUT, 0, hello_timeout,
+		p, c, p);
 	conn_update_poll(c);
 	return c;
 }
@@ -196,22 +217,6 @@ static void resume_listener(void *ctx, void *arg)
 	}
 }
 
-static void hello_timeout(void *ctx, void *arg)
-{
-	struct cr__conn *c = arg;
-
-	CR__UNUSED(ctx);
-	c->hello_timer = 0;
-	if (c->state != CR__CLOSED && !c->hello_in) {
-		c->peer->st.bad_frames++;
-		c->w->bad_frames++;
-		conn_log(c, CR_LOG_WARN,
-			 "%s connected but sent no hello in %lld s; closing",
-			 c->remote_text,
-			 (long long)(CR__HELLO_TIMEOUT / CR_SEC));
-		cr__conn_close(c, false, false, "no hello");
-	}
-}
 
 void cr__conn_accept(struct cr_peer *p)
 {
@@ -256,9 +261,6 @@ void cr__conn_accept(struct cr_peer *p)
 		cr__addr_from_sockaddr(&from, (struct sockaddr *)&ss);
 		cr_addr_format(&from, c->remote_text, sizeof(c->remote_text));
 		p->w->conns_accepted++;
-		c->hello_timer = cr__worker_timer(
-			p->w, cr__clock_now(p->w->clock) + CR__HELLO_TIMEOUT, 0,
-			hello_timeout, p, c, p);
 	}
 }
 
@@ -357,7 +359,7 @@ void cr__conn_flush(struct cr__conn *c)
 	struct iovec iov[IOV_BATCH];
 	int64_t now, due;
 
-	if (c->state != CR__OPEN)
+	if (c->state != CR__OPEN || c->broken)
 		return;
 	now = cr__clock_now(c->w->clock);
 	due = now + CR__SHAPE_COALESCE;
@@ -385,6 +387,13 @@ void cr__conn_flush(struct cr__conn *c)
 			if (errno == EAGAIN || errno == EWOULDBLOCK) {
 				c->want_write = true;
 				goto out;
+			}
+			if (c->w->in_send) {
+				/* not inside cr_send: the flush hook closes it,
+				 * so peer_departed never runs under a send */
+				c->broken = errno;
+				cr__worker_mark_dirty(c);
+				return;
 			}
 			cr__conn_close(c, true, false, strerror(errno));
 			return;
@@ -693,7 +702,12 @@ static void conn_poll_cb(uv_poll_t *h, int status, int events)
 	if (c->state == CR__CLOSED)
 		return;
 	if (status < 0) {
-		cr__conn_close(c, true, false, uv_strerror(status));
+		/* libuv reports a socket error as EBADF: ask the socket */
+		int err = 0;
+		socklen_t len = sizeof(err);
+		getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+		cr__conn_close(c, true, false,
+			       err ? strerror(err) : uv_strerror(status));
 		return;
 	}
 	if (c->state == CR__CONNECTING) {

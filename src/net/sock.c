@@ -232,11 +232,12 @@ void cr__udp_flush(struct cr_peer *p)
 static void udp_bad(struct cr_peer *p, const char *from, const char *why)
 {
 	p->st.bad_frames++;
+	p->st.bad_datagrams++;
 	p->w->bad_frames++;
-	if (p->st.bad_frames <= BAD_FRAME_LOGS)
+	if (p->st.bad_datagrams <= BAD_FRAME_LOGS)
 		cr__logf(&p->w->log, CR_LOG_WARN, &p->addr,
 			 "bad datagram from %s: %s; dropped%s", from, why,
-			 p->st.bad_frames == BAD_FRAME_LOGS
+			 p->st.bad_datagrams == BAD_FRAME_LOGS
 				 ? " (further ones are counted, not logged)"
 				 : "");
 }
