@@ -409,15 +409,24 @@ static void human_rate(double Bps, char *buf, size_t len)
 		snprintf(buf, len, "%.0f B/s", Bps);
 }
 
+static double cpu_seconds(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
 static int write_summary(const char *dir, const struct run_opts *o,
 			 const cr_algorithm *algo,
-			 const struct cr_node_result *r, const char *started_utc)
+			 const struct cr_node_result *r, const char *started_utc,
+			 double cpu)
 {
 	char path[4096], tmp[4200];
 	struct rusage ru;
 	struct cr_json j;
 	FILE *f;
-	double cpu;
 
 	snprintf(path, sizeof(path), "%s/summary.json", dir);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
@@ -428,8 +437,6 @@ static int write_summary(const char *dir, const struct run_opts *o,
 		return -1;
 	}
 	getrusage(RUSAGE_SELF, &ru);
-	cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-	      (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
 
 	cr_json_begin(&j, f);
 	cr_json_str(&j, "experiment", "chains");
@@ -588,6 +595,7 @@ int cr_cli_run(int argc, char **argv)
 	struct tm tm0;
 	sigset_t set;
 	bool live;
+	double cpu0, cpu1;
 	int rc, sig;
 
 	rc = parse_opts(argc, argv, &o);
@@ -710,12 +718,16 @@ int cr_cli_run(int argc, char **argv)
 		goto out;
 	}
 	live = !o.quiet && isatty(2);
+	/* CPU of the experiment itself: from its start to its end, without
+	 * setting up sockets before or closing them after */
+	cpu0 = cpu_seconds();
 	sig = supervise(node, &o, live);
+	cpu1 = cpu_seconds();
 	cr_node_join(node);
 	if (live)
 		fputc('\n', stderr);
 	cr_node_result(node, &res);
-	if (write_summary(outdir, &o, algo, &res, started)) {
+	if (write_summary(outdir, &o, algo, &res, started, cpu1 - cpu0)) {
 		rc = 1;
 		goto out;
 	}
