@@ -13,9 +13,9 @@ CC ?= cc
 SANITIZE ?=
 BUILD ?= $(if $(SANITIZE),build-san,build)
 
-PKGS := libuv
+PKGS := libuv inih gsl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -luv)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -luv -linih -lgsl -lgslcblas)
 
 OPT ?= -O2
 CFLAGS ?= $(OPT) -g

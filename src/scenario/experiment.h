@@ -1,0 +1,106 @@
+/* Experiment files: the whole description of a run (see
+ * docs/experiment-format.md).  Parsed with inih; every error names the
+ * file, the line and what is accepted, and nothing starts.
+ */
+#ifndef CRYSTAL_EXPERIMENT_H
+#define CRYSTAL_EXPERIMENT_H
+
+#include <crystal/crystal.h>
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CR_NAME_MAX 64
+#define CR_PATH_MAX 4096
+
+/* A class of peers: how many, where, and their access link. */
+struct cr_peer_class {
+	char name[CR_NAME_MAX];
+	size_t count;	/* peers in the class */
+	cr_addr *addrs; /* count addresses, expanded from the range */
+	cr_link_limits limits;
+	unsigned line;	/* where the section starts, for messages */
+};
+
+enum cr_data_kind {
+	CR_DATA_RANDOM = 0, /* seeded random bytes */
+	CR_DATA_FILE,	    /* a regular file, once */
+	CR_DATA_FILE_LOOP,  /* a regular file, over and over */
+	CR_DATA_STDIN,	    /* standard input (a live stream) */
+};
+
+struct cr_session_cfg {
+	uint16_t id;
+	cr_addr source;	       /* the source peer */
+	uint64_t rate_Bps;     /* 0: as fast as the links take it */
+	uint32_t message_size; /* data message payload, bytes */
+	int64_t segment_ns;    /* playback duration of a segment */
+	enum cr_data_kind data;
+	char path[CR_PATH_MAX]; /* for CR_DATA_FILE*: absolute or relative
+				 * to the experiment file, resolved */
+	unsigned line;
+};
+
+enum cr_tracker_mode {
+	CR_TRACKER_NONE = 0, /* no tracker (a topology file, or none) */
+	CR_TRACKER_INPROC,   /* a special peer inside this node */
+	CR_TRACKER_EXTERNAL, /* `crystal tracker` running elsewhere */
+};
+
+enum cr_liveness {
+	CR_LIVENESS_REPORT = 0, /* peers report periodically */
+	CR_LIVENESS_PROBE,	/* the tracker probes each peer */
+};
+
+struct cr_tracker_cfg {
+	enum cr_tracker_mode mode;
+	cr_addr addr;
+	uint32_t reply_peers;	 /* peers in a reply (default 20) */
+	enum cr_liveness liveness;
+	int64_t interval_ns;	 /* report or probe interval (default 5 s) */
+	int64_t timeout_ns;	 /* silent this long: gone (default 15 s) */
+};
+
+struct cr_param_kv {
+	char name[CR_NAME_MAX];
+	char value[256];
+};
+
+struct cr_experiment {
+	char path[CR_PATH_MAX]; /* the file as given */
+	char dir[CR_PATH_MAX];	/* its directory, for relative paths */
+	char name[CR_NAME_MAX];
+	int64_t duration_ns;
+	int64_t warmup_ns;
+	uint64_t seed;
+	int workers; /* 0: one per core */
+	char algorithm[CR_PATH_MAX];
+	struct cr_param_kv *params; /* [algorithm] section */
+	size_t nparams;
+	struct cr_peer_class *classes;
+	size_t nclasses;
+	struct cr_session_cfg *sessions;
+	size_t nsessions;
+	struct cr_tracker_cfg tracker;
+	char events_path[CR_PATH_MAX];	 /* resolved; "" when none */
+	char topology_path[CR_PATH_MAX]; /* resolved; "" when none */
+	char matrix_path[CR_PATH_MAX];	 /* resolved; "" when none */
+	uint64_t queue_limit;		 /* 0: the default */
+	uint32_t max_message;		 /* 0: the default */
+};
+
+/* Reads an experiment file.  Returns 0, or -CR_EINVAL / -CR_ENOENT /
+ * -CR_ENOMEM with err holding "FILE:LINE: what is wrong; what is
+ * accepted". */
+int cr_experiment_load(const char *path, struct cr_experiment *out, char *err,
+		       size_t errlen);
+void cr_experiment_free(struct cr_experiment *e);
+
+/* The class whose addresses include a, or NULL. */
+const struct cr_peer_class *cr_experiment_class_of(const struct cr_experiment *e,
+						   const cr_addr *a);
+const struct cr_peer_class *cr_experiment_class(const struct cr_experiment *e,
+						const char *name);
+
+#endif
