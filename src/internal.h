@@ -26,6 +26,7 @@ struct cr__worker;
 struct cr__node;
 struct cr__conn;
 struct cr__udp_heap;
+struct cr_node_event;
 
 /* --- core: clock ---------------------------------------------------------- */
 
@@ -223,6 +224,10 @@ struct cr_msg *cr__msg_new_local(cr__pool *pool, uint8_t type,
 enum cr__type {
 	CR__T_HELLO = 1,
 	CR__T_GOODBYE = 2,
+	CR__T_TRACKER_REGISTER = 3,
+	CR__T_TRACKER_PEERS = 4,
+	CR__T_TRACKER_REPORT = 5,
+	CR__T_TRACKER_PROBE = 6,
 };
 
 struct cr__hdr {
@@ -433,6 +438,7 @@ struct cr__peer_stats {
 	uint64_t bad_frames;
 	uint64_t bad_datagrams;
 	uint64_t departures;
+	uint64_t births, deaths, failed_births;
 };
 
 struct cr_peer {
@@ -464,6 +470,12 @@ struct cr_peer {
 	cr_addr *boot;
 	size_t nboot;
 	uint16_t birth_session; /* joined right after bootstrap; 0: none */
+	uint16_t register_session; /* asked of the tracker at birth */
+	const struct cr_node_event *events;
+	size_t nevents;
+	uint16_t *sessions; /* joined now */
+	size_t nsessions;
+	bool born_once;
 	struct cr__source *source;
 
 	/* link emulation (see shaper.c) */
@@ -481,6 +493,12 @@ struct cr_peer {
 	uint64_t rng;
 
 	struct cr__peer_stats st;
+	/* bootstrapping through the tracker (tracker.c) */
+	struct cr__tracker *tracker; /* this peer IS the tracker (running) */
+	bool is_tracker_peer;
+	bool tracker_wait;	     /* registered, waiting for peers */
+	uint64_t tracker_wait_timer;
+
 	uint64_t warm_data_bytes_in; /* data_bytes_in at the end of warm-up */
 	uint64_t warm_data_msgs_in;
 };
@@ -492,6 +510,22 @@ struct cr_peer {
 
 void cr__peer_dispatch(struct cr_peer *p, const cr_addr *from,
 		       struct cr_msg *m);
+/* Calls the algorithm's bootstrap (and the birth session's join). */
+void cr__peer_bootstrap(struct cr_peer *p);
+/* Is the peer born at time 0 (its sockets open before the clock starts)? */
+bool cr__peer_born_at_start(const struct cr_peer *p);
+
+/* --- engine: tracker ---------------------------------------------------------- */
+
+/* How long a new peer waits for the tracker before it bootstraps alone. */
+#define CR__TRACKER_WAIT (2 * CR_SEC)
+
+int cr__tracker_start(struct cr_peer *p);
+void cr__tracker_stop(struct cr_peer *p);
+void cr__tracker_departed(struct cr_peer *p, const cr_addr *who);
+int cr__tracker_register(struct cr_peer *p, uint16_t session);
+void cr__tracker_handle(struct cr_peer *p, const cr_addr *from,
+			struct cr_msg *m);
 void cr__conn_queue_changed(struct cr__conn *c);
 void cr__peer_departed(struct cr_peer *p, const cr_addr *who);
 
@@ -504,6 +538,7 @@ struct cr__source_cfg {
 	uint64_t rate_Bps; /* 0: as fast as the connections take them */
 	uint64_t count;	   /* messages to produce; 0: no limit */
 	int64_t start_ns;
+	bool on_deploy;	   /* starts at the peer's deploy event, not start_ns */
 };
 
 struct cr__source {

@@ -17,19 +17,50 @@ struct cr_node_param {
 	const char *value;
 };
 
+/* A timed event of one peer (from an events file). */
+enum cr_node_ev {
+	CR_NEV_BIRTH,
+	CR_NEV_DIE,
+	CR_NEV_JOIN,
+	CR_NEV_LEAVE,
+	CR_NEV_DEPLOY,
+	CR_NEV_TERMINATE,
+};
+
+struct cr_node_event {
+	int64_t time_ns;
+	uint8_t type;	   /* enum cr_node_ev */
+	uint16_t session;  /* join, leave, deploy, terminate */
+	uint64_t rate_Bps; /* deploy: 0 means the session's own rate */
+};
+
 struct cr_node_peer {
 	cr_addr addr;
 	const cr_addr *boot; /* bootstrap peers handed to the algorithm */
 	size_t nboot;
 	bool is_tail;	     /* last of a chain: reported as tail_rate */
+	bool is_tracker;     /* the in-process tracker, not an algorithm peer */
 	uint16_t session;    /* joined right after bootstrap; 0: none */
 	const cr_link_limits *limits; /* NULL: the config's limits */
+	/* Its life, in time order.  NULL: born at 0, lives to the end. */
+	const struct cr_node_event *events;
+	size_t nevents;
 };
 
 /* One entry of a pairwise latency matrix: the one-way delay from -> to. */
 struct cr_latency {
 	cr_addr from, to;
 	int64_t delay_ns;
+};
+
+/* Bootstrapping through a tracker. */
+struct cr_node_tracker {
+	bool enabled;	      /* peers register at birth */
+	cr_addr addr;	      /* where the tracker listens */
+	uint32_t reply_peers; /* peers in a reply */
+	bool probe;	      /* the tracker probes (else peers report) */
+	int64_t interval_ns;
+	int64_t timeout_ns;
 };
 
 struct cr_node_config {
@@ -52,6 +83,7 @@ struct cr_node_config {
 	uint64_t seed;		   /* for jitter, loss and sources */
 	int64_t warmup_ns;	   /* rates count from here on */
 	cr_link_limits limits;	   /* every peer's link, unless its own */
+	struct cr_node_tracker tracker;
 	const struct cr_latency *matrix; /* overrides access delays */
 	size_t nmatrix;
 };
@@ -88,6 +120,7 @@ struct cr_node_result {
 	uint64_t rate_worst_configured_Bps;
 	char rate_worst_link[2 * CR_ADDR_STRLEN + 8];
 	uint64_t udp_lost, udp_dropped, udp_rx_dropped;
+	uint64_t births, deaths, failed_births;
 	bool degraded;
 	char degraded_reason[256];
 };

@@ -309,6 +309,24 @@ int cr_node_create(const struct cr_node_config *cfg, cr_node **out,
 		p->algo = cfg->algo;
 		p->is_tail = pc->is_tail;
 		p->birth_session = pc->session;
+		p->register_session = pc->session;
+		p->is_tracker_peer = pc->is_tracker;
+		if (pc->events) {
+			struct cr_node_event *ev =
+				malloc((pc->nevents ? pc->nevents : 1) *
+				       sizeof(*ev));
+			if (!ev)
+				goto fail_nomem;
+			memcpy(ev, pc->events, pc->nevents * sizeof(*ev));
+			p->events = ev;
+			p->nevents = pc->nevents;
+			/* the tracker is asked for the session it will join */
+			for (size_t k = 0; k < pc->nevents; k++)
+				if (ev[k].type == CR_NEV_JOIN) {
+					p->register_session = ev[k].session;
+					break;
+				}
+		}
 		p->listen_fd = p->udp_fd = -1;
 		cr_addr_format(&p->addr, p->name, sizeof(p->name));
 		p->nboot = pc->nboot;
@@ -368,14 +386,10 @@ fail_alloc:
 
 /* --- worker threads ------------------------------------------------------- */
 
-static void birth(void *ctx, void *arg)
-{
-	struct cr_peer *p = ctx;
+static void join(struct cr_peer *p, uint16_t s);
 
-	CR__UNUSED(arg);
-	p->alive = true;
-	cr__logf(&p->w->log, CR_LOG_INFO, &p->addr, "birth (%s)",
-		 p->algo->name);
+void cr__peer_bootstrap(struct cr_peer *p)
+{
 	if (p->algo->bootstrap) {
 		int e = p->algo->bootstrap(p);
 		if (e)
@@ -384,8 +398,174 @@ static void birth(void *ctx, void *arg)
 				 cr_strerror(e));
 	}
 	p->booted = true;
-	if (p->birth_session && p->alive && p->algo->join_session)
-		p->algo->join_session(p, p->birth_session);
+	if (p->birth_session && p->alive)
+		join(p, p->birth_session);
+}
+
+bool cr__peer_born_at_start(const struct cr_peer *p)
+{
+	return !p->events ||
+	       (p->nevents && p->events[0].type == CR_NEV_BIRTH &&
+		p->events[0].time_ns <= 0);
+}
+
+static void peer_event(void *ctx, void *arg);
+
+static void birth(void *ctx, void *arg)
+{
+	struct cr_peer *p = ctx;
+	const struct cr_node_tracker *tc = &p->node->cfg.tracker;
+	char err[256];
+
+	CR__UNUSED(arg);
+	if (p->alive)
+		return;
+	if (p->listen_fd < 0 && p->handles_open) {
+		/* reborn at the instant it died: its old sockets are still
+		 * closing; be born a moment later */
+		cr__worker_timer(p->w, cr__clock_now(&p->node->clock) + CR_MS,
+				 0, birth, p, NULL, p);
+		return;
+	}
+	if (p->listen_fd < 0 && cr__peer_open_sockets(p, err, sizeof(err))) {
+		p->st.failed_births++;
+		cr__logf(&p->w->log, CR_LOG_ERROR, &p->addr,
+			 "birth failed: %s", err);
+		cr__peer_close_sockets(p, false);
+		return;
+	}
+	p->alive = true;
+	p->born_once = true;
+	p->st.births++;
+	if (p->is_tracker_peer) {
+		if (cr__tracker_start(p))
+			cr__logf(&p->w->log, CR_LOG_ERROR, &p->addr,
+				 "tracker: out of memory");
+		return;
+	}
+	cr__logf(&p->w->log, CR_LOG_INFO, &p->addr, "birth (%s)",
+		 p->algo->name);
+	/* A peer given no bootstrap peers asks the tracker, if there is one,
+	 * and bootstraps when it answers. */
+	if (tc->enabled && !p->nboot &&
+	    !cr__tracker_register(p, p->register_session))
+		return;
+	cr__peer_bootstrap(p);
+}
+
+static bool in_session(const struct cr_peer *p, uint16_t s)
+{
+	for (size_t i = 0; i < p->nsessions; i++)
+		if (p->sessions[i] == s)
+			return true;
+	return false;
+}
+
+static void join(struct cr_peer *p, uint16_t s)
+{
+	uint16_t *v;
+
+	if (in_session(p, s))
+		return;
+	v = realloc(p->sessions, (p->nsessions + 1) * sizeof(*v));
+	if (!v)
+		return;
+	p->sessions = v;
+	p->sessions[p->nsessions++] = s;
+	cr__logf(&p->w->log, CR_LOG_INFO, &p->addr, "join session %u", s);
+	if (p->algo->join_session)
+		p->algo->join_session(p, s);
+}
+
+static void leave(struct cr_peer *p, uint16_t s)
+{
+	for (size_t i = 0; i < p->nsessions; i++) {
+		if (p->sessions[i] != s)
+			continue;
+		p->sessions[i] = p->sessions[--p->nsessions];
+		cr__logf(&p->w->log, CR_LOG_INFO, &p->addr,
+			 "leave session %u", s);
+		if (p->algo->leave_session)
+			p->algo->leave_session(p, s);
+		return;
+	}
+}
+
+/* Abrupt: sockets reset, no goodbye; neighbours learn it from TCP. */
+static void die(struct cr_peer *p)
+{
+	if (!p->alive)
+		return;
+	cr__logf(&p->w->log, CR_LOG_INFO, &p->addr, "die");
+	p->st.deaths++;
+	if (p->source)
+		cr__source_stop(p->source);
+	if (p->booted && p->algo->destroy)
+		p->algo->destroy(p);
+	p->alive = false;
+	p->booted = false;
+	p->tracker_wait = false;
+	p->tracker_wait_timer = 0;
+	cr__timers_cancel_owner(&p->w->timers, p);
+	cr__peer_close_sockets(p, true);
+	/* its events to come stay scheduled: they are owned by the node */
+	if (p->algo->state_size)
+		memset(p->state, 0, p->algo->state_size);
+	free(p->sessions);
+	p->sessions = NULL;
+	p->nsessions = 0;
+}
+
+static void peer_event(void *ctx, void *arg)
+{
+	struct cr_peer *p = ctx;
+	const struct cr_node_event *e = arg;
+
+	switch (e->type) {
+	case CR_NEV_BIRTH:
+		birth(p, NULL);
+		break;
+	case CR_NEV_DIE:
+		die(p);
+		break;
+	case CR_NEV_JOIN:
+		if (!p->alive)
+			break;
+		if (!p->booted)
+			p->birth_session = e->session; /* joins once booted */
+		else
+			join(p, e->session);
+		break;
+	case CR_NEV_LEAVE:
+		if (p->alive && p->booted)
+			leave(p, e->session);
+		break;
+	case CR_NEV_DEPLOY:
+		if (p->alive && p->source &&
+		    p->source->cfg.session == e->session) {
+			if (e->rate_Bps)
+				p->source->cfg.rate_Bps = e->rate_Bps;
+			p->source->done = false;
+			p->source->produced = 0;
+			cr__source_start(p, p->source);
+		}
+		break;
+	case CR_NEV_TERMINATE:
+		if (p->source && p->source->cfg.session == e->session)
+			cr__source_stop(p->source);
+		break;
+	}
+}
+
+/* A session's source stopped: every local member leaves it. */
+static void session_end(void *ctx, void *arg)
+{
+	struct cr__worker *w = ctx;
+	uint16_t s = (uint16_t)(uintptr_t)arg;
+
+	for (size_t i = 0; i < w->npeers; i++)
+		if (w->peers[i]->alive && w->peers[i]->booted)
+			leave(w->peers[i], s);
 }
 
 static void source_begin(void *ctx, void *arg)
@@ -453,11 +633,34 @@ static void *worker_main(void *arg)
 	pthread_mutex_unlock(&n->lock);
 
 	if (go) {
+		/* Every peer's events go into its worker's timers now: no
+		 * central server is asked while the experiment runs. */
+		for (size_t i = 0; i < w->npeers; i++) {
+			struct cr_peer *p = w->peers[i];
+			if (!p->events) {
+				cr__worker_timer(w, 0, 0, birth, p, NULL, NULL);
+				continue;
+			}
+			for (size_t k = 0; k < p->nevents; k++) {
+				const struct cr_node_event *e = &p->events[k];
+				cr__worker_timer(w, e->time_ns, 0, peer_event,
+						 p, (void *)e, NULL);
+			}
+		}
+		/* a session ends for every member, wherever its source is */
+		for (size_t i = 0; i < n->npeers; i++)
+			for (size_t k = 0; k < n->peers[i].nevents; k++) {
+				const struct cr_node_event *e =
+					&n->peers[i].events[k];
+				if (e->type == CR_NEV_TERMINATE)
+					cr__worker_timer(
+						w, e->time_ns, 0, session_end,
+						w,
+						(void *)(uintptr_t)e->session,
+						NULL);
+			}
 		for (size_t i = 0; i < w->npeers; i++)
-			cr__worker_timer(w, 0, 0, birth, w->peers[i], NULL,
-					 w->peers[i]);
-		for (size_t i = 0; i < w->npeers; i++)
-			if (w->peers[i]->source)
+			if (w->peers[i]->source && !w->peers[i]->source->cfg.on_deploy)
 				cr__worker_timer(w,
 						 w->peers[i]->source->cfg.start_ns,
 						 0, source_begin, w->peers[i],
@@ -499,6 +702,9 @@ int cr_node_start(cr_node *n, char *err, size_t errlen)
 		/* every socket is open: time 0 is now */
 		cr__clock_init_real(&n->clock);
 		n->go = true;
+		/* before the workers run: a peer may end the experiment at
+		 * once, and cr_node_stop must then wake every worker */
+		n->nworkers_started = created;
 	}
 	pthread_cond_broadcast(&n->cond);
 	pthread_mutex_unlock(&n->lock);
@@ -517,7 +723,6 @@ int cr_node_start(cr_node *n, char *err, size_t errlen)
 		n->nworkers_started = 0;
 		return e ? e : -CR_EIO;
 	}
-	n->nworkers_started = created;
 	return 0;
 }
 
@@ -529,11 +734,15 @@ void cr_node_stop(cr_node *n, bool interrupted)
 	if (atomic_compare_exchange_strong(&n->ended, &was, true)) {
 		n->end_ns = cr__clock_now(&n->clock);
 		atomic_store(&n->interrupted, interrupted);
+		/* Once, and under the lock: a worker that has seen the end
+		 * takes the lock before it closes its wake handle, so no
+		 * wake is ever sent to a closed one (a later stop, from a
+		 * peer on another worker, sends none). */
+		for (int i = 0; i < n->nworkers_started; i++)
+			uv_async_send(&n->workers[i].wake);
 	}
 	pthread_cond_broadcast(&n->cond);
 	pthread_mutex_unlock(&n->lock);
-	for (int i = 0; i < n->nworkers_started; i++)
-		uv_async_send(&n->workers[i].wake);
 }
 
 bool cr_node_wait(cr_node *n, int64_t timeout_ns)
@@ -592,6 +801,8 @@ void cr_node_destroy(cr_node *n)
 	for (size_t i = 0; i < n->npeers && n->peers; i++) {
 		free(n->peers[i].state);
 		free(n->peers[i].boot);
+		free((void *)n->peers[i].events);
+		free(n->peers[i].sessions);
 	}
 	for (int i = 0; i < n->nworkers && n->workers; i++)
 		free(n->workers[i].peers);
@@ -646,6 +857,9 @@ static void fidelity(const cr_node *n, struct cr_node_result *r)
 		const struct cr_peer *p = &n->peers[i];
 		r->shaped |= p->shaped;
 		r->udp_lost += p->st.udp_lost;
+		r->births += p->st.births;
+		r->deaths += p->st.deaths;
+		r->failed_births += p->st.failed_births;
 		r->udp_dropped += p->st.udp_dropped;
 		r->udp_rx_dropped += p->st.udp_rx_dropped;
 	}

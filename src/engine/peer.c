@@ -14,6 +14,12 @@ void cr__peer_dispatch(struct cr_peer *p, const cr_addr *from,
 {
 	if (!p->alive)
 		return;
+	if (m->type < CR_MSG_CONTROL_MIN) {
+		cr__tracker_handle(p, from, m);
+		return;
+	}
+	if (p->tracker)
+		return; /* the tracker runs no algorithm */
 	p->w->msgs_switched++;
 	if (m->type >= CR_MSG_DATA_MIN) {
 		p->st.data_msgs_in++;
@@ -62,6 +68,13 @@ void cr__peer_departed(struct cr_peer *p, const cr_addr *who)
 	p->st.departures++;
 	cr__logf(&p->w->log, CR_LOG_DEBUG, &p->addr, "peer %s departed",
 		 cr_addr_format(who, t, sizeof(t)));
+	if (p->tracker) {
+		cr__tracker_departed(p, who);
+		return;
+	}
+	if (cr_addr_eq(who, &p->node->cfg.tracker.addr) &&
+	    p->node->cfg.tracker.enabled)
+		return; /* the tracker is no neighbour of the algorithm */
 	if (p->algo->peer_departed)
 		p->algo->peer_departed(p, who);
 }
@@ -86,6 +99,7 @@ int cr_send(cr_peer *p, const cr_addr *to, cr_msg *m, cr_proto proto)
 	int err;
 
 	if (!p || !to || !m || !p->alive ||
+	    (to->family != 4 && to->family != 6) ||
 	    (proto != CR_TCP && proto != CR_UDP))
 		return -CR_EINVAL;
 	if (m->len > p->node->max_msg)
@@ -160,12 +174,17 @@ int64_t cr_now(const cr_peer *p)
 cr_timer_id cr_timer_start(cr_peer *p, int64_t delay_ns, int64_t period_ns,
 			   cr_timer_cb cb, void *arg)
 {
+	int64_t now = cr__clock_now(&p->node->clock);
+
 	if (!p->alive || !cb)
 		return 0;
 	if (delay_ns < 0)
 		delay_ns = 0;
+	/* the largest delays mean never: saturate rather than overflow */
 	return cr__worker_timer_user(p->w, p,
-				     cr__clock_now(&p->node->clock) + delay_ns,
+				     now > 0 && delay_ns > INT64_MAX - now
+					     ? INT64_MAX
+					     : now + delay_ns,
 				     period_ns, cb, arg);
 }
 

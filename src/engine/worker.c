@@ -114,8 +114,11 @@ static void flush_dirty(struct cr__worker *w)
 	while ((c = w->dirty)) {
 		w->dirty = c->next_dirty;
 		c->dirty = false;
-		if (c->state != CR__CLOSED && c->broken)
+		if (c->state != CR__CLOSED && c->broken) {
+			/* off the list already, so the close releases it */
 			cr__conn_close(c, true, false, strerror(c->broken));
+			continue;
+		}
 		if (c->state == CR__CLOSED)
 			cr__conn_release(c);
 		else if (!c->want_write)
@@ -265,7 +268,10 @@ int cr__worker_setup(struct cr__worker *w)
 	uv_timer_init(&w->loop, &w->timer_ms);
 	w->timer_ms.data = (void *)(uintptr_t)timer_ms_cb;
 
+	/* peers born later open theirs at birth */
 	for (size_t i = 0; i < w->npeers; i++) {
+		if (!cr__peer_born_at_start(w->peers[i]))
+			continue;
 		err = cr__peer_open_sockets(w->peers[i], w->setup_msg,
 					    sizeof(w->setup_msg));
 		if (err)
@@ -284,12 +290,18 @@ static void close_walk_cb(uv_handle_t *h, void *arg)
 /* Ends every peer of this worker and closes all handles, so uv_run returns. */
 static void worker_shutdown(struct cr__worker *w)
 {
+	/* cr_node_stop may still be waking workers: let it finish before
+	 * this one's wake handle closes */
+	pthread_mutex_lock(&w->node->lock);
+	pthread_mutex_unlock(&w->node->lock);
 	w->stopping = true;
 	for (size_t i = 0; i < w->npeers; i++) {
 		struct cr_peer *p = w->peers[i];
 		if (p->source)
 			cr__source_stop(p->source);
-		if (p->alive && p->algo->destroy)
+		if (p->tracker)
+			cr__tracker_stop(p);
+		else if (p->alive && p->booted && p->algo->destroy)
 			p->algo->destroy(p);
 		p->alive = false;
 		cr__timers_cancel_owner(&w->timers, p);
