@@ -539,16 +539,23 @@ struct cr__source_cfg {
 	uint64_t count;	   /* messages to produce; 0: no limit */
 	int64_t start_ns;
 	bool on_deploy;	   /* starts at the peer's deploy event, not start_ns */
+	int data;	   /* enum cr_data_kind: random, file, file loop, stdin */
+	const char *path;  /* for files */
 };
 
 struct cr__source {
 	struct cr__source_cfg cfg;
 	struct cr_peer *p;
 	uint64_t produced;
+	uint64_t bytes;
 	uint64_t rng;
 	uint64_t timer;
 	bool waiting_drain;
 	bool done;
+	int fd;		 /* file or stdin; -1 for random data */
+	uint8_t *buf;	 /* stdin: bytes read but not yet sent */
+	size_t buf_len;
+	bool eof;
 };
 
 void cr__source_start(struct cr_peer *p, struct cr__source *s);

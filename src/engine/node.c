@@ -367,6 +367,7 @@ int cr_node_create(const struct cr_node_config *cfg, cr_node **out,
 			goto fail;
 		}
 		n->sources[i].cfg = *sc;
+		n->sources[i].fd = -1;
 		n->sources[i].p = &n->peers[sc->peer_index];
 		n->peers[sc->peer_index].source = &n->sources[i];
 	}

@@ -10,13 +10,24 @@
  * its connections take the data: it stops while any connection's queue is
  * over the queue limit and resumes when they drain.
  *
- * Data comes from a seeded xorshift generator; files and stdin plug in at
- * fill_payload().
+ * Data comes from a seeded generator, a regular file (once, or looping), or
+ * standard input (a live stream: messages go out as its bytes arrive, a
+ * short last one at its end).
  */
 #include "../internal.h"
 #include "../node.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#define DATA_RANDOM 0
+#define DATA_FILE 1
+#define DATA_FILE_LOOP 2
+#define DATA_STDIN 3
+#define STDIN_RETRY (5 * CR_MS)
 
 #define RATE_TICK_MIN (1 * CR_MS)
 #define RATE_TICK_MAX (20 * CR_MS)
@@ -48,6 +59,97 @@ static void fill_payload(struct cr__source *s, uint8_t *p, size_t len)
 	}
 }
 
+/* Reads up to len bytes of a file (rewinding a looped one at its end). */
+static size_t file_read(struct cr__source *s, uint8_t *dst, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t r = read(s->fd, dst + got, len - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r > 0) {
+			got += (size_t)r;
+			continue;
+		}
+		if (r == 0 && s->cfg.data == DATA_FILE_LOOP && s->bytes + got) {
+			lseek(s->fd, 0, SEEK_SET);
+			continue;
+		}
+		s->eof = true;
+		break;
+	}
+	return got;
+}
+
+/* Takes what stdin has (never blocking); true when a message is ready:
+ * a full one, or the last bytes at the end of the stream. */
+static bool stdin_ready(struct cr__source *s)
+{
+	size_t want = s->cfg.msg_size;
+
+	while (!s->eof && s->buf_len < want) {
+		ssize_t r = read(s->fd, s->buf + s->buf_len, want - s->buf_len);
+		if (r > 0)
+			s->buf_len += (size_t)r;
+		else if (r == 0)
+			s->eof = true;
+		else if (errno != EINTR)
+			break; /* EAGAIN: nothing more for now */
+	}
+	return s->buf_len >= want || (s->eof && s->buf_len);
+}
+
+/* Shortens a message made here before it is sent (the last piece of a
+ * file or stream). */
+static void shorten(struct cr_msg *m, uint32_t len)
+{
+	uint8_t *l = m->frame + 8; /* the header's length field */
+
+	m->len = len;
+	l[0] = (uint8_t)(len >> 24);
+	l[1] = (uint8_t)(len >> 16);
+	l[2] = (uint8_t)(len >> 8);
+	l[3] = (uint8_t)len;
+}
+
+/* Fills a new message with the next data; false when there is none now
+ * (or ever: s->done). */
+static bool fill(struct cr__source *s, struct cr_msg *m)
+{
+	uint8_t *pl = cr_msg_payload_mut(m);
+	size_t len = s->cfg.msg_size, got;
+
+	switch (s->cfg.data) {
+	case DATA_FILE:
+	case DATA_FILE_LOOP:
+		got = file_read(s, pl, len);
+		break;
+	case DATA_STDIN:
+		if (!stdin_ready(s)) {
+			if (s->eof)
+				s->done = true;
+			return false;
+		}
+		got = s->buf_len < len ? s->buf_len : len;
+		memcpy(pl, s->buf, got);
+		memmove(s->buf, s->buf + got, s->buf_len - got);
+		s->buf_len -= got;
+		break;
+	default:
+		fill_payload(s, pl, len);
+		got = len;
+	}
+	if (!got) {
+		s->done = s->eof;
+		return false;
+	}
+	if (got < len)
+		shorten(m, (uint32_t)got);
+	s->bytes += got;
+	return true;
+}
+
 /* Produces up to n messages; returns how many. */
 static uint64_t produce(struct cr__source *s, uint64_t n)
 {
@@ -59,7 +161,16 @@ static uint64_t produce(struct cr__source *s, uint64_t n)
 					      s->cfg.session, s->cfg.msg_size);
 		if (!m)
 			break;
-		fill_payload(s, cr_msg_payload_mut(m), s->cfg.msg_size);
+		if (!fill(s, m)) {
+			cr_msg_release(m);
+			if (s->done)
+				cr__logf(&p->w->log, CR_LOG_INFO, &p->addr,
+					 "source of session %u: end of data "
+					 "after %llu bytes",
+					 s->cfg.session,
+					 (unsigned long long)s->bytes);
+			break;
+		}
 		s->produced++;
 		if (p->algo->process_data)
 			p->algo->process_data(p, &p->addr, m);
@@ -102,8 +213,18 @@ static void fast_tick(void *ctx, void *arg)
 	if (s->done || !p->alive)
 		return;
 	made = 0;
-	while (made < FAST_BATCH && !p->nfull && !s->done)
-		made += produce(s, 1);
+	while (made < FAST_BATCH && !p->nfull && !s->done) {
+		if (!produce(s, 1)) {
+			if (!s->done) /* a live stream with nothing yet */
+				s->timer = cr__worker_timer(
+					p->w,
+					cr__clock_now(&p->node->clock) +
+						STDIN_RETRY,
+					0, fast_tick, s, NULL, p);
+			return;
+		}
+		made++;
+	}
 	if (s->done)
 		return;
 	if (p->nfull) {
@@ -119,6 +240,41 @@ static void fast_tick(void *ctx, void *arg)
 				    0, fast_tick, s, NULL, p);
 }
 
+/* Opens the source's data; 0, or -1 with the reason logged. */
+static int open_data(struct cr_peer *p, struct cr__source *s)
+{
+	if (s->fd >= 0 && s->cfg.data != DATA_STDIN)
+		close(s->fd);
+	s->fd = -1;
+	s->eof = false;
+	s->bytes = 0;
+	switch (s->cfg.data) {
+	case DATA_FILE:
+	case DATA_FILE_LOOP:
+		s->fd = open(s->cfg.path, O_RDONLY | O_CLOEXEC);
+		break;
+	case DATA_STDIN:
+		s->fd = 0;
+		fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
+		if (!s->buf)
+			s->buf = malloc(s->cfg.msg_size);
+		if (!s->buf)
+			return -1;
+		s->buf_len = 0;
+		break;
+	default:
+		return 0;
+	}
+	if (s->fd < 0) {
+		cr__logf(&p->w->log, CR_LOG_ERROR, &p->addr,
+			 "source of session %u: cannot open %s: %s",
+			 s->cfg.session, s->cfg.path ? s->cfg.path : "stdin",
+			 strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 void cr__source_start(struct cr_peer *p, struct cr__source *s)
 {
 	int64_t now = cr__clock_now(&p->node->clock);
@@ -129,6 +285,10 @@ void cr__source_start(struct cr_peer *p, struct cr__source *s)
 	if (!s->rng)
 		s->rng = 1;
 	s->cfg.start_ns = now;
+	if (open_data(p, s)) {
+		s->done = true;
+		return;
+	}
 	cr__logf(&p->w->log, CR_LOG_INFO, &p->addr,
 		 "source of session %u starts: %u-byte messages, %s",
 		 s->cfg.session, s->cfg.msg_size,
@@ -165,4 +325,10 @@ void cr__source_stop(struct cr__source *s)
 		cr__timer_cancel(&s->p->w->timers, s->timer);
 	s->timer = 0;
 	s->done = true;
+	if (s->fd > 0)
+		close(s->fd);
+	s->fd = -1;
+	free(s->buf);
+	s->buf = NULL;
+	s->buf_len = 0;
 }
