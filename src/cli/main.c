@@ -1,7 +1,9 @@
 /* crystal: the command line.
  *
  *   crystal run [options]       run an experiment (default: relay chains)
+ *   crystal tracker FILE        an experiment's tracker, on its own
  *   crystal algorithms          list the built-in algorithms
+ *   crystal gen-events [options]  write an events file of peer dynamics
  *   crystal version
  *
  * Exit codes: 0 done, 1 failed while running, 2 bad usage or input,
@@ -21,8 +23,10 @@ static void usage(FILE *f)
 	      "experienced.\n"
 	      "\n"
 	      "commands:\n"
-	      "  run          run an experiment (with no options: relay chains, 100 peers, 10 s)\n"
+	      "  run          run an experiment: a file, or with none the relay chains\n"
+	      "  tracker      run an experiment's tracker on its own\n"
 	      "  algorithms   list the built-in algorithms and their parameters\n"
+	      "  gen-events   write an events file: births, joins, leaves drawn from distributions\n"
 	      "  version      print the version\n"
 	      "\n"
 	      "`crystal <command> --help` explains a command's options.\n",
@@ -42,8 +46,12 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(argv[1], "run"))
 		return cr_cli_run(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "tracker"))
+		return cr_cli_tracker(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "algorithms"))
 		return cr_cli_algorithms(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "gen-events"))
+		return cr_cli_gen_events(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
 		printf("crystal %s\n", CR_VERSION_STRING);
 		return 0;

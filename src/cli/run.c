@@ -11,6 +11,7 @@
 #include "../node.h"
 #include "../scenario/chains.h"
 #include "../scenario/matrix.h"
+#include "../scenario/plan.h"
 #include "cli.h"
 
 #include <errno.h>
@@ -46,6 +47,9 @@ struct run_opts {
 	cr_link_limits lim;
 	uint64_t source_upload_Bps;
 	const char *matrix_path;
+	const char *file;      /* an experiment file, or NULL for chains */
+	const struct cr_experiment *experiment; /* read from it */
+	uint64_t given;	       /* options given, by bit (1 << (O_x - 256)) */
 	struct cr_node_param params[MAX_PARAMS];
 	size_t nparams;
 };
@@ -58,13 +62,13 @@ static void run_usage(FILE *f)
 	      "(10 per chain) that relay its stream, as in the Crystal paper's benchmark.\n"
 	      "\n"
 	      "experiment:\n"
-	      "  --peers N            receiving peers, besides the source (default 100)\n"
-	      "  --chain-length L     peers per chain (default 10)\n"
+	      "  --peers N            (chains) receiving peers, besides the source (default 100)\n"
+	      "  --chain-length L     (chains) peers per chain (default 10)\n"
 	      "  --duration TIME      how long to run: 10, 2.5s, 500ms (default 10 s)\n"
 	      "  --message-size SIZE  data message payload: 1024, 4KB, 40KiB (default 1024)\n"
 	      "  --rate RATE          source rate: 0 = as fast as the links take it (default),\n"
 	      "                       or 50000, 50KB/s, 2Mbit/s (1 KB = 1000 B)\n"
-	      "  --count N            the source stops after N messages (default: no limit)\n"
+	      "  --count N            (chains) the source stops after N messages (default: no limit)\n"
 	      "  --warmup TIME        rates count only after this much time (default 0)\n"
 	      "  --algorithm NAME|PATH  built-in algorithm, or a .so that defines\n"
 	      "                       `crystal_algorithm` (default relay)\n"
@@ -82,13 +86,13 @@ static void run_usage(FILE *f)
 	      "  --loss P             UDP datagrams lost, 0..1 (0.1 = 10%)\n"
 	      "  --latency-matrix FILE  one-way delays per pair of peers: lines\n"
 	      "                       `FROM TO DELAY` (e.g. 127.0.0.1:20001 127.0.0.1:20002 35ms)\n"
-	      "  --source-upload RATE the source's own upload limit (default: as the peers')\n"
+	      "  --source-upload RATE (chains) the source's own upload limit (default: as the peers')\n"
 	      "  --seed N             seed for jitter, loss and source data (default 1)\n"
 	      "\n"
 	      "placement:\n"
 	      "  --workers M          event loops (threads); default one per core\n"
-	      "  --ip ADDR            the peers' IP address (default 127.0.0.1)\n"
-	      "  --base-port P        the source's port; peers follow (default 20000)\n"
+	      "  --ip ADDR            (chains) the peers' IP address (default 127.0.0.1)\n"
+	      "  --base-port P        (chains) the source's port; peers follow (default 20000)\n"
 	      "\n"
 	      "output:\n"
 	      "  --out DIR            run directory (default runs/<name>-<UTC time>)\n"
@@ -209,6 +213,8 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":D:h", long_opts, NULL)) != -1) {
+		if (c >= 256 && c < 256 + 64)
+			o->given |= 1ull << (c - 256);
 		switch (c) {
 		case O_PEERS:
 			if (cr_parse_uint(optarg, 1000000, &o->peers) ||
@@ -364,12 +370,28 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 			return 2;
 		}
 	}
+	if (optind < argc)
+		o->file = argv[optind++];
 	if (optind < argc) {
 		fprintf(stderr,
 			"crystal run: unexpected argument '%s' (see crystal run "
 			"--help)\n",
 			argv[optind]);
 		return 2;
+	}
+	if (o->file) {
+		static const int chains_only[] = {O_PEERS, O_CHAIN, O_COUNT,
+						  O_IP, O_BASEPORT, O_SRC_UP};
+		for (size_t i = 0; i < sizeof(chains_only) / sizeof(int); i++)
+			if (o->given & (1ull << (chains_only[i] - 256))) {
+				fprintf(stderr,
+					"crystal run: %s applies to the built-in "
+					"chains experiment, not to %s (set it in "
+					"the file)\n",
+					opt_name(chains_only[i]), o->file);
+				return 2;
+			}
+		return 0; /* the file's values are checked when it is read */
 	}
 	if (o->warmup_ns >= o->duration_ns)
 		return bad("--warmup", "", "less than --duration");
@@ -419,6 +441,7 @@ static double cpu_seconds(void)
 }
 
 static int write_summary(const char *dir, const struct run_opts *o,
+			 const struct cr_node_config *cfg,
 			 const cr_algorithm *algo,
 			 const struct cr_node_result *r, const char *started_utc,
 			 double cpu)
@@ -439,7 +462,8 @@ static int write_summary(const char *dir, const struct run_opts *o,
 	getrusage(RUSAGE_SELF, &ru);
 
 	cr_json_begin(&j, f);
-	cr_json_str(&j, "experiment", "chains");
+	cr_json_str(&j, "experiment", cfg->name);
+	cr_json_str(&j, "experiment_file", o->file);
 	cr_json_str(&j, "started_utc", started_utc);
 	cr_json_bool(&j, "interrupted", r->interrupted);
 	cr_json_uint(&j, "peers", r->peers);
@@ -453,6 +477,9 @@ static int write_summary(const char *dir, const struct run_opts *o,
 	cr_json_uint(&j, "messages_switched", r->messages_switched);
 	cr_json_uint(&j, "data_bytes_received", r->data_bytes_in);
 	cr_json_uint(&j, "bad_frames", r->bad_frames);
+	cr_json_uint(&j, "births", r->births);
+	cr_json_uint(&j, "deaths", r->deaths);
+	cr_json_uint(&j, "failed_births", r->failed_births);
 	cr_json_num(&j, "cpu_percent",
 		    r->elapsed_ns > 0 ? 100.0 * cpu / ((double)r->elapsed_ns / 1e9)
 				      : 0);
@@ -470,15 +497,18 @@ static int write_summary(const char *dir, const struct run_opts *o,
 	cr_json_num(&j, "release_late_p50_us", (double)r->late_p50_ns / 1e3);
 	cr_json_num(&j, "release_late_p99_us", (double)r->late_p99_ns / 1e3);
 	cr_json_num(&j, "release_late_max_us", (double)r->late_max_ns / 1e3);
-	cr_json_num(&j, "configured_delay_ms",
-		    2.0 * (double)o->lim.access_delay_ns / 1e6);
-	cr_json_num(&j, "achieved_delay_mean_ms",
-		    (2.0 * (double)o->lim.access_delay_ns + r->late_mean_ns) /
-			    1e6);
-	cr_json_num(&j, "achieved_delay_worst_ms",
-		    (2.0 * (double)o->lim.access_delay_ns +
-		     (double)r->late_max_ns) /
-			    1e6);
+	if (!o->file) {
+		cr_json_num(&j, "configured_delay_ms",
+			    2.0 * (double)o->lim.access_delay_ns / 1e6);
+		cr_json_num(&j, "achieved_delay_mean_ms",
+			    (2.0 * (double)o->lim.access_delay_ns +
+			     r->late_mean_ns) /
+				    1e6);
+		cr_json_num(&j, "achieved_delay_worst_ms",
+			    (2.0 * (double)o->lim.access_delay_ns +
+			     (double)r->late_max_ns) /
+				    1e6);
+	}
 	cr_json_uint(&j, "links_judged", r->fid_links);
 	cr_json_num(&j, "rate_error_mean_percent", 100 * r->rate_err_mean);
 	cr_json_num(&j, "rate_error_worst_percent", 100 * r->rate_err_worst);
@@ -494,18 +524,27 @@ static int write_summary(const char *dir, const struct run_opts *o,
 	cr_json_close(&j);
 	cr_json_object(&j, "parameters");
 	cr_json_str(&j, "algorithm", algo->name);
-	cr_json_uint(&j, "receivers", o->peers);
-	cr_json_uint(&j, "chain_length", o->chain_len);
+	if (!o->file) {
+		cr_json_uint(&j, "receivers", o->peers);
+		cr_json_uint(&j, "chain_length", o->chain_len);
+	}
 	cr_json_num(&j, "configured_duration_s", (double)o->duration_ns / 1e9);
-	cr_json_uint(&j, "message_size", o->msg_size);
-	cr_json_uint(&j, "rate_Bps", o->rate_Bps);
-	cr_json_uint(&j, "count", o->count);
+	if (!o->file) {
+		cr_json_uint(&j, "message_size", o->msg_size);
+		cr_json_uint(&j, "rate_Bps", o->rate_Bps);
+		cr_json_uint(&j, "count", o->count);
+	}
 	cr_json_int(&j, "workers", r->workers);
-	cr_json_str(&j, "ip", o->ip);
-	cr_json_uint(&j, "base_port", o->base_port);
-	cr_json_uint(&j, "queue_limit", o->queue_limit);
+	if (!o->file) {
+		cr_json_str(&j, "ip", o->ip);
+		cr_json_uint(&j, "base_port", o->base_port);
+	}
+	cr_json_uint(&j, "queue_limit", cfg->queue_limit ? cfg->queue_limit
+							 : CR__DEFAULT_QUEUE_LIMIT);
 	cr_json_uint(&j, "seed", o->seed ? o->seed : 1);
 	cr_json_num(&j, "warmup_s", (double)o->warmup_ns / 1e9);
+	if (o->file)
+		goto params; /* links are per class: see the experiment file */
 	cr_json_uint(&j, "upload_Bps", o->lim.upload_Bps);
 	cr_json_uint(&j, "download_Bps", o->lim.download_Bps);
 	cr_json_uint(&j, "total_Bps", o->lim.total_Bps);
@@ -516,10 +555,11 @@ static int write_summary(const char *dir, const struct run_opts *o,
 	cr_json_num(&j, "jitter_ms", (double)o->lim.jitter_ns / 1e6);
 	cr_json_num(&j, "loss", o->lim.loss);
 	cr_json_str(&j, "latency_matrix", o->matrix_path);
-	for (size_t i = 0; i < o->nparams; i++) {
+params:
+	for (size_t i = 0; i < cfg->nparams; i++) {
 		char key[300];
-		snprintf(key, sizeof(key), "D.%s", o->params[i].name);
-		cr_json_str(&j, key, o->params[i].value);
+		snprintf(key, sizeof(key), "D.%s", cfg->params[i].name);
+		cr_json_str(&j, key, cfg->params[i].value);
 	}
 	cr_json_close(&j);
 	cr_json_end(&j);
@@ -577,30 +617,240 @@ static int supervise(cr_node *n, const struct run_opts *o, bool live)
 	}
 }
 
-int cr_cli_run(int argc, char **argv)
+/* Checks the descriptor budget, runs the node, writes the summary; the exit
+ * status. */
+static int execute(struct run_opts *o, struct cr_node_config *cfg,
+		   const cr_algorithm *algo, const char *outdir,
+		   const char *started)
 {
-	struct run_opts o;
-	struct cr_node_config cfg = {0};
 	struct cr_node_fd_budget fds;
-	struct cr__source_cfg src = {0};
 	struct cr_node_result res;
-	struct cr_chains chains;
-	const cr_algorithm *algo;
-	cr_addr base;
 	cr_node *node = NULL;
-	struct cr_latency *matrix = NULL;
-	cr_link_limits source_lim;
-	char err[512], outdir[4096], started[32], ipport[128], idtext[256];
-	time_t t0 = time(NULL);
-	struct tm tm0;
+	char err[512];
 	sigset_t set;
 	bool live;
 	double cpu0, cpu1;
 	int rc, sig;
 
+	cfg->log_dir = outdir;
+	cfg->log_level = o->log_level;
+	cr_node_fd_budget(cfg, &fds);
+	if (fds.needed > fds.available) {
+		fprintf(stderr,
+			"crystal run: the experiment needs %llu file descriptors "
+			"but %llu are available (open-file limit %llu): run fewer "
+			"peers, or spread them over several nodes\n",
+			(unsigned long long)fds.needed,
+			(unsigned long long)fds.available,
+			(unsigned long long)fds.limit);
+		return 2;
+	}
+	rc = cr_node_create(cfg, &node, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "crystal run: %s\n", err);
+		return 2;
+	}
+	if (mkdir_p(outdir)) {
+		fprintf(stderr, "crystal run: cannot create %s: %s\n", outdir,
+			strerror(errno));
+		rc = 1;
+		goto out;
+	}
+
+	/* Signals go to supervise(), never to a worker. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	cr__log_install_crash_handler();
+
+	rc = cr_node_start(node, err, sizeof(err));
+	if (rc) {
+		fprintf(stderr, "crystal run: %s\n", err);
+		rc = 1;
+		goto out;
+	}
+	live = !o->quiet && isatty(2);
+	/* CPU of the experiment itself: from its start to its end, without
+	 * setting up sockets before or closing them after */
+	cpu0 = cpu_seconds();
+	sig = supervise(node, o, live);
+	cpu1 = cpu_seconds();
+	cr_node_join(node);
+	if (live)
+		fputc('\n', stderr);
+	cr_node_result(node, &res);
+	if (write_summary(outdir, o, cfg, algo, &res, started, cpu1 - cpu0)) {
+		rc = 1;
+		goto out;
+	}
+	if (res.degraded)
+		fprintf(stderr,
+			"crystal run: warning: emulation fidelity degraded: %s "
+			"(the machine did not keep up; see summary.json)\n",
+			res.degraded_reason);
+	if (!o->quiet) {
+		char cum[32], per[32], tail[32];
+		human_rate(res.cumulative_rate_Bps, cum, sizeof(cum));
+		human_rate(res.per_peer_rate_Bps, per, sizeof(per));
+		human_rate(res.tail_rate_Bps, tail, sizeof(tail));
+		printf("%s: %llu peers, %.2f s%s\n"
+		       "  cumulative rate %s, per peer %s, chain tails %s\n"
+		       "  %llu messages switched, %llu bad frames\n"
+		       "  results in %s/summary.json\n",
+		       algo->name, (unsigned long long)res.peers,
+		       (double)res.elapsed_ns / 1e9,
+		       res.interrupted ? " (interrupted)" : "", cum, per, tail,
+		       (unsigned long long)res.messages_switched,
+		       (unsigned long long)res.bad_frames, outdir);
+	}
+	rc = sig == SIGINT ? 130 : sig == SIGTERM ? 143 : 0;
+out:
+	cr_node_destroy(node);
+	return rc;
+}
+
+/* The run directory (--out, or runs/NAME-UTC) and the start time. */
+static void run_dir(const struct run_opts *o, const char *name, char *dir,
+		    size_t dirlen, char *started, size_t slen)
+{
+	time_t t0 = time(NULL);
+	struct tm tm0;
+	char stamp[32];
+
+	gmtime_r(&t0, &tm0);
+	strftime(started, slen, "%Y-%m-%dT%H:%M:%SZ", &tm0);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm0);
+	if (o->out)
+		snprintf(dir, dirlen, "%s", o->out);
+	else
+		snprintf(dir, dirlen, "runs/%s-%s", name, stamp);
+}
+
+#define GIVEN(o, opt) ((o)->given & (1ull << ((opt)-256)))
+
+/* Command-line options over the file's values. */
+static void override(const struct run_opts *o, struct cr_experiment *e)
+{
+	if (GIVEN(o, O_DURATION))
+		e->duration_ns = o->duration_ns;
+	if (GIVEN(o, O_WARMUP))
+		e->warmup_ns = o->warmup_ns;
+	if (GIVEN(o, O_SEED))
+		e->seed = o->seed;
+	if (GIVEN(o, O_WORKERS))
+		e->workers = (int)o->workers;
+	if (GIVEN(o, O_QUEUE))
+		e->queue_limit = o->queue_limit;
+	if (GIVEN(o, O_MAXMSG))
+		e->max_message = (uint32_t)o->max_msg;
+	if (GIVEN(o, O_MATRIX))
+		snprintf(e->matrix_path, sizeof(e->matrix_path), "%s",
+			 o->matrix_path);
+	for (size_t i = 0; i < e->nsessions; i++) {
+		if (GIVEN(o, O_MSGSIZE))
+			e->sessions[i].message_size = (uint32_t)o->msg_size;
+		if (GIVEN(o, O_RATE))
+			e->sessions[i].rate_Bps = o->rate_Bps;
+	}
+	for (size_t i = 0; i < e->nclasses; i++) {
+		cr_link_limits *l = &e->classes[i].limits;
+		if (GIVEN(o, O_UPLOAD))
+			l->upload_Bps = o->lim.upload_Bps;
+		if (GIVEN(o, O_DOWNLOAD))
+			l->download_Bps = o->lim.download_Bps;
+		if (GIVEN(o, O_TOTAL))
+			l->total_Bps = o->lim.total_Bps;
+		if (GIVEN(o, O_LINK_UP))
+			l->link_upload_Bps = o->lim.link_upload_Bps;
+		if (GIVEN(o, O_LINK_DOWN))
+			l->link_download_Bps = o->lim.link_download_Bps;
+		if (GIVEN(o, O_DELAY))
+			l->access_delay_ns = o->lim.access_delay_ns;
+		if (GIVEN(o, O_JITTER))
+			l->jitter_ns = o->lim.jitter_ns;
+		if (GIVEN(o, O_LOSS))
+			l->loss = o->lim.loss;
+	}
+}
+
+/* Reads the experiment file and builds its plan; 0 or exit status 2. */
+static int from_file(struct run_opts *o, struct cr_experiment *e,
+		     struct cr_plan *pl, const cr_algorithm **algo)
+{
+	char err[1024];
+
+	if (cr_experiment_load(o->file, e, err, sizeof(err))) {
+		fprintf(stderr, "crystal run: %s\n", err);
+		return 2;
+	}
+	override(o, e);
+	if (e->warmup_ns >= e->duration_ns) {
+		fprintf(stderr, "crystal run: the warm-up (%.3f s) must be "
+				"shorter than the duration (%.3f s)\n",
+			(double)e->warmup_ns / 1e9, (double)e->duration_ns / 1e9);
+		return 2;
+	}
+	*algo = cr__algorithm_find(GIVEN(o, O_ALGO) ? o->algorithm
+				   : e->algorithm[0]	? e->algorithm
+							: "relay",
+				   err, sizeof(err));
+	if (!*algo) {
+		fprintf(stderr, "crystal run: %s\n", err);
+		return 2;
+	}
+	if (cr_plan_build(pl, e, *algo, o->params, o->nparams, err,
+			  sizeof(err))) {
+		fprintf(stderr, "crystal run: %s\n", err);
+		return 2;
+	}
+	/* the summary reports what ran */
+	o->duration_ns = e->duration_ns;
+	o->warmup_ns = e->warmup_ns;
+	o->seed = e->seed;
+	return 0;
+}
+
+static int run_file(struct run_opts *o)
+{
+	struct cr_experiment e;
+	struct cr_plan pl;
+	const cr_algorithm *algo;
+	char outdir[4096], started[32];
+	int rc;
+
+	rc = from_file(o, &e, &pl, &algo);
+	if (rc) {
+		cr_experiment_free(&e);
+		return rc;
+	}
+	o->experiment = &e;
+	run_dir(o, e.name, outdir, sizeof(outdir), started, sizeof(started));
+	rc = execute(o, &pl.cfg, algo, outdir, started);
+	cr_plan_free(&pl);
+	cr_experiment_free(&e);
+	return rc;
+}
+
+int cr_cli_run(int argc, char **argv)
+{
+	struct run_opts o;
+	struct cr_node_config cfg = {0};
+	struct cr__source_cfg src = {0};
+	struct cr_chains chains;
+	const cr_algorithm *algo;
+	cr_addr base;
+	struct cr_latency *matrix = NULL;
+	cr_link_limits source_lim;
+	char err[512], outdir[4096], started[32], ipport[128], idtext[256];
+	int rc;
+
 	rc = parse_opts(argc, argv, &o);
 	if (rc)
 		return rc;
+	if (o.file)
+		return run_file(&o);
 	algo = cr__algorithm_find(o.algorithm, err, sizeof(err));
 	if (!algo) {
 		fprintf(stderr, "crystal run: %s\n", err);
@@ -623,15 +873,7 @@ int cr_cli_run(int argc, char **argv)
 		return 2;
 	}
 
-	gmtime_r(&t0, &tm0);
-	strftime(started, sizeof(started), "%Y-%m-%dT%H:%M:%SZ", &tm0);
-	if (o.out) {
-		snprintf(outdir, sizeof(outdir), "%s", o.out);
-	} else {
-		char stamp[32];
-		strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm0);
-		snprintf(outdir, sizeof(outdir), "runs/chains-%s", stamp);
-	}
+	run_dir(&o, "chains", outdir, sizeof(outdir), started, sizeof(started));
 
 	src.peer_index = 0;
 	src.session = 1;
@@ -657,8 +899,6 @@ int cr_cli_run(int argc, char **argv)
 	cfg.nsources = 1;
 	cfg.max_msg_bytes = (uint32_t)o.max_msg;
 	cfg.queue_limit = o.queue_limit;
-	cfg.log_dir = outdir;
-	cfg.log_level = o.log_level;
 	if (o.source_upload_Bps) {
 		source_lim = o.lim;
 		source_lim.upload_Bps = o.source_upload_Bps;
@@ -676,84 +916,7 @@ int cr_cli_run(int argc, char **argv)
 	}
 	cfg.matrix = matrix;
 
-	cr_node_fd_budget(&cfg, &fds);
-	if (fds.needed > fds.available) {
-		fprintf(stderr,
-			"crystal run: the experiment needs %llu file descriptors "
-			"but %llu are available (open-file limit %llu): run fewer "
-			"peers, or spread them over several nodes\n",
-			(unsigned long long)fds.needed,
-			(unsigned long long)fds.available,
-			(unsigned long long)fds.limit);
-		cr_chains_free(&chains);
-		free(matrix);
-		return 2;
-	}
-	rc = cr_node_create(&cfg, &node, err, sizeof(err));
-	if (rc) {
-		fprintf(stderr, "crystal run: %s\n", err);
-		cr_chains_free(&chains);
-		free(matrix);
-		return 2;
-	}
-	if (mkdir_p(outdir)) {
-		fprintf(stderr, "crystal run: cannot create %s: %s\n", outdir,
-			strerror(errno));
-		rc = 1;
-		goto out;
-	}
-
-	/* Signals go to supervise(), never to a worker. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	cr__log_install_crash_handler();
-
-	rc = cr_node_start(node, err, sizeof(err));
-	if (rc) {
-		fprintf(stderr, "crystal run: %s\n", err);
-		rc = 1;
-		goto out;
-	}
-	live = !o.quiet && isatty(2);
-	/* CPU of the experiment itself: from its start to its end, without
-	 * setting up sockets before or closing them after */
-	cpu0 = cpu_seconds();
-	sig = supervise(node, &o, live);
-	cpu1 = cpu_seconds();
-	cr_node_join(node);
-	if (live)
-		fputc('\n', stderr);
-	cr_node_result(node, &res);
-	if (write_summary(outdir, &o, algo, &res, started, cpu1 - cpu0)) {
-		rc = 1;
-		goto out;
-	}
-	if (res.degraded)
-		fprintf(stderr,
-			"crystal run: warning: emulation fidelity degraded: %s "
-			"(the machine did not keep up; see summary.json)\n",
-			res.degraded_reason);
-	if (!o.quiet) {
-		char cum[32], per[32], tail[32];
-		human_rate(res.cumulative_rate_Bps, cum, sizeof(cum));
-		human_rate(res.per_peer_rate_Bps, per, sizeof(per));
-		human_rate(res.tail_rate_Bps, tail, sizeof(tail));
-		printf("%s: %llu peers, %.2f s%s\n"
-		       "  cumulative rate %s, per peer %s, chain tails %s\n"
-		       "  %llu messages switched, %llu bad frames\n"
-		       "  results in %s/summary.json\n",
-		       algo->name, (unsigned long long)res.peers,
-		       (double)res.elapsed_ns / 1e9,
-		       res.interrupted ? " (interrupted)" : "", cum, per, tail,
-		       (unsigned long long)res.messages_switched,
-		       (unsigned long long)res.bad_frames, outdir);
-	}
-	rc = sig == SIGINT ? 130 : sig == SIGTERM ? 143 : 0;
-out:
-	cr_node_destroy(node);
+	rc = execute(&o, &cfg, algo, outdir, started);
 	cr_chains_free(&chains);
 	free(matrix);
 	return rc;

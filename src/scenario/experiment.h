@@ -14,11 +14,17 @@
 #define CR_NAME_MAX 64
 #define CR_PATH_MAX 4096
 
+/* Most peers one class may hold. */
+#define CR_CLASS_MAX_PEERS 1000000
+
 /* A class of peers: how many, where, and their access link. */
 struct cr_peer_class {
 	char name[CR_NAME_MAX];
 	size_t count;	/* peers in the class */
-	cr_addr *addrs; /* count addresses, expanded from the range */
+	cr_addr *addrs; /* count addresses, expanded from the range: in
+			 * ascending order (cr_experiment_peer_index relies
+			 * on it) */
+	size_t first;	/* index of addrs[0] among the experiment's peers */
 	cr_link_limits limits;
 	unsigned line;	/* where the section starts, for messages */
 };
@@ -65,6 +71,7 @@ struct cr_tracker_cfg {
 struct cr_param_kv {
 	char name[CR_NAME_MAX];
 	char value[256];
+	unsigned line;
 };
 
 struct cr_experiment {
@@ -80,6 +87,7 @@ struct cr_experiment {
 	size_t nparams;
 	struct cr_peer_class *classes;
 	size_t nclasses;
+	size_t npeers; /* in all classes: peer indices run 0..npeers-1 */
 	struct cr_session_cfg *sessions;
 	size_t nsessions;
 	struct cr_tracker_cfg tracker;
@@ -90,11 +98,13 @@ struct cr_experiment {
 	uint32_t max_message;		 /* 0: the default */
 };
 
-/* Reads an experiment file.  Returns 0, or -CR_EINVAL / -CR_ENOENT /
- * -CR_ENOMEM with err holding "FILE:LINE: what is wrong; what is
- * accepted". */
+/* Reads an experiment file.  Returns 0, or -CR_EINVAL / -CR_ENOENT (the
+ * file, or a file it names, cannot be read) / -CR_ENOMEM with err holding
+ * "FILE:LINE: what is wrong; what is accepted".  On error *out holds
+ * nothing (all zero); on success free it with cr_experiment_free. */
 int cr_experiment_load(const char *path, struct cr_experiment *out, char *err,
 		       size_t errlen);
+/* Frees what load allocated; safe on an all-zero experiment, and twice. */
 void cr_experiment_free(struct cr_experiment *e);
 
 /* The class whose addresses include a, or NULL. */
@@ -102,5 +112,12 @@ const struct cr_peer_class *cr_experiment_class_of(const struct cr_experiment *e
 						   const cr_addr *a);
 const struct cr_peer_class *cr_experiment_class(const struct cr_experiment *e,
 						const char *name);
+const struct cr_session_cfg *
+cr_experiment_session(const struct cr_experiment *e, uint16_t id);
+
+/* The index of peer a among all the experiment's peers (classes in file
+ * order, each in address order): 0, or -CR_ENOENT when no class holds a. */
+int cr_experiment_peer_index(const struct cr_experiment *e, const cr_addr *a,
+			     size_t *index);
 
 #endif

@@ -1,0 +1,158 @@
+/* crystal tracker: the tracker of an experiment, on its own.
+ *
+ * For experiments whose [tracker] says `mode = external`: the peers, on one
+ * or many nodes, register with this process over TCP.  It reads the same
+ * experiment file (the hello must name the same experiment), listens at
+ * the file's tracker address (or --address), and runs until the
+ * experiment's duration has passed (or --duration, or Ctrl-C).
+ */
+#include "../engine/registry.h"
+#include "../core/units.h"
+#include "../node.h"
+#include "../scenario/experiment.h"
+#include "cli.h"
+
+#include <getopt.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+
+static void usage(FILE *f)
+{
+	fputs("usage: crystal tracker EXPERIMENT.ini [options]\n"
+	      "\n"
+	      "Runs the tracker of an experiment whose [tracker] mode is external.\n"
+	      "\n"
+	      "  --address IP:PORT   listen here instead of the file's tracker address\n"
+	      "  --duration TIME     stop after this long (default: the experiment's\n"
+	      "                      duration plus 10 s)\n"
+	      "\n"
+	      "Warnings go to stderr.\n",
+	      f);
+}
+
+int cr_cli_tracker(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"address", required_argument, NULL, 'a'},
+		{"duration", required_argument, NULL, 'd'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct cr_experiment e;
+	struct cr_node_config cfg = {0};
+	struct cr_node_peer peer = {0};
+	const cr_algorithm *algo;
+	const char *addr = NULL;
+	int64_t duration = 0;
+	char err[1024], idtext[512];
+	cr_node *n = NULL;
+	sigset_t set;
+	int c, rc = 0;
+
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a':
+			addr = optarg;
+			break;
+		case 'd':
+			if (cr_parse_time(optarg, CR_SEC, &duration) ||
+			    duration <= 0) {
+				fprintf(stderr,
+					"crystal tracker: --duration '%s': "
+					"expected %s\n",
+					optarg, CR_TIME_FORMS);
+				return 2;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			fprintf(stderr, "crystal tracker: bad option '%s'\n\n",
+				argv[optind - 1]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		usage(stderr);
+		return 2;
+	}
+	if (cr_experiment_load(argv[optind], &e, err, sizeof(err))) {
+		fprintf(stderr, "crystal tracker: %s\n", err);
+		return 2;
+	}
+	peer.addr = e.tracker.addr;
+	if (addr && cr_addr_parse(&peer.addr, addr)) {
+		fprintf(stderr,
+			"crystal tracker: --address '%s': expected IP:PORT\n",
+			addr);
+		rc = 2;
+		goto out;
+	}
+	if (!peer.addr.family) {
+		fprintf(stderr,
+			"crystal tracker: %s has no tracker address: give "
+			"[tracker] address, or --address\n",
+			argv[optind]);
+		rc = 2;
+		goto out;
+	}
+	peer.is_tracker = true;
+	algo = cr__algorithm_find("relay", err, sizeof(err));
+	snprintf(idtext, sizeof(idtext), "experiment %s %llu", e.name,
+		 (unsigned long long)e.seed);
+	cfg.name = e.name;
+	cfg.exp_id = cr_node_experiment_id(idtext);
+	cfg.duration_ns = duration ? duration : e.duration_ns + 10 * CR_SEC;
+	cfg.workers = 1;
+	cfg.algo = algo;
+	cfg.peers = &peer;
+	cfg.npeers = 1;
+	cfg.seed = e.seed;
+	cfg.log_level = CR_LOG_INFO;
+	cfg.log_dir = NULL;
+	cfg.tracker.enabled = false;
+	cfg.tracker.addr = peer.addr;
+	cfg.tracker.reply_peers = e.tracker.reply_peers;
+	cfg.tracker.probe = e.tracker.liveness == CR_LIVENESS_PROBE;
+	cfg.tracker.interval_ns = e.tracker.interval_ns;
+	cfg.tracker.timeout_ns = e.tracker.timeout_ns;
+	if (cr_node_create(&cfg, &n, err, sizeof(err))) {
+		fprintf(stderr, "crystal tracker: %s\n", err);
+		rc = 2;
+		goto out;
+	}
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (cr_node_start(n, err, sizeof(err))) {
+		fprintf(stderr, "crystal tracker: %s\n", err);
+		rc = 1;
+		goto out;
+	}
+	fprintf(stderr, "crystal tracker: experiment %s, listening at %s\n",
+		e.name, addr ? addr : "the file's tracker address");
+	for (;;) {
+		struct timespec ts = {0, 250 * 1000 * 1000};
+		int sig;
+		if (cr_node_wait(n, 0))
+			break;
+		sig = sigtimedwait(&set, NULL, &ts);
+		if (sig == SIGINT || sig == SIGTERM) {
+			cr_node_stop(n, true);
+			rc = sig == SIGINT ? 130 : 143;
+			break;
+		}
+	}
+	cr_node_join(n);
+out:
+	cr_node_destroy(n);
+	cr_experiment_free(&e);
+	return rc;
+}
