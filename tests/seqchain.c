@@ -20,7 +20,7 @@ struct sc_local {
 };
 
 static void sc_error(struct sc_peer *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static void sc_error(struct sc_peer *s, const char *fmt, ...)
 {
@@ -64,8 +64,8 @@ static void tail_complete(cr_peer *p, struct sc_local *l)
 	if (atomic_load(&sc.may_stop))
 		cr_experiment_stop(p);
 	else
-		l->wait_timer = cr_timer_start(p, 0, 5 * CR_MS, maybe_stop,
-					       NULL);
+		l->wait_timer =
+		    cr_timer_start(p, 0, 5 * CR_MS, maybe_stop, NULL);
 }
 
 static void forward(cr_peer *p, struct sc_local *l, struct sc_peer *s,
@@ -87,8 +87,9 @@ static void at_source(cr_peer *p, struct sc_local *l, struct sc_peer *s,
 
 	if (cr_msg_type(gen) != CR_MSG_DATA_MIN || cr_msg_session(gen) != 1 ||
 	    cr_msg_len(gen) != sc.cfg.msg_size)
-		sc_error(s, "generated message %llu: type %u session %u "
-			    "length %zu",
+		sc_error(s,
+			 "generated message %llu: type %u session %u "
+			 "length %zu",
 			 (unsigned long long)seq, cr_msg_type(gen),
 			 cr_msg_session(gen), cr_msg_len(gen));
 	if (cr_msg_created_ns(gen) < s->last_created_ns)
@@ -189,14 +190,14 @@ static void sc_departed(cr_peer *p, const cr_addr *who)
 }
 
 const cr_algorithm sc_algorithm = {
-	.api_version = CR_API_VERSION,
-	.name = "seqchain",
-	.description = "numbered messages down relay chains, checked",
-	.state_size = sizeof(struct sc_local),
-	.bootstrap = sc_bootstrap,
-	.process = sc_control,
-	.process_data = sc_data,
-	.peer_departed = sc_departed,
+    .api_version = CR_API_VERSION,
+    .name = "seqchain",
+    .description = "numbered messages down relay chains, checked",
+    .state_size = sizeof(struct sc_local),
+    .bootstrap = sc_bootstrap,
+    .process = sc_control,
+    .process_data = sc_data,
+    .peer_departed = sc_departed,
 };
 
 int sc_start(const struct sc_cfg *cfg)
@@ -275,7 +276,7 @@ const char *sc_verify(void)
 	for (size_t i = 0; i < sc.chains.npeers; i++) {
 		const struct sc_peer *s = &sc.st[i];
 		const struct cr__peer_stats *ps =
-			cr_node_peer_stats(sc.node, i);
+		    cr_node_peer_stats(sc.node, i);
 		uint64_t ndown = sc.chains.peers[i].nboot;
 
 		if (s->errors)
@@ -292,8 +293,8 @@ const char *sc_verify(void)
 			      (unsigned long long)(count * ndown));
 		switched += ps->data_msgs_in + ps->ctrl_msgs_in;
 		if (ps->ctrl_msgs_in != s->sentinels)
-			WRONG("peer %zu: %llu control messages in, %llu seen", i,
-			      (unsigned long long)ps->ctrl_msgs_in,
+			WRONG("peer %zu: %llu control messages in, %llu seen",
+			      i, (unsigned long long)ps->ctrl_msgs_in,
 			      (unsigned long long)s->sentinels);
 		if (i == 0) {
 			if (ps->data_msgs_in)

@@ -20,8 +20,8 @@
 
 #include <stdatomic.h>
 
-#define SC_TYPE 200	    /* data type of the numbered messages */
-#define SC_SENTINEL 40	    /* control type a test may send to a peer */
+#define SC_TYPE	    200 /* data type of the numbered messages */
+#define SC_SENTINEL 40	/* control type a test may send to a peer */
 
 struct sc_cfg {
 	uint16_t base_port;
@@ -30,9 +30,9 @@ struct sc_cfg {
 	uint32_t msg_size; /* at least 8 */
 	uint64_t rate_Bps; /* 0: as fast as the links take them */
 	int workers;
-	uint32_t max_msg;  /* 0: the default */
-	size_t queue_limit; /* 0: the default */
-	uint64_t exp_id;   /* 0: derived from the name */
+	uint32_t max_msg;	  /* 0: the default */
+	size_t queue_limit;	  /* 0: the default */
+	uint64_t exp_id;	  /* 0: derived from the name */
 	const cr_algorithm *algo; /* NULL: seqchain */
 	const struct cr_node_param *params;
 	size_t nparams;

@@ -341,17 +341,17 @@ void t_hello(uint8_t out[T_HELLO_SIZE], uint64_t exp_id, uint16_t src_port,
 }
 
 const struct t_bad_kind t_bad_kinds[] = {
-	{"random bytes", false, true},
-	{"bad magic", true, true},
-	{"bad version", true, true},
-	{"unknown type", true, true},
-	{"bad address family", true, true},
-	{"length above the maximum", true, true},
-	{"data frame before hello", false, true},
-	{"second hello", true, true},
-	{"hello with another experiment tag", false, true},
-	{"hello for another experiment", false, false},
-	{"hello of the wrong length", false, true},
+    {"random bytes", false, true},
+    {"bad magic", true, true},
+    {"bad version", true, true},
+    {"unknown type", true, true},
+    {"bad address family", true, true},
+    {"length above the maximum", true, true},
+    {"data frame before hello", false, true},
+    {"second hello", true, true},
+    {"hello with another experiment tag", false, true},
+    {"hello for another experiment", false, false},
+    {"hello of the wrong length", false, true},
 };
 const size_t t_nbad_kinds = sizeof(t_bad_kinds) / sizeof(t_bad_kinds[0]);
 

@@ -2,8 +2,8 @@
  * distributions (src/scenario/gen.c does the drawing; this file reads the
  * options and writes the file).  See docs/generating-events.md.
  */
-#include "../core/units.h"
 #include "../scenario/gen.h"
+#include "../core/units.h"
 #include "cli.h"
 
 #include <errno.h>
@@ -25,6 +25,7 @@ struct gen_opts {
 	bool port_given;
 };
 
+/* clang-format off */
 static void gen_usage(FILE *f)
 {
 	fputs("usage: crystal gen-events --peers N --duration TIME [options]\n"
@@ -80,6 +81,7 @@ static void gen_usage(FILE *f)
 	      "Exit codes: 0 written, 1 could not write, 2 bad usage or input.\n",
 	      f);
 }
+/* clang-format on */
 
 static int bad(const char *opt, const char *val, const char *accepted)
 {
@@ -108,24 +110,24 @@ enum {
 };
 
 static const struct option long_opts[] = {
-	{"peers", required_argument, NULL, O_PEERS},
-	{"duration", required_argument, NULL, O_DURATION},
-	{"seed", required_argument, NULL, O_SEED},
-	{"arrival-rate", required_argument, NULL, O_ARRIVAL},
-	{"flash-crowd", required_argument, NULL, O_FLASH},
-	{"join-shape", required_argument, NULL, O_JSHAPE},
-	{"join-scale", required_argument, NULL, O_JSCALE},
-	{"lifetime", required_argument, NULL, O_LIFETIME},
-	{"die-after", required_argument, NULL, O_DIE_AFTER},
-	{"class", required_argument, NULL, O_CLASS},
-	{"experiment", required_argument, NULL, O_EXPERIMENT},
-	{"session", required_argument, NULL, O_SESSION},
-	{"rate", required_argument, NULL, O_RATE},
-	{"ip", required_argument, NULL, O_IP},
-	{"base-port", required_argument, NULL, O_BASEPORT},
-	{"out", required_argument, NULL, 'o'},
-	{"help", no_argument, NULL, O_HELP},
-	{NULL, 0, NULL, 0},
+    {"peers", required_argument, NULL, O_PEERS},
+    {"duration", required_argument, NULL, O_DURATION},
+    {"seed", required_argument, NULL, O_SEED},
+    {"arrival-rate", required_argument, NULL, O_ARRIVAL},
+    {"flash-crowd", required_argument, NULL, O_FLASH},
+    {"join-shape", required_argument, NULL, O_JSHAPE},
+    {"join-scale", required_argument, NULL, O_JSCALE},
+    {"lifetime", required_argument, NULL, O_LIFETIME},
+    {"die-after", required_argument, NULL, O_DIE_AFTER},
+    {"class", required_argument, NULL, O_CLASS},
+    {"experiment", required_argument, NULL, O_EXPERIMENT},
+    {"session", required_argument, NULL, O_SESSION},
+    {"rate", required_argument, NULL, O_RATE},
+    {"ip", required_argument, NULL, O_IP},
+    {"base-port", required_argument, NULL, O_BASEPORT},
+    {"out", required_argument, NULL, 'o'},
+    {"help", no_argument, NULL, O_HELP},
+    {NULL, 0, NULL, 0},
 };
 
 /* A finite number above 0 (or at least 0 with zero_ok). */
@@ -169,7 +171,8 @@ static int parse_one(int c, const char *arg, struct gen_opts *o)
 	switch (c) {
 	case O_PEERS:
 		if (cr_parse_uint(arg, 1000000, &p->peers) || !p->peers)
-			return bad("--peers", arg, "a whole number from 1 to 1000000");
+			return bad("--peers", arg,
+				   "a whole number from 1 to 1000000");
 		return 0;
 	case O_DURATION:
 		if (cr_parse_time(arg, CR_SEC, &p->duration_ns) ||
@@ -301,7 +304,8 @@ static int parse_opts(int argc, char **argv, struct gen_opts *o)
 			gen_usage(stdout);
 			exit(0);
 		case ':':
-			fprintf(stderr, "crystal gen-events: %s needs a value\n",
+			fprintf(stderr,
+				"crystal gen-events: %s needs a value\n",
 				argv[optind - 1]);
 			return 2;
 		case '?':
@@ -392,8 +396,8 @@ static int write_file(const struct gen_opts *o, const struct cr_gen_result *r,
 	snprintf(tmp, sizeof(tmp), "%s.tmp", o->out);
 	f = fopen(tmp, "w");
 	if (!f) {
-		fprintf(stderr, "crystal gen-events: cannot write %s: %s\n", tmp,
-			strerror(errno));
+		fprintf(stderr, "crystal gen-events: cannot write %s: %s\n",
+			tmp, strerror(errno));
 		return 1;
 	}
 	rc = cr_gen_write(f, &o->p, r, command);
@@ -411,13 +415,14 @@ static int write_file(const struct gen_opts *o, const struct cr_gen_result *r,
 static void warn_counts(const struct cr_gen_result *r)
 {
 	if (r->born < r->peers)
-		fprintf(stderr,
-			"crystal gen-events: warning: %llu of %llu peers would "
-			"be born after the end (%g births per second over %g s) "
-			"and are left out\n",
-			(unsigned long long)(r->peers - r->born),
-			(unsigned long long)r->peers, r->arrival_per_s,
-			(double)r->duration_ns / 1e9);
+		fprintf(
+		    stderr,
+		    "crystal gen-events: warning: %llu of %llu peers would "
+		    "be born after the end (%g births per second over %g s) "
+		    "and are left out\n",
+		    (unsigned long long)(r->peers - r->born),
+		    (unsigned long long)r->peers, r->arrival_per_s,
+		    (double)r->duration_ns / 1e9);
 	if (r->moved)
 		fprintf(stderr,
 			"crystal gen-events: warning: %llu peers drawn into a "

@@ -208,8 +208,12 @@ int cr__timers_run(cr__timers *t, const cr__clock *c)
 			break;
 		cr__hist_add(&t->lag, now - s->due_ns);
 		if (s->period_ns) {
-			/* re-arm from the due time, not from now: no drift */
-			s->due_ns += s->period_ns;
+			/* re-arm from the due time, not from now: no drift;
+			 * a period too long to add up means never again */
+			if (s->due_ns > 0 && s->period_ns > INT64_MAX - s->due_ns)
+				s->due_ns = INT64_MAX;
+			else
+				s->due_ns += s->period_ns;
 			s->seq = t->seq++;
 			sift_down(t, 0);
 		} else {

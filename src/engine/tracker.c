@@ -371,7 +371,11 @@ void cr__tracker_handle(struct cr_peer *p, const cr_addr *from,
 			on_report(p->tracker, from);
 		break;
 	case CR__T_TRACKER_PEERS:
-		if (!p->tracker)
+		/* only the answer this peer waits for, from its tracker: any
+		 * other must not touch the bootstrap list, which the
+		 * algorithm may hold (cr_bootstrap_peers) */
+		if (!p->tracker && p->tracker_wait &&
+		    cr_addr_eq(from, &p->node->cfg.tracker.addr))
 			on_peers(p, pl, m->len);
 		break;
 	case CR__T_TRACKER_PROBE:

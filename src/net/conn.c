@@ -104,7 +104,9 @@ static void hello_timeout(void *ctx, void *arg)
 			 "%s sent no hello in %lld s; closing",
 			 c->remote_text,
 			 (long long)(CR__HELLO_TIMEOUT / CR_SEC));
-		cr__conn_close(c, false, false, "no hello");
+		/* an outgoing one was to a known peer, which is now gone for
+		 * this one; an incoming one has no name, so no departure */
+		cr__conn_close(c, true, false, "no hello");
 	}
 }
 
@@ -380,7 +382,11 @@ void cr__conn_flush(struct cr__conn *c)
 		}
 		if (!k)
 			break; /* the next release is not due yet */
-		w = writev(c->fd, iov, (int)k);
+		/* sendmsg, not writev: a peer that has gone away must be an
+		 * EPIPE here, not a SIGPIPE that kills the embedding process */
+		w = sendmsg(c->fd,
+			    &(struct msghdr){.msg_iov = iov, .msg_iovlen = k},
+			    MSG_NOSIGNAL);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;

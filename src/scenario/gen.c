@@ -44,10 +44,10 @@ struct draws {
 void cr_gen_defaults(struct cr_gen_params *p)
 {
 	*p = (struct cr_gen_params){
-		.seed = 1,
-		.join_shape = 1.5,
-		.join_scale_ns = 2 * CR_SEC,
-		.die_after_ns = CR_SEC,
+	    .seed = 1,
+	    .join_shape = 1.5,
+	    .join_scale_ns = 2 * CR_SEC,
+	    .die_after_ns = CR_SEC,
 	};
 	cr_addr_parse(&p->source, "127.0.0.1:20000");
 }
@@ -103,7 +103,7 @@ int cr_gen_parse_lifetime(const char *text, struct cr_gen_lifetime *out)
 	return 0;
 }
 
-/* --- checks ---------------------------------------------------------------- */
+/* --- checks --------------------------------------------------------------- */
 
 static bool valid_name(const char *s)
 {
@@ -117,8 +117,7 @@ static bool valid_name(const char *s)
 	return true;
 }
 
-static int check_times(const struct cr_gen_params *p, char *err,
-		       size_t errlen)
+static int check_times(const struct cr_gen_params *p, char *err, size_t errlen)
 {
 	const struct cr_gen_lifetime *l = &p->lifetime;
 
@@ -210,7 +209,7 @@ static int check_classes(const struct cr_gen_params *p, char *err,
 	return 0;
 }
 
-/* --- where the peers go ----------------------------------------------------- */
+/* --- where the peers go --------------------------------------------------- */
 
 /* A session's source and the tracker are peers of their own kind: a class's
  * addresses go to the generated peers only when they are neither. */
@@ -254,8 +253,8 @@ static int take_addrs(struct wclass *w, const struct cr_experiment *e,
 	return 0;
 }
 
-static int pick_session(const struct cr_gen_params *p,
-			struct cr_gen_result *r, char *err, size_t errlen)
+static int pick_session(const struct cr_gen_params *p, struct cr_gen_result *r,
+			char *err, size_t errlen)
 {
 	const struct cr_experiment *e = p->exp;
 
@@ -331,7 +330,7 @@ static int set_classes(const struct cr_gen_params *p, struct wclass **out,
 			return -CR_ENOMEM;
 		w[i].name = c->name;
 		w[i].weight =
-			p->nclasses ? p->classes[i].fraction : (double)w[i].naddrs;
+		    p->nclasses ? p->classes[i].fraction : (double)w[i].naddrs;
 	}
 	if (!e)
 		return 0;
@@ -342,9 +341,8 @@ static int set_classes(const struct cr_gen_params *p, struct wclass **out,
 	return 0;
 }
 
-static int check_peers(const struct cr_gen_params *p,
-		       struct cr_gen_result *r, uint64_t capacity, char *err,
-		       size_t errlen)
+static int check_peers(const struct cr_gen_params *p, struct cr_gen_result *r,
+		       uint64_t capacity, char *err, size_t errlen)
 {
 	r->peers = p->peers;
 	if (p->exp) {
@@ -382,7 +380,7 @@ static int check_peers(const struct cr_gen_params *p,
 	return 0;
 }
 
-/* --- the draws --------------------------------------------------------------- */
+/* --- the draws ------------------------------------------------------------ */
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -400,7 +398,7 @@ static void draw_births(gsl_rng *g, const struct cr_gen_params *p,
 		/* Sorted, so that addresses follow the order of birth. */
 		for (uint64_t i = 0; i < r->peers; i++)
 			birth_s[i] =
-				gsl_ran_flat(g, 0, (double)p->flash_crowd_ns / 1e9);
+			    gsl_ran_flat(g, 0, (double)p->flash_crowd_ns / 1e9);
 		qsort(birth_s, r->peers, sizeof(*birth_s), cmp_double);
 		return;
 	}
@@ -411,6 +409,38 @@ static void draw_births(gsl_rng *g, const struct cr_gen_params *p,
 	}
 }
 
+static void place(struct wclass *w, size_t c, struct draws *d, uint64_t i)
+{
+	d->cls[i] = (int)c;
+	if (w[c].addrs)
+		d->addr[i] = w[c].addrs[w[c].used];
+	w[c].used++;
+}
+
+/* Without fractions, an experiment's addresses are drawn without
+ * replacement: a shuffle of one slot per address, the first peers taking
+ * the first slots.  Classes fill in proportion to their sizes, and none
+ * overflows even when the peers take every address. */
+static int shuffle_classes(gsl_rng *g, struct wclass *w, size_t nw,
+			   struct cr_gen_result *r, struct draws *d,
+			   uint64_t capacity)
+{
+	int *slot = malloc(capacity * sizeof(*slot));
+	size_t k = 0;
+
+	if (!slot)
+		return -CR_ENOMEM;
+	for (size_t c = 0; c < nw; c++)
+		for (size_t i = 0; i < w[c].naddrs; i++)
+			slot[k++] = (int)c;
+	gsl_ran_shuffle(g, slot, capacity, sizeof(*slot));
+	for (uint64_t i = 0; i < r->peers; i++)
+		place(w, (size_t)slot[i], d, i);
+	free(slot);
+	return 0;
+}
+
+/* With fractions, each peer's class is an independent draw. */
 static int draw_classes(gsl_rng *g, struct wclass *w, size_t nw,
 			struct cr_gen_result *r, struct draws *d)
 {
@@ -446,10 +476,7 @@ static int draw_classes(gsl_rng *g, struct wclass *w, size_t nw,
 			moved = true;
 		}
 		r->moved += moved;
-		d->cls[i] = (int)c;
-		if (w[c].addrs)
-			d->addr[i] = w[c].addrs[w[c].used];
-		w[c].used++;
+		place(w, c, d, i);
 	}
 out:
 	gsl_ran_discrete_free(table);
@@ -489,7 +516,7 @@ static unsigned long draw_seed(uint64_t seed, enum draw k)
 	return (unsigned long)(z & 0xffffffffu);
 }
 
-/* --- the events ----------------------------------------------------------------- */
+/* --- the events ----------------------------------------------------------- */
 
 static struct cr_event *push(struct cr_gen_result *r, int64_t t,
 			     const cr_addr *a, enum cr_event_type type)
@@ -502,9 +529,9 @@ static struct cr_event *push(struct cr_gen_result *r, int64_t t,
 	return e;
 }
 
-static void peer_events(const struct cr_gen_params *p,
-			struct cr_gen_result *r, const struct draws *d,
-			const struct wclass *w, uint64_t i)
+static void peer_events(const struct cr_gen_params *p, struct cr_gen_result *r,
+			const struct draws *d, const struct wclass *w,
+			uint64_t i)
 {
 	int64_t end = r->duration_ns, tb, tj, tl;
 	struct cr_event *e;
@@ -553,7 +580,7 @@ static int sort_events(struct cr_gen_result *r)
 {
 	struct key *k = malloc((r->nevents ? r->nevents : 1) * sizeof(*k));
 	struct cr_event *sorted =
-		malloc((r->nevents ? r->nevents : 1) * sizeof(*sorted));
+	    malloc((r->nevents ? r->nevents : 1) * sizeof(*sorted));
 
 	if (!k || !sorted) {
 		free(k);
@@ -571,9 +598,8 @@ static int sort_events(struct cr_gen_result *r)
 	return 0;
 }
 
-static int make_events(const struct cr_gen_params *p,
-		       struct cr_gen_result *r, const struct draws *d,
-		       const struct wclass *w)
+static int make_events(const struct cr_gen_params *p, struct cr_gen_result *r,
+		       const struct draws *d, const struct wclass *w)
 {
 	struct cr_event *e;
 
@@ -609,14 +635,15 @@ static int count_classes(struct cr_gen_result *r, const struct wclass *w,
 }
 
 static int draw_all(const struct cr_gen_params *p, struct cr_gen_result *r,
-		    struct wclass *w, size_t nw, gsl_rng *const *g)
+		    struct wclass *w, size_t nw, uint64_t capacity,
+		    gsl_rng *const *g)
 {
 	struct draws d = {
-		.birth_s = malloc(r->peers * sizeof(double)),
-		.join_s = malloc(r->peers * sizeof(double)),
-		.life_s = calloc(r->peers, sizeof(double)),
-		.cls = malloc(r->peers * sizeof(int)),
-		.addr = calloc(r->peers, sizeof(cr_addr)),
+	    .birth_s = malloc(r->peers * sizeof(double)),
+	    .join_s = malloc(r->peers * sizeof(double)),
+	    .life_s = calloc(r->peers, sizeof(double)),
+	    .cls = malloc(r->peers * sizeof(int)),
+	    .addr = calloc(r->peers, sizeof(cr_addr)),
 	};
 	double join_scale_s = (double)p->join_scale_ns / 1e9;
 	int rc = -CR_ENOMEM;
@@ -629,11 +656,17 @@ static int draw_all(const struct cr_gen_params *p, struct cr_gen_result *r,
 		d.addr[i] = r->source;
 		d.addr[i].port = (uint16_t)(r->source.port + 1 + i);
 	}
-	if (nw && (rc = draw_classes(g[D_CLASS], w, nw, r, &d)))
+	if (nw && p->exp && !p->nclasses)
+		rc = shuffle_classes(g[D_CLASS], w, nw, r, &d, capacity);
+	else if (nw)
+		rc = draw_classes(g[D_CLASS], w, nw, r, &d);
+	else
+		rc = 0;
+	if (rc)
 		goto out;
 	for (uint64_t i = 0; i < r->peers; i++)
-		d.join_s[i] = gsl_ran_weibull(g[D_JOIN], join_scale_s,
-					      p->join_shape);
+		d.join_s[i] =
+		    gsl_ran_weibull(g[D_JOIN], join_scale_s, p->join_shape);
 	if (p->lifetime.kind != CR_GEN_LIFE_NONE)
 		for (uint64_t i = 0; i < r->peers; i++)
 			d.life_s[i] = draw_life(g[D_LIFE], &p->lifetime);
@@ -661,8 +694,8 @@ int cr_gen_events(const struct cr_gen_params *p, struct cr_gen_result *r,
 
 	memset(r, 0, sizeof(*r));
 	snprintf(err, errlen, "out of memory");
-	duration_ns = p->duration_ns || !p->exp ? p->duration_ns
-						: p->exp->duration_ns;
+	duration_ns =
+	    p->duration_ns || !p->exp ? p->duration_ns : p->exp->duration_ns;
 	/* whole microseconds, the file's precision */
 	r->duration_ns = duration_ns - duration_ns % 1000;
 	if (r->duration_ns <= 0) {
@@ -687,11 +720,10 @@ int cr_gen_events(const struct cr_gen_params *p, struct cr_gen_result *r,
 		goto out;
 	}
 	if (!p->flash_crowd_ns)
-		r->arrival_per_s = p->arrival_per_s > 0
-					   ? p->arrival_per_s
-					   : (double)r->peers /
-						     ((double)r->duration_ns /
-						      2e9);
+		r->arrival_per_s =
+		    p->arrival_per_s > 0
+			? p->arrival_per_s
+			: (double)r->peers / ((double)r->duration_ns / 2e9);
 	rc = -CR_ENOMEM;
 	for (int k = 0; k < D_COUNT; k++) {
 		g[k] = gsl_rng_alloc(gsl_rng_mt19937);
@@ -699,7 +731,7 @@ int cr_gen_events(const struct cr_gen_params *p, struct cr_gen_result *r,
 			goto out;
 		gsl_rng_set(g[k], draw_seed(p->seed, (enum draw)k));
 	}
-	rc = draw_all(p, r, w, nw, g);
+	rc = draw_all(p, r, w, nw, capacity, g);
 out:
 	for (int k = 0; k < D_COUNT; k++)
 		if (g[k])
@@ -719,12 +751,12 @@ void cr_gen_result_free(struct cr_gen_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* --- the file -------------------------------------------------------------------- */
+/* --- the file ------------------------------------------------------------- */
 
 static const char *const type_names[] = {
-	[CR_EV_BIRTH] = "birth",   [CR_EV_DIE] = "die",
-	[CR_EV_JOIN] = "join",	   [CR_EV_LEAVE] = "leave",
-	[CR_EV_DEPLOY] = "deploy", [CR_EV_TERMINATE] = "terminate",
+    [CR_EV_BIRTH] = "birth",   [CR_EV_DIE] = "die",
+    [CR_EV_JOIN] = "join",     [CR_EV_LEAVE] = "leave",
+    [CR_EV_DEPLOY] = "deploy", [CR_EV_TERMINATE] = "terminate",
 };
 
 static void write_event(FILE *f, const struct cr_event *e)
@@ -739,7 +771,8 @@ static void write_event(FILE *f, const struct cr_event *e)
 	if (e->type != CR_EV_BIRTH && e->type != CR_EV_DIE)
 		fprintf(f, " session=%u", e->session);
 	if (e->type == CR_EV_JOIN && e->has_source)
-		fprintf(f, " source=%s", cr_addr_format(&e->source, a, sizeof(a)));
+		fprintf(f, " source=%s",
+			cr_addr_format(&e->source, a, sizeof(a)));
 	if (e->type == CR_EV_DEPLOY && e->rate_Bps)
 		fprintf(f, " rate=%llu", (unsigned long long)e->rate_Bps);
 	fputc('\n', f);
@@ -786,8 +819,9 @@ int cr_gen_write(FILE *f, const struct cr_gen_params *p,
 		r->session, cr_addr_format(&r->source, src, sizeof(src)),
 		(double)r->duration_ns / 1e9);
 	if (p->flash_crowd_ns)
-		fprintf(f, "# births: flash crowd, uniform within the first %g s\n",
-			(double)p->flash_crowd_ns / 1e9);
+		fprintf(
+		    f, "# births: flash crowd, uniform within the first %g s\n",
+		    (double)p->flash_crowd_ns / 1e9);
 	else
 		fprintf(f,
 			"# births: Poisson process, %g per second (mean gap "

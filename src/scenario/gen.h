@@ -17,7 +17,7 @@
 #include <stdio.h>
 
 #define CR_GEN_LIFETIME_FORMS                                                  \
-	"none, weibull:K,SCALE (shape K > 0, scale a time such as 300 or "   \
+	"none, weibull:K,SCALE (shape K > 0, scale a time such as 300 or "     \
 	"5ms) or lognormal:MU,SIGMA (of the log of seconds, SIGMA > 0)"
 
 enum cr_gen_life {
@@ -45,23 +45,24 @@ struct cr_gen_params {
 	uint64_t peers;	     /* 0 with an experiment: all of its addresses */
 	int64_t duration_ns; /* 0 with an experiment: its duration */
 	uint64_t seed;
-	double arrival_per_s;	/* λ of the births; 0: peers / (duration / 2) */
+	double arrival_per_s; /* λ of the births; 0: peers / (duration / 2) */
 	int64_t flash_crowd_ns; /* > 0: births uniform in [0, this) instead */
 	double join_shape;	/* Weibull k of the delay from birth to join */
 	int64_t join_scale_ns;	/* its λ */
 	struct cr_gen_lifetime lifetime;
 	int64_t die_after_ns; /* from a leave before the end to the die */
-	/* Classes by fraction, summing to 1.  None: no class labels, or with
-	 * an experiment all of its classes, in proportion to their
-	 * addresses. */
+	/* Classes by fraction, summing to 1: each peer's class an
+	 * independent draw.  None: no class labels, or with an experiment
+	 * all of its classes, each peer taking an address drawn without
+	 * replacement from all of theirs. */
 	const struct cr_gen_class *classes;
 	size_t nclasses;
 	/* With an experiment, peers take the addresses of its classes (in
 	 * order, never a source's or the tracker's) and the session's source;
 	 * without, they take the ports after the source's, one each. */
 	const struct cr_experiment *exp;
-	uint16_t session; /* with an experiment, 0: its first session */
-	cr_addr source;	  /* without an experiment */
+	uint16_t session;  /* with an experiment, 0: its first session */
+	cr_addr source;	   /* without an experiment */
 	uint64_t rate_Bps; /* deploy rate=; 0: left out (the session's) */
 };
 

@@ -1,0 +1,278 @@
+/* The command line, run as a separate process ($BUILD/crystal, ports
+ * 32600-32699, below the kernel's ephemeral range):
+ *   - `crystal run --duration 1 --peers 20 --out DIR --quiet` exits 0,
+ *     prints nothing, and writes DIR/summary.json with every required key;
+ *   - bad options exit 2 with a message naming the option, and start
+ *     nothing (no run directory): --peers 0, --duration -1, --rate fast,
+ *     --message-size 1XB, an unknown option, -D without '=', a missing
+ *     value, an unknown --algorithm (the message names the built-ins);
+ *   - an experiment that cannot have its descriptors (--peers 12000) exits
+ *     2 naming needed and available descriptors, before starting anything;
+ *   - SIGINT ends a 30 s run early with status 130 and a summary that says
+ *     "interrupted": true.
+ */
+#include "support.h"
+
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+static char crystal[512];
+static char bindir[64];
+static char dir[64];
+
+/* Runs a private copy of the binary, so that a rebuild of $BUILD while
+ * the tests run cannot pull it away from under them. */
+static int group_setup(void **state)
+{
+	char built[512];
+
+	snprintf(built, sizeof(built), "%s/crystal", t_build_dir());
+	if (access(built, X_OK)) {
+		fprintf(stderr, "no %s: build it first (make)\n", built);
+		return -1;
+	}
+	if (t_mkdtemp(bindir, sizeof(bindir)))
+		return -1;
+	snprintf(crystal, sizeof(crystal), "%s/crystal", bindir);
+	char *argv[] = {"cp", built, crystal, NULL};
+	return t_run(argv, 30000, NULL, NULL) == 0 ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+	t_rm_rf(bindir);
+	return 0;
+}
+
+static int setup(void **state)
+{
+	return t_mkdtemp(dir, sizeof(dir));
+}
+
+static int teardown(void **state)
+{
+	t_rm_rf(dir);
+	return 0;
+}
+
+/* The text of "key": in a JSON document, or NULL. */
+static const char *key_in(const char *json, const char *key)
+{
+	char pat[128];
+
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	return strstr(json, pat);
+}
+
+static void run_writes_summary(void **state)
+{
+	static const char *const keys[] = {
+	    "peers",
+	    "duration_s",
+	    "cumulative_rate_Bps",
+	    "per_peer_rate_Bps",
+	    "min_peer_rate_Bps",
+	    "tail_rate_Bps",
+	    "messages_switched",
+	    "cpu_percent",
+	    "max_rss_kb",
+	    "interrupted",
+	    "parameters",
+	};
+	char out[128], path[160], *so, *se, *json;
+	snprintf(out, sizeof(out), "%s/run", dir);
+	char *argv[] = {crystal,       "run",	"--duration", "1",
+			"--peers",     "20",	"--out",      out,
+			"--base-port", "32600", "--quiet",    NULL};
+	int rc = t_run(argv, 60000, &so, &se);
+
+	if (rc != 0)
+		fail_msg("exit status %d; stderr: %s", rc, se ? se : "");
+	assert_non_null(so);
+	assert_string_equal(so, ""); /* --quiet */
+	snprintf(path, sizeof(path), "%s/summary.json", out);
+	json = t_slurp(path);
+	assert_non_null(json);
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (!key_in(json, keys[i]))
+			fail_msg("summary.json has no \"%s\":\n%s", keys[i],
+				 json);
+	/* a run that ran its course */
+	const char *v =
+	    key_in(json, "interrupted") + strlen("\"interrupted\":");
+	while (*v == ' ')
+		v++;
+	assert_int_equal(strncmp(v, "false", 5), 0);
+	v = key_in(json, "parameters") + strlen("\"parameters\":");
+	while (*v == ' ')
+		v++;
+	assert_int_equal(*v, '{');
+	/* data flowed */
+	v = key_in(json, "messages_switched") +
+	    strlen("\"messages_switched\":");
+	assert_true(strtod(v, NULL) > 0);
+	free(json);
+	free(so);
+	free(se);
+}
+
+struct bad_opt {
+	const char *args[4];
+	const char *named; /* the message must contain this */
+};
+
+static void bad_options_exit_2(void **state)
+{
+	static const struct bad_opt cases[] = {
+	    {{"--peers", "0"}, "--peers"},
+	    {{"--peers", "many"}, "--peers"},
+	    {{"--duration", "-1"}, "--duration"},
+	    {{"--duration", "0"}, "--duration"},
+	    {{"--rate", "fast"}, "--rate"},
+	    {{"--message-size", "1XB"}, "--message-size"},
+	    {{"--bogus"}, "--bogus"},
+	    {{"-D", "noequals"}, "-D"},
+	    {{"--peers"}, "--peers"}, /* no value */
+	    {{"--algorithm", "no-such-algo"}, "relay"},
+	    {{"--algorithm", "no-such-algo"}, "no-such-algo"},
+	    {{"stray"}, "stray"},
+	};
+	char out[128];
+
+	snprintf(out, sizeof(out), "%s/never", dir);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *argv[16], *so, *se;
+		int n = 0, rc;
+
+		argv[n++] = crystal;
+		argv[n++] = "run";
+		argv[n++] = "--out";
+		argv[n++] = out;
+		argv[n++] = "--base-port";
+		argv[n++] = "32700";
+		for (int k = 0; k < 4 && cases[i].args[k]; k++)
+			argv[n++] = (char *)cases[i].args[k];
+		argv[n] = NULL;
+		rc = t_run(argv, 30000, &so, &se);
+		if (rc != 2)
+			fail_msg("%s %s: exit status %d, expected 2",
+				 cases[i].args[0],
+				 cases[i].args[1] ? cases[i].args[1] : "", rc);
+		if (!se || !strstr(se, cases[i].named))
+			fail_msg("%s %s: the message does not name '%s': %s",
+				 cases[i].args[0],
+				 cases[i].args[1] ? cases[i].args[1] : "",
+				 cases[i].named, se ? se : "(none)");
+		/* nothing was started */
+		assert_false(t_exists(out));
+		free(so);
+		free(se);
+	}
+}
+
+static void too_many_peers_for_the_descriptors(void **state)
+{
+	char out[128], *so, *se;
+	snprintf(out, sizeof(out), "%s/big", dir);
+	char *argv[] = {crystal, "run",		"--peers", "12000",   "--out",
+			out,	 "--base-port", "32700",   "--quiet", NULL};
+	int rc = t_run(argv, 30000, &so, &se);
+
+	if (rc != 2)
+		fail_msg("exit status %d, expected 2; stderr: %s", rc,
+			 se ? se : "");
+	assert_non_null(se);
+	assert_non_null(strstr(se, "needs"));
+	assert_non_null(strstr(se, "available"));
+	/* the two numbers are there, and needed > available */
+	const char *p = strstr(se, "needs");
+	unsigned long long needed = 0, avail = 0;
+	while (*p && (*p < '0' || *p > '9'))
+		p++;
+	needed = strtoull(p, (char **)&p, 10);
+	p = strstr(p, "but");
+	assert_non_null(p);
+	while (*p && (*p < '0' || *p > '9'))
+		p++;
+	avail = strtoull(p, NULL, 10);
+	assert_true(needed > 2 * 12000);
+	assert_true(needed > avail);
+	/* refused before starting anything */
+	assert_false(t_exists(out));
+	free(so);
+	free(se);
+}
+
+static void sigint_ends_the_run_early(void **state)
+{
+	char out[128], errp[160], path[160], *json;
+	pid_t pid;
+	bool up = false;
+	int rc;
+
+	snprintf(out, sizeof(out), "%s/int", dir);
+	snprintf(errp, sizeof(errp), "%s/stderr", dir);
+	char *argv[] = {crystal,       "run",	"--duration", "30",
+			"--peers",     "10",	"--out",      out,
+			"--base-port", "32650", "--quiet",    NULL};
+	pid = t_spawn(argv, NULL, errp);
+	assert_true(pid > 0);
+	/* running once the source's port answers (signals are blocked by
+	 * then: they are taken by the supervisor, not by default action) */
+	for (int i = 0; i < 1000 && !up; i++) {
+		int fd = t_tcp_connect(32650);
+		if (fd >= 0) {
+			close(fd);
+			up = true;
+		} else {
+			usleep(10000);
+		}
+	}
+	if (!up) {
+		kill(pid, SIGKILL);
+		t_wait(pid, 5000);
+		fail_msg("the run never opened its ports");
+	}
+	kill(pid, SIGINT);
+	rc = t_wait(pid, 20000);
+	if (rc != 130) {
+		char *se = t_slurp(errp);
+		fail_msg("exit status %d, expected 130; stderr: %s", rc,
+			 se ? se : "");
+	}
+	snprintf(path, sizeof(path), "%s/summary.json", out);
+	json = t_slurp(path);
+	assert_non_null(json);
+	const char *v = key_in(json, "interrupted");
+	assert_non_null(v);
+	v += strlen("\"interrupted\":");
+	while (*v == ' ')
+		v++;
+	assert_int_equal(strncmp(v, "true", 4), 0);
+	free(json);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(run_writes_summary, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(bad_options_exit_2, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(too_many_peers_for_the_descriptors,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(sigint_ends_the_run_early, setup,
+					    teardown),
+	};
+
+	return cmocka_run_group_tests_name("cli", tests, group_setup,
+					   group_teardown);
+}
