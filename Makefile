@@ -73,7 +73,7 @@ $(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT_OBJ) $(BUILD)/libcrystal.a
 test-bins: $(TEST_BIN) $(BUILD)/crystal examples
 
 check: test-bins
-	@BUILD=$(BUILD) sh tests/run.sh $(TEST_BIN)
+	@BUILD=$(BUILD) $(if $(SANITIZE),CRYSTAL_SANITIZE=1) sh tests/run.sh $(TEST_BIN)
 
 demo: $(BUILD)/crystal
 	$(BUILD)/crystal run --out runs/demo
