@@ -453,6 +453,7 @@ struct cr_peer {
 	bool booted;
 	bool rx_paused;
 	bool is_tail; /* last peer of a chain (built-in chains experiment) */
+	bool remote;  /* runs on another host's node */
 
 	int listen_fd;
 	uv_poll_t listen_poll;

@@ -40,6 +40,7 @@ struct cr_node_peer {
 	size_t nboot;
 	bool is_tail;	     /* last of a chain: reported as tail_rate */
 	bool is_tracker;     /* the in-process tracker, not an algorithm peer */
+	bool remote;	     /* hosted by another node: known, not run here */
 	uint16_t session;    /* joined right after bootstrap; 0: none */
 	const cr_link_limits *limits; /* NULL: the config's limits */
 	/* Its life, in time order.  NULL: born at 0, lives to the end. */
@@ -138,6 +139,9 @@ void cr_node_fd_budget(const struct cr_node_config *cfg,
 /* An experiment id (for the hello) from a text that names the experiment:
  * every node of one experiment must derive it from the same text. */
 uint64_t cr_node_experiment_id(const char *text);
+
+/* Is this IP address one of this host's (loopback included)? */
+bool cr_node_ip_is_local(const cr_addr *a);
 
 int cr_node_create(const struct cr_node_config *cfg, cr_node **out,
 		   char *err, size_t errlen);

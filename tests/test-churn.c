@@ -382,9 +382,54 @@ static void test_determinism(void **state)
 	}
 }
 
+/* A node runs only its own peers: one whose IP belongs to another host
+ * (192.0.2.1, a documentation address no host here has) is known but never
+ * born here; with none of its own, a node refuses to start. */
+static void test_local_only(void **state)
+{
+	struct cr_node_peer peers[3] = {0};
+	struct cr_node_config cfg = {0};
+	struct cr_node_result r;
+	cr_node *n = NULL;
+	char err[256];
+	cr_addr far;
+
+	(void)state;
+	memset(seen, 0, sizeof(seen));
+	assert_int_equal(cr_addr_parse(&far, "192.0.2.1:9000"), 0);
+	assert_false(cr_node_ip_is_local(&far));
+	assert_true(cr_node_ip_is_local(&(cr_addr){.family = 4,
+						    .ip = {127, 3, 2, 1}}));
+	peers[0].addr = t_addr(BASE + 50);
+	peers[1].addr = far;
+	peers[1].remote = true;
+	peers[2].addr = t_addr(BASE + 51);
+	cfg.name = "test-local";
+	cfg.duration_ns = MS(300);
+	cfg.workers = 2;
+	cfg.algo = &churn_algo;
+	cfg.peers = peers;
+	cfg.npeers = 3;
+	cfg.log_level = CR_LOG_WARN;
+	assert_int_equal(cr_node_create(&cfg, &n, err, sizeof(err)), 0);
+	assert_int_equal(cr_node_run(n, err, sizeof(err)), 0);
+	cr_node_result(n, &r);
+	assert_int_equal(r.peers, 2);
+	assert_int_equal(r.births, 2);
+	assert_int_equal(seen[BASE + 50].boots, 1);
+	assert_int_equal(seen[BASE + 51].boots, 1);
+	assert_int_equal(seen[9000].boots, 0);
+	cr_node_destroy(n);
+
+	peers[0].remote = peers[2].remote = true;
+	assert_int_not_equal(cr_node_create(&cfg, &n, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "IP address of this host"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_local_only),
 		cmocka_unit_test(test_schedule),
 		cmocka_unit_test(test_departures),
 		cmocka_unit_test(test_tracker_timeout),

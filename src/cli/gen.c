@@ -7,10 +7,12 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_CLASSES 64
 
@@ -286,6 +288,7 @@ static int check_opts(struct gen_opts *o)
 	return 0;
 }
 
+/* 0, 2 for bad usage (said on stderr), or -1 after --help. */
 static int parse_opts(int argc, char **argv, struct gen_opts *o)
 {
 	int c, rc;
@@ -302,7 +305,7 @@ static int parse_opts(int argc, char **argv, struct gen_opts *o)
 		case 'h':
 		case O_HELP:
 			gen_usage(stdout);
-			exit(0);
+			return -1;
 		case ':':
 			fprintf(stderr,
 				"crystal gen-events: %s needs a value\n",
@@ -430,23 +433,51 @@ static void warn_counts(const struct cr_gen_result *r)
 			(unsigned long long)r->moved);
 }
 
+/* The experiment file may name the very events file this command writes,
+ * and its loader wants every file it names to exist: an -o FILE that does
+ * not exist yet is created empty for the load, and removed again unless
+ * the events are written over it.  Returns whether it was created. */
+static bool placeholder(const char *out)
+{
+	int fd;
+
+	if (!strcmp(out, "-"))
+		return false;
+	fd = open(out, O_WRONLY | O_CREAT | O_EXCL, 0644);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
 int cr_cli_gen_events(int argc, char **argv)
 {
 	struct cr_experiment exp;
-	struct cr_gen_result r;
+	struct cr_gen_result r = {0};
 	struct gen_opts o;
 	char err[1024], *command = NULL;
+	bool made = false;
 	int rc;
 
+	/* before getopt_long, which may reorder argv */
+	command = command_line(argc, argv);
+	if (!command) {
+		fprintf(stderr, "crystal gen-events: out of memory\n");
+		return 1;
+	}
 	rc = parse_opts(argc, argv, &o);
-	if (rc)
-		return rc;
+	if (rc) {
+		free(command);
+		return rc < 0 ? 0 : rc; /* -1: --help */
+	}
 	memset(&exp, 0, sizeof(exp));
 	if (o.experiment) {
+		made = placeholder(o.out);
 		if (cr_experiment_load(o.experiment, &exp, err, sizeof(err))) {
 			fprintf(stderr, "crystal gen-events: --experiment %s\n",
 				err);
-			return 2;
+			rc = 2;
+			goto out;
 		}
 		o.p.exp = &exp;
 	}
@@ -458,17 +489,12 @@ int cr_cli_gen_events(int argc, char **argv)
 		goto out;
 	}
 	warn_counts(&r);
-	command = command_line(argc, argv);
-	if (!command) {
-		fprintf(stderr, "crystal gen-events: out of memory\n");
-		rc = 1;
-		goto out;
-	}
 	rc = write_file(&o, &r, command);
 out:
+	if (rc && made)
+		remove(o.out);
 	free(command);
 	cr_gen_result_free(&r);
-	if (o.experiment)
-		cr_experiment_free(&exp);
+	cr_experiment_free(&exp);
 	return rc;
 }

@@ -10,6 +10,7 @@
 #include "../node.h"
 
 #include <dirent.h>
+#include <ifaddrs.h>
 #include <math.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -72,9 +73,15 @@ void cr_node_fd_budget(const struct cr_node_config *cfg,
 
 	/* Each peer: a listener and a UDP socket.  Each connection whose
 	 * both ends are local costs two descriptors. */
-	for (size_t i = 0; i < cfg->npeers; i++)
+	uint64_t local = 0;
+
+	for (size_t i = 0; i < cfg->npeers; i++) {
+		if (cfg->peers[i].remote)
+			continue;
 		conns += cfg->peers[i].nboot;
-	b->needed = 2 * (uint64_t)cfg->npeers + 2 * conns +
+		local++;
+	}
+	b->needed = 2 * local + 2 * conns +
 		    (uint64_t)FDS_PER_WORKER * (uint64_t)nworkers_for(cfg) +
 		    FDS_FIXED;
 	getrlimit(RLIMIT_NOFILE, &rl);
@@ -91,6 +98,31 @@ void cr_node_fd_budget(const struct cr_node_config *cfg,
 uint64_t cr_node_experiment_id(const char *text)
 {
 	return fnv1a(text);
+}
+
+bool cr_node_ip_is_local(const cr_addr *a)
+{
+	static const uint8_t v6_loop[16] = {[15] = 1};
+	struct ifaddrs *ifs, *i;
+	bool found = false;
+
+	if (a->family == 4 && a->ip[0] == 127)
+		return true;
+	if (a->family == 6 && !memcmp(a->ip, v6_loop, 16))
+		return true;
+	if (getifaddrs(&ifs))
+		return false;
+	for (i = ifs; i && !found; i = i->ifa_next) {
+		cr_addr x;
+		if (!i->ifa_addr || (i->ifa_addr->sa_family != AF_INET &&
+				     i->ifa_addr->sa_family != AF_INET6))
+			continue;
+		cr__addr_from_sockaddr(&x, i->ifa_addr);
+		found = x.family == a->family &&
+			!memcmp(x.ip, a->ip, a->family == 6 ? 16 : 4);
+	}
+	freeifaddrs(ifs);
+	return found;
 }
 
 const char *cr__node_param(const struct cr__node *n, const char *name)
@@ -289,10 +321,22 @@ int cr_node_create(const struct cr_node_config *cfg, cr_node **out,
 		struct cr__worker *w = &n->workers[i];
 		w->node = n;
 		w->id = i;
-		w->peers = calloc(n->npeers / (size_t)n->nworkers + 1,
+		w->peers = calloc(n->npeers / (size_t)n->nworkers + 2,
 				  sizeof(*w->peers));
 		if (!w->peers)
 			goto fail_nomem;
+	}
+	size_t nlocal = 0, k_local = 0;
+
+	for (size_t i = 0; i < n->npeers; i++)
+		nlocal += !cfg->peers[i].remote;
+	if (!nlocal) {
+		snprintf(err, errlen,
+			 "no peer of the experiment has an IP address of this "
+			 "host: each host runs the peers whose addresses are "
+			 "its own");
+		e = -CR_EINVAL;
+		goto fail;
 	}
 	for (size_t i = 0; i < n->npeers; i++) {
 		struct cr_peer *p = &n->peers[i];
@@ -300,7 +344,7 @@ int cr_node_create(const struct cr_node_config *cfg, cr_node **out,
 		/* contiguous blocks: neighbours in address order share a worker,
 		 * so most hops do not wake another thread */
 		struct cr__worker *w =
-			&n->workers[i * (size_t)n->nworkers / n->npeers];
+			&n->workers[k_local * (size_t)n->nworkers / nlocal];
 
 		p->node = n;
 		p->w = w;
@@ -344,7 +388,13 @@ int cr_node_create(const struct cr_node_config *cfg, cr_node **out,
 		cr__shaper_peer_init(p, pc->limits ? pc->limits : &cfg->limits);
 		if (cfg->nmatrix)
 			p->shaped = true; /* the matrix is a delay to emulate */
+		/* a remote peer is known (its access delay, its session's
+		 * end) but runs on its own host */
+		p->remote = pc->remote;
+		if (pc->remote)
+			continue;
 		w->peers[w->npeers++] = p;
+		k_local++;
 	}
 	if (build_addr_index(n))
 		goto fail_nomem;
@@ -922,7 +972,9 @@ void cr_node_result(const cr_node *n, struct cr_node_result *r)
 	memset(r, 0, sizeof(*r));
 	r->elapsed_ns = n->end_ns > 0 ? n->end_ns : cr_node_now(n);
 	r->interrupted = atomic_load(&n->interrupted);
-	r->peers = n->npeers;
+	r->peers = 0;
+	for (size_t i = 0; i < n->npeers; i++)
+		r->peers += !n->peers[i].remote && !n->peers[i].is_tracker_peer;
 	r->workers = n->nworkers;
 	/* rates count after the warm-up, when the run got that far */
 	if (warm <= 0 || warm >= r->elapsed_ns)
@@ -934,6 +986,8 @@ void cr_node_result(const cr_node *n, struct cr_node_result *r)
 	r->min_peer_rate_Bps = -1;
 	for (size_t i = 0; i < n->npeers; i++) {
 		const struct cr_peer *p = &n->peers[i];
+		if (p->remote || p->is_tracker_peer)
+			continue;
 		uint64_t bytes = p->st.data_bytes_in -
 				 (warm ? p->warm_data_bytes_in : 0);
 		double rate = (double)bytes / secs;

@@ -65,7 +65,6 @@ static int parse_double(const char *text, const char *stop, double *out)
 int cr_gen_parse_lifetime(const char *text, struct cr_gen_lifetime *out)
 {
 	const char *comma, *args;
-	char scale[64];
 	bool weibull;
 	double a, b;
 	int64_t ns;
@@ -84,10 +83,8 @@ int cr_gen_parse_lifetime(const char *text, struct cr_gen_lifetime *out)
 	if (!comma || parse_double(args, comma, &a))
 		return -CR_EINVAL;
 	if (weibull) {
-		if (strlen(comma + 1) >= sizeof(scale) || !(a > 0))
-			return -CR_EINVAL;
-		strcpy(scale, comma + 1);
-		if (cr_parse_time(scale, CR_SEC, &ns) || ns <= 0)
+		if (!(a > 0) || cr_parse_time(comma + 1, CR_SEC, &ns) ||
+		    ns <= 0)
 			return -CR_EINVAL;
 		out->kind = CR_GEN_LIFE_WEIBULL;
 		out->shape = a;
@@ -105,16 +102,15 @@ int cr_gen_parse_lifetime(const char *text, struct cr_gen_lifetime *out)
 
 /* --- checks --------------------------------------------------------------- */
 
+/* What an experiment file takes as a class name, so that the labels of a
+ * file made without one can still match its classes. */
 static bool valid_name(const char *s)
 {
 	size_t n = strlen(s);
 
-	if (!n || n >= CR_NAME_MAX)
-		return false;
-	for (const unsigned char *c = (const unsigned char *)s; *c; c++)
-		if (*c <= ' ' || *c == '=' || *c == '#' || *c == 0x7f)
-			return false;
-	return true;
+	return n && n < CR_NAME_MAX &&
+	       strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			 "0123456789._-") == n;
 }
 
 static int check_times(const struct cr_gen_params *p, char *err, size_t errlen)
@@ -176,8 +172,8 @@ static int check_classes(const struct cr_gen_params *p, char *err,
 		if (!c->name || !valid_name(c->name)) {
 			snprintf(err, errlen,
 				 "--class '%s': expected NAME=FRACTION, the "
-				 "name 1 to %d characters without spaces, "
-				 "'=' or '#'",
+				 "name 1 to %d letters, digits, '.', '_' or "
+				 "'-'",
 				 c->name ? c->name : "", CR_NAME_MAX - 1);
 			return -CR_EINVAL;
 		}
@@ -834,10 +830,17 @@ int cr_gen_write(FILE *f, const struct cr_gen_params *p,
 	write_lifetimes(f, p);
 	if (r->nclasses) {
 		fputs("# classes:", f);
-		for (size_t i = 0; i < r->nclasses; i++)
-			fprintf(f, "%s %s %g (%llu peers)", i ? "," : "",
-				r->classes[i].name, r->classes[i].weight,
-				(unsigned long long)r->classes[i].peers);
+		for (size_t i = 0; i < r->nclasses; i++) {
+			const struct cr_gen_class_count *c = &r->classes[i];
+			if (p->nclasses)
+				fprintf(f, "%s %s %g (%llu peers)",
+					i ? "," : "", c->name, c->weight,
+					(unsigned long long)c->peers);
+			else
+				fprintf(f, "%s %s %llu of %zu addresses",
+					i ? "," : "", c->name,
+					(unsigned long long)c->peers, c->addrs);
+		}
 		fputc('\n', f);
 	}
 	fprintf(f,

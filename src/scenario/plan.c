@@ -169,6 +169,8 @@ int cr_plan_build(struct cr_plan *pl, const struct cr_experiment *e,
 			struct cr_node_peer *p = &pl->peers[pc->first + i];
 			p->addr = pc->addrs[i];
 			p->limits = &pc->limits;
+			/* each host runs the peers whose IP is its own */
+			p->remote = !cr_node_ip_is_local(&p->addr);
 			if (e->nsessions)
 				p->session = e->sessions[0].id;
 		}
@@ -185,6 +187,7 @@ int cr_plan_build(struct cr_plan *pl, const struct cr_experiment *e,
 		}
 		t->addr = e->tracker.addr;
 		t->is_tracker = true;
+		t->remote = !cr_node_ip_is_local(&t->addr);
 	}
 
 	if (e->events_path[0]) {
