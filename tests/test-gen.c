@@ -10,15 +10,20 @@
  *     (uniform), Weibull join delays and lifetimes, log-normal lifetimes,
  *     and class fractions;
  *   - bad parameters are refused with the option named;
- *   - the command writes what the library draws, to a file or stdout, and
- *     exits 2 on bad options naming them;
- *   - with an experiment: peers take its classes' addresses, never a
- *     source's or the tracker's, and a full class passes its peers on.
+ *   - the command ($BUILD/crystal) writes what the library draws, to a
+ *     file or stdout, documents every option, and exits 2 on bad options
+ *     naming them, leaving no file;
+ *   - with an experiment (in memory, then files through the command):
+ *     peers take its classes' addresses, never a source's or the
+ *     tracker's, a full class passes its peers on, and the events reader
+ *     (cr_events_load) takes what the command writes.
  *
  * Each statistic is checked against its closed form within 5 standard
  * errors, the standard errors also from closed forms (raw moments up to the
- * fourth), so a wrong distribution or a swapped parameter fails and a right
- * one passes for any seed but about one in a million.
+ * fourth), so a right distribution passes for any seed but about one in a
+ * million, and a wrong one fails: a swapped shape and scale, or a rate or
+ * scale off by more than about 4% (5 / sqrt(20000) is 3.5% of a mean whose
+ * standard deviation equals it, as the birth gaps' does).
  * CRYSTAL_TEST_SEED=N draws with seed N instead, to check exactly that.
  */
 #include "../src/scenario/gen.h"
@@ -593,6 +598,7 @@ static void bad_parameters(void **state)
 	struct cr_gen_class sum09[] = {{"a", 0.5}, {"b", 0.4}};
 	struct cr_gen_class twice[] = {{"a", 0.5}, {"a", 0.5}};
 	struct cr_gen_class spaced[] = {{"a b", 1}};
+	struct cr_gen_class quoted[] = {{"it's", 1}};
 	struct cr_gen_class near1[] = {{"a", 0.1}, {"b", 0.2}, {"c", 0.7}};
 	struct cr_gen_params p;
 	struct cr_gen_result r;
@@ -636,6 +642,8 @@ static void bad_parameters(void **state)
 	expect_bad(&p, "--class");
 	p.classes = spaced;
 	p.nclasses = 1;
+	expect_bad(&p, "--class");
+	p.classes = quoted;
 	expect_bad(&p, "--class");
 	/* 0.1 + 0.2 + 0.7 is not exactly 1 in binary: within 1e-9 it is */
 	p.classes = near1;
@@ -738,16 +746,39 @@ static void cli_same_bytes(void **state)
 	free(e1);
 }
 
+static void cli_help(void **state)
+{
+	static const char *const options[] = {
+	    "--peers",	     "--duration",   "--seed",	     "--arrival-rate",
+	    "--flash-crowd", "--join-shape", "--join-scale", "--lifetime",
+	    "--die-after",   "--class",	     "--experiment", "--session",
+	    "--rate",	     "--ip",	     "--base-port",  "--out",
+	};
+	char *argv[] = {crystal, "--help", NULL}, *out, *err;
+
+	assert_int_equal(run(&out, &err, "--help", NULL), 0);
+	for (size_t i = 0; i < sizeof(options) / sizeof(options[0]); i++)
+		if (!strstr(out, options[i]))
+			fail_msg("--help does not mention %s", options[i]);
+	assert_string_equal(err, "");
+	free(out);
+	free(err);
+	/* and crystal's own list of commands names it */
+	assert_int_equal(t_run(argv, 30000, &out, NULL), 0);
+	assert_non_null(strstr(out, "gen-events"));
+	free(out);
+}
+
 static void cli_writes_file(void **state)
 {
 	char dir[64], path[128], tmp[160], *out, *text, *want;
 
 	assert_int_equal(t_mkdtemp(dir, sizeof(dir)), 0);
-	snprintf(path, sizeof(path), "%s/events.txt", dir);
+	snprintf(path, sizeof(path), "%s/it's events", dir);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	assert_int_equal(run(&out, NULL, "--peers", "50", "--duration", "60",
 			     "--flash-crowd", "10", "--rate", "64KB/s",
-			     "--class", "it's=1", "-o", path, NULL),
+			     "--class", "dsl.2=1", "-o", path, NULL),
 			 0);
 	assert_string_equal(out, "");
 	free(out);
@@ -758,12 +789,12 @@ static void cli_writes_file(void **state)
 	assert_true(asprintf(&want,
 			     "# command: crystal gen-events --peers 50 "
 			     "--duration 60 --flash-crowd 10 --rate 64KB/s "
-			     "--class 'it'\\''s=1' -o %s\n",
-			     path) > 0);
+			     "--class dsl.2=1 -o '%s/it'\\''s events'\n",
+			     dir) > 0);
 	assert_non_null(strstr(text, want));
 	assert_non_null(strstr(text, "# seed: 1\n"));
 	assert_non_null(strstr(text, " deploy session=1 rate=64000\n"));
-	assert_non_null(strstr(text, " birth class=it's\n"));
+	assert_non_null(strstr(text, " birth class=dsl.2\n"));
 	assert_non_null(
 	    strstr(text, "60.000000 127.0.0.1:20000 terminate session=1\n"));
 	free(want);
@@ -1054,6 +1085,7 @@ static void check_loads(const char *exp_path, const char *events_path)
 static const char churn_ini[] = "[experiment]\n"
 				"name = churn\n"
 				"duration = 40s\n"
+				"events = churn.events\n"
 				"\n"
 				"[class source]\n"
 				"count = 1\n"
@@ -1094,6 +1126,16 @@ static void cli_experiment(void **state)
 	snprintf(events, sizeof(events), "%s/churn.events", dir);
 	put_file(ini, churn_ini);
 
+	/* the experiment names the events file not written yet: refused
+	 * options leave none behind */
+	assert_int_equal(run(&out, &err, "--experiment", ini, "--peers", "31",
+			     "-o", events, NULL),
+			 2);
+	assert_non_null(strstr(err, "--peers 31"));
+	assert_false(t_exists(events));
+	free(out);
+	free(err);
+
 	/* every address but the source's, the experiment's duration and
 	 * session, and the events reader takes the result */
 	assert_int_equal(run(&out, &err, "--experiment", ini, "--lifetime",
@@ -1127,13 +1169,7 @@ static void cli_experiment(void **state)
 	free(err);
 	check_loads(ini, events);
 
-	/* more peers than addresses; a class the file has not */
-	assert_int_equal(run(&out, &err, "--experiment", ini, "--peers", "31",
-			     "-o", events, NULL),
-			 2);
-	assert_non_null(strstr(err, "--peers 31"));
-	free(out);
-	free(err);
+	/* a class the file has not */
 	assert_int_equal(run(&out, &err, "--experiment", ini, "--class",
 			     "fibre=1", "-o", events, NULL),
 			 2);
@@ -1193,6 +1229,7 @@ int main(void)
 	    cmocka_unit_test(lognormal_lifetimes),
 	    cmocka_unit_test(class_fractions),
 	    cmocka_unit_test(bad_parameters),
+	    cmocka_unit_test_setup(cli_help, cli_setup),
 	    cmocka_unit_test_setup(cli_same_bytes, cli_setup),
 	    cmocka_unit_test_setup(cli_writes_file, cli_setup),
 	    cmocka_unit_test_setup(cli_bad_options, cli_setup),
