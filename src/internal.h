@@ -472,6 +472,7 @@ struct cr_peer {
 	size_t nboot;
 	uint16_t birth_session; /* joined right after bootstrap; 0: none */
 	uint16_t register_session; /* asked of the tracker at birth */
+	uint16_t cfg_session;	   /* birth_session as configured */
 	const struct cr_node_event *events;
 	size_t nevents;
 	uint16_t *sessions; /* joined now */
@@ -498,6 +499,7 @@ struct cr_peer {
 	struct cr__tracker *tracker; /* this peer IS the tracker (running) */
 	bool is_tracker_peer;
 	bool tracker_wait;	     /* registered, waiting for peers */
+	bool boot_from_tracker;	     /* p->boot is the tracker's answer */
 	uint64_t tracker_wait_timer;
 
 	uint64_t warm_data_bytes_in; /* data_bytes_in at the end of warm-up */

@@ -50,7 +50,8 @@ typedef struct cr_algorithm {
 	 * tracker or a built-in experiment) are in cr_bootstrap_peers(). */
 	int (*bootstrap)(cr_peer *p);
 	/* The peer joins or leaves a session.  leave_session is also called
-	 * when the session's source stops. */
+	 * on every member when the session's source terminates (a terminate
+	 * event); a peer that dies leaves with no call (see destroy). */
 	void (*join_session)(cr_peer *p, uint16_t session);
 	void (*leave_session)(cr_peer *p, uint16_t session);
 	/* A control message (types 16..127) arrived from peer `from`. */

@@ -10,6 +10,7 @@
 #include "error.h"
 #include "link.h"
 #include "message.h"
+#include "stream.h"
 #include "units.h"
 
 #endif

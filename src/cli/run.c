@@ -696,7 +696,7 @@ static int execute(struct run_opts *o, struct cr_node_config *cfg,
 		human_rate(res.per_peer_rate_Bps, per, sizeof(per));
 		human_rate(res.tail_rate_Bps, tail, sizeof(tail));
 		printf("%s: %llu peers, %.2f s%s\n"
-		       "  cumulative rate %s, per peer %s, chain tails %s\n"
+		       "  cumulative rate %s, per peer %s, tails %s\n"
 		       "  %llu messages switched, %llu bad frames\n"
 		       "  results in %s/summary.json\n",
 		       algo->name, (unsigned long long)res.peers,

@@ -26,6 +26,7 @@ static void usage(FILE *f)
 	      "  --address IP:PORT   listen here instead of the file's tracker address\n"
 	      "  --duration TIME     stop after this long (default: the experiment's\n"
 	      "                      duration plus 10 s)\n"
+	      "  --seed N            as given to `crystal run --seed`, if it was\n"
 	      "\n"
 	      "Warnings go to stderr.\n",
 	      f);
@@ -36,6 +37,7 @@ int cr_cli_tracker(int argc, char **argv)
 	static const struct option opts[] = {
 		{"address", required_argument, NULL, 'a'},
 		{"duration", required_argument, NULL, 'd'},
+		{"seed", required_argument, NULL, 's'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -45,6 +47,7 @@ int cr_cli_tracker(int argc, char **argv)
 	const cr_algorithm *algo;
 	const char *addr = NULL;
 	int64_t duration = 0;
+	uint64_t seed = 0;
 	char err[1024], idtext[512];
 	cr_node *n = NULL;
 	sigset_t set;
@@ -64,6 +67,15 @@ int cr_cli_tracker(int argc, char **argv)
 					"crystal tracker: --duration '%s': "
 					"expected %s\n",
 					optarg, CR_TIME_FORMS);
+				return 2;
+			}
+			break;
+		case 's':
+			if (cr_parse_uint(optarg, UINT64_MAX, &seed)) {
+				fprintf(stderr,
+					"crystal tracker: --seed '%s': expected "
+					"a whole number\n",
+					optarg);
 				return 2;
 			}
 			break;
@@ -102,6 +114,8 @@ int cr_cli_tracker(int argc, char **argv)
 		goto out;
 	}
 	peer.is_tracker = true;
+	if (seed)
+		e.seed = seed; /* the experiment's id depends on it */
 	algo = cr__algorithm_find("relay", err, sizeof(err));
 	snprintf(idtext, sizeof(idtext), "experiment %s %llu", e.name,
 		 (unsigned long long)e.seed);

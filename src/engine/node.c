@@ -353,6 +353,7 @@ int cr_node_create(const struct cr_node_config *cfg, cr_node **out,
 		p->algo = cfg->algo;
 		p->is_tail = pc->is_tail;
 		p->birth_session = pc->session;
+		p->cfg_session = pc->session;
 		p->register_session = pc->session;
 		p->is_tracker_peer = pc->is_tracker;
 		if (pc->events) {
@@ -364,9 +365,11 @@ int cr_node_create(const struct cr_node_config *cfg, cr_node **out,
 			memcpy(ev, pc->events, pc->nevents * sizeof(*ev));
 			p->events = ev;
 			p->nevents = pc->nevents;
-			/* the tracker is asked for the session it will join */
+			/* the tracker is asked for the session it will join
+			 * (or, for a source, deploy) */
 			for (size_t k = 0; k < pc->nevents; k++)
-				if (ev[k].type == CR_NEV_JOIN) {
+				if (ev[k].type == CR_NEV_JOIN ||
+				    ev[k].type == CR_NEV_DEPLOY) {
 					p->register_session = ev[k].session;
 					break;
 				}
@@ -557,6 +560,15 @@ static void die(struct cr_peer *p)
 	p->booted = false;
 	p->tracker_wait = false;
 	p->tracker_wait_timer = 0;
+	/* a new life asks the tracker again, and joins only what its own
+	 * events say */
+	if (p->boot_from_tracker) {
+		free(p->boot);
+		p->boot = NULL;
+		p->nboot = 0;
+		p->boot_from_tracker = false;
+	}
+	p->birth_session = p->cfg_session;
 	cr__timers_cancel_owner(&p->w->timers, p);
 	cr__peer_close_sockets(p, true);
 	/* its events to come stay scheduled: they are owned by the node */

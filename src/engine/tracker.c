@@ -350,6 +350,7 @@ static void on_peers(struct cr_peer *p, const uint8_t *pl, uint32_t len)
 	free(p->boot);
 	p->boot = boot;
 	p->nboot = n;
+	p->boot_from_tracker = true;
 	cr__logf(&p->w->log, CR_LOG_DEBUG, &p->addr,
 		 "tracker answered with %zu peers", n);
 	if (p->tracker_wait)

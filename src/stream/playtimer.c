@@ -1,0 +1,61 @@
+/* The playback buffer's engine side: the periodic timer that plays it, and
+ * arrivals taken straight from data messages.
+ *
+ * The timer fires at each segment's playback time (a periodic engine timer
+ * re-arms from its due time, so it does not drift); all it does is tick
+ * the buffer with the engine's clock.  When the worker is late, the tick
+ * plays everything that has come due meanwhile (playbuf.c), so late timers
+ * cost promptness, never accuracy.
+ */
+#include "private.h"
+
+static void play_tick(cr_peer *p, void *arg)
+{
+	cr_playbuf_tick(arg, cr_now(p));
+}
+
+int cr_playbuf_start(cr_playbuf *pb, cr_peer *p, uint32_t first_segment)
+{
+	int64_t now = cr_now(p);
+	cr_timer_id t;
+
+	if (pb->begun)
+		return -CR_ESTATE;
+	/* The timer is due at or after the first playback time (the clock
+	 * only moves on between these two calls), so its first tick always
+	 * finds the first segment due. */
+	t = cr_timer_start(p, pb->cfg.startup_ns, pb->cfg.stream.segment_ns,
+			   play_tick, pb);
+	if (!t)
+		return -CR_ESTATE;
+	cr_playbuf_begin(pb, first_segment, now);
+	pb->peer = p;
+	pb->timer = t;
+	return 0;
+}
+
+void cr_playbuf_stop(cr_playbuf *pb)
+{
+	if (pb->timer)
+		cr_timer_cancel(pb->peer, pb->timer);
+	pb->timer = 0;
+	if (pb->begun)
+		pb->stopped = true;
+}
+
+int cr_playbuf_add_msg(cr_playbuf *pb, const cr_msg *m, int64_t now_ns)
+{
+	const uint8_t *b = cr_msg_payload(m);
+	size_t len = cr_msg_len(m);
+	cr_seg_hdr h;
+
+	if (cr_seg_hdr_get(b, len, &h))
+		return -CR_EINVAL;
+	if (h.session != pb->cfg.stream.session ||
+	    cr_msg_session(m) != pb->cfg.stream.session)
+		return -CR_EINVAL;
+	if (len - CR_SEG_HDR_SIZE > UINT32_MAX)
+		return -CR_EINVAL;
+	return cr_playbuf_add(pb, h.segment, h.offset, b + CR_SEG_HDR_SIZE,
+			      (uint32_t)(len - CR_SEG_HDR_SIZE), now_ns);
+}
