@@ -83,6 +83,7 @@ struct cr_node_config {
 	int64_t stats_interval_ns; /* 0: 250 ms */
 	uint64_t seed;		   /* for jitter, loss and sources */
 	int64_t warmup_ns;	   /* rates count from here on */
+	int64_t hello_timeout_ns;  /* 0: CR__HELLO_TIMEOUT */
 	cr_link_limits limits;	   /* every peer's link, unless its own */
 	struct cr_node_tracker tracker;
 	const struct cr_latency *matrix; /* overrides access delays */
@@ -177,6 +178,7 @@ struct cr__node {
 	uint64_t exp_id;
 	uint16_t exp_tag;
 	uint64_t seed;
+	int64_t hello_timeout_ns;
 	/* every peer of the experiment by address, for access delays */
 	uint32_t *addr_index; /* open addressing: peer index + 1, 0 empty */
 	size_t addr_cap;

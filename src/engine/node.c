@@ -296,6 +296,8 @@ int cr_node_create(const struct cr_node_config *cfg, cr_node **out,
 	n->queue_limit = cfg->queue_limit ? cfg->queue_limit
 					  : CR__DEFAULT_QUEUE_LIMIT;
 	n->seed = cfg->seed ? cfg->seed : 1;
+	n->hello_timeout_ns = cfg->hello_timeout_ns > 0 ? cfg->hello_timeout_ns
+							: CR__HELLO_TIMEOUT;
 	cr__clock_init_real(&n->clock);
 	pthread_mutex_init(&n->lock, NULL);
 	{

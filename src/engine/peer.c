@@ -54,6 +54,8 @@ void cr__conn_queue_changed(struct cr__conn *c)
 			cr__conn_set_reading(o, !full);
 		if (!full && p->source && p->source->waiting_drain)
 			cr__source_drained(p->source);
+	} else {
+		cr__conn_set_reading(c, true); /* its own reading follows */
 	}
 }
 

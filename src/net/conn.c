@@ -43,7 +43,12 @@ static void conn_update_poll(struct cr__conn *c)
 	if (c->state == CR__CONNECTING) {
 		ev = UV_WRITABLE;
 	} else {
-		if (!c->peer->rx_paused && !c->rx_blocked)
+		/* A peer over its queue limit stops reading its inputs, but
+		 * not the connections it is stuck sending on (what comes back
+		 * on those, such as requests, must not wait for them), nor a
+		 * connection that has not said hello yet */
+		if ((!c->peer->rx_paused || c->full || !c->hello_in) &&
+		    !c->rx_blocked)
 			ev |= UV_READABLE;
 		if (c->want_write)
 			ev |= UV_WRITABLE;
@@ -97,13 +102,22 @@ static void hello_timeout(void *ctx, void *arg)
 
 	CR__UNUSED(ctx);
 	c->hello_timer = 0;
+	if (c->state != CR__CLOSED && !c->hello_in &&
+	    (c->peer->rx_paused || c->rx_blocked)) {
+		/* we are not reading it (our queues are full, or the link
+		 * holds us back): its hello may be waiting; look again later */
+		c->hello_timer = cr__worker_timer(
+			c->w, cr__clock_now(c->w->clock) + c->peer->node->hello_timeout_ns, 0,
+			hello_timeout, c->peer, c, c->peer);
+		return;
+	}
 	if (c->state != CR__CLOSED && !c->hello_in) {
 		c->peer->st.bad_frames++;
 		c->w->bad_frames++;
 		conn_log(c, CR_LOG_WARN,
-			 "%s sent no hello in %lld s; closing",
+			 "%s sent no hello in %lld ms; closing",
 			 c->remote_text,
-			 (long long)(CR__HELLO_TIMEOUT / CR_SEC));
+			 (long long)(c->peer->node->hello_timeout_ns / CR_MS));
 		/* an outgoing one was to a known peer, which is now gone for
 		 * this one; an incoming one has no name, so no departure */
 		cr__conn_close(c, true, false, "no hello");
@@ -151,7 +165,7 @@ static struct cr__conn *conn_new(struct cr_peer *p, int fd,
 	p->conns = c;
 	/* whoever is at the other end must say hello in time */
 	c->hello_timer = cr__worker_timer(
-		w, cr__clock_now(w->clock) + CR__HELLO_TIMEOUT, 0, hello_timeout,
+		w, cr__clock_now(w->clock) + p->node->hello_timeout_ns, 0, hello_timeout,
 		p, c, p);
 	conn_update_poll(c);
 	return c;
@@ -521,6 +535,7 @@ static bool handle_hello(struct cr__conn *c, const struct cr__hdr *h,
 			cr__worker_map_add(c->w, c);
 	}
 	c->hello_in = true;
+	conn_update_poll(c);
 	if (c->hello_timer)
 		cr__timer_cancel(&c->w->timers, c->hello_timer);
 	c->hello_timer = 0;
@@ -626,7 +641,8 @@ static void conn_read_some(struct cr__conn *c)
 		ssize_t r;
 		struct cr__slab *s;
 
-		if (c->state == CR__CLOSED || c->peer->rx_paused)
+		if (c->state == CR__CLOSED ||
+		    (c->peer->rx_paused && !c->full && c->hello_in))
 			return;
 		if (c->rx_len >= CR__HDR_SIZE) {
 			struct cr__hdr h;
