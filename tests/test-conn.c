@@ -556,6 +556,23 @@ static void queue_grows_while_wrapped(void **state)
 	harness_down();
 }
 
+static bool conn_named(uint16_t port)
+{
+	for (struct cr__conn *c = P.conns; c; c = c->peer_next)
+		if (c->hello_in && c->remote.port == port)
+			return true;
+	return false;
+}
+
+static bool second_named(void)
+{
+	return conn_named(FAKE_PORT + 1);
+}
+
+/* Over the queue limit a peer stops reading its inputs, but still reads
+ * a newcomer's hello and the connection it is stuck sending on (what
+ * comes back there must not wait for it: that is how two peers that
+ * fill each other's queues would deadlock). */
 static void over_the_queue_limit_the_peer_stops_reading(void **state)
 {
 	const uint32_t len = 2000;
@@ -563,8 +580,9 @@ static void over_the_queue_limit_the_peer_stops_reading(void **state)
 	struct cr__conn *c;
 	uint8_t frame[T_HDR_SIZE + 100];
 	uint64_t seq = 0;
-	int small = 4096, fd;
+	int small = 4096, fd, fd2;
 
+	(void)state;
 	assert_int_equal(harness_up(30011, 16384), 0);
 	fd = client_hello(30011, FAKE_PORT, small);
 	for (int i = 0; i < 5000 && !(P.conns && P.conns->hello_in); i++)
@@ -581,22 +599,36 @@ static void over_the_queue_limit_the_peer_stops_reading(void **state)
 	assert_true(c->full);
 	assert_int_equal(P.nfull, 1);
 	assert_true(P.rx_paused);
-	/* a frame sent to the paused peer waits in its socket */
-	size_t fl = put_frame(frame, CR_MSG_CONTROL_MIN, 1, 100, 77, FAKE_PORT);
-	assert_int_equal(t_send_all(fd, frame, fl), 0);
+
+	/* a newcomer's hello is read even now */
+	fd2 = client_hello(30011, FAKE_PORT + 1, 0);
+	assert_true(pump_until(second_named));
+	/* but what it sends next waits in its socket */
+	size_t fl = put_frame(frame, CR_MSG_CONTROL_MIN, 1, 100, 77,
+			      FAKE_PORT + 1);
+	assert_int_equal(t_send_all(fd2, frame, fl), 0);
 	for (int i = 0; i < 200; i++) {
 		pump();
 		usleep(100);
 	}
 	assert_int_equal(nrecs, 0);
-	/* the client drains everything: the peer reads again */
+	/* what comes back on the full connection is read at once */
+	fl = put_frame(frame, CR_MSG_CONTROL_MIN, 1, 100, 78, FAKE_PORT);
+	assert_int_equal(t_send_all(fd, frame, fl), 0);
+	want_recs = 1;
+	assert_true(pump_until(have_recs));
+	check_rec(&recs[0], CR_MSG_CONTROL_MIN, 100, 78, FAKE_PORT);
+	assert_true(P.rx_paused);
+
+	/* the client drains everything: the peer reads its inputs again */
 	client_expect_frames(fd, 0, seq, len);
 	assert_false(c->full);
 	assert_int_equal(P.nfull, 0);
 	assert_false(P.rx_paused);
-	want_recs = 1;
+	want_recs = 2;
 	assert_true(pump_until(have_recs));
-	check_rec(&recs[0], CR_MSG_CONTROL_MIN, 100, 77, FAKE_PORT);
+	check_rec(&recs[1], CR_MSG_CONTROL_MIN, 100, 77, FAKE_PORT + 1);
+	close(fd2);
 	close(fd);
 	harness_down();
 }

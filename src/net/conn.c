@@ -96,6 +96,12 @@ static struct cr_msg *make_hello(struct cr_peer *p)
 	return m;
 }
 
+static int64_t hello_wait(const struct cr__node *n)
+{
+	return n->hello_timeout_ns > 0 ? n->hello_timeout_ns
+				       : CR__HELLO_TIMEOUT;
+}
+
 static void hello_timeout(void *ctx, void *arg)
 {
 	struct cr__conn *c = arg;
@@ -107,7 +113,7 @@ static void hello_timeout(void *ctx, void *arg)
 		/* we are not reading it (our queues are full, or the link
 		 * holds us back): its hello may be waiting; look again later */
 		c->hello_timer = cr__worker_timer(
-			c->w, cr__clock_now(c->w->clock) + c->peer->node->hello_timeout_ns, 0,
+			c->w, cr__clock_now(c->w->clock) + hello_wait(c->peer->node), 0,
 			hello_timeout, c->peer, c, c->peer);
 		return;
 	}
@@ -117,7 +123,7 @@ static void hello_timeout(void *ctx, void *arg)
 		conn_log(c, CR_LOG_WARN,
 			 "%s sent no hello in %lld ms; closing",
 			 c->remote_text,
-			 (long long)(c->peer->node->hello_timeout_ns / CR_MS));
+			 (long long)(hello_wait(c->peer->node) / CR_MS));
 		/* an outgoing one was to a known peer, which is now gone for
 		 * this one; an incoming one has no name, so no departure */
 		cr__conn_close(c, true, false, "no hello");
@@ -165,7 +171,7 @@ static struct cr__conn *conn_new(struct cr_peer *p, int fd,
 	p->conns = c;
 	/* whoever is at the other end must say hello in time */
 	c->hello_timer = cr__worker_timer(
-		w, cr__clock_now(w->clock) + p->node->hello_timeout_ns, 0, hello_timeout,
+		w, cr__clock_now(w->clock) + hello_wait(p->node), 0, hello_timeout,
 		p, c, p);
 	conn_update_poll(c);
 	return c;
