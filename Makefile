@@ -26,7 +26,7 @@ ALL_CFLAGS := -std=gnu17 $(WARN) $(CFLAGS) $(SANFLAGS) -fPIC -Iinclude -Isrc $(P
 LDLIBS := $(PKG_LIBS) -lpthread -ldl -lm
 ALL_LDFLAGS := $(LDFLAGS) $(SANFLAGS)
 
-LIB_SRC := $(wildcard src/core/*.c src/net/*.c src/engine/*.c src/scenario/*.c src/metrics/*.c) \
+LIB_SRC := $(wildcard src/core/*.c src/net/*.c src/engine/*.c src/scenario/*.c src/metrics/*.c src/stream/*.c) \
            $(wildcard algorithms/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 TEST_SRC := $(wildcard tests/test-*.c)

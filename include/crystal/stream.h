@@ -43,9 +43,12 @@ extern "C" {
 
 /* --- Segments ------------------------------------------------------------ */
 
-#define CR_SEG_DEFAULT_NS CR_SEC	/* playback time of a segment */
-#define CR_SEG_MAX_NS (3600 * CR_SEC)	/* longer is surely a unit mistake */
-#define CR_SEG_HDR_SIZE 12		/* the data message prefix */
+/* Playback time of a segment, unless the session says otherwise. */
+#define CR_SEG_DEFAULT_NS CR_SEC
+/* Longer is surely a mistake of units. */
+#define CR_SEG_MAX_NS (3600 * CR_SEC)
+/* The data message prefix, cr_seg_hdr. */
+#define CR_SEG_HDR_SIZE 12
 /* Stream bytes per data message by default: the experiment file's default
  * message_size (1024) less the prefix. */
 #define CR_SEG_DEFAULT_BLOCK (1024 - CR_SEG_HDR_SIZE)
@@ -117,7 +120,7 @@ cr_msg *cr_seg_msg_new(cr_peer *p, uint8_t type, const cr_stream *st,
 
 /* Segments in one map at most: a sane bound for a neighbour's map and the
  * largest playback window. */
-#define CR_BUFMAP_MAX 4096
+#define CR_BUFMAP_MAX	   4096
 #define CR_BUFMAP_HDR_SIZE 6
 
 /* Which of segments [base, base + count) a peer holds: bit i for segment
@@ -174,8 +177,8 @@ int cr_bufmap_rarest(const cr_bufmap *mine, const cr_bufmap *const theirs[],
 
 /* --- The playback buffer ------------------------------------------------- */
 
-#define CR_PLAYBUF_DEFAULT_WINDOW 60
-#define CR_PLAYBUF_DEFAULT_HISTORY 10
+#define CR_PLAYBUF_DEFAULT_WINDOW     60
+#define CR_PLAYBUF_DEFAULT_HISTORY    10
 #define CR_PLAYBUF_DEFAULT_STARTUP_NS (5 * CR_SEC)
 
 typedef struct cr_playbuf cr_playbuf;
@@ -267,6 +270,8 @@ int cr_playbuf_add_msg(cr_playbuf *pb, const cr_msg *m, int64_t now_ns);
 int cr_playbuf_begin(cr_playbuf *pb, uint32_t first_segment, int64_t now_ns);
 int cr_playbuf_tick(cr_playbuf *pb, int64_t now_ns);
 
+/* Has playback begun (cr_playbuf_start or cr_playbuf_begin)? */
+bool cr_playbuf_started(const cr_playbuf *pb);
 /* The segment due next and the window's start (the oldest held): both 0
  * before playback begins. */
 uint32_t cr_playbuf_next_due(const cr_playbuf *pb);
@@ -291,7 +296,7 @@ typedef struct cr_playbuf_stats {
 	uint64_t late_bytes;	  /* after their segment's playback time */
 	uint64_t duplicate_bytes; /* of blocks held already */
 	uint64_t ahead_bytes;	  /* beyond the window, dropped */
-	int64_t start_ns; /* playback started (begin's now), or -1 */
+	int64_t start_ns;	  /* playback started (begin's now), or -1 */
 	/* Playback time of the first segment played, or -1: the startup
 	 * delay is first_played_ns - start_ns, or from the peer's join. */
 	int64_t first_played_ns;

@@ -18,7 +18,8 @@ static uint8_t tail_mask(uint32_t count)
 
 static bool range_ok(uint64_t base, uint64_t count)
 {
-	return count <= CR_BUFMAP_MAX && base + count <= (uint64_t)UINT32_MAX + 1;
+	return count <= CR_BUFMAP_MAX &&
+	       base + count <= (uint64_t)UINT32_MAX + 1;
 }
 
 int cr_bufmap_init(cr_bufmap *bm, uint32_t base, uint32_t count)
@@ -78,7 +79,8 @@ int cr_bufmap_encode(const cr_bufmap *bm, void *buf, size_t len)
 	/* stray bits in the caller's map must not reach the wire, where
 	 * the decoder would refuse them */
 	if (nbytes)
-		b[CR_BUFMAP_HDR_SIZE + nbytes - 1] &= (uint8_t)~tail_mask(bm->count);
+		b[CR_BUFMAP_HDR_SIZE + nbytes - 1] &=
+			(uint8_t)~tail_mask(bm->count);
 	return (int)(CR_BUFMAP_HDR_SIZE + nbytes);
 }
 
@@ -159,7 +161,8 @@ int cr_bufmap_rarest(const cr_bufmap *mine, const cr_bufmap *const theirs[],
 			if (theirs[i] && cr_bufmap_has(theirs[i], (uint32_t)k))
 				holders++;
 		if (holders)
-			keys[nkeys++] = holders << 12 | (uint32_t)(k - mine->base);
+			keys[nkeys++] =
+				holders << 12 | (uint32_t)(k - mine->base);
 	}
 	qsort(keys, nkeys, sizeof(*keys), cmp_u32);
 	for (i = 0; i < nkeys && i < max; i++)

@@ -242,6 +242,11 @@ int cr_playbuf_add(cr_playbuf *pb, uint32_t segment, uint32_t offset,
 	return s->got_bytes == st->segment_bytes ? CR_PB_COMPLETE : CR_PB_NEW;
 }
 
+bool cr_playbuf_started(const cr_playbuf *pb)
+{
+	return pb->begun;
+}
+
 uint32_t cr_playbuf_next_due(const cr_playbuf *pb)
 {
 	if (!pb->begun)
