@@ -13,8 +13,8 @@
 # each beside a plain-C paced relay.  Tables go to stdout, CSV to
 # bench/results/.  See bench/README.md.
 #
-#   make bench                      everything (about 16 minutes on 2 cores)
-#   BENCH_QUICK=1 make bench        one short run per point (about 5 minutes)
+#   make bench                      everything (about 17 minutes on 2 cores)
+#   BENCH_QUICK=1 make bench        one short run per point (about 4 minutes)
 #   sh bench/run.sh                 the same without rebuilding crystal
 #
 # Environment (all optional):
@@ -746,7 +746,8 @@ kernel_setup() {
 			ip -n "$KNS_A" addr add 10.200.0.1/30 dev "$KV_A" &&
 			ip -n "$KNS_B" addr add 10.200.0.2/30 dev "$KV_B" &&
 			ip -n "$KNS_A" link set "$KV_A" up &&
-			ip -n "$KNS_B" link set "$KV_B" up
+			ip -n "$KNS_B" link set "$KV_B" up &&
+			ip netns exec "$KNS_A" true && ip netns exec "$KNS_B" true
 	} 2>"$_ke"; then
 		KERNEL_NOTE="not measured: could not set up two network namespaces and a veth pair ($(head -n 1 "$_ke"))"
 		kernel_teardown
@@ -1202,18 +1203,27 @@ if [ "$DOFID" = 1 ]; then
 	fi
 fi
 
-# Keep the rows of the parts this sweep did not measure (a file in another
-# layout is replaced).
+# Keep the rows this sweep did not measure (a file in another layout is
+# replaced): a target is known by its benchmark and text.
 if [ -s "$TG_NEW" ]; then
 	csv_start "$TG" "Crystal benchmark targets (the project's benchmark plan); each row says when and at which commit it was measured" \
 		"$TG_COLUMNS" "written by bench/run.sh; the numbers behind each row are in the part's own CSV"
-	if [ -f "$TG" ] && grep -q "^$TG_COLUMNS\$" "$TG"; then
-		measured=$(cut -d, -f1 "$TG_NEW" | sort -u | tr '\n' ' ')
-		awk -F, -v m=" $measured" -v h="$TG_COLUMNS" '
-			/^#/ || $0 == h { next }
-			index(m, " " $1 " ") == 0 { print }' "$TG" >>"$TG.tmp"
-	fi
-	cat "$TG_NEW" >>"$TG.tmp"
+	old=/dev/null
+	if [ -f "$TG" ] && grep -q "^$TG_COLUMNS\$" "$TG"; then old=$TG; fi
+	awk -v h="$TG_COLUMNS" '
+	function key(line) { return match(line, /^[^,]*,"[^"]*"/) ? substr(line, 1, RLENGTH) : line }
+	function status(line) {
+		split(substr(line, length(key(line)) + 2), f, ",")
+		return f[3]
+	}
+	/^#/ || $0 == h { next }
+	FILENAME == ARGV[1] { if (status($0) != "not measured") fresh[key($0)] = 1; new[++n] = $0; next }
+	!(key($0) in fresh) { kept[key($0)] = 1; print }
+	END {
+		for (i = 1; i <= n; i++)
+			if (status(new[i]) != "not measured" || !(key(new[i]) in kept))
+				print new[i]
+	}' "$TG_NEW" "$old" >>"$TG.tmp"
 	csv_done "$TG"
 	echo
 	echo "Targets (the project's benchmark plan, on this machine)"
@@ -1230,7 +1240,7 @@ if [ -s "$TG_NEW" ]; then
 			f = f ch
 		}
 		v[++n] = f
-		printf "  %-9s %-74s\n", v[1], unq(v[2])
+		printf "  %-9s %s\n", v[1], unq(v[2])
 		printf "  %9s measured %s, required %s: %s (%s; %s)\n", "", (v[3] == "" ? "-" : v[3]),
 			v[4], toupper(substr(v[5], 1, 1)) substr(v[5], 2), unq(v[6]), substr(v[7], 1, 10)
 	}' "$TG"

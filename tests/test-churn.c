@@ -12,6 +12,7 @@
  * - the same experiment and seed give the same tracker answers.
  */
 #include "../src/node.h"
+#include "../src/scenario/plan.h"
 #include "support.h"
 
 #include <pthread.h>
@@ -426,9 +427,97 @@ static void test_local_only(void **state)
 	assert_non_null(strstr(err, "IP address of this host"));
 }
 
+/* The whole path from files: an experiment file and its events file are
+ * read, planned and run; every birth, join, leave and death of the file
+ * happens, and the tracker probes (active liveness). */
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void test_from_files(void **state)
+{
+	char dir[256], exp_path[300], ev_path[300], err[1024];
+	struct cr_experiment e;
+	struct cr_plan pl;
+	cr_node *n = NULL;
+	struct cr_node_result r;
+
+	(void)state;
+	memset(seen, 0, sizeof(seen));
+	assert_int_equal(t_mkdtemp(dir, sizeof(dir)), 0);
+	snprintf(exp_path, sizeof(exp_path), "%s/x.ini", dir);
+	snprintf(ev_path, sizeof(ev_path), "%s/x.events", dir);
+	write_file(exp_path, "[experiment]\n"
+			     "name = files\n"
+			     "duration = 2s\n"
+			     "events = x.events\n"
+			     "[class src]\n"
+			     "count = 1\n"
+			     "addresses = 127.0.0.1:27200\n"
+			     "[class peers]\n"
+			     "count = 4\n"
+			     "addresses = 127.0.0.1:27201-27204\n"
+			     "[session 1]\n"
+			     "source = 127.0.0.1:27200\n"
+			     "rate = 20KB/s\n"
+			     "message_size = 500\n"
+			     "[tracker]\n"
+			     "mode = inproc\n"
+			     "address = 127.0.0.1:27199\n"
+			     "liveness = probe\n"
+			     "interval = 100ms\n"
+			     "timeout = 300ms\n");
+	write_file(ev_path, "0     127.0.0.1:27200 birth\n"
+			    "0     127.0.0.1:27200 deploy session=1\n"
+			    "0.1   127.0.0.1:27201 birth\n"
+			    "0.15  127.0.0.1:27201 join session=1\n"
+			    "0.2   127.0.0.1:27202 birth\n"
+			    "0.25  127.0.0.1:27202 join session=1\n"
+			    "0.6   127.0.0.1:27203 birth\n"
+			    "0.65  127.0.0.1:27203 join session=1\n"
+			    "0.8   127.0.0.1:27202 leave session=1\n"
+			    "0.9   127.0.0.1:27202 die\n"
+			    "1.5   127.0.0.1:27204 birth\n"
+			    "1.55  127.0.0.1:27204 join session=1\n");
+	if (cr_experiment_load(exp_path, &e, err, sizeof(err)))
+		fail_msg("%s", err);
+	if (cr_plan_build(&pl, &e, &churn_algo, NULL, 0, err, sizeof(err)))
+		fail_msg("%s", err);
+	pl.cfg.workers = 2;
+	pl.cfg.log_level = CR_LOG_WARN;
+	assert_int_equal(cr_node_create(&pl.cfg, &n, err, sizeof(err)), 0);
+	assert_int_equal(cr_node_run(n, err, sizeof(err)), 0);
+	cr_node_result(n, &r);
+	/* the tracker (one more birth), the source and four peers */
+	assert_int_equal(r.births, 6);
+	assert_int_equal(r.deaths, 1);
+	for (int port = 27201; port <= 27204; port++) {
+		assert_int_equal(seen[port].boots, 1);
+		assert_int_equal(seen[port].joins, 1);
+	}
+	assert_int_equal(seen[27202].leaves, 1);
+	/* the last peer is never told of the one that died before it came,
+	 * nor of itself */
+	for (size_t k = 0; k < seen[27204].nboot; k++) {
+		assert_int_not_equal(seen[27204].boot[k].port, 27202);
+		assert_int_not_equal(seen[27204].boot[k].port, 27204);
+	}
+	assert_true(seen[27204].nboot >= 2); /* the source and 27201/3 */
+	cr_node_destroy(n);
+	cr_plan_free(&pl);
+	cr_experiment_free(&e);
+	t_rm_rf(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_from_files),
 		cmocka_unit_test(test_local_only),
 		cmocka_unit_test(test_schedule),
 		cmocka_unit_test(test_departures),

@@ -1,0 +1,34 @@
+# The link-emulation benchmarks' own programs.  bench/run.sh runs
+#
+#   make -f bench/bench.mk BUILD=<build dir>
+#
+# from the top of the tree before it measures.  This fragment reads the
+# project's Makefile for its compiler flags, its libraries and the rule for
+# $(BUILD)/libcrystal.a, so the programs always link against a library
+# built from the same headers they are compiled with.
+#
+#   fidelity      in-process rate and delay fidelity, measured at the
+#                 receivers (links against libcrystal.a, like
+#                 tests/test-shaper.c)
+#   kshape        goodput and delay through the kernel's shaper (tbf, htb,
+#                 netem) between two network namespaces
+#   paced_relay   the CPU floor of paced relaying, one frame per system call
+
+.DEFAULT_GOAL := bench-programs
+
+include Makefile
+
+.PHONY: bench-programs
+bench-programs: $(BUILD)/bench/fidelity $(BUILD)/bench/kshape $(BUILD)/bench/paced_relay
+
+$(BUILD)/bench/fidelity: bench/fidelity.c $(BUILD)/libcrystal.a $(wildcard src/*.h src/*/*.h include/crystal/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ bench/fidelity.c $(BUILD)/libcrystal.a $(ALL_LDFLAGS) $(LDLIBS)
+
+$(BUILD)/bench/kshape: bench/kshape.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu17 $(WARN) -O2 -g -D_GNU_SOURCE -o $@ bench/kshape.c -lm
+
+$(BUILD)/bench/paced_relay: bench/paced_relay.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu17 $(WARN) -O2 -g -D_GNU_SOURCE -pthread -o $@ bench/paced_relay.c
