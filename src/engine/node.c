@@ -662,9 +662,18 @@ static void warmup_done(void *ctx, void *arg)
 
 	CR__UNUSED(arg);
 	for (size_t i = 0; i < w->npeers; i++) {
-		w->peers[i]->warm_data_bytes_in = w->peers[i]->st.data_bytes_in;
-		w->peers[i]->warm_data_msgs_in = w->peers[i]->st.data_msgs_in;
+		struct cr_peer *p = w->peers[i];
+		p->warm_data_bytes_in = p->st.data_bytes_in;
+		p->warm_data_msgs_in = p->st.data_msgs_in;
+		/* fidelity too is judged on the steady state */
+		for (struct cr__conn *c = p->conns; c; c = c->peer_next)
+			memset(&c->fid, 0, sizeof(c->fid));
 	}
+	cr__hist_reset(&w->timers.lag);
+	cr__hist_reset(&w->late);
+	w->fid_links = 0;
+	w->fid_err_sum = 0;
+	w->fid_err_worst = 0;
 }
 
 static void flush_log(void *ctx, void *arg)
