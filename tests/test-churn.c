@@ -59,7 +59,8 @@ static int ch_bootstrap(cr_peer *p)
 	s->nboot = cr_bootstrap_peers(p, &b);
 	if (s->nboot > 32)
 		s->nboot = 32;
-	memcpy(s->boot, b, s->nboot * sizeof(*b));
+	if (s->nboot)
+		memcpy(s->boot, b, s->nboot * sizeof(*b));
 	/* say hello to everyone given, so that deaths are noticed */
 	for (size_t i = 0; i < s->nboot; i++) {
 		cr_msg *m = cr_msg_new(p, 20, 1, 4);
