@@ -565,6 +565,42 @@ static void playbuf_history_and_slide(void **state)
 	cr_playbuf_free(pb);
 }
 
+static void stop_at_3(cr_playbuf *pb, uint32_t segment, bool played,
+		      const void *data, size_t len, void *arg)
+{
+	(void)played;
+	(void)data;
+	(void)len;
+	*(uint32_t *)arg = segment;
+	if (segment == 3)
+		cr_playbuf_stop(pb);
+}
+
+/* A peer may stop playback from on_segment (it leaves the session): the
+ * segments due after that are not played. */
+static void playbuf_stop_in_callback(void **state)
+{
+	cr_playbuf_config cfg;
+	cr_playbuf *pb = NULL;
+	uint32_t last = 0;
+	cr_stream st;
+
+	assert_int_equal(cr_stream_init(&st, 3, 1000, CR_SEC, 300), 0);
+	cr_playbuf_config_init(&cfg, &st);
+	cfg.startup_ns = 0;
+	cfg.on_segment = stop_at_3;
+	cfg.arg = &last;
+	assert_int_equal(cr_playbuf_new(&cfg, &pb), 0);
+	assert_int_equal(cr_playbuf_begin(pb, 0, 0), 0);
+	assert_int_equal(cr_playbuf_tick(pb, 9 * CR_SEC), 4);
+	assert_int_equal(last, 3);
+	assert_int_equal(stats(pb).missed, 4);
+	assert_int_equal(cr_playbuf_tick(pb, 20 * CR_SEC), 0);
+	assert_int_equal(cr_playbuf_add(pb, 5, 0, NULL, 300, 20 * CR_SEC),
+			 -CR_ESTATE);
+	cr_playbuf_free(pb);
+}
+
 /* Kept data: on_segment gets the segment's bytes in order; a neighbour can
  * be served from cr_playbuf_data while the segment is held. */
 static void playbuf_keeps_data(void **state)
@@ -1398,6 +1434,7 @@ int main(void)
 		cmocka_unit_test(playbuf_duplicates_exact),
 		cmocka_unit_test(playbuf_bad_arrivals),
 		cmocka_unit_test(playbuf_history_and_slide),
+		cmocka_unit_test(playbuf_stop_in_callback),
 		cmocka_unit_test(playbuf_keeps_data),
 		cmocka_unit_test(playbuf_wraps_like_model),
 		cmocka_unit_test(playbuf_big_jump),

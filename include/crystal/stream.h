@@ -108,7 +108,8 @@ int cr_seg_hdr_put(void *buf, size_t len, const cr_seg_hdr *h);
 int cr_seg_hdr_get(const void *payload, size_t len, cr_seg_hdr *out);
 
 /* A new data message (type 128..255) of st's session holding bytes
- * [offset, offset + len) of `segment`, prefix included.  The caller holds
+ * [offset, offset + len) of `segment`, prefix included: data, or zeros when
+ * data is NULL (a stream whose content does not matter).  The caller holds
  * a reference, as with cr_msg_new().  NULL when out of memory, when type is
  * not a data type, or when the range is not one the playback buffer takes
  * (see cr_playbuf_add). */
@@ -184,9 +185,10 @@ int cr_bufmap_rarest(const cr_bufmap *mine, const cr_bufmap *const theirs[],
 typedef struct cr_playbuf cr_playbuf;
 
 /* Called once for each segment as its playback time comes: played (it was
- * complete in time) or missed.  data is the segment's bytes when it was
- * played and the buffer keeps data, NULL otherwise.  Segments come in
- * order, without gaps.  It must not add to or tick the same buffer. */
+ * complete in time) or missed.  len is the segment's size when it was
+ * played, 0 when missed; data is its bytes when it was played and the
+ * buffer keeps data, NULL otherwise.  Segments come in order, without
+ * gaps.  It may stop the buffer, but must not add to, tick or free it. */
 typedef void (*cr_playbuf_cb)(cr_playbuf *pb, uint32_t segment, bool played,
 			      const void *data, size_t len, void *arg);
 

@@ -179,7 +179,8 @@ int cr_playbuf_tick(cr_playbuf *pb, int64_t now_ns)
 	/* One pass per segment of the stream's whole life, whatever the
 	 * jumps in time: the cost is bounded by the segments there are.
 	 * Segment numbers end at 2^32 - 1. */
-	while (pb->next_due_ns <= now_ns && pb->next <= UINT32_MAX) {
+	while (pb->next_due_ns <= now_ns && pb->next <= UINT32_MAX &&
+	       !pb->stopped) {
 		play_one(pb);
 		if (n < INT32_MAX)
 			n++;
