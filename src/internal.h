@@ -544,10 +544,12 @@ struct cr__source_cfg {
 	bool on_deploy;	   /* starts at the peer's deploy event, not start_ns */
 	int data;	   /* enum cr_data_kind: random, file, file loop, stdin */
 	const char *path;  /* for files */
+	int64_t segment_ns; /* the session's segment duration; 0: 1 s */
 };
 
 struct cr__source {
-	struct cr__source_cfg cfg;
+	struct cr__source_cfg cfg; /* as configured: read by every worker */
+	uint64_t rate_Bps;	   /* the rate of this deploy (its worker's) */
 	struct cr_peer *p;
 	uint64_t produced;
 	uint64_t bytes;

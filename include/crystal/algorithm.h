@@ -122,6 +122,20 @@ void cr_log(const cr_peer *p, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void cr_vlog(const cr_peer *p, int level, const char *fmt, va_list ap);
 
+/* What the experiment says about a session: its source, streaming rate
+ * (0: as fast as the links take it), data message payload size and
+ * segment duration.  Returns 0 or -CR_ENOENT for a session the experiment
+ * does not have. */
+typedef struct cr_session_info {
+	uint16_t session;
+	cr_addr source;
+	uint64_t rate_Bps;
+	uint32_t message_size;
+	int64_t segment_ns;
+} cr_session_info;
+int cr_session_info_get(const cr_peer *p, uint16_t session,
+			cr_session_info *out);
+
 /* Ends the whole experiment early (for example when a test has seen all it
  * needs).  Thread-safe; returns at once. */
 void cr_experiment_stop(cr_peer *p);

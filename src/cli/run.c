@@ -416,7 +416,14 @@ static int mkdir_p(const char *path)
 			return -1;
 		*p = '/';
 	}
-	return mkdir(buf, 0755) && errno != EEXIST ? -1 : 0;
+	if (mkdir(buf, 0755) && errno != EEXIST)
+		return -1;
+	struct stat st;
+	if (stat(buf, &st) || !S_ISDIR(st.st_mode)) {
+		errno = ENOTDIR;
+		return -1;
+	}
+	return 0;
 }
 
 static void human_rate(double Bps, char *buf, size_t len)
@@ -651,9 +658,11 @@ static int execute(struct run_opts *o, struct cr_node_config *cfg,
 		return 2;
 	}
 	if (mkdir_p(outdir)) {
-		fprintf(stderr, "crystal run: cannot create %s: %s\n", outdir,
-			strerror(errno));
-		rc = 1;
+		fprintf(stderr,
+			"crystal run: the run directory %s cannot be made: %s "
+			"(choose another with --out)\n",
+			outdir, strerror(errno));
+		rc = 2;
 		goto out;
 	}
 

@@ -608,8 +608,9 @@ static void peer_event(void *ctx, void *arg)
 	case CR_NEV_DEPLOY:
 		if (p->alive && p->source &&
 		    p->source->cfg.session == e->session) {
-			if (e->rate_Bps)
-				p->source->cfg.rate_Bps = e->rate_Bps;
+			/* this deploy's rate, or the session's own */
+			p->source->rate_Bps = e->rate_Bps ? e->rate_Bps
+						 : p->source->cfg.rate_Bps;
 			p->source->done = false;
 			p->source->produced = 0;
 			cr__source_start(p, p->source);

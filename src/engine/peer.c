@@ -238,6 +238,25 @@ void cr_log(const cr_peer *p, int level, const char *fmt, ...)
 	va_end(ap);
 }
 
+int cr_session_info_get(const cr_peer *p, uint16_t session,
+			cr_session_info *out)
+{
+	const struct cr__node *n = p->node;
+
+	for (size_t i = 0; i < n->nsources; i++) {
+		const struct cr__source_cfg *c = &n->sources[i].cfg;
+		if (c->session != session)
+			continue;
+		out->session = session;
+		out->source = n->peers[c->peer_index].addr;
+		out->rate_Bps = c->rate_Bps;
+		out->message_size = c->msg_size;
+		out->segment_ns = c->segment_ns ? c->segment_ns : CR_SEC;
+		return 0;
+	}
+	return -CR_ENOENT;
+}
+
 void cr_experiment_stop(cr_peer *p)
 {
 	cr_node_stop(p->node, false);

@@ -190,7 +190,7 @@ static void rate_tick(void *ctx, void *arg)
 	CR__UNUSED(arg);
 	if (s->done)
 		goto stop;
-	due = (unsigned __int128)elapsed * s->cfg.rate_Bps /
+	due = (unsigned __int128)elapsed * s->rate_Bps /
 	      ((unsigned __int128)CR_SEC * s->cfg.msg_size);
 	if (due > s->produced)
 		produce(s, (uint64_t)(due - s->produced));
@@ -279,6 +279,9 @@ void cr__source_start(struct cr_peer *p, struct cr__source *s)
 {
 	int64_t now = cr__clock_now(&p->node->clock);
 
+	if (!s->rate_Bps)
+		s->rate_Bps = s->cfg.rate_Bps;
+
 	s->p = p;
 	s->rng = (p->node->seed * 0x9e3779b97f4a7c15ull) ^
 		 ((uint64_t)p->index << 17) ^ s->cfg.session;
@@ -292,10 +295,10 @@ void cr__source_start(struct cr_peer *p, struct cr__source *s)
 	cr__logf(&p->w->log, CR_LOG_INFO, &p->addr,
 		 "source of session %u starts: %u-byte messages, %s",
 		 s->cfg.session, s->cfg.msg_size,
-		 s->cfg.rate_Bps ? "at a set rate" : "as fast as links take");
-	if (s->cfg.rate_Bps) {
+		 s->rate_Bps ? "at a set rate" : "as fast as links take");
+	if (s->rate_Bps) {
 		int64_t tick = (int64_t)((unsigned __int128)s->cfg.msg_size *
-					 CR_SEC / s->cfg.rate_Bps);
+					 CR_SEC / s->rate_Bps);
 		if (tick < RATE_TICK_MIN)
 			tick = RATE_TICK_MIN;
 		if (tick > RATE_TICK_MAX)

@@ -238,6 +238,7 @@ int cr_plan_build(struct cr_plan *pl, const struct cr_experiment *e,
 		src->on_deploy = pl->has_events;
 		src->data = sc->data;
 		src->path = sc->path;
+		src->segment_ns = sc->segment_ns;
 	}
 
 	rc = merge_params(pl, e, extra_params, nextra);
