@@ -192,10 +192,11 @@ static inline void cr__slab_ref(struct cr__slab *s)
 }
 void cr__slab_unref(struct cr__slab *s);
 struct cr_msg *cr__msg_alloc(cr__pool *pool);
-/* Makes a message whose frame lies in `slab` at `frame` (decoded header
- * fields filled by the caller). */
+struct cr__hdr;
+/* Makes a message whose frame lies in `slab` at `frame`, with the fields
+ * of its decoded header h. */
 struct cr_msg *cr__msg_new_frame(cr__pool *pool, struct cr__slab *slab,
-				 uint8_t *frame);
+				 uint8_t *frame, const struct cr__hdr *h);
 /* A message with a writable payload of `len` bytes and an encoded header. */
 struct cr_msg *cr__msg_new_local(cr__pool *pool, uint8_t type,
 				 uint16_t session, uint32_t len,

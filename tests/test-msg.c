@@ -86,8 +86,11 @@ static void payload_writable_only_when_made_here(void **state)
 	assert_ptr_equal(w, cr_msg_payload(m));
 	memset(w, 0x5C, 64);
 	/* a frame that arrived from the network is shared: read-only */
-	r = cr__msg_new_frame(&pool, m->slab, m->frame);
+	struct cr__hdr h;
+	cr__hdr_decode(m->frame, &h);
+	r = cr__msg_new_frame(&pool, m->slab, m->frame, &h);
 	assert_non_null(r);
+	assert_int_equal(cr_msg_len(r), 64);
 	assert_null(cr_msg_payload_mut(r));
 	assert_ptr_equal(cr_msg_payload(r), cr_msg_payload(m));
 	/* sending clears the flag (cr_send does exactly this) */

@@ -101,7 +101,7 @@ struct cr_msg *cr__msg_alloc(cr__pool *pool)
 }
 
 struct cr_msg *cr__msg_new_frame(cr__pool *pool, struct cr__slab *slab,
-				 uint8_t *frame)
+				 uint8_t *frame, const struct cr__hdr *h)
 {
 	struct cr_msg *m = cr__msg_alloc(pool);
 
@@ -110,6 +110,15 @@ struct cr_msg *cr__msg_new_frame(cr__pool *pool, struct cr__slab *slab,
 	m->slab = slab;
 	cr__slab_ref(slab);
 	m->frame = frame;
+	m->type = h->type;
+	m->session = h->session;
+	m->len = h->length;
+	m->flags = h->flags;
+	m->created_ns = h->created_ns;
+	memset(&m->src, 0, sizeof(m->src));
+	m->src.family = h->family;
+	m->src.port = h->src_port;
+	memcpy(m->src.ip, h->src_ip, 16);
 	return m;
 }
 

@@ -592,19 +592,11 @@ static void rx_parse(struct cr__conn *c)
 			c->goodbye = true;
 			continue;
 		}
-		m = cr__msg_new_frame(&c->w->pool, s, f);
+		m = cr__msg_new_frame(&c->w->pool, s, f, &h);
 		if (!m) {
 			cr__conn_close(c, true, false, "out of memory");
 			return;
 		}
-		m->type = h.type;
-		m->session = h.session;
-		m->len = h.length;
-		m->flags = h.flags;
-		m->created_ns = h.created_ns;
-		m->src.family = h.family;
-		m->src.port = h.src_port;
-		memcpy(m->src.ip, h.src_ip, 16);
 		cr__peer_dispatch(c->peer, &c->remote, m);
 		cr_msg_release(m);
 		if (c->state == CR__CLOSED)

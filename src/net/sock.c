@@ -290,18 +290,10 @@ static void udp_read(struct cr_peer *p)
 				why);
 			continue;
 		}
-		m = cr__msg_new_frame(pool, s, s->data + s->fill);
+		m = cr__msg_new_frame(pool, s, s->data + s->fill, &h);
 		s->fill += ((uint32_t)r + 7u) & ~7u;
 		if (!m)
 			return;
-		m->type = h.type;
-		m->session = h.session;
-		m->len = h.length;
-		m->flags = h.flags;
-		m->created_ns = h.created_ns;
-		m->src.family = h.family;
-		m->src.port = h.src_port;
-		memcpy(m->src.ip, h.src_ip, 16);
 		cr__shaper_udp_received(p, &fa, m);
 		cr_msg_release(m);
 	}
