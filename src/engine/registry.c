@@ -9,9 +9,10 @@
 #include <string.h>
 
 extern const cr_algorithm cr_relay_algorithm;
+extern const cr_algorithm cr_vanilla_algorithm;
 
 static const cr_algorithm *const builtins[] = {
-	&cr_relay_algorithm,
+	&cr_relay_algorithm, &cr_vanilla_algorithm,
 };
 
 size_t cr__algorithms(const cr_algorithm *const **out)

@@ -1,0 +1,208 @@
+/* The vanilla pull mesh (algorithms/vanilla.c) on loopback, from an
+ * experiment file and an events file:
+ *
+ * - one source (10 MB/s up) and 20 peers (1 MB/s up) born in the first
+ *   second, a 64 KB/s stream in 1 s segments of 1 KiB messages: every peer
+ *   plays, with a continuity of at least 0.99 from its first due segment;
+ * - the same with 20 KB/s peer uploads (a source of 100 KB/s): the mesh
+ *   cannot carry the stream and continuity falls well below.
+ *
+ * The counts come from the algorithm's destroy hook.
+ */
+#include "../src/node.h"
+#include "../src/scenario/plan.h"
+#include "support.h"
+
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#define TRACKER 29000
+#define SOURCE	29001
+#define FIRST	29002
+#define NPEERS	20
+
+extern const cr_algorithm cr_vanilla_algorithm;
+extern void (*cr_vanilla_destroy_hook)(const cr_peer *p,
+				       const cr_playbuf_stats *st,
+				       bool is_source);
+
+struct got {
+	bool seen, source;
+	cr_playbuf_stats st;
+};
+
+static struct got got[65536];
+static pthread_mutex_t got_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void on_destroy(const cr_peer *p, const cr_playbuf_stats *st,
+		       bool is_source)
+{
+	uint16_t port = cr_self(p)->port;
+
+	pthread_mutex_lock(&got_lock);
+	got[port].seen = true;
+	got[port].source = is_source;
+	got[port].st = *st;
+	pthread_mutex_unlock(&got_lock);
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_true(fputs(text, f) >= 0);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* Runs the experiment with the given uploads; fills got[] and returns
+ * the lowest and the mean continuity over the 20 peers. */
+static void run(const char *src_up, const char *peer_up, bool all_play,
+		double *min_c, double *mean_c)
+{
+	char dir[256], exp_path[300], ev_path[300], err[1024];
+	char ini[2048], events[4096];
+	struct cr_experiment e;
+	struct cr_plan pl;
+	cr_node *n = NULL;
+	size_t off;
+	double sum = 0;
+	bool keep = getenv("VANILLA_LOGS") != NULL;
+
+	memset(got, 0, sizeof(got));
+	assert_int_equal(t_mkdtemp(dir, sizeof(dir)), 0);
+	snprintf(exp_path, sizeof(exp_path), "%s/v.ini", dir);
+	snprintf(ev_path, sizeof(ev_path), "%s/v.events", dir);
+	snprintf(ini, sizeof(ini),
+		 "[experiment]\n"
+		 "name = vanilla\n"
+		 "duration = 12s\n"
+		 "events = v.events\n"
+		 "algorithm = vanilla\n"
+		 "[algorithm]\n"
+		 "startup_ms = 2000\n"
+		 "[class src]\n"
+		 "count = 1\n"
+		 "addresses = 127.0.0.1:%d\n"
+		 "upload = %s\n"
+		 "[class peers]\n"
+		 "count = %d\n"
+		 "addresses = 127.0.0.1:%d-%d\n"
+		 "upload = %s\n"
+		 "[session 1]\n"
+		 "source = 127.0.0.1:%d\n"
+		 "rate = 64KB/s\n"
+		 "message_size = 1KiB\n"
+		 "segment = 1s\n"
+		 "[tracker]\n"
+		 "mode = inproc\n"
+		 "address = 127.0.0.1:%d\n",
+		 SOURCE, src_up, NPEERS, FIRST, FIRST + NPEERS - 1, peer_up,
+		 SOURCE, TRACKER);
+	write_file(exp_path, ini);
+	off = (size_t)snprintf(events, sizeof(events),
+			       "0 127.0.0.1:%d birth\n"
+			       "0 127.0.0.1:%d deploy session=1\n",
+			       SOURCE, SOURCE);
+	for (int i = 0; i < NPEERS; i++) {
+		double t = 0.05 + 0.045 * i;
+		off += (size_t)snprintf(events + off, sizeof(events) - off,
+					"%.3f 127.0.0.1:%d birth\n"
+					"%.3f 127.0.0.1:%d join session=1\n",
+					t, FIRST + i, t + 0.01, FIRST + i);
+	}
+	write_file(ev_path, events);
+	if (cr_experiment_load(exp_path, &e, err, sizeof(err)))
+		fail_msg("%s", err);
+	if (cr_plan_build(&pl, &e, &cr_vanilla_algorithm, NULL, 0, err,
+			  sizeof(err)))
+		fail_msg("%s", err);
+	pl.cfg.workers = 2;
+	pl.cfg.log_level = CR_LOG_WARN;
+	if (keep) { /* VANILLA_LOGS=1: the peers' logs, kept */
+		pl.cfg.log_dir = dir;
+		pl.cfg.log_level = CR_LOG_DEBUG;
+		print_message("logs in %s\n", dir);
+	}
+	cr_vanilla_destroy_hook = on_destroy;
+	assert_int_equal(cr_node_create(&pl.cfg, &n, err, sizeof(err)), 0);
+	if (cr_node_run(n, err, sizeof(err)))
+		fail_msg("%s", err);
+	cr_node_destroy(n);
+	cr_vanilla_destroy_hook = NULL;
+	cr_plan_free(&pl);
+	cr_experiment_free(&e);
+	if (!keep)
+		t_rm_rf(dir);
+
+	assert_true(got[SOURCE].seen);
+	assert_true(got[SOURCE].source);
+	*min_c = 1;
+	for (int i = 0; i < NPEERS; i++) {
+		const struct got *g = &got[FIRST + i];
+		uint64_t due;
+		double c;
+
+		if (!g->seen && all_play)
+			fail_msg("peer %d never started playback", FIRST + i);
+		assert_false(g->source);
+		due = g->st.played + g->st.missed;
+		if (all_play) /* ~9 s of playback after the startup */
+			assert_true(due >= 5);
+		c = due ? (double)g->st.played / (double)due : 0.0;
+		print_message("  peer %d: played %llu missed %llu continuity "
+			      "%.3f startup %.3f s\n",
+			      FIRST + i, (unsigned long long)g->st.played,
+			      (unsigned long long)g->st.missed, c,
+			      g->st.played ? (double)(g->st.first_played_ns -
+						      g->st.start_ns) /
+						     1e9
+					   : -1.0);
+		sum += c;
+		if (c < *min_c)
+			*min_c = c;
+	}
+	*mean_c = sum / NPEERS;
+}
+
+static void test_enough_upload(void **state)
+{
+	double min_c, mean_c;
+
+	(void)state;
+	run("10MB/s", "1MB/s", true, &min_c, &mean_c);
+	print_message("enough upload: continuity min %.3f mean %.3f\n", min_c,
+		      mean_c);
+	for (int i = 0; i < NPEERS; i++)
+		assert_true(got[FIRST + i].st.played > 0);
+	assert_true(min_c >= 0.99);
+}
+
+static void test_starved(void **state)
+{
+	double min_c, mean_c;
+
+	(void)state;
+	run("100KB/s", "20KB/s", false, &min_c, &mean_c);
+	print_message("starved: continuity min %.3f mean %.3f\n", min_c,
+		      mean_c);
+	assert_true(mean_c < 0.8);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_enough_upload),
+		cmocka_unit_test(test_starved),
+	};
+
+	return cmocka_run_group_tests_name("vanilla pull mesh", tests, NULL,
+					   NULL);
+}
