@@ -25,10 +25,6 @@ enum { VT_BUFMAP = 16, VT_REQUEST = 17, VT_REFUSE = 18, VT_DATA = 128 };
 #define VN_WANT_MAX   CR_BUFMAP_MAX
 #define VN_BOOT_MAX   256 /* bootstrap peers looked at */
 
-/* Called at destroy with the peer's playback counts, when it played; for
- * tests and tools that want the counts without parsing the log. */
-void (*cr_vanilla_destroy_hook)(const cr_peer *p, const cr_playbuf_stats *st,
-				bool is_source);
 
 struct vnb {
 	cr_addr addr;
@@ -416,8 +412,6 @@ static void log_stats(cr_peer *p, const struct vanilla *v)
 	       (unsigned long long)v->requests,
 	       (unsigned long long)v->timeouts,
 	       (unsigned long long)v->served);
-	if (cr_vanilla_destroy_hook)
-		cr_vanilla_destroy_hook(p, &st, v->source);
 }
 
 static void teardown(cr_peer *p, struct vanilla *v)

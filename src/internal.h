@@ -440,6 +440,10 @@ struct cr__peer_stats {
 	uint64_t bad_datagrams;
 	uint64_t departures;
 	uint64_t births, deaths, failed_births;
+	/* what its viewer saw (cr_report_playback) */
+	bool play_reported;
+	uint64_t play_played, play_missed, play_dup_bytes;
+	int64_t play_first_ns;
 };
 
 struct cr_peer {
@@ -502,6 +506,8 @@ struct cr_peer {
 	bool tracker_wait;	     /* registered, waiting for peers */
 	bool boot_from_tracker;	     /* p->boot is the tracker's answer */
 	uint64_t tracker_wait_timer;
+
+	int64_t join_ns; /* first join, for the startup delay */
 
 	uint64_t warm_data_bytes_in; /* data_bytes_in at the end of warm-up */
 	uint64_t warm_data_msgs_in;

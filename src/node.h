@@ -96,6 +96,12 @@ struct cr_node_fd_budget {
 	uint64_t limit;
 };
 
+/* A distribution over peers. */
+struct cr_node_dist {
+	uint64_t n; /* peers counted */
+	double mean, min, p5, p50, p95;
+};
+
 struct cr_node_result {
 	int64_t elapsed_ns;
 	int64_t measured_ns;	/* the span rates are computed over */
@@ -123,6 +129,11 @@ struct cr_node_result {
 	char rate_worst_link[2 * CR_ADDR_STRLEN + 8];
 	uint64_t udp_lost, udp_dropped, udp_rx_dropped;
 	uint64_t births, deaths, failed_births;
+	/* stream quality (see cr_report_playback) */
+	struct cr_node_dist continuity;	      /* played / due */
+	struct cr_node_dist startup_delay_s;  /* join to first segment played */
+	struct cr_node_dist control_overhead; /* control bytes / data bytes in */
+	struct cr_node_dist duplicate_ratio;  /* duplicate / data bytes in */
 	bool degraded;
 	char degraded_reason[256];
 };

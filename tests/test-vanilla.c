@@ -7,7 +7,8 @@
  * - the same with 20 KB/s peer uploads (a source of 100 KB/s): the mesh
  *   cannot carry the stream and continuity falls well below.
  *
- * The counts come from the algorithm's destroy hook.
+ * The counts are what each peer's playback buffer reported to the engine
+ * (cr_report_playback), read back from the node's results.
  */
 #include "../src/node.h"
 #include "../src/scenario/plan.h"
@@ -29,29 +30,9 @@
 #define NPEERS	20
 
 extern const cr_algorithm cr_vanilla_algorithm;
-extern void (*cr_vanilla_destroy_hook)(const cr_peer *p,
-				       const cr_playbuf_stats *st,
-				       bool is_source);
 
-struct got {
-	bool seen, source;
-	cr_playbuf_stats st;
-};
-
-static struct got got[65536];
-static pthread_mutex_t got_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static void on_destroy(const cr_peer *p, const cr_playbuf_stats *st,
-		       bool is_source)
-{
-	uint16_t port = cr_self(p)->port;
-
-	pthread_mutex_lock(&got_lock);
-	got[port].seen = true;
-	got[port].source = is_source;
-	got[port].st = *st;
-	pthread_mutex_unlock(&got_lock);
-}
+static struct cr__peer_stats got[65536];
+static struct cr_node_result res;
 
 static void write_file(const char *path, const char *text)
 {
@@ -131,40 +112,34 @@ static void run(const char *src_up, const char *peer_up, bool all_play,
 		pl.cfg.log_level = CR_LOG_DEBUG;
 		print_message("logs in %s\n", dir);
 	}
-	cr_vanilla_destroy_hook = on_destroy;
 	assert_int_equal(cr_node_create(&pl.cfg, &n, err, sizeof(err)), 0);
 	if (cr_node_run(n, err, sizeof(err)))
 		fail_msg("%s", err);
+	cr_node_result(n, &res);
+	/* peers by the experiment's order: the source class, then these */
+	for (int i = 0; i < NPEERS; i++)
+		got[FIRST + i] = *cr_node_peer_stats(n, 1 + (size_t)i);
 	cr_node_destroy(n);
-	cr_vanilla_destroy_hook = NULL;
 	cr_plan_free(&pl);
 	cr_experiment_free(&e);
 	if (!keep)
 		t_rm_rf(dir);
 
-	assert_true(got[SOURCE].seen);
-	assert_true(got[SOURCE].source);
 	*min_c = 1;
 	for (int i = 0; i < NPEERS; i++) {
-		const struct got *g = &got[FIRST + i];
-		uint64_t due;
+		const struct cr__peer_stats *g = &got[FIRST + i];
+		uint64_t due = g->play_played + g->play_missed;
 		double c;
 
-		if (!g->seen && all_play)
+		if (!g->play_reported && all_play)
 			fail_msg("peer %d never started playback", FIRST + i);
-		assert_false(g->source);
-		due = g->st.played + g->st.missed;
 		if (all_play) /* ~9 s of playback after the startup */
 			assert_true(due >= 5);
-		c = due ? (double)g->st.played / (double)due : 0.0;
+		c = due ? (double)g->play_played / (double)due : 0.0;
 		print_message("  peer %d: played %llu missed %llu continuity "
-			      "%.3f startup %.3f s\n",
-			      FIRST + i, (unsigned long long)g->st.played,
-			      (unsigned long long)g->st.missed, c,
-			      g->st.played ? (double)(g->st.first_played_ns -
-						      g->st.start_ns) /
-						     1e9
-					   : -1.0);
+			      "%.3f\n",
+			      FIRST + i, (unsigned long long)g->play_played,
+			      (unsigned long long)g->play_missed, c);
 		sum += c;
 		if (c < *min_c)
 			*min_c = c;
@@ -181,8 +156,13 @@ static void test_enough_upload(void **state)
 	print_message("enough upload: continuity min %.3f mean %.3f\n", min_c,
 		      mean_c);
 	for (int i = 0; i < NPEERS; i++)
-		assert_true(got[FIRST + i].st.played > 0);
+		assert_true(got[FIRST + i].play_played > 0);
 	assert_true(min_c >= 0.99);
+	/* the run's summary says the same */
+	assert_int_equal(res.continuity.n, NPEERS);
+	assert_true(res.continuity.min >= 0.99);
+	assert_true(res.startup_delay_s.n == NPEERS &&
+		    res.startup_delay_s.min >= 2.0);
 }
 
 static void test_starved(void **state)
@@ -194,6 +174,7 @@ static void test_starved(void **state)
 	print_message("starved: continuity min %.3f mean %.3f\n", min_c,
 		      mean_c);
 	assert_true(mean_c < 0.8);
+	assert_true(res.continuity.mean < 0.8);
 }
 
 int main(void)

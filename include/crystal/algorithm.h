@@ -136,6 +136,16 @@ typedef struct cr_session_info {
 int cr_session_info_get(const cr_peer *p, uint16_t session,
 			cr_session_info *out);
 
+/* What a peer's viewer saw of a session, for the run's stream-quality
+ * summary (continuity, startup delay, duplicates).  A playback buffer
+ * started with cr_playbuf_start reports itself when it stops; an
+ * algorithm with its own playback calls this.  Later reports of the same
+ * peer replace earlier ones.  first_played_ns: experiment time of the
+ * first segment played, or -1. */
+void cr_report_playback(cr_peer *p, uint16_t session, uint64_t played,
+			uint64_t missed, int64_t first_played_ns,
+			uint64_t duplicate_bytes);
+
 /* Ends the whole experiment early (for example when a test has seen all it
  * needs).  Thread-safe; returns at once. */
 void cr_experiment_stop(cr_peer *p);

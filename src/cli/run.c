@@ -438,6 +438,24 @@ static void human_rate(double Bps, char *buf, size_t len)
 		snprintf(buf, len, "%.0f B/s", Bps);
 }
 
+/* A distribution over peers: null when no peer counted. */
+static void json_dist(struct cr_json *j, const char *key,
+		      const struct cr_node_dist *d)
+{
+	if (!d->n) {
+		cr_json_str(j, key, NULL);
+		return;
+	}
+	cr_json_object(j, key);
+	cr_json_uint(j, "peers", d->n);
+	cr_json_num(j, "mean", d->mean);
+	cr_json_num(j, "min", d->min);
+	cr_json_num(j, "p5", d->p5);
+	cr_json_num(j, "p50", d->p50);
+	cr_json_num(j, "p95", d->p95);
+	cr_json_close(j);
+}
+
 static double cpu_seconds(void)
 {
 	struct rusage ru;
@@ -484,6 +502,10 @@ static int write_summary(const char *dir, const struct run_opts *o,
 	cr_json_uint(&j, "messages_switched", r->messages_switched);
 	cr_json_uint(&j, "data_bytes_received", r->data_bytes_in);
 	cr_json_uint(&j, "bad_frames", r->bad_frames);
+	json_dist(&j, "continuity", &r->continuity);
+	json_dist(&j, "startup_delay_s", &r->startup_delay_s);
+	json_dist(&j, "control_overhead", &r->control_overhead);
+	json_dist(&j, "duplicate_ratio", &r->duplicate_ratio);
 	cr_json_uint(&j, "births", r->births);
 	cr_json_uint(&j, "deaths", r->deaths);
 	cr_json_uint(&j, "failed_births", r->failed_births);

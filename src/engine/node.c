@@ -528,6 +528,8 @@ static void join(struct cr_peer *p, uint16_t s)
 		return;
 	p->sessions = v;
 	p->sessions[p->nsessions++] = s;
+	if (!p->join_ns)
+		p->join_ns = cr__clock_now(&p->node->clock);
 	cr__logf(&p->w->log, CR_LOG_INFO, &p->addr, "join session %u", s);
 	if (p->algo->join_session)
 		p->algo->join_session(p, s);
@@ -986,6 +988,74 @@ static void fidelity(const cr_node *n, struct cr_node_result *r)
 #undef DEGRADED
 }
 
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* mean, min and quantiles (nearest rank) of v[0..n) */
+static void dist(double *v, size_t n, struct cr_node_dist *d)
+{
+	double sum = 0;
+
+	memset(d, 0, sizeof(*d));
+	d->n = n;
+	if (!n)
+		return;
+	qsort(v, n, sizeof(*v), cmp_double);
+	for (size_t i = 0; i < n; i++)
+		sum += v[i];
+	d->mean = sum / (double)n;
+	d->min = v[0];
+	d->p5 = v[(size_t)(0.05 * (double)(n - 1) + 0.5)];
+	d->p50 = v[(size_t)(0.50 * (double)(n - 1) + 0.5)];
+	d->p95 = v[(size_t)(0.95 * (double)(n - 1) + 0.5)];
+}
+
+/* Stream quality over the peers that played (cr_report_playback), and
+ * control overhead over the peers that received data. */
+static void stream_quality(const cr_node *n, struct cr_node_result *r)
+{
+	double *cont = calloc(n->npeers + 1, sizeof(double));
+	double *start = calloc(n->npeers + 1, sizeof(double));
+	double *dup = calloc(n->npeers + 1, sizeof(double));
+	double *over = calloc(n->npeers + 1, sizeof(double));
+	size_t nc = 0, ns = 0, nd = 0, no = 0;
+
+	if (!cont || !start || !dup || !over)
+		goto out;
+	for (size_t i = 0; i < n->npeers; i++) {
+		const struct cr_peer *p = &n->peers[i];
+		if (p->remote || p->is_tracker_peer || p->source)
+			continue;
+		if (p->st.data_bytes_in)
+			over[no++] = (double)p->st.ctrl_bytes_in /
+				     (double)p->st.data_bytes_in;
+		if (!p->st.play_reported)
+			continue;
+		if (p->st.play_played + p->st.play_missed)
+			cont[nc++] = (double)p->st.play_played /
+				     (double)(p->st.play_played + p->st.play_missed);
+		if (p->st.play_first_ns >= 0 && p->join_ns)
+			start[ns++] =
+				(double)(p->st.play_first_ns - p->join_ns) / 1e9;
+		if (p->st.data_bytes_in)
+			dup[nd++] = (double)p->st.play_dup_bytes /
+				    (double)p->st.data_bytes_in;
+	}
+	dist(cont, nc, &r->continuity);
+	dist(start, ns, &r->startup_delay_s);
+	dist(dup, nd, &r->duplicate_ratio);
+	dist(over, no, &r->control_overhead);
+out:
+	free(cont);
+	free(start);
+	free(dup);
+	free(over);
+}
+
 void cr_node_result(const cr_node *n, struct cr_node_result *r)
 {
 	double secs, sum = 0, tails = 0, tails_wire = 0;
@@ -1048,4 +1118,5 @@ void cr_node_result(const cr_node *n, struct cr_node_result *r)
 	r->timer_lag_p99_ns = cr__hist_quantile(&lag, 0.99);
 	r->timer_lag_max_ns = lag.max;
 	fidelity(n, r);
+	stream_quality(n, r);
 }

@@ -257,6 +257,18 @@ int cr_session_info_get(const cr_peer *p, uint16_t session,
 	return -CR_ENOENT;
 }
 
+void cr_report_playback(cr_peer *p, uint16_t session, uint64_t played,
+			uint64_t missed, int64_t first_played_ns,
+			uint64_t duplicate_bytes)
+{
+	CR__UNUSED(session);
+	p->st.play_reported = true;
+	p->st.play_played = played;
+	p->st.play_missed = missed;
+	p->st.play_first_ns = first_played_ns;
+	p->st.play_dup_bytes = duplicate_bytes;
+}
+
 void cr_experiment_stop(cr_peer *p)
 {
 	cr_node_stop(p->node, false);

@@ -39,6 +39,14 @@ void cr_playbuf_stop(cr_playbuf *pb)
 	if (pb->timer)
 		cr_timer_cancel(pb->peer, pb->timer);
 	pb->timer = 0;
+	if (pb->begun && !pb->stopped && pb->peer) {
+		/* what this viewer saw goes into the run's summary */
+		cr_playbuf_stats st;
+		cr_playbuf_get_stats(pb, &st);
+		cr_report_playback(pb->peer, pb->cfg.stream.session, st.played,
+				   st.missed, st.first_played_ns,
+				   st.duplicate_bytes);
+	}
 	if (pb->begun)
 		pb->stopped = true;
 }
