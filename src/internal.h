@@ -352,7 +352,8 @@ void cr__conn_flush(struct cr__conn *c);
  * that remote.  rst: abortive close (RST, as when a host dies). */
 void cr__conn_close(struct cr__conn *c, bool notify, bool rst,
 		    const char *why);
-void cr__conn_set_reading(struct cr__conn *c, bool on);
+/* The peer's or the connection's reading state changed: update the poll. */
+void cr__conn_reading_changed(struct cr__conn *c);
 /* Frees a closed connection (after its handle is closed). */
 void cr__conn_release(struct cr__conn *c);
 struct cr__conn *cr__conn_find(struct cr__worker *w, const struct cr_peer *p,
@@ -482,7 +483,6 @@ struct cr_peer {
 	size_t nevents;
 	uint16_t *sessions; /* joined now */
 	size_t nsessions;
-	bool born_once;
 	struct cr__source *source;
 
 	/* link emulation (see shaper.c) */
@@ -607,7 +607,6 @@ struct cr__worker {
 
 	/* published for the node's status line, written by this worker */
 	_Atomic uint64_t pub_data_bytes_in;
-	_Atomic uint64_t pub_msgs;
 	uint64_t msgs_switched;
 	struct cr__hist lag; /* timer lag, kept after the timers are freed */
 	struct cr__hist late; /* how late stamped frames were written */
@@ -617,7 +616,7 @@ struct cr__worker {
 	uint64_t fid_worst_rate;
 	char fid_worst_link[2 * CR_ADDR_STRLEN + 8];
 	uint64_t bad_frames;
-	uint64_t conns_opened, conns_accepted;
+	uint64_t conns_accepted;
 };
 
 /* Schedules work on the worker's timer structure; rearms the wake-up. */

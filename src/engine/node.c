@@ -491,7 +491,6 @@ static void birth(void *ctx, void *arg)
 		return;
 	}
 	p->alive = true;
-	p->born_once = true;
 	p->st.births++;
 	if (p->is_tracker_peer) {
 		if (cr__tracker_start(p))
@@ -654,8 +653,6 @@ static void publish_stats(void *ctx, void *arg)
 	for (size_t i = 0; i < w->npeers; i++)
 		bytes += w->peers[i]->st.data_bytes_in;
 	atomic_store_explicit(&w->pub_data_bytes_in, bytes,
-			      memory_order_relaxed);
-	atomic_store_explicit(&w->pub_msgs, w->msgs_switched,
 			      memory_order_relaxed);
 }
 

@@ -51,11 +51,11 @@ void cr__conn_queue_changed(struct cr__conn *c)
 	if (p->nfull == (full ? 1u : 0u)) {
 		p->rx_paused = full;
 		for (struct cr__conn *o = p->conns; o; o = o->peer_next)
-			cr__conn_set_reading(o, !full);
+			cr__conn_reading_changed(o);
 		if (!full && p->source && p->source->waiting_drain)
 			cr__source_drained(p->source);
 	} else {
-		cr__conn_set_reading(c, true); /* its own reading follows */
+		cr__conn_reading_changed(c); /* its own reading follows */
 	}
 }
 

@@ -62,9 +62,8 @@ static void conn_update_poll(struct cr__conn *c)
 		uv_poll_stop(&c->poll);
 }
 
-void cr__conn_set_reading(struct cr__conn *c, bool on)
+void cr__conn_reading_changed(struct cr__conn *c)
 {
-	CR__UNUSED(on);
 	conn_update_poll(c);
 }
 
@@ -222,7 +221,6 @@ int cr__conn_connect(struct cr_peer *p, const cr_addr *to,
 		return -CR_ENOMEM;
 	}
 	cr__worker_map_add(p->w, c);
-	p->w->conns_opened++;
 	*out = c;
 	return 0;
 }

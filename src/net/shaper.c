@@ -540,7 +540,7 @@ static void rx_cb(void *ctx, void *arg)
 	CR__UNUSED(ctx);
 	c->rx_timer = 0;
 	c->rx_blocked = false;
-	cr__conn_set_reading(c, true);
+	cr__conn_reading_changed(c);
 }
 
 uint32_t cr__shaper_rx_allow(struct cr__conn *c, int64_t now)
@@ -556,7 +556,7 @@ uint32_t cr__shaper_rx_allow(struct cr__conn *c, int64_t now)
 	at = max64(at, ready(&c->down, floor));
 	if (at > now) {
 		c->rx_blocked = true;
-		cr__conn_set_reading(c, false);
+		cr__conn_reading_changed(c);
 		if (!c->rx_timer)
 			c->rx_timer = cr__worker_timer(c->w, at, 0, rx_cb,
 						       p, c, p);
