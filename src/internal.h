@@ -61,6 +61,9 @@ void cr__hist_merge(struct cr__hist *into, const struct cr__hist *from);
 int64_t cr__hist_quantile(const struct cr__hist *h, double q);
 double cr__hist_mean(const struct cr__hist *h);
 void cr__hist_reset(struct cr__hist *h);
+/* What was added to `now` since it was `mark` (max: now's, a bound). */
+void cr__hist_since(struct cr__hist *out, const struct cr__hist *now,
+		    const struct cr__hist *mark);
 
 /* --- core: timers ---------------------------------------------------------- */
 
@@ -443,8 +446,10 @@ struct cr__peer_stats {
 	uint64_t births, deaths, failed_births;
 	/* what its viewer saw (cr_report_playback) */
 	bool play_reported;
-	uint64_t play_played, play_missed, play_dup_bytes;
-	int64_t play_first_ns;
+	cr_playback_report play;
+	/* time alive: over its past lives, and since its latest birth */
+	int64_t alive_ns;
+	int64_t born_ns;
 };
 
 struct cr_peer {
@@ -453,6 +458,9 @@ struct cr_peer {
 	uint32_t index;
 	cr_addr addr;
 	char name[CR_ADDR_STRLEN];
+	const char *class_name;
+	int log_level;	   /* the node's, or trace for a traced peer */
+	bool sampled_alive; /* alive at the last sample (peers.csv) */
 	const cr_algorithm *algo;
 	void *state;
 	bool alive;
@@ -538,6 +546,10 @@ void cr__tracker_handle(struct cr_peer *p, const cr_addr *from,
 			struct cr_msg *m);
 void cr__conn_queue_changed(struct cr__conn *c);
 void cr__peer_departed(struct cr_peer *p, const cr_addr *who);
+/* A line of peer p's, if its level (the node's, or trace for a traced
+ * peer) lets it through. */
+void cr__plog(const struct cr_peer *p, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /* --- engine: sources ---------------------------------------------------------- */
 
@@ -557,6 +569,8 @@ struct cr__source_cfg {
 struct cr__source {
 	struct cr__source_cfg cfg; /* as configured: read by every worker */
 	uint64_t rate_Bps;	   /* the rate of this deploy (its worker's) */
+	int64_t start_ns;	   /* when this deploy began (its worker's) */
+	_Atomic int64_t pub_start_ns; /* the same for every worker; -1 */
 	struct cr_peer *p;
 	uint64_t produced;
 	uint64_t bytes;
@@ -610,6 +624,16 @@ struct cr__worker {
 	uint64_t msgs_switched;
 	struct cr__hist lag; /* timer lag, kept after the timers are freed */
 	struct cr__hist late; /* how late stamped frames were written */
+	_Atomic uint64_t pub_alive;	   /* its peers alive */
+	_Atomic int64_t pub_lag_p99;	   /* over the last sample's interval */
+	_Atomic uint64_t pub_played, pub_due; /* segments, over its peers */
+	/* the per-second samples (sampler.c) */
+	bool sampling;
+	int64_t last_sample_ns;
+	int64_t samples; /* periodic ones taken */
+	struct cr__hist lag_mark, late_mark; /* as at the last sample */
+	char *rows;
+	size_t rows_len, rows_cap;
 	/* per-link rate fidelity, folded in as links close */
 	uint64_t fid_links;
 	double fid_err_sum, fid_err_worst;

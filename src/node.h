@@ -43,6 +43,7 @@ struct cr_node_peer {
 	bool remote;	     /* hosted by another node: known, not run here */
 	uint16_t session;    /* joined right after bootstrap; 0: none */
 	const cr_link_limits *limits; /* NULL: the config's limits */
+	const char *class_name;	      /* for peers.csv; NULL: "peer" */
 	/* Its life, in time order.  NULL: born at 0, lives to the end. */
 	const struct cr_node_event *events;
 	size_t nevents;
@@ -80,6 +81,14 @@ struct cr_node_config {
 	size_t queue_limit;	/* 0: CR__DEFAULT_QUEUE_LIMIT */
 	const char *log_dir;	/* NULL: no log files, warnings to stderr */
 	int log_level;
+	/* Peers logged at trace level whatever log_level says: patterns
+	 * matched against "IP:port" as by fnmatch(3) (127.0.0.1:2000*). */
+	const char *const *trace;
+	size_t ntrace;
+	/* The run directory's CSV files (docs/run-directory.md): peers.csv,
+	 * workers.csv and peers-final.csv.  NULL: none. */
+	const char *metrics_dir;
+	int64_t sample_interval_ns; /* 0: 1 s */
 	int64_t stats_interval_ns; /* 0: 250 ms */
 	uint64_t seed;		   /* for jitter, loss and sources */
 	int64_t warmup_ns;	   /* rates count from here on */
@@ -134,6 +143,7 @@ struct cr_node_result {
 	struct cr_node_dist startup_delay_s;  /* join to first segment played */
 	struct cr_node_dist control_overhead; /* control bytes / data bytes in */
 	struct cr_node_dist duplicate_ratio;  /* duplicate / data bytes in */
+	struct cr_node_dist segment_latency_s; /* source whole to peer whole */
 	bool degraded;
 	char degraded_reason[256];
 };
@@ -171,12 +181,23 @@ void cr_node_join(cr_node *n);
 int cr_node_run(cr_node *n, char *err, size_t errlen);
 void cr_node_destroy(cr_node *n);
 
+/* Why the run directory's CSV files could not all be written at join, or
+ * NULL when they were (or none were asked for). */
+const char *cr_node_metrics_error(const cr_node *n);
+
 /* Results, valid after join. */
 void cr_node_result(const cr_node *n, struct cr_node_result *r);
 const struct cr__peer_stats *cr_node_peer_stats(const cr_node *n, size_t i);
 /* Live numbers for a status line, any time after start. */
 void cr_node_live(const cr_node *n, int64_t *now_ns, uint64_t *data_bytes_in,
 		  uint64_t *peers_up);
+/* The largest 99th percentile of timer lag over the workers' last
+ * samples (0 before the first). */
+int64_t cr_node_live_lag_p99(const cr_node *n);
+/* More live numbers: peers alive, and the mean continuity so far over the
+ * peers that have played (-1 when none has). */
+void cr_node_live_stream(const cr_node *n, uint64_t *peers_alive,
+			 double *continuity);
 int64_t cr_node_now(const cr_node *n);
 
 /* --- inside the engine -------------------------------------------------- */
@@ -215,6 +236,11 @@ struct cr__node {
 	bool abort_start; /* a worker failed to set up */
 	_Atomic bool ended;
 	_Atomic bool interrupted;
+	/* the run directory's CSV files (sampler.c) */
+	FILE *csv_peers, *csv_workers;
+	pthread_mutex_t csv_lock;
+	int64_t sample_ns;
+	char metrics_err[256];
 	int64_t end_ns;
 	bool joined;
 	bool started;
@@ -226,5 +252,13 @@ struct cr__param {
 };
 
 const char *cr__node_param(const struct cr__node *n, const char *name);
+
+/* The run directory's CSV files (docs/run-directory.md). */
+int cr__sampler_open(struct cr__node *n, char *err, size_t errlen);
+/* A worker's rows of one sample (on its thread), labelled now_ns: the
+ * sample's nominal time, the same on every worker. */
+void cr__sampler_worker(struct cr__worker *w, int64_t now_ns);
+/* peers-final.csv, then closes every file; 0 or -1 (err says why). */
+int cr__sampler_close(struct cr__node *n, char *err, size_t errlen);
 
 #endif

@@ -828,6 +828,49 @@ static cr_playbuf *quiet_buf(uint32_t window, uint32_t history)
 	return pb;
 }
 
+/* Segment latency: from the source holding a segment whole (origin + (k +
+ * 1) x segment time) to this buffer holding it whole; counted once per
+ * segment, never below 0, never for late or incomplete ones; the buffer
+ * level counts complete segments from the next due on. */
+static void playbuf_latency_and_level(void **state)
+{
+	cr_playbuf *pb = small_buf(8, 2, 2 * CR_SEC, false);
+	cr_playbuf_stats s;
+
+	/* no origin: nothing measured */
+	assert_int_equal(cr_playbuf_begin(pb, 0, 0), 0);
+	fill(pb, 0, 100 * CR_MS);
+	s = stats(pb);
+	assert_int_equal(s.completed, 0);
+	cr_playbuf_free(pb);
+
+	pb = small_buf(8, 2, 10 * CR_SEC, false); /* plays 0 at 10 s */
+	cr_playbuf_set_origin(pb, 10 * CR_MS); /* k whole at 10ms + (k+1) s */
+	assert_int_equal(cr_playbuf_begin(pb, 0, 0), 0);
+	assert_int_equal(cr_playbuf_buffered(pb), 0);
+	fill(pb, 0, 1250 * CR_MS);		 /* 240 ms after the source */
+	fill(pb, 1, 2010 * CR_MS + 300 * CR_US); /* 300 us after */
+	assert_int_equal(cr_playbuf_add(pb, 2, 0, NULL, 300, 2100 * CR_MS),
+			 CR_PB_NEW);		 /* incomplete */
+	fill(pb, 3, 3 * CR_SEC);		 /* before the source: 0 */
+	assert_int_equal(cr_playbuf_buffered(pb), 3); /* 0, 1 and 3 */
+	fill(pb, 0, 3100 * CR_MS);		 /* duplicates */
+	s = stats(pb);
+	assert_int_equal(s.completed, 3);
+	assert_true(s.latency_sum_ns == 240 * CR_MS + 300 * CR_US);
+	assert_true(s.latency_max_ns == 240 * CR_MS);
+	/* segment 0 plays at 10 s: the level falls by one */
+	assert_int_equal(cr_playbuf_tick(pb, 10 * CR_SEC), 1);
+	assert_int_equal(cr_playbuf_buffered(pb), 2);
+	/* segment 2 completes after its playback time (12 s): late, and no
+	 * latency is counted for it */
+	assert_int_equal(cr_playbuf_add(pb, 2, 300, NULL, 700, 12500 * CR_MS),
+			 CR_PB_LATE);
+	s = stats(pb);
+	assert_int_equal(s.completed, 3);
+	cr_playbuf_free(pb);
+}
+
 static void playbuf_big_jump(void **state)
 {
 	cr_playbuf *pb = quiet_buf(4, 1);
@@ -1438,6 +1481,7 @@ int main(void)
 		cmocka_unit_test(playbuf_keeps_data),
 		cmocka_unit_test(playbuf_wraps_like_model),
 		cmocka_unit_test(playbuf_big_jump),
+		cmocka_unit_test(playbuf_latency_and_level),
 		cmocka_unit_test(bufmap_bytes),
 		cmocka_unit_test(bufmap_round_trip),
 		cmocka_unit_test(bufmap_malformed),

@@ -128,18 +128,18 @@ static void run(const char *src_up, const char *peer_up, bool all_play,
 	*min_c = 1;
 	for (int i = 0; i < NPEERS; i++) {
 		const struct cr__peer_stats *g = &got[FIRST + i];
-		uint64_t due = g->play_played + g->play_missed;
+		uint64_t due = g->play.played + g->play.missed;
 		double c;
 
 		if (!g->play_reported && all_play)
 			fail_msg("peer %d never started playback", FIRST + i);
 		if (all_play) /* ~9 s of playback after the startup */
 			assert_true(due >= 5);
-		c = due ? (double)g->play_played / (double)due : 0.0;
+		c = due ? (double)g->play.played / (double)due : 0.0;
 		print_message("  peer %d: played %llu missed %llu continuity "
 			      "%.3f\n",
-			      FIRST + i, (unsigned long long)g->play_played,
-			      (unsigned long long)g->play_missed, c);
+			      FIRST + i, (unsigned long long)g->play.played,
+			      (unsigned long long)g->play.missed, c);
 		sum += c;
 		if (c < *min_c)
 			*min_c = c;
@@ -156,7 +156,7 @@ static void test_enough_upload(void **state)
 	print_message("enough upload: continuity min %.3f mean %.3f\n", min_c,
 		      mean_c);
 	for (int i = 0; i < NPEERS; i++)
-		assert_true(got[FIRST + i].play_played > 0);
+		assert_true(got[FIRST + i].play.played > 0);
 	assert_true(min_c >= 0.99);
 	/* the run's summary says the same */
 	assert_int_equal(res.continuity.n, NPEERS);

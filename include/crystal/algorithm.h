@@ -123,28 +123,42 @@ void cr_log(const cr_peer *p, int level, const char *fmt, ...)
 void cr_vlog(const cr_peer *p, int level, const char *fmt, va_list ap);
 
 /* What the experiment says about a session: its source, streaming rate
- * (0: as fast as the links take it), data message payload size and
- * segment duration.  Returns 0 or -CR_ENOENT for a session the experiment
- * does not have. */
+ * (0: as fast as the links take it), data message payload size, segment
+ * duration, and when its source began the stream now playing (experiment
+ * time; -1 while not known: not started yet, or started by a deploy on
+ * another host).  With a set rate, segment k of the stream is whole at the
+ * source at start_ns + (k + 1) x segment_ns.  Returns 0 or -CR_ENOENT for
+ * a session the experiment does not have. */
 typedef struct cr_session_info {
 	uint16_t session;
 	cr_addr source;
 	uint64_t rate_Bps;
 	uint32_t message_size;
 	int64_t segment_ns;
+	int64_t start_ns;
 } cr_session_info;
 int cr_session_info_get(const cr_peer *p, uint16_t session,
 			cr_session_info *out);
 
-/* What a peer's viewer saw of a session, for the run's stream-quality
- * summary (continuity, startup delay, duplicates).  A playback buffer
- * started with cr_playbuf_start reports itself when it stops; an
- * algorithm with its own playback calls this.  Later reports of the same
- * peer replace earlier ones.  first_played_ns: experiment time of the
- * first segment played, or -1. */
-void cr_report_playback(cr_peer *p, uint16_t session, uint64_t played,
-			uint64_t missed, int64_t first_played_ns,
-			uint64_t duplicate_bytes);
+/* What a peer's viewer saw of a session so far, for the run's per-second
+ * samples (peers.csv) and its stream-quality summary.  Counts are
+ * cumulative; each report replaces the previous one of the peer.  A
+ * playback buffer started with cr_playbuf_start reports itself at every
+ * segment it plays and when it stops; an algorithm with its own playback
+ * fills one of these and calls cr_report_playback. */
+typedef struct cr_playback_report {
+	uint16_t session;
+	uint64_t played;	  /* segments played on time */
+	uint64_t missed;	  /* segments incomplete at their time */
+	int64_t first_played_ns;  /* experiment time of the first played, -1 */
+	uint64_t duplicate_bytes; /* received for blocks already held */
+	uint32_t buffered;	  /* complete segments ahead of playback */
+	/* segment latency: from the source producing a segment whole to
+	 * this peer holding it whole, summed over `completed` segments */
+	uint64_t completed;
+	int64_t latency_sum_ns;
+} cr_playback_report;
+void cr_report_playback(cr_peer *p, const cr_playback_report *r);
 
 /* Ends the whole experiment early (for example when a test has seen all it
  * needs).  Thread-safe; returns at once. */

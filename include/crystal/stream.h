@@ -209,6 +209,11 @@ typedef struct cr_playbuf_config {
 	bool keep_data;
 	cr_playbuf_cb on_segment; /* NULL: none */
 	void *arg;
+	/* Experiment time at which the source began segment 0, for the
+	 * segment latency (segment k is whole at the source at origin_ns +
+	 * (k + 1) x segment_ns); -1: unknown.  cr_playbuf_start fills it
+	 * from the session (cr_session_info_get) when it is -1. */
+	int64_t origin_ns;
 } cr_playbuf_config;
 
 /* The defaults (window CR_PLAYBUF_DEFAULT_WINDOW, history
@@ -302,7 +307,18 @@ typedef struct cr_playbuf_stats {
 	/* Playback time of the first segment played, or -1: the startup
 	 * delay is first_played_ns - start_ns, or from the peer's join. */
 	int64_t first_played_ns;
+	/* Segment latency: segments completed in time while the origin was
+	 * known, and the sum and largest of (completed at - whole at the
+	 * source), each at least 0. */
+	uint64_t completed;
+	int64_t latency_sum_ns;
+	int64_t latency_max_ns;
 } cr_playbuf_stats;
+
+/* Complete segments from the next due on: the buffer level. */
+uint32_t cr_playbuf_buffered(const cr_playbuf *pb);
+/* Sets the origin of the segment latency (see cr_playbuf_config). */
+void cr_playbuf_set_origin(cr_playbuf *pb, int64_t origin_ns);
 
 void cr_playbuf_get_stats(const cr_playbuf *pb, cr_playbuf_stats *out);
 

@@ -4,6 +4,8 @@
  *   crystal tracker FILE        an experiment's tracker, on its own
  *   crystal algorithms          list the built-in algorithms
  *   crystal gen-events [options]  write an events file of peer dynamics
+ *   crystal report RUN_DIR...   a report of runs: table and plots (HTML)
+ *   crystal log RUN --peer P    one peer's life in a run directory
  *   crystal version
  *
  * Exit codes: 0 done, 1 failed while running, 2 bad usage or input,
@@ -27,6 +29,8 @@ static void usage(FILE *f)
 	      "  tracker      run an experiment's tracker on its own\n"
 	      "  algorithms   list the built-in algorithms and their parameters\n"
 	      "  gen-events   write an events file: births, joins, leaves drawn from distributions\n"
+	      "  report       a report of run directories: summary table and plots, in HTML\n"
+	      "  log          one peer's life in a run directory, in time order\n"
 	      "  version      print the version\n"
 	      "\n"
 	      "`crystal <command> --help` explains a command's options.\n",
@@ -52,6 +56,10 @@ int main(int argc, char **argv)
 		return cr_cli_algorithms(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "gen-events"))
 		return cr_cli_gen_events(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "report"))
+		return cr_cli_report(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "log"))
+		return cr_cli_log(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
 		printf("crystal %s\n", CR_VERSION_STRING);
 		return 0;

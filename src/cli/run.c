@@ -13,6 +13,7 @@
 #include "../scenario/matrix.h"
 #include "../scenario/plan.h"
 #include "cli.h"
+#include "rundir.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -25,6 +26,7 @@
 #include <unistd.h>
 
 #define MAX_PARAMS 64
+#define MAX_TRACE 64
 
 struct run_opts {
 	uint64_t peers;
@@ -52,6 +54,10 @@ struct run_opts {
 	uint64_t given;	       /* options given, by bit (1 << (O_x - 256)) */
 	struct cr_node_param params[MAX_PARAMS];
 	size_t nparams;
+	const char *trace[MAX_TRACE]; /* --trace patterns */
+	size_t ntrace;
+	int argc; /* the command line, for command.txt */
+	char **argv;
 };
 
 static void run_usage(FILE *f)
@@ -97,6 +103,9 @@ static void run_usage(FILE *f)
 	      "output:\n"
 	      "  --out DIR            run directory (default runs/<name>-<UTC time>)\n"
 	      "  --log-level LEVEL    error, warn, info, debug or trace (default info)\n"
+	      "  --trace PEER         log this peer at trace level: every message in and\n"
+	      "                       out, segments played and missed; IP:port, or a\n"
+	      "                       pattern such as '127.0.0.1:2001*' (repeatable)\n"
 	      "  --quiet              no status line and no summary on stdout\n"
 	      "\n"
 	      "limits:\n"
@@ -104,7 +113,9 @@ static void run_usage(FILE *f)
 	      "  --queue-limit SIZE   bytes a peer may queue before it stops reading its\n"
 	      "                       inputs and TCP pushes back (default 256KiB)\n"
 	      "\n"
-	      "The run directory gets summary.json and one log per worker.  Exit codes:\n"
+	      "The run directory gets summary.json, per-second CSV files of the node, its\n"
+	      "workers and every peer, the input files and one log per worker\n"
+	      "(docs/run-directory.md).  Exit codes:\n"
 	      "0 done, 1 failed while running, 2 bad usage or input, 130/143 ended by\n"
 	      "SIGINT/SIGTERM (the summary is written, with \"interrupted\": true).\n",
 	      f);
@@ -146,6 +157,7 @@ enum {
 	O_SEED,
 	O_WARMUP,
 	O_SRC_UP,
+	O_TRACE,
 };
 
 static const struct option long_opts[] = {
@@ -177,6 +189,7 @@ static const struct option long_opts[] = {
 	{"seed", required_argument, NULL, O_SEED},
 	{"warmup", required_argument, NULL, O_WARMUP},
 	{"source-upload", required_argument, NULL, O_SRC_UP},
+	{"trace", required_argument, NULL, O_TRACE},
 	{NULL, 0, NULL, 0},
 };
 
@@ -210,6 +223,8 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		.max_msg = 16u << 20,
 		.queue_limit = CR__DEFAULT_QUEUE_LIMIT,
 	};
+	o->argc = argc;
+	o->argv = argv;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":D:h", long_opts, NULL)) != -1) {
@@ -343,6 +358,15 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 			if (cr_parse_uint(optarg, UINT64_MAX, &o->seed))
 				return bad("--seed", optarg, "a whole number");
 			break;
+		case O_TRACE:
+			if (!*optarg)
+				return bad("--trace", optarg,
+					   "IP:port or a pattern of them");
+			if (o->ntrace == MAX_TRACE)
+				return bad("--trace", optarg,
+					   "at most 64 of them");
+			o->trace[o->ntrace++] = optarg;
+			break;
 		case 'D':
 			eq = strchr(optarg, '=');
 			if (!eq || eq == optarg)
@@ -456,22 +480,13 @@ static void json_dist(struct cr_json *j, const char *key,
 	cr_json_close(j);
 }
 
-static double cpu_seconds(void)
-{
-	struct rusage ru;
-
-	getrusage(RUSAGE_SELF, &ru);
-	return (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
-	       (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-}
-
 static int write_summary(const char *dir, const struct run_opts *o,
 			 const struct cr_node_config *cfg,
 			 const cr_algorithm *algo,
 			 const struct cr_node_result *r, const char *started_utc,
 			 double cpu)
 {
-	char path[4096], tmp[4200];
+	char path[4096], tmp[4200], host[256] = "", id[32];
 	struct rusage ru;
 	struct cr_json j;
 	FILE *f;
@@ -486,8 +501,15 @@ static int write_summary(const char *dir, const struct run_opts *o,
 	}
 	getrusage(RUSAGE_SELF, &ru);
 
+	gethostname(host, sizeof(host) - 1);
+	snprintf(id, sizeof(id), "%016llx",
+		 (unsigned long long)(cfg->exp_id
+					      ? cfg->exp_id
+					      : cr_node_experiment_id(cfg->name)));
 	cr_json_begin(&j, f);
 	cr_json_str(&j, "experiment", cfg->name);
+	cr_json_str(&j, "experiment_id", id);
+	cr_json_str(&j, "host", host);
 	cr_json_str(&j, "experiment_file", o->file);
 	cr_json_str(&j, "started_utc", started_utc);
 	cr_json_bool(&j, "interrupted", r->interrupted);
@@ -506,6 +528,7 @@ static int write_summary(const char *dir, const struct run_opts *o,
 	json_dist(&j, "startup_delay_s", &r->startup_delay_s);
 	json_dist(&j, "control_overhead", &r->control_overhead);
 	json_dist(&j, "duplicate_ratio", &r->duplicate_ratio);
+	json_dist(&j, "segment_latency_s", &r->segment_latency_s);
 	cr_json_uint(&j, "births", r->births);
 	cr_json_uint(&j, "deaths", r->deaths);
 	cr_json_uint(&j, "failed_births", r->failed_births);
@@ -591,6 +614,11 @@ params:
 		cr_json_str(&j, key, cfg->params[i].value);
 	}
 	cr_json_close(&j);
+	cr_json_num(&j, "sample_interval_s",
+		    (double)(cfg->sample_interval_ns ? cfg->sample_interval_ns
+						     : CR_SEC) /
+			    1e9);
+	cr_json_bool(&j, "complete", true); /* the last key: written whole */
 	cr_json_end(&j);
 	if (fclose(f) || rename(tmp, path)) {
 		fprintf(stderr, "crystal run: cannot write %s: %s\n", path,
@@ -600,36 +628,68 @@ params:
 	return 0;
 }
 
-static void status_line(cr_node *n, const struct run_opts *o)
+static void status_line(cr_node *n, const struct run_opts *o,
+			const struct cr_node_csv *nc, double cpu_percent)
 {
 	int64_t now;
-	uint64_t bytes, peers;
-	char rate[32];
+	uint64_t bytes, peers, alive;
+	double cont;
+	char rate[32], contin[32];
 
 	cr_node_live(n, &now, &bytes, &peers);
+	cr_node_live_stream(n, &alive, &cont);
 	human_rate(now > 0 ? (double)bytes / ((double)now / 1e9) : 0, rate,
 		   sizeof(rate));
-	fprintf(stderr, "\r%6.1f / %.1f s  peers up %llu  cumulative %s    ",
+	if (cont >= 0)
+		snprintf(contin, sizeof(contin), "  continuity %.3f", cont);
+	else
+		contin[0] = 0;
+	(void)nc;
+	fprintf(stderr,
+		"\r%6.1f / %.1f s  peers %llu/%llu  sessions %zu  %s%s  "
+		"CPU %.0f%%  timers %s   ",
 		(double)now / 1e9, (double)o->duration_ns / 1e9,
-		(unsigned long long)peers, rate);
+		(unsigned long long)alive, (unsigned long long)peers,
+		o->experiment ? o->experiment->nsessions : (size_t)1, rate,
+		contin, cpu_percent,
+		cr_node_live_lag_p99(n) > CR_FID_LAG_P99_NS ? "LATE" : "ok");
 	fflush(stderr);
 }
 
 /* Runs until the duration passes, the experiment stops itself, or a
- * signal arrives.  Returns the signal number, or 0. */
-static int supervise(cr_node *n, const struct run_opts *o, bool live)
+ * signal arrives, sampling node.csv every second.  Returns the signal
+ * number, or 0. */
+static int supervise(cr_node *n, const struct run_opts *o, bool live,
+		     struct cr_node_csv *nc)
 {
 	sigset_t set;
+	int64_t next_sample = CR_SEC;
+	double cpu_percent = 0;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	for (;;) {
-		int64_t left = o->duration_ns - cr_node_now(n);
+		int64_t now = cr_node_now(n);
+		int64_t left = o->duration_ns - now;
 		int64_t wait = left < 250 * CR_MS ? left : 250 * CR_MS;
 		struct timespec ts;
 		int sig;
 
+		if (now >= next_sample) {
+			uint64_t bytes, peers, alive;
+			double cont, cpu0 = nc->last_cpu_s;
+			int64_t t0 = nc->last_ns;
+			cr_node_live(n, &now, &bytes, &peers);
+			cr_node_live_stream(n, &alive, &cont);
+			cr_node_csv_sample(nc, now, alive, bytes);
+			if (now > t0)
+				cpu_percent = 100 * (nc->last_cpu_s - cpu0) /
+					      ((double)(now - t0) / 1e9);
+			next_sample = (now / CR_SEC + 1) * CR_SEC;
+		}
+		if (next_sample - now < wait)
+			wait = next_sample - now;
 		if (cr_node_wait(n, 0))
 			return 0;
 		if (wait < 0)
@@ -642,8 +702,26 @@ static int supervise(cr_node *n, const struct run_opts *o, bool live)
 			return sig;
 		}
 		if (live)
-			status_line(n, o);
+			status_line(n, o, nc, cpu_percent);
 	}
+}
+
+/* command.txt and the input files, into the run directory. */
+static int write_inputs(const struct run_opts *o, const char *dir, char *err,
+			size_t errlen)
+{
+	const struct cr_experiment *e = o->experiment;
+
+	if (cr_rundir_command(dir, o->argc, o->argv, err, errlen) ||
+	    cr_rundir_copy_input(dir, o->file, err, errlen) ||
+	    cr_rundir_copy_input(dir, o->matrix_path, err, errlen))
+		return -1;
+	if (e && (cr_rundir_copy_input(dir, e->events_path, err, errlen) ||
+		  cr_rundir_copy_input(dir, e->topology_path, err, errlen) ||
+		  (!o->matrix_path &&
+		   cr_rundir_copy_input(dir, e->matrix_path, err, errlen))))
+		return -1;
+	return 0;
 }
 
 /* Checks the descriptor budget, runs the node, writes the summary; the exit
@@ -656,6 +734,7 @@ static int execute(struct run_opts *o, struct cr_node_config *cfg,
 	struct cr_node_result res;
 	cr_node *node = NULL;
 	char err[512];
+	struct cr_node_csv nc = {0};
 	sigset_t set;
 	bool live;
 	double cpu0, cpu1;
@@ -663,6 +742,9 @@ static int execute(struct run_opts *o, struct cr_node_config *cfg,
 
 	cfg->log_dir = outdir;
 	cfg->log_level = o->log_level;
+	cfg->metrics_dir = outdir;
+	cfg->trace = o->trace;
+	cfg->ntrace = o->ntrace;
 	cr_node_fd_budget(cfg, &fds);
 	if (fds.needed > fds.available) {
 		fprintf(stderr,
@@ -687,6 +769,12 @@ static int execute(struct run_opts *o, struct cr_node_config *cfg,
 		rc = 2;
 		goto out;
 	}
+	if (write_inputs(o, outdir, err, sizeof(err)) ||
+	    cr_node_csv_open(&nc, outdir, err, sizeof(err))) {
+		fprintf(stderr, "crystal run: %s\n", err);
+		rc = 2;
+		goto out;
+	}
 
 	/* Signals go to supervise(), never to a worker. */
 	sigemptyset(&set);
@@ -705,13 +793,27 @@ static int execute(struct run_opts *o, struct cr_node_config *cfg,
 	live = !o->quiet && isatty(2);
 	/* CPU of the experiment itself: from its start to its end, without
 	 * setting up sockets before or closing them after */
-	cpu0 = cpu_seconds();
-	sig = supervise(node, o, live);
-	cpu1 = cpu_seconds();
+	cpu0 = cr_cpu_seconds();
+	sig = supervise(node, o, live, &nc);
+	cpu1 = cr_cpu_seconds();
 	cr_node_join(node);
 	if (live)
 		fputc('\n', stderr);
 	cr_node_result(node, &res);
+	{
+		uint64_t bytes, peers, alive;
+		int64_t now;
+		double cont;
+		cr_node_live(node, &now, &bytes, &peers);
+		cr_node_live_stream(node, &alive, &cont);
+		cr_node_csv_sample(&nc, res.elapsed_ns, alive, bytes);
+	}
+	if (cr_node_csv_close(&nc))
+		fprintf(stderr, "crystal run: cannot write %s/node.csv: %s\n",
+			outdir, strerror(errno));
+	if (cr_node_metrics_error(node))
+		fprintf(stderr, "crystal run: %s\n",
+			cr_node_metrics_error(node));
 	if (write_summary(outdir, o, cfg, algo, &res, started, cpu1 - cpu0)) {
 		rc = 1;
 		goto out;

@@ -86,3 +86,19 @@ void cr__hist_reset(struct cr__hist *h)
 {
 	memset(h, 0, sizeof(*h));
 }
+
+void cr__hist_since(struct cr__hist *out, const struct cr__hist *now,
+		    const struct cr__hist *mark)
+{
+	memset(out, 0, sizeof(*out));
+	for (int b = 0; b < CR__HIST_BUCKETS; b++) {
+		/* a reset since the mark leaves fewer: count what is there */
+		uint64_t c = now->count[b] >= mark->count[b]
+				     ? now->count[b] - mark->count[b]
+				     : now->count[b];
+		out->count[b] = c;
+		out->n += c;
+	}
+	out->sum = now->sum >= mark->sum ? now->sum - mark->sum : now->sum;
+	out->max = now->max;
+}

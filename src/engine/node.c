@@ -10,6 +10,7 @@
 #include "../node.h"
 
 #include <dirent.h>
+#include <fnmatch.h>
 #include <ifaddrs.h>
 #include <math.h>
 #include <errno.h>
@@ -300,6 +301,7 @@ int cr_node_create(const struct cr_node_config *cfg, cr_node **out,
 							: CR__HELLO_TIMEOUT;
 	cr__clock_init_real(&n->clock);
 	pthread_mutex_init(&n->lock, NULL);
+	pthread_mutex_init(&n->csv_lock, NULL);
 	{
 		pthread_condattr_t ca;
 		pthread_condattr_init(&ca);
@@ -378,6 +380,11 @@ int cr_node_create(const struct cr_node_config *cfg, cr_node **out,
 		}
 		p->listen_fd = p->udp_fd = -1;
 		cr_addr_format(&p->addr, p->name, sizeof(p->name));
+		p->class_name = pc->class_name ? pc->class_name : "peer";
+		p->log_level = cfg->log_level;
+		for (size_t k = 0; k < cfg->ntrace; k++)
+			if (!fnmatch(cfg->trace[k], p->name, 0))
+				p->log_level = CR_LOG_TRACE;
 		p->nboot = pc->nboot;
 		if (pc->nboot) {
 			p->boot = malloc(pc->nboot * sizeof(*p->boot));
@@ -423,6 +430,7 @@ int cr_node_create(const struct cr_node_config *cfg, cr_node **out,
 		}
 		n->sources[i].cfg = *sc;
 		n->sources[i].fd = -1;
+		atomic_init(&n->sources[i].pub_start_ns, -1);
 		n->sources[i].p = &n->peers[sc->peer_index];
 		n->peers[sc->peer_index].source = &n->sources[i];
 	}
@@ -449,8 +457,7 @@ void cr__peer_bootstrap(struct cr_peer *p)
 	if (p->algo->bootstrap) {
 		int e = p->algo->bootstrap(p);
 		if (e)
-			cr__logf(&p->w->log, CR_LOG_WARN, &p->addr,
-				 "bootstrap returned %d (%s)", e,
+			cr__plog(p, CR_LOG_WARN, "bootstrap returned %d (%s)", e,
 				 cr_strerror(e));
 	}
 	p->booted = true;
@@ -485,20 +492,19 @@ static void birth(void *ctx, void *arg)
 	}
 	if (p->listen_fd < 0 && cr__peer_open_sockets(p, err, sizeof(err))) {
 		p->st.failed_births++;
-		cr__logf(&p->w->log, CR_LOG_ERROR, &p->addr,
-			 "birth failed: %s", err);
+		cr__plog(p, CR_LOG_ERROR, "birth failed: %s", err);
 		cr__peer_close_sockets(p, false);
 		return;
 	}
 	p->alive = true;
 	p->st.births++;
+	p->st.born_ns = cr__clock_now(&p->node->clock);
 	if (p->is_tracker_peer) {
 		if (cr__tracker_start(p))
-			cr__logf(&p->w->log, CR_LOG_ERROR, &p->addr,
-				 "tracker: out of memory");
+			cr__plog(p, CR_LOG_ERROR, "tracker: out of memory");
 		return;
 	}
-	cr__logf(&p->w->log, CR_LOG_INFO, &p->addr, "birth (%s)",
+	cr__plog(p, CR_LOG_INFO, "birth (%s)",
 		 p->algo->name);
 	/* A peer given no bootstrap peers asks the tracker, if there is one,
 	 * and bootstraps when it answers. */
@@ -529,7 +535,7 @@ static void join(struct cr_peer *p, uint16_t s)
 	p->sessions[p->nsessions++] = s;
 	if (!p->join_ns)
 		p->join_ns = cr__clock_now(&p->node->clock);
-	cr__logf(&p->w->log, CR_LOG_INFO, &p->addr, "join session %u", s);
+	cr__plog(p, CR_LOG_INFO, "join session %u", s);
 	if (p->algo->join_session)
 		p->algo->join_session(p, s);
 }
@@ -540,8 +546,7 @@ static void leave(struct cr_peer *p, uint16_t s)
 		if (p->sessions[i] != s)
 			continue;
 		p->sessions[i] = p->sessions[--p->nsessions];
-		cr__logf(&p->w->log, CR_LOG_INFO, &p->addr,
-			 "leave session %u", s);
+		cr__plog(p, CR_LOG_INFO, "leave session %u", s);
 		if (p->algo->leave_session)
 			p->algo->leave_session(p, s);
 		return;
@@ -553,8 +558,9 @@ static void die(struct cr_peer *p)
 {
 	if (!p->alive)
 		return;
-	cr__logf(&p->w->log, CR_LOG_INFO, &p->addr, "die");
+	cr__plog(p, CR_LOG_INFO, "die");
 	p->st.deaths++;
+	p->st.alive_ns += cr__clock_now(&p->node->clock) - p->st.born_ns;
 	if (p->source)
 		cr__source_stop(p->source);
 	if (p->booted && p->algo->destroy)
@@ -647,13 +653,36 @@ static void source_begin(void *ctx, void *arg)
 static void publish_stats(void *ctx, void *arg)
 {
 	struct cr__worker *w = ctx;
-	uint64_t bytes = 0;
+	uint64_t bytes = 0, alive = 0, played = 0, due = 0;
 
 	CR__UNUSED(arg);
-	for (size_t i = 0; i < w->npeers; i++)
-		bytes += w->peers[i]->st.data_bytes_in;
+	for (size_t i = 0; i < w->npeers; i++) {
+		const struct cr_peer *p = w->peers[i];
+		bytes += p->st.data_bytes_in;
+		if (p->is_tracker_peer)
+			continue;
+		alive += p->alive;
+		if (p->st.play_reported && !p->source) {
+			played += p->st.play.played;
+			due += p->st.play.played + p->st.play.missed;
+		}
+	}
 	atomic_store_explicit(&w->pub_data_bytes_in, bytes,
 			      memory_order_relaxed);
+	if (!w->stopping) /* the last sample keeps who was alive at the end */
+		atomic_store_explicit(&w->pub_alive, alive,
+				      memory_order_relaxed);
+	atomic_store_explicit(&w->pub_played, played, memory_order_relaxed);
+	atomic_store_explicit(&w->pub_due, due, memory_order_relaxed);
+}
+
+static void sample(void *ctx, void *arg)
+{
+	struct cr__worker *w = ctx;
+
+	CR__UNUSED(arg);
+	w->samples++;
+	cr__sampler_worker(w, w->samples * w->node->sample_ns);
 }
 
 static void warmup_done(void *ctx, void *arg)
@@ -671,6 +700,8 @@ static void warmup_done(void *ctx, void *arg)
 	}
 	cr__hist_reset(&w->timers.lag);
 	cr__hist_reset(&w->late);
+	cr__hist_reset(&w->lag_mark);
+	cr__hist_reset(&w->late_mark);
 	w->fid_links = 0;
 	w->fid_err_sum = 0;
 	w->fid_err_worst = 0;
@@ -743,6 +774,12 @@ static void *worker_main(void *arg)
 				 NULL);
 		cr__worker_timer(w, 200 * CR_MS, 200 * CR_MS, flush_log, w,
 				 NULL, NULL);
+		if (n->csv_peers) {
+			w->sampling = true;
+			w->last_sample_ns = -CR_SEC;
+			cr__worker_timer(w, n->sample_ns, n->sample_ns, sample,
+					 w, NULL, NULL);
+		}
 		if (n->cfg.warmup_ns > 0)
 			cr__worker_timer(w, n->cfg.warmup_ns, 0, warmup_done, w,
 					 NULL, NULL);
@@ -758,6 +795,8 @@ int cr_node_start(cr_node *n, char *err, size_t errlen)
 {
 	int created = 0, e = 0;
 
+	if (cr__sampler_open(n, err, errlen))
+		return -CR_EIO;
 	for (; created < n->nworkers; created++) {
 		if (pthread_create(&n->workers[created].thread, NULL,
 				   worker_main, &n->workers[created])) {
@@ -852,6 +891,12 @@ void cr_node_join(cr_node *n)
 	for (int i = 0; i < n->nworkers_started; i++)
 		pthread_join(n->workers[i].thread, NULL);
 	n->joined = true;
+	cr__sampler_close(n, n->metrics_err, sizeof(n->metrics_err));
+}
+
+const char *cr_node_metrics_error(const cr_node *n)
+{
+	return n->metrics_err[0] ? n->metrics_err : NULL;
 }
 
 int cr_node_run(cr_node *n, char *err, size_t errlen)
@@ -878,8 +923,12 @@ void cr_node_destroy(cr_node *n)
 		free((void *)n->peers[i].events);
 		free(n->peers[i].sessions);
 	}
-	for (int i = 0; i < n->nworkers && n->workers; i++)
+	if (n->csv_peers) /* a start that failed */
+		cr__sampler_close(n, n->metrics_err, sizeof(n->metrics_err));
+	for (int i = 0; i < n->nworkers && n->workers; i++) {
 		free(n->workers[i].peers);
+		free(n->workers[i].rows);
+	}
 	for (size_t i = 0; i < n->nparams; i++) {
 		free(n->params[i].name);
 		free(n->params[i].value);
@@ -891,6 +940,7 @@ void cr_node_destroy(cr_node *n)
 	free(n->workers);
 	free(n->sources);
 	pthread_mutex_destroy(&n->lock);
+	pthread_mutex_destroy(&n->csv_lock);
 	pthread_cond_destroy(&n->cond);
 	free(n);
 }
@@ -913,6 +963,36 @@ void cr_node_live(const cr_node *n, int64_t *now_ns, uint64_t *data_bytes_in,
 	*now_ns = cr__clock_now(&n->clock);
 	*data_bytes_in = bytes;
 	*peers_up = n->npeers;
+}
+
+int64_t cr_node_live_lag_p99(const cr_node *n)
+{
+	int64_t m = 0;
+
+	for (int i = 0; i < n->nworkers_started; i++) {
+		int64_t x = atomic_load_explicit(&n->workers[i].pub_lag_p99,
+						 memory_order_relaxed);
+		if (x > m)
+			m = x;
+	}
+	return m;
+}
+
+void cr_node_live_stream(const cr_node *n, uint64_t *peers_alive,
+			 double *continuity)
+{
+	uint64_t alive = 0, played = 0, due = 0;
+
+	for (int i = 0; i < n->nworkers_started; i++) {
+		const struct cr__worker *w = &n->workers[i];
+		alive += atomic_load_explicit(&w->pub_alive,
+					      memory_order_relaxed);
+		played += atomic_load_explicit(&w->pub_played,
+					       memory_order_relaxed);
+		due += atomic_load_explicit(&w->pub_due, memory_order_relaxed);
+	}
+	*peers_alive = alive;
+	*continuity = due ? (double)played / (double)due : -1;
 }
 
 const struct cr__peer_stats *cr_node_peer_stats(const cr_node *n, size_t i)
@@ -1019,9 +1099,10 @@ static void stream_quality(const cr_node *n, struct cr_node_result *r)
 	double *start = calloc(n->npeers + 1, sizeof(double));
 	double *dup = calloc(n->npeers + 1, sizeof(double));
 	double *over = calloc(n->npeers + 1, sizeof(double));
-	size_t nc = 0, ns = 0, nd = 0, no = 0;
+	double *lat = calloc(n->npeers + 1, sizeof(double));
+	size_t nc = 0, ns = 0, nd = 0, no = 0, nl = 0;
 
-	if (!cont || !start || !dup || !over)
+	if (!cont || !start || !dup || !over || !lat)
 		goto out;
 	for (size_t i = 0; i < n->npeers; i++) {
 		const struct cr_peer *p = &n->peers[i];
@@ -1032,16 +1113,21 @@ static void stream_quality(const cr_node *n, struct cr_node_result *r)
 				     (double)p->st.data_bytes_in;
 		if (!p->st.play_reported)
 			continue;
-		if (p->st.play_played + p->st.play_missed)
-			cont[nc++] = (double)p->st.play_played /
-				     (double)(p->st.play_played + p->st.play_missed);
-		if (p->st.play_first_ns >= 0 && p->join_ns)
+		const cr_playback_report *pl = &p->st.play;
+		if (pl->played + pl->missed)
+			cont[nc++] = (double)pl->played /
+				     (double)(pl->played + pl->missed);
+		if (pl->first_played_ns >= 0 && p->join_ns)
 			start[ns++] =
-				(double)(p->st.play_first_ns - p->join_ns) / 1e9;
+				(double)(pl->first_played_ns - p->join_ns) / 1e9;
 		if (p->st.data_bytes_in)
-			dup[nd++] = (double)p->st.play_dup_bytes /
+			dup[nd++] = (double)pl->duplicate_bytes /
 				    (double)p->st.data_bytes_in;
+		if (pl->completed)
+			lat[nl++] = (double)pl->latency_sum_ns /
+				    (double)pl->completed / 1e9;
 	}
+	dist(lat, nl, &r->segment_latency_s);
 	dist(cont, nc, &r->continuity);
 	dist(start, ns, &r->startup_delay_s);
 	dist(dup, nd, &r->duplicate_ratio);
@@ -1051,6 +1137,7 @@ out:
 	free(start);
 	free(dup);
 	free(over);
+	free(lat);
 }
 
 void cr_node_result(const cr_node *n, struct cr_node_result *r)

@@ -9,6 +9,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A traced peer's message, in or out. */
+static void trace_msg(const struct cr_peer *p, const char *dir,
+		      const cr_addr *other, const struct cr_msg *m)
+{
+	char t[CR_ADDR_STRLEN];
+
+	cr__plog(p, CR_LOG_TRACE, "%s%s type %u session %u %u B %s %s", dir,
+		 m->type >= CR_MSG_DATA_MIN ? "data" : "control", m->type,
+		 m->session, (unsigned)m->len, *dir == 'i' ? "from" : "to",
+		 cr_addr_format(other, t, sizeof(t)));
+}
+
 void cr__peer_dispatch(struct cr_peer *p, const cr_addr *from,
 		       struct cr_msg *m)
 {
@@ -21,6 +33,8 @@ void cr__peer_dispatch(struct cr_peer *p, const cr_addr *from,
 	if (p->tracker)
 		return; /* the tracker runs no algorithm */
 	p->w->msgs_switched++;
+	if (p->log_level >= CR_LOG_TRACE)
+		trace_msg(p, "in ", from, m);
 	if (m->type >= CR_MSG_DATA_MIN) {
 		p->st.data_msgs_in++;
 		p->st.data_bytes_in += m->len;
@@ -68,7 +82,7 @@ void cr__peer_departed(struct cr_peer *p, const cr_addr *who)
 	if (!p->alive || p->w->stopping || atomic_load(&p->node->ended))
 		return;
 	p->st.departures++;
-	cr__logf(&p->w->log, CR_LOG_DEBUG, &p->addr, "peer %s departed",
+	cr__plog(p, CR_LOG_INFO, "neighbour %s lost",
 		 cr_addr_format(who, t, sizeof(t)));
 	if (p->tracker) {
 		cr__tracker_departed(p, who);
@@ -120,6 +134,8 @@ int cr_send(cr_peer *p, const cr_addr *to, cr_msg *m, cr_proto proto)
 	}
 	if (err)
 		return err; /* refused: not sent, not counted */
+	if (p->log_level >= CR_LOG_TRACE)
+		trace_msg(p, proto == CR_UDP ? "out udp " : "out ", to, m);
 	if (m->type >= CR_MSG_DATA_MIN) {
 		p->st.data_msgs_out++;
 		p->st.data_bytes_out += m->len;
@@ -226,7 +242,19 @@ double cr_param_double(const cr_peer *p, const char *name, double fallback)
 
 void cr_vlog(const cr_peer *p, int level, const char *fmt, va_list ap)
 {
+	if (level <= p->log_level)
+		cr__log_write(&p->w->log, level, &p->addr, fmt, ap);
+}
+
+void cr__plog(const struct cr_peer *p, int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (level > p->log_level)
+		return;
+	va_start(ap, fmt);
 	cr__log_write(&p->w->log, level, &p->addr, fmt, ap);
+	va_end(ap);
 }
 
 void cr_log(const cr_peer *p, int level, const char *fmt, ...)
@@ -252,21 +280,19 @@ int cr_session_info_get(const cr_peer *p, uint16_t session,
 		out->rate_Bps = c->rate_Bps;
 		out->message_size = c->msg_size;
 		out->segment_ns = c->segment_ns ? c->segment_ns : CR_SEC;
+		out->start_ns = atomic_load_explicit(&n->sources[i].pub_start_ns,
+						     memory_order_relaxed);
+		if (out->start_ns < 0 && !c->on_deploy && n->peers[c->peer_index].remote)
+			out->start_ns = c->start_ns; /* as planned, elsewhere */
 		return 0;
 	}
 	return -CR_ENOENT;
 }
 
-void cr_report_playback(cr_peer *p, uint16_t session, uint64_t played,
-			uint64_t missed, int64_t first_played_ns,
-			uint64_t duplicate_bytes)
+void cr_report_playback(cr_peer *p, const cr_playback_report *r)
 {
-	CR__UNUSED(session);
 	p->st.play_reported = true;
-	p->st.play_played = played;
-	p->st.play_missed = missed;
-	p->st.play_first_ns = first_played_ns;
-	p->st.play_dup_bytes = duplicate_bytes;
+	p->st.play = *r;
 }
 
 void cr_experiment_stop(cr_peer *p)

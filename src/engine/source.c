@@ -164,8 +164,7 @@ static uint64_t produce(struct cr__source *s, uint64_t n)
 		if (!fill(s, m)) {
 			cr_msg_release(m);
 			if (s->done)
-				cr__logf(&p->w->log, CR_LOG_INFO, &p->addr,
-					 "source of session %u: end of data "
+				cr__plog(p, CR_LOG_INFO, "source of session %u: end of data "
 					 "after %llu bytes",
 					 s->cfg.session,
 					 (unsigned long long)s->bytes);
@@ -184,7 +183,7 @@ static uint64_t produce(struct cr__source *s, uint64_t n)
 static void rate_tick(void *ctx, void *arg)
 {
 	struct cr__source *s = ctx;
-	int64_t elapsed = cr__clock_now(&s->p->node->clock) - s->cfg.start_ns;
+	int64_t elapsed = cr__clock_now(&s->p->node->clock) - s->start_ns;
 	unsigned __int128 due;
 
 	CR__UNUSED(arg);
@@ -266,8 +265,7 @@ static int open_data(struct cr_peer *p, struct cr__source *s)
 		return 0;
 	}
 	if (s->fd < 0) {
-		cr__logf(&p->w->log, CR_LOG_ERROR, &p->addr,
-			 "source of session %u: cannot open %s: %s",
+		cr__plog(p, CR_LOG_ERROR, "source of session %u: cannot open %s: %s",
 			 s->cfg.session, s->cfg.path ? s->cfg.path : "stdin",
 			 strerror(errno));
 		return -1;
@@ -287,13 +285,13 @@ void cr__source_start(struct cr_peer *p, struct cr__source *s)
 		 ((uint64_t)p->index << 17) ^ s->cfg.session;
 	if (!s->rng)
 		s->rng = 1;
-	s->cfg.start_ns = now;
+	s->start_ns = now;
+	atomic_store_explicit(&s->pub_start_ns, now, memory_order_relaxed);
 	if (open_data(p, s)) {
 		s->done = true;
 		return;
 	}
-	cr__logf(&p->w->log, CR_LOG_INFO, &p->addr,
-		 "source of session %u starts: %u-byte messages, %s",
+	cr__plog(p, CR_LOG_INFO, "source of session %u starts: %u-byte messages, %s",
 		 s->cfg.session, s->cfg.msg_size,
 		 s->rate_Bps ? "at a set rate" : "as fast as links take");
 	if (s->rate_Bps) {

@@ -114,8 +114,7 @@ static void expire(struct cr__tracker *t, int64_t now)
 	for (size_t i = 0; i < t->n;) {
 		if (now - t->v[i].last_seen_ns > timeout) {
 			char a[CR_ADDR_STRLEN];
-			cr__logf(&t->p->w->log, CR_LOG_DEBUG, &t->p->addr,
-				 "tracker: %s timed out",
+			cr__plog(t->p, CR_LOG_DEBUG, "tracker: %s timed out",
 				 cr_addr_format(&t->v[i].addr, a, sizeof(a)));
 			drop(t, i);
 			t->expired++;
@@ -237,8 +236,7 @@ int cr__tracker_start(struct cr_peer *p)
 	p->tracker = t;
 	cr__worker_timer(p->w, cr__clock_now(&p->node->clock) + every, every,
 			 tracker_tick, t, NULL, p);
-	cr__logf(&p->w->log, CR_LOG_INFO, &p->addr,
-		 "tracker up: %u peers a reply, %s liveness every %lld ms, "
+	cr__plog(p, CR_LOG_INFO, "tracker up: %u peers a reply, %s liveness every %lld ms, "
 		 "timeout %lld ms",
 		 p->node->cfg.tracker.reply_peers,
 		 p->node->cfg.tracker.probe ? "probed" : "reported",
@@ -253,8 +251,7 @@ void cr__tracker_stop(struct cr_peer *p)
 
 	if (!t)
 		return;
-	cr__logf(&p->w->log, CR_LOG_INFO, &p->addr,
-		 "tracker: %llu registrations, %llu replies, %llu timed out",
+	cr__plog(p, CR_LOG_INFO, "tracker: %llu registrations, %llu replies, %llu timed out",
 		 (unsigned long long)t->registrations,
 		 (unsigned long long)t->replies,
 		 (unsigned long long)t->expired);
@@ -288,8 +285,7 @@ static void wait_expired(void *ctx, void *arg)
 	p->tracker_wait_timer = 0;
 	if (!p->tracker_wait)
 		return;
-	cr__logf(&p->w->log, CR_LOG_WARN, &p->addr,
-		 "no answer from the tracker in %lld ms: bootstrapping with "
+	cr__plog(p, CR_LOG_WARN, "no answer from the tracker in %lld ms: bootstrapping with "
 		 "no peers",
 		 (long long)(CR__TRACKER_WAIT / CR_MS));
 	boot_now(p);
@@ -351,8 +347,7 @@ static void on_peers(struct cr_peer *p, const uint8_t *pl, uint32_t len)
 	p->boot = boot;
 	p->nboot = n;
 	p->boot_from_tracker = true;
-	cr__logf(&p->w->log, CR_LOG_DEBUG, &p->addr,
-		 "tracker answered with %zu peers", n);
+	cr__plog(p, CR_LOG_DEBUG, "tracker answered with %zu peers", n);
 	if (p->tracker_wait)
 		boot_now(p);
 }

@@ -225,8 +225,13 @@ int cr__worker_setup(struct cr__worker *w)
 {
 	struct cr__node *n = w->node;
 	char path[4096];
-	int err;
+	int err, level = n->cfg.log_level;
 
+	/* the peers filter their own lines; the log takes the most any
+	 * of them lets through (trace for a traced peer) */
+	for (size_t i = 0; i < w->npeers; i++)
+		if (w->peers[i]->log_level > level)
+			level = w->peers[i]->log_level;
 	w->timer_fd = -1;
 	w->armed_ns = INT64_MAX;
 	w->clock = &n->clock;
@@ -235,9 +240,9 @@ int cr__worker_setup(struct cr__worker *w)
 	if (n->cfg.log_dir) {
 		snprintf(path, sizeof(path), "%s/worker-%d.log",
 			 n->cfg.log_dir, w->id);
-		err = cr__log_open(&w->log, path, n->cfg.log_level, &n->clock);
+		err = cr__log_open(&w->log, path, level, &n->clock);
 	} else {
-		err = cr__log_open(&w->log, NULL, n->cfg.log_level, &n->clock);
+		err = cr__log_open(&w->log, NULL, level, &n->clock);
 	}
 	if (err) {
 		snprintf(w->setup_msg, sizeof(w->setup_msg),
@@ -295,8 +300,14 @@ static void worker_shutdown(struct cr__worker *w)
 	pthread_mutex_lock(&w->node->lock);
 	pthread_mutex_unlock(&w->node->lock);
 	w->stopping = true;
+	/* the last row of every peer, as the experiment ends */
+	cr__sampler_worker(w, w->node->end_ns);
+	w->sampling = false;
 	for (size_t i = 0; i < w->npeers; i++) {
 		struct cr_peer *p = w->peers[i];
+		if (p->alive)
+			p->st.alive_ns +=
+				cr__clock_now(&w->node->clock) - p->st.born_ns;
 		if (p->source)
 			cr__source_stop(p->source);
 		if (p->tracker)

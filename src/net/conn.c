@@ -74,6 +74,8 @@ static void conn_log(struct cr__conn *c, int level, const char *fmt, ...)
 {
 	va_list ap;
 
+	if (level > c->peer->log_level)
+		return;
 	va_start(ap, fmt);
 	cr__log_write(&c->w->log, level, &c->peer->addr, fmt, ap);
 	va_end(ap);
@@ -190,8 +192,7 @@ int cr__conn_connect(struct cr_peer *p, const cr_addr *to,
 		    0);
 	if (fd < 0) {
 		int e = errno;
-		cr__logf(&p->w->log, CR_LOG_ERROR, &p->addr,
-			 "socket() for a connection: %s", strerror(e));
+		cr__plog(p, CR_LOG_ERROR, "socket() for a connection: %s", strerror(e));
 		return e == EMFILE || e == ENFILE ? -CR_EMFILE : -CR_EIO;
 	}
 	/* leave from the peer's own IP; the port is picked at connect */
@@ -203,14 +204,13 @@ int cr__conn_connect(struct cr_peer *p, const cr_addr *to,
 	src.port = 0;
 	if (!cr__sockaddr_from(&src, &self, &selfl) &&
 	    bind(fd, (struct sockaddr *)&self, selfl) < 0) {
-		cr__logf(&p->w->log, CR_LOG_WARN, &p->addr,
-			 "bind() before connect: %s", strerror(errno));
+		cr__plog(p, CR_LOG_WARN, "bind() before connect: %s", strerror(errno));
 	}
 	if (connect(fd, (struct sockaddr *)&ss, sl) < 0 &&
 	    errno != EINPROGRESS) {
 		int e = errno;
 		char t[CR_ADDR_STRLEN];
-		cr__logf(&p->w->log, CR_LOG_WARN, &p->addr, "connect %s: %s",
+		cr__plog(p, CR_LOG_WARN, "connect %s: %s",
 			 cr_addr_format(to, t, sizeof(t)), strerror(e));
 		close(fd);
 		return e == EMFILE ? -CR_EMFILE : -CR_EIO;
@@ -257,8 +257,7 @@ void cr__conn_accept(struct cr_peer *p)
 			if (errno == EMFILE || errno == ENFILE) {
 				/* The backlog keeps the listener readable: stop
 				 * watching it for a while instead of spinning. */
-				cr__logf(&p->w->log, CR_LOG_ERROR, &p->addr,
-					 "accept: descriptor table full (%s); "
+				cr__plog(p, CR_LOG_ERROR, "accept: descriptor table full (%s); "
 					 "not accepting for 100 ms",
 					 strerror(errno));
 				p->listen_paused = true;
@@ -269,8 +268,7 @@ void cr__conn_accept(struct cr_peer *p)
 						 0, resume_listener, p, NULL, p);
 				return;
 			}
-			cr__logf(&p->w->log, CR_LOG_ERROR, &p->addr,
-				 "accept: %s", strerror(errno));
+			cr__plog(p, CR_LOG_ERROR, "accept: %s", strerror(errno));
 			return;
 		}
 		c = conn_new(p, fd, NULL);
@@ -539,6 +537,8 @@ static bool handle_hello(struct cr__conn *c, const struct cr__hdr *h,
 			cr__worker_map_add(c->w, c);
 	}
 	c->hello_in = true;
+	conn_log(c, CR_LOG_INFO, "neighbour %s connected (%s)", c->remote_text,
+		 c->outgoing ? "outgoing" : "incoming");
 	conn_update_poll(c);
 	if (c->hello_timer)
 		cr__timer_cancel(&c->w->timers, c->hello_timer);

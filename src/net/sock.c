@@ -235,8 +235,7 @@ static void udp_bad(struct cr_peer *p, const char *from, const char *why)
 	p->st.bad_datagrams++;
 	p->w->bad_frames++;
 	if (p->st.bad_datagrams <= BAD_FRAME_LOGS)
-		cr__logf(&p->w->log, CR_LOG_WARN, &p->addr,
-			 "bad datagram from %s: %s; dropped%s", from, why,
+		cr__plog(p, CR_LOG_WARN, "bad datagram from %s: %s; dropped%s", from, why,
 			 p->st.bad_datagrams == BAD_FRAME_LOGS
 				 ? " (further ones are counted, not logged)"
 				 : "");

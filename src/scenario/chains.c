@@ -43,6 +43,7 @@ int cr_chains_build(struct cr_chains *c, const cr_addr *base,
 		c->peers[i].addr = *base;
 		c->peers[i].addr.port = (uint16_t)(base->port + i);
 		c->peers[i].session = 1;
+		c->peers[i].class_name = i ? "peer" : "source";
 	}
 	/* the source's list: every head, at links[0..k) */
 	c->peers[0].boot = c->links;

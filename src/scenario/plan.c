@@ -169,6 +169,7 @@ int cr_plan_build(struct cr_plan *pl, const struct cr_experiment *e,
 			struct cr_node_peer *p = &pl->peers[pc->first + i];
 			p->addr = pc->addrs[i];
 			p->limits = &pc->limits;
+			p->class_name = pc->name;
 			/* each host runs the peers whose IP is its own */
 			p->remote = !cr_node_ip_is_local(&p->addr);
 			if (e->nsessions)

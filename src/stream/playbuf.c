@@ -64,6 +64,7 @@ void cr_playbuf_config_init(cr_playbuf_config *cfg, const cr_stream *st)
 		.window = CR_PLAYBUF_DEFAULT_WINDOW,
 		.history = CR_PLAYBUF_DEFAULT_HISTORY,
 		.startup_ns = CR_PLAYBUF_DEFAULT_STARTUP_NS,
+		.origin_ns = -1,
 	};
 }
 
@@ -157,6 +158,9 @@ static void play_one(struct cr_playbuf *pb)
 	} else {
 		pb->st.missed++;
 	}
+	if (pb->peer) /* started on a peer: its troubleshooting log */
+		cr_log(pb->peer, CR_LOG_DEBUG, "segment %llu %s",
+		       (unsigned long long)seg, played ? "played" : "missed");
 	pb->next++;
 	pb->next_due_ns = due_of(pb, pb->next);
 	/* before the slide, so that the data is still there */
@@ -240,7 +244,19 @@ int cr_playbuf_add(cr_playbuf *pb, uint32_t segment, uint32_t offset,
 		return CR_PB_LATE;
 	}
 	pb->st.received_bytes += fresh;
-	return s->got_bytes == st->segment_bytes ? CR_PB_COMPLETE : CR_PB_NEW;
+	if (s->got_bytes != st->segment_bytes)
+		return CR_PB_NEW;
+	if (pb->cfg.origin_ns >= 0) {
+		/* whole at the source at origin + (segment + 1) x segment */
+		int64_t whole = pb->cfg.origin_ns +
+				((int64_t)segment + 1) * st->segment_ns;
+		int64_t lat = now_ns > whole ? now_ns - whole : 0;
+		pb->st.completed++;
+		pb->st.latency_sum_ns += lat;
+		if (lat > pb->st.latency_max_ns)
+			pb->st.latency_max_ns = lat;
+	}
+	return CR_PB_COMPLETE;
 }
 
 bool cr_playbuf_started(const cr_playbuf *pb)
@@ -304,6 +320,22 @@ void cr_playbuf_bufmap(const cr_playbuf *pb, cr_bufmap *out)
 const cr_stream *cr_playbuf_stream(const cr_playbuf *pb)
 {
 	return &pb->cfg.stream;
+}
+
+uint32_t cr_playbuf_buffered(const cr_playbuf *pb)
+{
+	uint32_t n = 0;
+
+	if (!pb->begun)
+		return 0;
+	for (uint64_t k = pb->next; k < pb->base + pb->cfg.window; k++)
+		n += complete(pb, k);
+	return n;
+}
+
+void cr_playbuf_set_origin(cr_playbuf *pb, int64_t origin_ns)
+{
+	pb->cfg.origin_ns = origin_ns;
 }
 
 void cr_playbuf_get_stats(const cr_playbuf *pb, cr_playbuf_stats *out)

@@ -9,9 +9,46 @@
  */
 #include "private.h"
 
+/* The session's start, when the configuration did not give an origin:
+ * a source that (re)starts moves it. */
+static void refresh_origin(cr_playbuf *pb)
+{
+	cr_session_info info;
+
+	if (pb->origin_from_session &&
+	    !cr_session_info_get(pb->peer, pb->cfg.stream.session, &info))
+		pb->cfg.origin_ns = info.start_ns;
+}
+
+/* What the viewer saw so far goes to the engine: the run's per-second
+ * samples and its summary. */
+static void report(cr_playbuf *pb)
+{
+	cr_playback_report r;
+	cr_playbuf_stats st;
+
+	cr_playbuf_get_stats(pb, &st);
+	r = (cr_playback_report){
+		.session = pb->cfg.stream.session,
+		.played = st.played,
+		.missed = st.missed,
+		.first_played_ns = st.first_played_ns,
+		.duplicate_bytes = st.duplicate_bytes,
+		.buffered = cr_playbuf_buffered(pb),
+		.completed = st.completed,
+		.latency_sum_ns = st.latency_sum_ns,
+	};
+	cr_report_playback(pb->peer, &r);
+}
+
 static void play_tick(cr_peer *p, void *arg)
 {
-	cr_playbuf_tick(arg, cr_now(p));
+	cr_playbuf *pb = arg;
+
+	refresh_origin(pb);
+	cr_playbuf_tick(pb, cr_now(p));
+	if (!pb->stopped)
+		report(pb);
 }
 
 int cr_playbuf_start(cr_playbuf *pb, cr_peer *p, uint32_t first_segment)
@@ -31,6 +68,9 @@ int cr_playbuf_start(cr_playbuf *pb, cr_peer *p, uint32_t first_segment)
 	cr_playbuf_begin(pb, first_segment, now);
 	pb->peer = p;
 	pb->timer = t;
+	pb->origin_from_session = pb->cfg.origin_ns < 0;
+	refresh_origin(pb);
+	report(pb);
 	return 0;
 }
 
@@ -39,14 +79,8 @@ void cr_playbuf_stop(cr_playbuf *pb)
 	if (pb->timer)
 		cr_timer_cancel(pb->peer, pb->timer);
 	pb->timer = 0;
-	if (pb->begun && !pb->stopped && pb->peer) {
-		/* what this viewer saw goes into the run's summary */
-		cr_playbuf_stats st;
-		cr_playbuf_get_stats(pb, &st);
-		cr_report_playback(pb->peer, pb->cfg.stream.session, st.played,
-				   st.missed, st.first_played_ns,
-				   st.duplicate_bytes);
-	}
+	if (pb->begun && !pb->stopped && pb->peer)
+		report(pb); /* what this viewer saw, to the end */
 	if (pb->begun)
 		pb->stopped = true;
 }

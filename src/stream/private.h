@@ -38,6 +38,7 @@ struct cr_playbuf {
 	/* engine glue */
 	cr_peer *peer;
 	cr_timer_id timer;
+	bool origin_from_session; /* cfg.origin_ns follows the session */
 };
 
 static inline void cr__put16(uint8_t *b, uint16_t v)
