@@ -13,7 +13,7 @@ CC ?= cc
 SANITIZE ?=
 BUILD ?= $(if $(SANITIZE),build-san,build)
 
-PKGS := libuv inih gsl
+PKGS := libuv inih gsl jansson
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -luv -linih -lgsl -lgslcblas)
 

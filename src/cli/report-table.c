@@ -1,0 +1,640 @@
+/* crystal report: the summary table, one row per run, written as CSV (one
+ * line per run, for pandas or R), as aligned text and as HTML (one line
+ * per figure, one column per run: easier to read side by side).
+ *
+ * A figure comes from summary.json where the run has one; what it lacks
+ * (a run killed hard has none) is computed from the CSV files.  For the
+ * hosts of one run: counts, rates, CPU and memory are summed; the
+ * duration is the longest; the per-peer rate is the mean weighted by each
+ * host's receivers; and the distributions over peers are computed again
+ * from the union of the hosts' peers, since quantiles cannot be added.
+ */
+#include "report.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* --- the figures of a run ------------------------------------------------ */
+
+/* The sum over hosts of f, or NaN when some host has no value. */
+static double host_sum(const struct rp_run *r,
+		       double (*f)(const struct rp_host *))
+{
+	double sum = 0;
+
+	for (size_t i = 0; i < r->nhosts; i++)
+		sum += f(&r->hosts[i]);
+	return sum;
+}
+
+static double h_peers(const struct rp_host *h)
+{
+	if (!isnan(h->sum.peers))
+		return h->sum.peers;
+	return h->csv_peers ? (double)h->csv_peers : NAN;
+}
+
+static double h_duration(const struct rp_host *h)
+{
+	if (!isnan(h->sum.duration_s))
+		return h->sum.duration_s;
+	return h->csv_duration_s > 0 ? h->csv_duration_s : NAN;
+}
+
+static double h_cumulative(const struct rp_host *h)
+{
+	if (!isnan(h->sum.cumulative_rate_Bps))
+		return h->sum.cumulative_rate_Bps;
+	if (h->node_last_s > 0)
+		return h->node_bytes_in / h->node_last_s;
+	if (h->receivers && h->csv_duration_s > 0)
+		return h->recv_bytes_in / h->csv_duration_s;
+	return NAN;
+}
+
+static double h_per_peer(const struct rp_host *h)
+{
+	if (!isnan(h->sum.per_peer_rate_Bps))
+		return h->sum.per_peer_rate_Bps;
+	if (h->receivers && h->csv_duration_s > 0)
+		return h->recv_bytes_in / (double)h->receivers /
+		       h->csv_duration_s;
+	return NAN;
+}
+
+static double h_cpu(const struct rp_host *h)
+{
+	if (!isnan(h->sum.cpu_percent))
+		return h->sum.cpu_percent;
+	return h->cpu_n ? h->cpu_sum / (double)h->cpu_n : NAN;
+}
+
+static double h_rss_kb(const struct rp_host *h)
+{
+	if (!isnan(h->sum.max_rss_kb))
+		return h->sum.max_rss_kb;
+	return h->rss_n ? h->rss_max / 1024 : NAN;
+}
+
+static double run_duration(const struct rp_run *r)
+{
+	double d = NAN;
+
+	for (size_t i = 0; i < r->nhosts; i++) {
+		double x = h_duration(&r->hosts[i]);
+
+		if (isnan(d) || x > d)
+			d = x;
+	}
+	return d;
+}
+
+/* Weighted by the receivers each host has in its CSV files, or, without
+ * them, by its peers. */
+static double run_per_peer(const struct rp_run *r)
+{
+	double sum = 0, weight = 0;
+
+	if (r->nhosts == 1)
+		return h_per_peer(&r->hosts[0]);
+	for (size_t i = 0; i < r->nhosts; i++) {
+		const struct rp_host *h = &r->hosts[i];
+		double w = h->receivers ? (double)h->receivers : h_peers(h);
+
+		sum += w * h_per_peer(h);
+		weight += w;
+	}
+	return weight > 0 ? sum / weight : NAN;
+}
+
+static int run_interrupted(const struct rp_run *r)
+{
+	int all = 0;
+
+	for (size_t i = 0; i < r->nhosts; i++) {
+		if (r->hosts[i].sum.interrupted == 1)
+			return 1;
+		all += r->hosts[i].sum.interrupted == 0;
+	}
+	return (size_t)all == r->nhosts ? 0 : -1;
+}
+
+enum which { W_CONT, W_START, W_LAT, W_OVH, W_DUP };
+
+static const struct rp_dist *sum_dist(const struct rp_summary *s, enum which w)
+{
+	switch (w) {
+	case W_CONT:
+		return &s->continuity;
+	case W_START:
+		return &s->startup_delay;
+	case W_LAT:
+		return &s->segment_latency;
+	case W_OVH:
+		return &s->control_overhead;
+	default:
+		return &s->duplicate_ratio;
+	}
+}
+
+static double peer_value(const struct rp_peer *p, enum which w)
+{
+	switch (w) {
+	case W_CONT:
+		return p->continuity;
+	case W_START:
+		return p->startup_s;
+	case W_LAT:
+		return p->latency_s;
+	case W_OVH:
+		return p->overhead;
+	default:
+		return p->duplicate;
+	}
+}
+
+/* The distribution over the run's receivers in the CSV files. */
+static void csv_dist(const struct rp_run *r, enum which w, struct rp_dist *d)
+{
+	double *v = malloc((r->npeers ? r->npeers : 1) * sizeof(*v));
+	size_t n = 0;
+
+	memset(d, 0, sizeof(*d));
+	if (!v)
+		return;
+	for (size_t i = 0; i < r->npeers; i++) {
+		double x = peer_value(&r->peers[i], w);
+
+		if (!r->peers[i].source && !isnan(x))
+			v[n++] = x;
+	}
+	rp_dist_of(v, n, d);
+	free(v);
+}
+
+static bool all_hosts_have_peers(const struct rp_run *r)
+{
+	for (size_t i = 0; i < r->nhosts; i++)
+		if (!r->hosts[i].csv_peers)
+			return false;
+	return true;
+}
+
+/* One host: its summary's, or from its CSV files.  Several: from the
+ * union of their peers, or failing that a mean weighted by the hosts'
+ * peers (and no quantiles). */
+static void run_dist(const struct rp_run *r, enum which w, struct rp_dist *d)
+{
+	double sum = 0, n = 0;
+	bool any = false;
+
+	memset(d, 0, sizeof(*d));
+	if (r->nhosts == 1 && sum_dist(&r->hosts[0].sum, w)->state) {
+		*d = *sum_dist(&r->hosts[0].sum, w);
+		return;
+	}
+	if (r->nhosts == 1 || all_hosts_have_peers(r)) {
+		csv_dist(r, w, d);
+		return;
+	}
+	d->state = RP_NULL;
+	d->min = d->p5 = d->p50 = d->p95 = NAN;
+	for (size_t i = 0; i < r->nhosts; i++) {
+		const struct rp_dist *h = sum_dist(&r->hosts[i].sum, w);
+
+		if (h->state == RP_ABSENT) {
+			d->state = RP_ABSENT;
+			return;
+		}
+		if (h->state != RP_PRESENT)
+			continue;
+		if (!any || h->min < d->min)
+			d->min = h->min;
+		any = true;
+		sum += h->mean * h->peers;
+		n += h->peers;
+	}
+	if (any && n > 0) {
+		d->state = RP_PRESENT;
+		d->peers = n;
+		d->mean = sum / n;
+	}
+}
+
+static char *join_hosts(const struct rp_run *r, bool dirs)
+{
+	char *buf = NULL;
+	size_t len = 0, n = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return NULL;
+	for (size_t i = 0; i < r->nhosts; i++) {
+		const char *s = dirs ? r->hosts[i].dir : r->hosts[i].sum.host;
+
+		if (s)
+			fprintf(f, "%s%s", n++ ? (dirs ? "; " : ", ") : "", s);
+	}
+	fclose(f);
+	if (!n) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+/* "degraded" if any host is; else "ok" if any is; else what they say. */
+static void run_fidelity(const struct rp_run *r, struct rp_row *row)
+{
+	for (size_t i = 0; i < r->nhosts; i++) {
+		const struct rp_summary *s = &r->hosts[i].sum;
+
+		if (!s->fidelity)
+			continue;
+		if (!strcmp(s->fidelity, "degraded")) {
+			row->fidelity = s->fidelity;
+			row->fidelity_reason = s->fidelity_reason;
+			return;
+		}
+		if (!row->fidelity || !strcmp(s->fidelity, "ok"))
+			row->fidelity = s->fidelity;
+	}
+}
+
+static const char *run_from(const struct rp_run *r)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->nhosts; i++)
+		n += r->hosts[i].sum.present;
+	if (n == r->nhosts)
+		return "summary.json";
+	return n ? "summary.json, CSV files" : "CSV files";
+}
+
+static void make_row(const struct rp_run *r, struct rp_row *row)
+{
+	struct rp_dist d;
+
+	memset(row, 0, sizeof(*row));
+	row->label = r->label;
+	row->experiment = r->hosts[0].sum.experiment;
+	row->hosts = join_hosts(r, false);
+	row->dirs = join_hosts(r, true);
+	row->from = run_from(r);
+	row->interrupted = run_interrupted(r);
+	run_fidelity(r, row);
+	row->peers = host_sum(r, h_peers);
+	row->duration_s = run_duration(r);
+	row->cumulative_rate_Bps = host_sum(r, h_cumulative);
+	row->per_peer_rate_Bps = run_per_peer(r);
+	row->cpu_percent = host_sum(r, h_cpu);
+	row->max_rss_kb = host_sum(r, h_rss_kb);
+	row->cont_mean = row->cont_p5 = row->cont_p50 = NAN;
+	row->start_p50 = row->start_p95 = row->lat_p50 = row->lat_p95 = NAN;
+	row->overhead_mean = row->duplicate_mean = NAN;
+	run_dist(r, W_CONT, &d);
+	if (d.state == RP_PRESENT) {
+		row->cont_mean = d.mean;
+		row->cont_p5 = d.p5;
+		row->cont_p50 = d.p50;
+	}
+	run_dist(r, W_START, &d);
+	if (d.state == RP_PRESENT) {
+		row->start_p50 = d.p50;
+		row->start_p95 = d.p95;
+	}
+	run_dist(r, W_LAT, &d);
+	if (d.state == RP_PRESENT) {
+		row->lat_p50 = d.p50;
+		row->lat_p95 = d.p95;
+	}
+	run_dist(r, W_OVH, &d);
+	if (d.state == RP_PRESENT)
+		row->overhead_mean = d.mean;
+	run_dist(r, W_DUP, &d);
+	if (d.state == RP_PRESENT)
+		row->duplicate_mean = d.mean;
+}
+
+void rp_rows_make(const struct rp_run *runs, size_t nruns, struct rp_row *rows)
+{
+	for (size_t i = 0; i < nruns; i++)
+		make_row(&runs[i], &rows[i]);
+}
+
+void rp_rows_free(struct rp_row *rows, size_t nrows)
+{
+	for (size_t i = 0; i < nrows; i++) {
+		free(rows[i].hosts);
+		free(rows[i].dirs);
+	}
+}
+
+bool rp_row_degraded(const struct rp_row *row)
+{
+	return row->fidelity && !strcmp(row->fidelity, "degraded");
+}
+
+/* --- the columns --------------------------------------------------------- */
+
+enum kind {
+	K_STR,
+	K_COUNT,
+	K_SECONDS,
+	K_YESNO,
+	K_FIDELITY,
+	K_RATE,
+	K_RATIO,
+	K_PERCENT,
+	K_KB
+};
+
+struct column {
+	const char *csv, *text;
+	enum kind kind;
+	size_t off;
+	bool csv_only; /* not a line of the text and HTML tables */
+};
+
+/* clang-format off */
+#define COL(csv, text, kind, field, only) \
+	{csv, text, kind, offsetof(struct rp_row, field), only}
+/* clang-format on */
+
+static const struct column columns[] = {
+    COL("run", "run", K_STR, label, true),
+    COL("experiment", "experiment", K_STR, experiment, false),
+    COL("hosts", "hosts", K_STR, hosts, false),
+    COL("dirs", "directories", K_STR, dirs, true),
+    COL("from", "figures from", K_STR, from, false),
+    COL("peers", "peers", K_COUNT, peers, false),
+    COL("duration_s", "duration", K_SECONDS, duration_s, false),
+    COL("interrupted", "interrupted", K_YESNO, interrupted, false),
+    COL("fidelity", "fidelity", K_FIDELITY, fidelity, false),
+    COL("fidelity_reason", "fidelity reason", K_STR, fidelity_reason, true),
+    COL("cumulative_rate_Bps", "cumulative rate", K_RATE, cumulative_rate_Bps,
+	false),
+    COL("per_peer_rate_Bps", "per-peer rate", K_RATE, per_peer_rate_Bps, false),
+    COL("continuity_mean", "continuity mean", K_RATIO, cont_mean, false),
+    COL("continuity_p5", "continuity p5", K_RATIO, cont_p5, false),
+    COL("continuity_p50", "continuity p50", K_RATIO, cont_p50, false),
+    COL("startup_delay_p50_s", "startup delay p50", K_SECONDS, start_p50,
+	false),
+    COL("startup_delay_p95_s", "startup delay p95", K_SECONDS, start_p95,
+	false),
+    COL("segment_latency_p50_s", "segment latency p50", K_SECONDS, lat_p50,
+	false),
+    COL("segment_latency_p95_s", "segment latency p95", K_SECONDS, lat_p95,
+	false),
+    COL("control_overhead_mean", "control overhead mean", K_RATIO,
+	overhead_mean, false),
+    COL("duplicate_ratio_mean", "duplicate ratio mean", K_RATIO, duplicate_mean,
+	false),
+    COL("cpu_percent", "CPU", K_PERCENT, cpu_percent, false),
+    COL("max_rss_kb", "max RSS", K_KB, max_rss_kb, false),
+};
+#define NCOLUMNS (sizeof(columns) / sizeof(columns[0]))
+
+static const char *str_of(const struct rp_row *row, const struct column *c)
+{
+	return *(const char *const *)((const char *)row + c->off);
+}
+
+static double num_of(const struct rp_row *row, const struct column *c)
+{
+	return *(const double *)((const char *)row + c->off);
+}
+
+static int int_of(const struct rp_row *row, const struct column *c)
+{
+	return *(const int *)((const char *)row + c->off);
+}
+
+static void human_rate(double Bps, char *buf, size_t len)
+{
+	if (Bps >= 1e9)
+		snprintf(buf, len, "%.2f GB/s", Bps / 1e9);
+	else if (Bps >= 1e6)
+		snprintf(buf, len, "%.2f MB/s", Bps / 1e6);
+	else if (Bps >= 1e3)
+		snprintf(buf, len, "%.2f KB/s", Bps / 1e3);
+	else
+		snprintf(buf, len, "%.0f B/s", Bps);
+}
+
+/* A cell for people: "-" where there is nothing. */
+static void cell(const struct rp_row *row, const struct column *c, char *buf,
+		 size_t len)
+{
+	const char *s;
+	double x = NAN;
+	int b;
+
+	switch (c->kind) {
+	case K_STR:
+	case K_FIDELITY:
+		s = str_of(row, c);
+		if (c->kind == K_FIDELITY && rp_row_degraded(row))
+			s = "DEGRADED";
+		snprintf(buf, len, "%s", s && *s ? s : "-");
+		return;
+	case K_YESNO:
+		b = int_of(row, c);
+		snprintf(buf, len, "%s", b < 0 ? "-" : b ? "yes" : "no");
+		return;
+	default:
+		x = num_of(row, c);
+	}
+	if (isnan(x)) {
+		snprintf(buf, len, "-");
+		return;
+	}
+	switch (c->kind) {
+	case K_COUNT:
+		snprintf(buf, len, "%.0f", x);
+		break;
+	case K_SECONDS:
+		snprintf(buf, len, "%.2f s", x);
+		break;
+	case K_RATE:
+		human_rate(x, buf, len);
+		break;
+	case K_RATIO:
+		snprintf(buf, len, "%.4f", x);
+		break;
+	case K_PERCENT:
+		snprintf(buf, len, "%.1f %%", x);
+		break;
+	default: /* K_KB */
+		snprintf(buf, len, "%.1f MiB", x / 1024);
+	}
+}
+
+/* --- CSV ----------------------------------------------------------------- */
+
+static void csv_str(FILE *f, const char *s)
+{
+	if (!s)
+		return;
+	if (!strpbrk(s, ",\"\r\n")) {
+		fputs(s, f);
+		return;
+	}
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+int rp_table_csv(FILE *f, const struct rp_row *rows, size_t nrows)
+{
+	for (size_t k = 0; k < NCOLUMNS; k++)
+		fprintf(f, "%s%s", k ? "," : "", columns[k].csv);
+	fputc('\n', f);
+	for (size_t i = 0; i < nrows; i++) {
+		for (size_t k = 0; k < NCOLUMNS; k++) {
+			const struct column *c = &columns[k];
+			double x;
+			int b;
+
+			if (k)
+				fputc(',', f);
+			switch (c->kind) {
+			case K_STR:
+			case K_FIDELITY:
+				csv_str(f, str_of(&rows[i], c));
+				break;
+			case K_YESNO:
+				b = int_of(&rows[i], c);
+				fputs(b < 0 ? "" : b ? "true" : "false", f);
+				break;
+			default:
+				x = num_of(&rows[i], c);
+				if (!isnan(x))
+					fprintf(f, "%.10g", x);
+			}
+		}
+		fputc('\n', f);
+	}
+	return ferror(f) ? -1 : 0;
+}
+
+/* --- text ---------------------------------------------------------------- */
+
+#define CELL_MAX 256
+
+int rp_table_text(FILE *f, const struct rp_row *rows, size_t nrows)
+{
+	size_t namew = 0, *w = calloc(nrows ? nrows : 1, sizeof(*w));
+	char buf[CELL_MAX];
+
+	if (!w)
+		return -1;
+	for (size_t i = 0; i < nrows; i++)
+		w[i] = strlen(rows[i].label);
+	for (size_t k = 0; k < NCOLUMNS; k++) {
+		if (columns[k].csv_only)
+			continue;
+		if (strlen(columns[k].text) > namew)
+			namew = strlen(columns[k].text);
+		for (size_t i = 0; i < nrows; i++) {
+			cell(&rows[i], &columns[k], buf, sizeof(buf));
+			if (strlen(buf) > w[i])
+				w[i] = strlen(buf);
+		}
+	}
+	fprintf(f, "%-*s", (int)namew, "");
+	for (size_t i = 0; i < nrows; i++)
+		fprintf(f, "  %*s", (int)w[i], rows[i].label);
+	fputc('\n', f);
+	for (size_t k = 0; k < NCOLUMNS; k++) {
+		if (columns[k].csv_only)
+			continue;
+		fprintf(f, "%-*s", (int)namew, columns[k].text);
+		for (size_t i = 0; i < nrows; i++) {
+			cell(&rows[i], &columns[k], buf, sizeof(buf));
+			fprintf(f, "  %*s", (int)w[i], buf);
+		}
+		fputc('\n', f);
+	}
+	for (size_t i = 0; i < nrows; i++) {
+		if (rp_row_degraded(&rows[i]))
+			fprintf(f,
+				"\nwarning: %s: emulation fidelity DEGRADED: "
+				"%s (the machine did not keep up: its figures "
+				"are not those of the emulated network)\n",
+				rows[i].label,
+				rows[i].fidelity_reason
+				    ? rows[i].fidelity_reason
+				    : "no reason given");
+	}
+	free(w);
+	return ferror(f) ? -1 : 0;
+}
+
+/* --- HTML ---------------------------------------------------------------- */
+
+void rp_html_esc(FILE *f, const char *s)
+{
+	for (; s && *s; s++) {
+		switch (*s) {
+		case '&':
+			fputs("&amp;", f);
+			break;
+		case '<':
+			fputs("&lt;", f);
+			break;
+		case '>':
+			fputs("&gt;", f);
+			break;
+		case '"':
+			fputs("&quot;", f);
+			break;
+		default:
+			fputc(*s, f);
+		}
+	}
+}
+
+int rp_table_html(FILE *f, const struct rp_row *rows, size_t nrows)
+{
+	char buf[CELL_MAX];
+
+	fputs("<table class=\"summary\">\n<thead><tr><th></th>", f);
+	for (size_t i = 0; i < nrows; i++) {
+		fputs("<th>", f);
+		rp_html_esc(f, rows[i].label);
+		fputs("</th>", f);
+	}
+	fputs("</tr></thead>\n<tbody>\n", f);
+	for (size_t k = 0; k < NCOLUMNS; k++) {
+		const struct column *c = &columns[k];
+
+		if (c->csv_only && strcmp(c->csv, "dirs"))
+			continue;
+		fputs("<tr><th>", f);
+		rp_html_esc(f, c->text);
+		fputs("</th>", f);
+		for (size_t i = 0; i < nrows; i++) {
+			bool bad =
+			    c->kind == K_FIDELITY && rp_row_degraded(&rows[i]);
+
+			cell(&rows[i], c, buf, sizeof(buf));
+			fputs(bad ? "<td class=\"bad\">" : "<td>", f);
+			rp_html_esc(f, buf);
+			if (bad && rows[i].fidelity_reason) {
+				fputs(": ", f);
+				rp_html_esc(f, rows[i].fidelity_reason);
+			}
+			fputs("</td>", f);
+		}
+		fputs("</tr>\n", f);
+	}
+	fputs("</tbody>\n</table>\n", f);
+	return ferror(f) ? -1 : 0;
+}

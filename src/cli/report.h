@@ -1,0 +1,180 @@
+/* crystal report: what its files share.  report.c reads the options and
+ * drives; report-csv.c reads CSV records; report-read.c turns run
+ * directories into runs (summary.json, the CSV files, hosts merged);
+ * report-table.c makes the summary table (text, CSV, HTML);
+ * report-plot.c draws the plots with gnuplot and writes report.html.
+ * See docs/reports.md.
+ */
+#ifndef CRYSTAL_REPORT_H
+#define CRYSTAL_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+/* Problems with the input, said on stderr as they are found and listed
+ * again in report.html. */
+struct rp_ctx {
+	char **problems;
+	size_t nproblems;
+};
+
+void rp_problem(struct rp_ctx *ctx, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void rp_ctx_free(struct rp_ctx *ctx);
+
+/* --- CSV records (report-csv.c) ------------------------------------------ */
+
+/* RFC 4180 records read one at a time, fields by header name.  A record
+ * that the file ends inside (no final newline, an open quote) is "cut":
+ * a run killed in the middle of a write leaves one. */
+struct rp_csv {
+	FILE *f;
+	char *line;
+	size_t line_cap;
+	char *text; /* the fields of the record, each NUL-terminated */
+	size_t text_len, text_cap;
+	size_t *start; /* offsets of the fields in text */
+	size_t nfields, fields_cap;
+	char **names; /* the header */
+	size_t ncols;
+	unsigned long line_no; /* line the current record starts on */
+	unsigned long lines;   /* lines read so far */
+};
+
+/* 0; -1 when the file cannot be opened (errno set); -2 when it has no
+ * header line. */
+int rp_csv_open(struct rp_csv *c, const char *path);
+/* 1: a record; 0: the end; -1: the file ends inside a record (cut). */
+int rp_csv_next(struct rp_csv *c);
+/* The column named `name`, or -1. */
+int rp_csv_col(const struct rp_csv *c, const char *name);
+/* Field `col` of the current record, or NULL (col < 0 or past its end). */
+const char *rp_csv_field(const struct rp_csv *c, int col);
+void rp_csv_close(struct rp_csv *c);
+/* A number; an empty field is NaN ("does not apply").  False for text
+ * that is not a number. */
+bool rp_parse_num(const char *s, double *out);
+
+/* --- runs (report-read.c) ------------------------------------------------ */
+
+/* A distribution over peers, as summary.json writes it. */
+enum rp_dist_state { RP_ABSENT, RP_NULL, RP_PRESENT };
+struct rp_dist {
+	enum rp_dist_state state;
+	double peers, mean, min, p5, p50, p95;
+};
+
+/* summary.json; a number it does not have is NaN. */
+struct rp_summary {
+	bool present;
+	char *experiment, *experiment_id, *host, *fidelity, *fidelity_reason;
+	int interrupted, complete; /* -1: not said */
+	double peers, duration_s, cumulative_rate_Bps, per_peer_rate_Bps;
+	double cpu_percent, max_rss_kb, sample_interval_s;
+	struct rp_dist continuity, startup_delay, segment_latency;
+	struct rp_dist control_overhead, duplicate_ratio;
+};
+
+/* One peer's end of run: from peers-final.csv, or failing that from its
+ * last row in peers.csv.  NaN: does not apply. */
+struct rp_peer {
+	bool source;
+	double data_in, rate_Bps, continuity, startup_s, latency_s;
+	double overhead, duplicate;
+};
+
+/* A value per sampling interval (bin); NaN where there is no sample. */
+struct rp_ts {
+	double *v;
+	size_t n;
+};
+
+/* Values per bin (the per-peer rates of one interval). */
+struct rp_bag {
+	double *v;
+	size_t n, cap;
+};
+
+/* One run directory. */
+struct rp_host {
+	const char *dir;
+	struct rp_summary sum;
+	bool any_csv;	     /* some CSV file had rows */
+	bool finals_are_csv; /* peers from peers.csv (no peers-final) */
+	size_t csv_peers;    /* peers in the CSV files */
+	size_t receivers;    /* of which no source */
+	double csv_duration_s, node_bytes_in, node_last_s;
+	double cpu_sum, rss_max;
+	size_t cpu_n, rss_n;
+	double recv_bytes_in; /* data bytes in of the receivers */
+};
+
+/* A run: one directory, or the directories of the hosts of one
+ * multi-host experiment, merged.  Series are over bins of the sampling
+ * interval; node-level series are summed over hosts, per-peer data is the
+ * union of the hosts' peers. */
+struct rp_run {
+	char *label;
+	struct rp_host *hosts;
+	size_t nhosts;
+	double interval_s;
+	struct rp_peer *peers;
+	size_t npeers, peers_cap;
+	struct rp_ts alive, cpu, rss, lag, ctrl_d, data_d;
+	struct rp_bag *rates; /* per bin: the receivers' interval rates */
+	size_t nrates;
+	bool have_node, have_workers, have_peers, have_final;
+};
+
+/* Reads the directories into runs, hosts of one experiment merged.
+ * Problems are said through ctx; a directory with nothing usable is left
+ * out.  Returns the number of runs (0: none usable), or -1 out of memory. */
+int rp_read_runs(struct rp_ctx *ctx, char **dirs, size_t ndirs,
+		 struct rp_run **runs);
+void rp_runs_free(struct rp_run *runs, size_t nruns);
+
+/* Mean, min and quantiles (nearest rank, as summary.json has them) of
+ * v[0..n), which it sorts; RP_NULL when n is 0. */
+void rp_dist_of(double *v, size_t n, struct rp_dist *d);
+
+/* --- the table (report-table.c) ------------------------------------------ */
+
+struct rp_row {
+	const char *label, *experiment, *fidelity, *fidelity_reason;
+	char *hosts, *dirs;
+	const char *from; /* summary.json, CSV files, or both */
+	int interrupted;  /* -1 unknown */
+	double peers, duration_s, cumulative_rate_Bps, per_peer_rate_Bps;
+	double cont_mean, cont_p5, cont_p50, start_p50, start_p95;
+	double lat_p50, lat_p95, overhead_mean, duplicate_mean;
+	double cpu_percent, max_rss_kb;
+};
+
+void rp_rows_make(const struct rp_run *runs, size_t nruns, struct rp_row *rows);
+void rp_rows_free(struct rp_row *rows, size_t nrows);
+int rp_table_csv(FILE *f, const struct rp_row *rows, size_t nrows);
+int rp_table_text(FILE *f, const struct rp_row *rows, size_t nrows);
+int rp_table_html(FILE *f, const struct rp_row *rows, size_t nrows);
+/* HTML text with &, <, >, " escaped. */
+void rp_html_esc(FILE *f, const char *s);
+/* A run whose emulation fell short (fidelity "degraded"). */
+bool rp_row_degraded(const struct rp_row *row);
+
+/* --- the plots and the page (report-plot.c) ------------------------------ */
+
+struct rp_page {
+	const char *out;     /* report.html */
+	const char *svg_dir; /* also write the plots here, or NULL */
+	bool plots;	     /* false: --no-plots */
+	char **dirs;
+	size_t ndirs;
+};
+
+/* Writes report.html: 0; 2 when it cannot be made (--out names no place
+ * to write), 1 when writing it failed; said on stderr. */
+int rp_write_html(struct rp_ctx *ctx, const struct rp_page *page,
+		  const struct rp_run *runs, const struct rp_row *rows,
+		  size_t nruns);
+
+#endif
