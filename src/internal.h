@@ -460,6 +460,7 @@ struct cr_peer {
 	char name[CR_ADDR_STRLEN];
 	const char *class_name;
 	int log_level;	   /* the node's, or trace for a traced peer */
+	int playout_fd;	   /* --play-out, or -1 */
 	bool sampled_alive; /* alive at the last sample (peers.csv) */
 	const cr_algorithm *algo;
 	void *state;

@@ -55,6 +55,12 @@ struct cr_latency {
 	int64_t delay_ns;
 };
 
+/* A peer whose played stream is written to a file or pipe. */
+struct cr_node_playout {
+	cr_addr addr;
+	const char *path;
+};
+
 /* Bootstrapping through a tracker. */
 struct cr_node_tracker {
 	bool enabled;	      /* peers register at birth */
@@ -89,6 +95,11 @@ struct cr_node_config {
 	 * workers.csv and peers-final.csv.  NULL: none. */
 	const char *metrics_dir;
 	int64_t sample_interval_ns; /* 0: 1 s */
+	/* Play-out: these peers write what they play (cr_play_out); each
+	 * must be a peer of this node.  Opened at start: a FIFO waits for
+	 * its reader there. */
+	const struct cr_node_playout *playout;
+	size_t nplayout;
 	int64_t stats_interval_ns; /* 0: 250 ms */
 	uint64_t seed;		   /* for jitter, loss and sources */
 	int64_t warmup_ns;	   /* rates count from here on */

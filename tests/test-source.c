@@ -25,10 +25,13 @@ struct got {
 	uint8_t *buf;
 	size_t len;
 	size_t msgs;
+	size_t ends;	  /* empty messages: the end of the stream */
+	size_t end_after; /* bytes received before the (last) end */
 };
 
 static struct got got[65536];
 static size_t want_bytes; /* the tail stops the run once it has these */
+static bool want_end;	  /* ... and the end of the stream */
 
 static void reset(void)
 {
@@ -45,15 +48,24 @@ static void cp_data(cr_peer *p, const cr_addr *from, cr_msg *m)
 
 	if (!cr_is_self(p, from)) {
 		size_t len = cr_msg_len(m);
+		if (!len) {
+			/* the end of a finite stream: after all of it */
+			g->ends++;
+			g->end_after = g->len;
+			if (!n && want_bytes && g->len >= want_bytes)
+				cr_experiment_stop(p);
+			goto relay;
+		}
 		if (!g->buf)
 			g->buf = malloc(MAXBYTES);
 		if (g->len + len <= MAXBYTES)
 			memcpy(g->buf + g->len, cr_msg_payload(m), len);
 		g->len += len;
 		g->msgs++;
-		if (!n && want_bytes && g->len >= want_bytes)
+		if (!n && want_bytes && g->len >= want_bytes && !want_end)
 			cr_experiment_stop(p);
 	}
+relay:
 	for (size_t i = 0; i < n; i++)
 		cr_send(p, &down[i], m, CR_TCP);
 }
@@ -131,12 +143,17 @@ static void test_file_once(void **state)
 	snprintf(path, sizeof(path), "%s/stream.bin", dir);
 	want = make_file(path, len);
 	want_bytes = len;
+	want_end = true;
 	run_chain(1 /* file */, path, 1000, 5, 20 * CR_SEC);
+	want_end = false;
 	for (int i = 1; i <= 5; i++) {
 		struct got *g = &got[BASE + i];
 		assert_int_equal(g->len, len);
 		assert_int_equal(g->msgs, 301);
 		assert_memory_equal(g->buf, want, len);
+		/* one empty message marks the end, after the last byte */
+		assert_int_equal(g->ends, 1);
+		assert_int_equal(g->end_after, len);
 	}
 	free(want);
 	t_rm_rf(dir);

@@ -157,13 +157,26 @@ static void seg_hdr_bytes(void **state)
 	for (size_t len = 0; len < CR_SEG_HDR_SIZE; len++)
 		assert_int_equal(cr_seg_hdr_get(buf, len, &got), -CR_EINVAL);
 	assert_int_equal(cr_seg_hdr_get(NULL, 100, &got), -CR_EINVAL);
+	/* the end of the stream is the one flag */
+	h.flags = CR_SEG_END;
+	assert_int_equal(cr_seg_hdr_put(buf, sizeof(buf), &h), 0);
+	assert_int_equal(buf[2], 0x00);
+	assert_int_equal(buf[3], 0x01);
+	assert_int_equal(cr_seg_hdr_get(buf, sizeof(buf), &got), 0);
+	assert_int_equal(got.flags, CR_SEG_END);
 	/* unknown flags: not written, not read */
-	h.flags = 1;
-	assert_int_equal(cr_seg_hdr_put(buf, sizeof(buf), &h), -CR_EINVAL);
+	for (int bit = 1; bit < 16; bit++) {
+		h.flags = (uint16_t)(1u << bit);
+		assert_int_equal(cr_seg_hdr_put(buf, sizeof(buf), &h),
+				 -CR_EINVAL);
+	}
+	got = keep;
 	memcpy(buf, want, sizeof(want));
 	buf[3] = 0x80;
 	assert_int_equal(cr_seg_hdr_get(buf, sizeof(buf), &got), -CR_EINVAL);
-	assert_int_equal(got.segment, 9); /* untouched */
+	buf[3] = 0x03; /* the end and an unknown one */
+	assert_int_equal(cr_seg_hdr_get(buf, sizeof(buf), &got), -CR_EINVAL);
+	assert_int_equal(got.segment, keep.segment); /* untouched */
 
 	/* random round trips */
 	for (int i = 0; i < 10000; i++) {
@@ -871,6 +884,64 @@ static void playbuf_latency_and_level(void **state)
 	cr_playbuf_free(pb);
 }
 
+/* A finite stream: the last segment is short (500 of 1000 bytes: a block
+ * of 300 and one of 200), plays when complete, and nothing after it comes
+ * due; an end that contradicts what is known, or bytes past the end, are
+ * refused. */
+static void playbuf_end_of_stream(void **state)
+{
+	cr_playbuf *pb = small_buf(8, 2, 2 * CR_SEC, false);
+	uint32_t last = 0;
+	cr_playbuf_stats s;
+
+	assert_int_equal(cr_playbuf_begin(pb, 0, 0), 0);
+	assert_false(cr_playbuf_ended(pb, &last));
+	assert_int_equal(cr_playbuf_segment_size(pb, 2), 1000);
+	fill(pb, 0, 100 * CR_MS);
+	fill(pb, 1, 200 * CR_MS);
+	assert_int_equal(cr_playbuf_end(pb, 2, 0), -CR_EINVAL);
+	assert_int_equal(cr_playbuf_end(pb, 2, 1001), -CR_EINVAL);
+	assert_int_equal(cr_playbuf_end(pb, 2, 500), 0);
+	assert_int_equal(cr_playbuf_end(pb, 2, 500), 0); /* the same again */
+	assert_int_equal(cr_playbuf_end(pb, 2, 600), -CR_EINVAL);
+	assert_int_equal(cr_playbuf_end(pb, 3, 500), -CR_EINVAL);
+	assert_true(cr_playbuf_ended(pb, &last));
+	assert_int_equal(last, 2);
+	assert_int_equal(cr_playbuf_segment_size(pb, 2), 500);
+	assert_int_equal(cr_playbuf_segment_size(pb, 3), 0);
+	/* a whole block past the end, and anything after the last: refused */
+	assert_int_equal(cr_playbuf_add(pb, 2, 300, NULL, 300, 300 * CR_MS),
+			 -CR_EINVAL);
+	assert_int_equal(cr_playbuf_add(pb, 3, 0, NULL, 300, 300 * CR_MS),
+			 -CR_EINVAL);
+	assert_int_equal(cr_playbuf_add(pb, 2, 0, NULL, 300, 300 * CR_MS),
+			 CR_PB_NEW);
+	assert_int_equal(cr_playbuf_add(pb, 2, 300, NULL, 200, 300 * CR_MS),
+			 CR_PB_COMPLETE);
+	assert_true(cr_playbuf_has(pb, 2));
+	assert_int_equal(cr_playbuf_buffered(pb), 3);
+	/* long after: three played, nothing missed past the end */
+	assert_int_equal(cr_playbuf_tick(pb, 60 * CR_SEC), 3);
+	assert_int_equal(ncalls, 3);
+	assert_int_equal(calls[2].segment, 2);
+	assert_true(calls[2].played);
+	assert_int_equal(calls[2].len, 500);
+	s = stats(pb);
+	assert_int_equal(s.played, 3);
+	assert_int_equal(s.missed, 0);
+	assert_int_equal(cr_playbuf_buffered(pb), 0);
+	cr_playbuf_free(pb);
+
+	/* an end declared below bytes already held is refused */
+	pb = small_buf(8, 2, 2 * CR_SEC, false);
+	assert_int_equal(cr_playbuf_begin(pb, 0, 0), 0);
+	fill(pb, 1, 100 * CR_MS);
+	assert_int_equal(cr_playbuf_end(pb, 1, 500), -CR_EINVAL);
+	assert_int_equal(cr_playbuf_end(pb, 0, 1000), -CR_EINVAL);
+	assert_false(cr_playbuf_ended(pb, NULL));
+	cr_playbuf_free(pb);
+}
+
 static void playbuf_big_jump(void **state)
 {
 	cr_playbuf *pb = quiet_buf(4, 1);
@@ -1482,6 +1553,7 @@ int main(void)
 		cmocka_unit_test(playbuf_wraps_like_model),
 		cmocka_unit_test(playbuf_big_jump),
 		cmocka_unit_test(playbuf_latency_and_level),
+		cmocka_unit_test(playbuf_end_of_stream),
 		cmocka_unit_test(bufmap_bytes),
 		cmocka_unit_test(bufmap_round_trip),
 		cmocka_unit_test(bufmap_malformed),

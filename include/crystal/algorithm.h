@@ -160,6 +160,12 @@ typedef struct cr_playback_report {
 } cr_playback_report;
 void cr_report_playback(cr_peer *p, const cr_playback_report *r);
 
+/* The bytes a peer's viewer plays, in playback order: written to the
+ * peer's play-out file or pipe when the run asked for one
+ * (`--play-out IP:port=PATH`), dropped otherwise.  Playback buffers that
+ * keep data call it for every segment they play. */
+void cr_play_out(cr_peer *p, uint16_t session, const void *data, size_t len);
+
 /* Ends the whole experiment early (for example when a test has seen all it
  * needs).  Thread-safe; returns at once. */
 void cr_experiment_stop(cr_peer *p);

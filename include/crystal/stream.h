@@ -86,13 +86,16 @@ int cr_stream_locate(const cr_stream *st, uint64_t pos, uint32_t *segment,
 /* The prefix of a data message, 12 bytes in network byte order:
  *
  *	0  session  u16   the session (the message header's, repeated)
- *	2  flags    u16   none are defined yet: must be 0
+ *	2  flags    u16   CR_SEG_END, or 0
  *	4  segment  u32   segment number, 0 = the first of the stream
  *	8  offset   u32   offset of the first byte within the segment
  *	12 data           the block: the rest of the payload
  *
- * Unknown flags are refused rather than ignored, so that a later format
- * is never misread as this one. */
+ * CR_SEG_END marks the block that ends a finite stream (a file, or stdin
+ * at its end): its segment is the last, offset + length bytes long, and
+ * that block may be short.  Unknown flags are refused rather than ignored,
+ * so that a later format is never misread as this one. */
+#define CR_SEG_END 0x0001
 typedef struct cr_seg_hdr {
 	uint16_t session;
 	uint16_t flags;
@@ -237,6 +240,28 @@ int cr_playbuf_start(cr_playbuf *pb, cr_peer *p, uint32_t first_segment);
 /* Stops playback (the peer leaves the session): the timer ends, counts
  * stay as they are, and arrivals are refused from then on. */
 void cr_playbuf_stop(cr_playbuf *pb);
+
+/* The stream ends: `segment` is the last, len bytes long (1 to a whole
+ * segment; its last block may be short).  Nothing after it comes due, so
+ * playback ends with it and continuity counts no segment past the end.
+ * The source's algorithm calls it when the engine's source ends (an empty
+ * data message from itself); elsewhere cr_playbuf_add_msg calls it for a
+ * block marked CR_SEG_END.  Returns 0 (also when told the same again), or
+ * -CR_EINVAL for a length out of range, an end that contradicts one
+ * already known, or bytes already held past it. */
+int cr_playbuf_end(cr_playbuf *pb, uint32_t segment, uint32_t len);
+/* Has the end been declared?  If so, the last segment into *segment. */
+bool cr_playbuf_ended(const cr_playbuf *pb, uint32_t *segment);
+/* Bytes in a segment: the stream's segment size, or less for the last. */
+uint32_t cr_playbuf_segment_size(const cr_playbuf *pb, uint32_t segment);
+
+/* A data message of bytes [offset, offset + len) of a segment this buffer
+ * holds (it must keep data, and hold every block of the range), for
+ * serving a neighbour; the block that ends the stream is marked
+ * CR_SEG_END.  The caller holds a reference.  NULL when the range is not a
+ * block range of the segment, is not all held, or out of memory. */
+cr_msg *cr_playbuf_msg_new(cr_peer *p, const cr_playbuf *pb, uint8_t type,
+			   uint32_t segment, uint32_t offset, uint32_t len);
 
 /* What became of an arrival (cr_playbuf_add). */
 enum cr_playbuf_arrival {

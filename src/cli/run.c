@@ -27,6 +27,7 @@
 
 #define MAX_PARAMS 64
 #define MAX_TRACE 64
+#define MAX_PLAYOUT 16
 
 struct run_opts {
 	uint64_t peers;
@@ -56,6 +57,8 @@ struct run_opts {
 	size_t nparams;
 	const char *trace[MAX_TRACE]; /* --trace patterns */
 	size_t ntrace;
+	struct cr_node_playout playout[MAX_PLAYOUT];
+	size_t nplayout;
 	int argc; /* the command line, for command.txt */
 	char **argv;
 };
@@ -107,6 +110,9 @@ static void run_usage(FILE *f)
 	      "                       out, segments played and missed; IP:port, or a\n"
 	      "                       pattern such as '127.0.0.1:2001*' (repeatable)\n"
 	      "  --quiet              no status line and no summary on stdout\n"
+	      "  --play-out PEER=PATH write what this peer plays, in playback order, to a\n"
+	      "                       file or FIFO: 127.0.0.1:20050=out.ts (repeatable; a\n"
+	      "                       FIFO's reader must open it for the run to start)\n"
 	      "\n"
 	      "limits:\n"
 	      "  --max-message SIZE   largest payload accepted from the wire (default 16MiB)\n"
@@ -158,6 +164,7 @@ enum {
 	O_WARMUP,
 	O_SRC_UP,
 	O_TRACE,
+	O_PLAYOUT,
 };
 
 static const struct option long_opts[] = {
@@ -190,6 +197,7 @@ static const struct option long_opts[] = {
 	{"warmup", required_argument, NULL, O_WARMUP},
 	{"source-upload", required_argument, NULL, O_SRC_UP},
 	{"trace", required_argument, NULL, O_TRACE},
+	{"play-out", required_argument, NULL, O_PLAYOUT},
 	{NULL, 0, NULL, 0},
 };
 
@@ -366,6 +374,25 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 				return bad("--trace", optarg,
 					   "at most 64 of them");
 			o->trace[o->ntrace++] = optarg;
+			break;
+		case O_PLAYOUT:
+			eq = strchr(optarg, '=');
+			if (!eq || !eq[1])
+				return bad("--play-out", optarg,
+					   "IP:port=PATH, such as "
+					   "127.0.0.1:20050=out.ts");
+			if (o->nplayout == MAX_PLAYOUT)
+				return bad("--play-out", optarg,
+					   "at most 16 of them");
+			*eq = 0;
+			if (cr_addr_parse(&o->playout[o->nplayout].addr,
+					  optarg)) {
+				*eq = '=';
+				return bad("--play-out", optarg,
+					   "IP:port=PATH, such as "
+					   "127.0.0.1:20050=out.ts");
+			}
+			o->playout[o->nplayout++].path = eq + 1;
 			break;
 		case 'D':
 			eq = strchr(optarg, '=');
@@ -745,6 +772,8 @@ static int execute(struct run_opts *o, struct cr_node_config *cfg,
 	cfg->metrics_dir = outdir;
 	cfg->trace = o->trace;
 	cfg->ntrace = o->ntrace;
+	cfg->playout = o->playout;
+	cfg->nplayout = o->nplayout;
 	cr_node_fd_budget(cfg, &fds);
 	if (fds.needed > fds.available) {
 		fprintf(stderr,

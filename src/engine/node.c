@@ -14,6 +14,7 @@
 #include <ifaddrs.h>
 #include <math.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -82,7 +83,7 @@ void cr_node_fd_budget(const struct cr_node_config *cfg,
 		conns += cfg->peers[i].nboot;
 		local++;
 	}
-	b->needed = 2 * local + 2 * conns +
+	b->needed = 2 * local + 2 * conns + cfg->nplayout +
 		    (uint64_t)FDS_PER_WORKER * (uint64_t)nworkers_for(cfg) +
 		    FDS_FIXED;
 	getrlimit(RLIMIT_NOFILE, &rl);
@@ -269,6 +270,36 @@ bool cr__node_matrix_delay(const struct cr__node *n, const cr_addr *from,
 	return true;
 }
 
+/* The play-out files, before any peer plays. */
+static int open_playouts(struct cr__node *n, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < n->cfg.nplayout; i++) {
+		const struct cr_node_playout *po = &n->cfg.playout[i];
+		struct cr_peer *p = (struct cr_peer *)find_peer(n, &po->addr);
+		char a[CR_ADDR_STRLEN];
+
+		cr_addr_format(&po->addr, a, sizeof(a));
+		if (!p || p->remote || p->is_tracker_peer) {
+			snprintf(err, errlen,
+				 "--play-out %s: no peer of this host has that "
+				 "address",
+				 a);
+			return -1;
+		}
+		if (p->playout_fd >= 0)
+			close(p->playout_fd); /* the last one given wins */
+		p->playout_fd = open(po->path,
+				     O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+				     0644);
+		if (p->playout_fd < 0) {
+			snprintf(err, errlen, "--play-out %s: cannot write %s: %s",
+				 a, po->path, strerror(errno));
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int cr_node_create(const struct cr_node_config *cfg, cr_node **out,
 		   char *err, size_t errlen)
 {
@@ -321,6 +352,8 @@ int cr_node_create(const struct cr_node_config *cfg, cr_node **out,
 	n->sources = calloc(n->nsources ? n->nsources : 1, sizeof(*n->sources));
 	if (!n->peers || !n->workers || !n->sources)
 		goto fail_nomem;
+	for (size_t i = 0; i < n->npeers; i++)
+		n->peers[i].playout_fd = -1;
 	for (int i = 0; i < n->nworkers; i++) {
 		struct cr__worker *w = &n->workers[i];
 		w->node = n;
@@ -379,6 +412,7 @@ int cr_node_create(const struct cr_node_config *cfg, cr_node **out,
 				}
 		}
 		p->listen_fd = p->udp_fd = -1;
+		p->playout_fd = -1;
 		cr_addr_format(&p->addr, p->name, sizeof(p->name));
 		p->class_name = pc->class_name ? pc->class_name : "peer";
 		p->log_level = cfg->log_level;
@@ -418,6 +452,10 @@ int cr_node_create(const struct cr_node_config *cfg, cr_node **out,
 		       cfg->nmatrix * sizeof(*n->matrix));
 		n->nmatrix = cfg->nmatrix;
 		qsort(n->matrix, n->nmatrix, sizeof(*n->matrix), lat_cmp);
+	}
+	if (open_playouts(n, err, errlen)) {
+		e = -CR_EINVAL;
+		goto fail;
 	}
 	for (size_t i = 0; i < n->nsources; i++) {
 		const struct cr__source_cfg *sc = &cfg->sources[i];
@@ -918,6 +956,8 @@ void cr_node_destroy(cr_node *n)
 	if (n->started && !n->joined)
 		cr_node_join(n);
 	for (size_t i = 0; i < n->npeers && n->peers; i++) {
+		if (n->peers[i].playout_fd >= 0)
+			close(n->peers[i].playout_fd);
 		free(n->peers[i].state);
 		free(n->peers[i].boot);
 		free((void *)n->peers[i].events);

@@ -6,8 +6,10 @@
 #include "../internal.h"
 #include "../node.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* A traced peer's message, in or out. */
 static void trace_msg(const struct cr_peer *p, const char *dir,
@@ -293,6 +295,29 @@ void cr_report_playback(cr_peer *p, const cr_playback_report *r)
 {
 	p->st.play_reported = true;
 	p->st.play = *r;
+}
+
+void cr_play_out(cr_peer *p, uint16_t session, const void *data, size_t len)
+{
+	const uint8_t *b = data;
+
+	if (!p || p->playout_fd < 0)
+		return;
+	while (len) {
+		ssize_t w = write(p->playout_fd, b, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			cr__plog(p, CR_LOG_ERROR,
+				 "play-out of session %u stops: %s", session,
+				 strerror(errno));
+			close(p->playout_fd);
+			p->playout_fd = -1;
+			return;
+		}
+		b += w;
+		len -= (size_t)w;
+	}
 }
 
 void cr_experiment_stop(cr_peer *p)

@@ -150,6 +150,23 @@ static bool fill(struct cr__source *s, struct cr_msg *m)
 	return true;
 }
 
+/* A finite stream ends with one empty data message to the source peer
+ * itself, so that its algorithm knows the last byte has come (and can say
+ * so to the peers downstream). */
+static void end_of_stream(struct cr__source *s)
+{
+	struct cr_peer *p = s->p;
+	struct cr_msg *m;
+
+	if (!p->alive || !p->algo->process_data)
+		return;
+	m = cr_msg_new(p, CR_MSG_DATA_MIN, s->cfg.session, 0);
+	if (!m)
+		return;
+	p->algo->process_data(p, &p->addr, m);
+	cr_msg_release(m);
+}
+
 /* Produces up to n messages; returns how many. */
 static uint64_t produce(struct cr__source *s, uint64_t n)
 {
@@ -163,19 +180,23 @@ static uint64_t produce(struct cr__source *s, uint64_t n)
 			break;
 		if (!fill(s, m)) {
 			cr_msg_release(m);
-			if (s->done)
+			if (s->done) {
 				cr__plog(p, CR_LOG_INFO, "source of session %u: end of data "
 					 "after %llu bytes",
 					 s->cfg.session,
 					 (unsigned long long)s->bytes);
+				end_of_stream(s);
+			}
 			break;
 		}
 		s->produced++;
 		if (p->algo->process_data)
 			p->algo->process_data(p, &p->addr, m);
 		cr_msg_release(m);
-		if (s->cfg.count && s->produced >= s->cfg.count)
+		if (s->cfg.count && s->produced >= s->cfg.count) {
 			s->done = true;
+			end_of_stream(s);
+		}
 	}
 	return made;
 }

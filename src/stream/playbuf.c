@@ -52,9 +52,30 @@ static bool in_window(const struct cr_playbuf *pb, uint64_t seg)
 	return pb->begun && seg >= pb->base && seg < pb->base + pb->cfg.window;
 }
 
+static uint32_t seg_size(const struct cr_playbuf *pb, uint64_t seg)
+{
+	return pb->ended && seg == pb->end_seg ? pb->end_len
+					       : pb->cfg.stream.segment_bytes;
+}
+
 static bool complete(const struct cr_playbuf *pb, uint64_t seg)
 {
-	return slot_of(pb, seg)->got_bytes == pb->cfg.stream.segment_bytes;
+	return slot_of(pb, seg)->got_bytes == seg_size(pb, seg);
+}
+
+/* Is [offset, offset + len) a block range of segment seg as this buffer
+ * knows it (the last segment of an ended stream may end mid-block)? */
+static bool range_ok(const struct cr_playbuf *pb, uint64_t seg,
+		     uint32_t offset, uint32_t len)
+{
+	const cr_stream *st = &pb->cfg.stream;
+	uint64_t end = (uint64_t)offset + len;
+	uint32_t size = seg_size(pb, seg);
+
+	if (pb->ended && seg > pb->end_seg)
+		return false;
+	return len && offset % st->block_bytes == 0 && end <= size &&
+	       (end % st->block_bytes == 0 || end == size);
 }
 
 void cr_playbuf_config_init(cr_playbuf_config *cfg, const cr_stream *st)
@@ -164,10 +185,13 @@ static void play_one(struct cr_playbuf *pb)
 	pb->next++;
 	pb->next_due_ns = due_of(pb, pb->next);
 	/* before the slide, so that the data is still there */
+	if (played && pb->data && pb->peer) /* what its viewer sees */
+		cr_play_out(pb->peer, c->stream.session, data_of(pb, seg),
+			    seg_size(pb, seg));
 	if (c->on_segment)
 		c->on_segment(pb, (uint32_t)seg, played,
 			      played && pb->data ? data_of(pb, seg) : NULL,
-			      played ? c->stream.segment_bytes : 0, c->arg);
+			      played ? seg_size(pb, seg) : 0, c->arg);
 	if (pb->next - pb->base > c->history) {
 		slot_clear(pb, pb->base);
 		pb->base++;
@@ -184,7 +208,7 @@ int cr_playbuf_tick(cr_playbuf *pb, int64_t now_ns)
 	 * jumps in time: the cost is bounded by the segments there are.
 	 * Segment numbers end at 2^32 - 1. */
 	while (pb->next_due_ns <= now_ns && pb->next <= UINT32_MAX &&
-	       !pb->stopped) {
+	       !pb->stopped && !(pb->ended && pb->next > pb->end_seg)) {
 		play_one(pb);
 		if (n < INT32_MAX)
 			n++;
@@ -203,7 +227,7 @@ int cr_playbuf_add(cr_playbuf *pb, uint32_t segment, uint32_t offset,
 
 	if (!pb->begun || pb->stopped)
 		return -CR_ESTATE;
-	if (!cr__seg_range_ok(st, offset, len) || (pb->data && !data))
+	if (!range_ok(pb, segment, offset, len) || (pb->data && !data))
 		return -CR_EINVAL;
 	cr_playbuf_tick(pb, now_ns);
 	if (segment < pb->base) {
@@ -222,9 +246,9 @@ int cr_playbuf_add(cr_playbuf *pb, uint32_t segment, uint32_t offset,
 	for (b = offset / st->block_bytes; b < bend; b++) {
 		uint64_t mask = 1ull << (b % 64);
 		uint32_t at = b * st->block_bytes;
-		uint32_t blen = st->segment_bytes - at < st->block_bytes
-					? st->segment_bytes - at
-					: st->block_bytes;
+		uint32_t size = seg_size(pb, segment);
+		uint32_t blen = size - at < st->block_bytes ? size - at
+							    : st->block_bytes;
 
 		if (bits[b / 64] & mask) {
 			pb->st.duplicate_bytes += blen;
@@ -244,7 +268,7 @@ int cr_playbuf_add(cr_playbuf *pb, uint32_t segment, uint32_t offset,
 		return CR_PB_LATE;
 	}
 	pb->st.received_bytes += fresh;
-	if (s->got_bytes != st->segment_bytes)
+	if (s->got_bytes != seg_size(pb, segment))
 		return CR_PB_NEW;
 	if (pb->cfg.origin_ns >= 0) {
 		/* whole at the source at origin + (segment + 1) x segment */
@@ -328,9 +352,81 @@ uint32_t cr_playbuf_buffered(const cr_playbuf *pb)
 
 	if (!pb->begun)
 		return 0;
-	for (uint64_t k = pb->next; k < pb->base + pb->cfg.window; k++)
+	for (uint64_t k = pb->next; k < pb->base + pb->cfg.window; k++) {
+		if (pb->ended && k > pb->end_seg)
+			break;
 		n += complete(pb, k);
+	}
 	return n;
+}
+
+int cr_playbuf_end(cr_playbuf *pb, uint32_t segment, uint32_t len)
+{
+	if (!len || len > pb->cfg.stream.segment_bytes)
+		return -CR_EINVAL;
+	if (pb->ended)
+		return pb->end_seg == segment && pb->end_len == len
+			       ? 0
+			       : -CR_EINVAL;
+	/* nothing held may lie past the end */
+	if (in_window(pb, segment)) {
+		if (slot_of(pb, segment)->got_bytes > len)
+			return -CR_EINVAL;
+		for (uint64_t k = (uint64_t)segment + 1;
+		     k < pb->base + pb->cfg.window; k++)
+			if (slot_of(pb, k)->got_bytes)
+				return -CR_EINVAL;
+	}
+	pb->ended = true;
+	pb->end_seg = segment;
+	pb->end_len = len;
+	return 0;
+}
+
+bool cr_playbuf_ended(const cr_playbuf *pb, uint32_t *segment)
+{
+	if (pb->ended && segment)
+		*segment = (uint32_t)pb->end_seg;
+	return pb->ended;
+}
+
+uint32_t cr_playbuf_segment_size(const cr_playbuf *pb, uint32_t segment)
+{
+	if (pb->ended && segment > pb->end_seg)
+		return 0;
+	return seg_size(pb, segment);
+}
+
+cr_msg *cr_playbuf_msg_new(cr_peer *p, const cr_playbuf *pb, uint8_t type,
+			   uint32_t segment, uint32_t offset, uint32_t len)
+{
+	const cr_stream *st = &pb->cfg.stream;
+	const uint64_t *bits;
+	cr_seg_hdr h = {.session = st->session,
+			.segment = segment,
+			.offset = offset};
+	uint8_t *b;
+	cr_msg *m;
+
+	if (type < CR_MSG_DATA_MIN || !pb->data || !in_window(pb, segment) ||
+	    !range_ok(pb, segment, offset, len))
+		return NULL;
+	bits = bits_of(pb, segment);
+	for (uint32_t k = offset / st->block_bytes;
+	     k < (uint32_t)(((uint64_t)offset + len + st->block_bytes - 1) /
+			    st->block_bytes);
+	     k++)
+		if (!(bits[k / 64] & (1ull << (k % 64))))
+			return NULL;
+	if (pb->ended && segment == pb->end_seg && offset + len == pb->end_len)
+		h.flags = CR_SEG_END;
+	m = cr_msg_new(p, type, st->session, CR_SEG_HDR_SIZE + (size_t)len);
+	if (!m)
+		return NULL;
+	b = cr_msg_payload_mut(m);
+	cr_seg_hdr_put(b, CR_SEG_HDR_SIZE, &h);
+	memcpy(b + CR_SEG_HDR_SIZE, data_of(pb, segment) + offset, len);
+	return m;
 }
 
 void cr_playbuf_set_origin(cr_playbuf *pb, int64_t origin_ns)

@@ -98,6 +98,16 @@ int cr_playbuf_add_msg(cr_playbuf *pb, const cr_msg *m, int64_t now_ns)
 		return -CR_EINVAL;
 	if (len - CR_SEG_HDR_SIZE > UINT32_MAX)
 		return -CR_EINVAL;
+	if (h.flags & CR_SEG_END) {
+		/* the block that ends the stream says how long its segment is */
+		uint64_t end = (uint64_t)h.offset + (len - CR_SEG_HDR_SIZE);
+		int err;
+		if (end > UINT32_MAX)
+			return -CR_EINVAL;
+		err = cr_playbuf_end(pb, h.segment, (uint32_t)end);
+		if (err)
+			return err;
+	}
 	return cr_playbuf_add(pb, h.segment, h.offset, b + CR_SEG_HDR_SIZE,
 			      (uint32_t)(len - CR_SEG_HDR_SIZE), now_ns);
 }

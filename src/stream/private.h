@@ -32,6 +32,10 @@ struct cr_playbuf {
 	uint64_t base;	  /* window start: max(first, next - history) */
 	int64_t play0_ns; /* playback time of `first` */
 	int64_t next_due_ns;
+	/* the end of a finite stream: the last segment and its size */
+	bool ended;
+	uint64_t end_seg;
+	uint32_t end_len;
 
 	cr_playbuf_stats st;
 

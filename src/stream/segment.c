@@ -77,7 +77,7 @@ int cr_seg_hdr_put(void *buf, size_t len, const cr_seg_hdr *h)
 
 	if (len < CR_SEG_HDR_SIZE)
 		return -CR_EMSGSIZE;
-	if (h->flags)
+	if (h->flags & ~CR_SEG_END)
 		return -CR_EINVAL;
 	cr__put16(b, h->session);
 	cr__put16(b + 2, h->flags);
@@ -97,7 +97,7 @@ int cr_seg_hdr_get(const void *payload, size_t len, cr_seg_hdr *out)
 	h.flags = cr__get16(b + 2);
 	h.segment = cr__get32(b + 4);
 	h.offset = cr__get32(b + 8);
-	if (h.flags)
+	if (h.flags & ~CR_SEG_END)
 		return -CR_EINVAL;
 	*out = h;
 	return 0;
