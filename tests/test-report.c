@@ -323,8 +323,7 @@ static const struct synth run_a = {"alpha", "exp", "0123abcd", "h1", true,
 static const struct synth run_b = {"beta", "exp2", "4567cdef", "h1", true,
 				   true,   NULL,   NULL,       3000, 20000};
 
-/* --- running crystal report ------------------------------------------------
- */
+/* --- running crystal report ----------------------------------------------- */
 
 struct result {
 	int rc;
@@ -365,8 +364,7 @@ static char *run_path(const struct synth *s, char *buf, size_t len)
 	return buf;
 }
 
-/* --- reading its CSV
- * ---------------------------------------------------------- */
+/* --- reading its CSV ------------------------------------------------------ */
 
 /* Field `col` of line `row` (0: the header) of RFC 4180 text, into buf. */
 static bool csv_field(const char *csv, int row, int col, char *buf, size_t len)
@@ -486,8 +484,7 @@ static void expect_quality(const char *csv, int row,
 	expect_num(csv, row, "duplicate_ratio_mean", d.mean);
 }
 
-/* --- reading its HTML
- * ---------------------------------------------------------- */
+/* --- reading its HTML ----------------------------------------------------- */
 
 static const char *const plot_ids[] = {
     "rate-time",   "rate-cdf",	  "continuity-cdf",
@@ -524,8 +521,31 @@ static size_t count(const char *hay, const char *needle)
 	return n;
 }
 
-/* --- setup -------------------------------------------------------------------
- */
+/* The rows of a plot's data file (--data-dir), comment lines left out:
+ * up to 16 rows of up to 4 numbers; returns the number of rows. */
+static int data_rows(const char *dir_, const char *name, double v[16][4])
+{
+	char path[256], line[256];
+	FILE *f;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir_, name);
+	f = fopen(path, "r");
+	if (!f)
+		fail_msg("no %s", path);
+	while (fgets(line, sizeof(line), f) && n < 16) {
+		if (line[0] == '#')
+			continue;
+		memset(v[n], 0, sizeof(v[n]));
+		sscanf(line, "%lf %lf %lf %lf", &v[n][0], &v[n][1], &v[n][2],
+		       &v[n][3]);
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+/* --- setup ---------------------------------------------------------------- */
 
 static int group_setup(void **state)
 {
@@ -567,8 +587,7 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* --- the tests
- * ------------------------------------------------------------------ */
+/* --- the tests ------------------------------------------------------------ */
 
 static void table_has_the_summary_figures(void **state)
 {
@@ -663,7 +682,7 @@ static void table_from_csv_without_summary(void **state)
 
 static void html_embeds_every_plot(void **state)
 {
-	char p[128], out[256], svgdir[128], file[192];
+	char p[128], out[256], svgdir[128], datadir[128], file[192];
 	char *html;
 	struct result r;
 
@@ -671,7 +690,9 @@ static void html_embeds_every_plot(void **state)
 		skip();
 	write_run(&run_a);
 	snprintf(svgdir, sizeof(svgdir), "%s/svg", dir);
-	r = report("--svg-dir", svgdir, run_path(&run_a, p, sizeof(p)), NULL);
+	snprintf(datadir, sizeof(datadir), "%s/data", dir);
+	r = report("--svg-dir", svgdir, "--data-dir", datadir,
+		   run_path(&run_a, p, sizeof(p)), NULL);
 	if (r.rc)
 		fail_msg("exit status %d: %s", r.rc, r.err);
 	/* the default: into the run directory */
@@ -704,6 +725,35 @@ static void html_embeds_every_plot(void **state)
 		assert_non_null(strstr(kept, "exp: alpha"));
 		free(kept);
 		free(svg);
+	}
+	/* the numbers behind the plots: a receiver's rate is known from its
+	 * second sample on */
+	double v[16][4];
+	int n = data_rows(datadir, "rate-time-1.dat", v);
+	assert_int_equal(n, SECONDS - 1);
+	for (int i = 0; i < n; i++) {
+		assert_true(v[i][0] == i + 2);
+		assert_true(fabs(v[i][1] - total_rate(&run_a) / NRECV) < 1e-6);
+		assert_true(fabs(v[i][2] - rate_of(&run_a, 0)) < 1e-6);
+		assert_true(fabs(v[i][3] - rate_of(&run_a, NRECV - 1)) < 1e-6);
+	}
+	/* the worst worker's timer lag, every second */
+	n = data_rows(datadir, "timer-lag-1.dat", v);
+	assert_int_equal(n, SECONDS);
+	for (int i = 0; i < n; i++)
+		assert_true(v[i][1] == 100 * (i + 1) + 1);
+	/* control bytes over data bytes of the receivers, per interval */
+	n = data_rows(datadir, "control-overhead-1.dat", v);
+	assert_int_equal(n, SECONDS - 1);
+	for (int i = 0; i < n; i++)
+		assert_true(fabs(v[i][1] - 60 / total_rate(&run_a)) < 1e-9);
+	/* a step up at every receiver's rate, the source left out */
+	n = data_rows(datadir, "rate-cdf-1.dat", v);
+	assert_int_equal(n, NRECV + 1);
+	assert_true(v[0][0] == rate_of(&run_a, 0) && v[0][1] == 0);
+	for (int i = 1; i <= NRECV; i++) {
+		assert_true(v[i][0] == rate_of(&run_a, i - 1));
+		assert_true(fabs(v[i][1] - (double)i / NRECV) < 1e-9);
 	}
 	/* ids made unique across the page */
 	assert_int_equal(count(html, "id=\"rate-time-gnuplot_canvas\""), 1);
@@ -786,12 +836,28 @@ static void hosts_of_one_run_merge(void **state)
 	expect_num(r.out, 1, "cpu_percent", 2 * SUMMARY_CPU);
 	result_free(&r);
 
+	/* node-level series summed over the hosts */
+	char datadir[128];
+	double v[16][4];
+	snprintf(datadir, sizeof(datadir), "%s/data", dir);
+	snprintf(out, sizeof(out), "%s/merged.html", dir);
+	r = report("--out", out, "--data-dir", datadir, p1, p2, NULL);
+	assert_int_equal(r.rc, 0);
+	result_free(&r);
+	assert_int_equal(data_rows(datadir, "peers-alive-1.dat", v), SECONDS);
+	for (int i = 0; i < SECONDS; i++)
+		assert_true(v[i][1] == 2 * NRECV + 1);
+	assert_int_equal(data_rows(datadir, "cpu-1.dat", v), SECONDS);
+	for (int i = 0; i < SECONDS; i++)
+		assert_true(v[i][1] == 2 * 10 * (i + 1));
+	/* the receivers' rates: the union of both hosts' */
+	assert_int_equal(data_rows(datadir, "rate-time-1.dat", v), SECONDS - 1);
+	assert_true(fabs(v[0][1] - (total_rate(&h1) + total_rate(&h2)) /
+				       (2 * NRECV)) < 1e-6);
+	assert_true(v[0][3] == rate_of(&h2, NRECV - 1));
 	/* one line in the plots, labelled with both directories */
 	if (!have_gnuplot)
 		return;
-	snprintf(out, sizeof(out), "%s/merged.html", dir);
-	r = report("--out", out, p1, p2, NULL);
-	assert_int_equal(r.rc, 0);
 	html = t_slurp(out);
 	assert_non_null(html);
 	char *svg = svg_in(html, "peers-alive");
@@ -799,7 +865,6 @@ static void hosts_of_one_run_merge(void **state)
 	assert_int_equal(count(svg, "exp: host1+host2"), 1);
 	free(svg);
 	free(html);
-	result_free(&r);
 }
 
 static void cut_and_missing_files_are_named(void **state)

@@ -282,18 +282,33 @@ struct drawing {
 	bool no_gnuplot; /* said once */
 };
 
-static int write_data(const char *path, const struct pts *p, enum style st,
-		      double div)
+static const char *const columns_of[] = {
+    [S_LINES] = "time_s value",
+    [S_BAND] = "time_s mean p5 p95",
+    [S_CDF] = "value fraction_of_peers",
+};
+
+/* A plot's points for one run, values divided by div (in unit), with a
+ * few lines of comment that say what they are. */
+static int write_data(const char *path, const struct plot *pl,
+		      const struct pts *p, const char *label, double div,
+		      const char *unit)
 {
 	FILE *f = fopen(path, "w");
 
 	if (!f)
 		return -1;
+	fprintf(f, "# %s: %s\n# run: %s\n# columns: %s", pl->id, pl->title,
+		label, columns_of[pl->style]);
+	if (unit)
+		fprintf(f, "; %s in %s",
+			pl->style == S_CDF ? "value" : "values", unit);
+	fputc('\n', f);
 	for (size_t i = 0; i < p->n; i++) {
-		if (st == S_BAND)
+		if (pl->style == S_BAND)
 			fprintf(f, "%.9g %.9g %.9g %.9g\n", p->x[i],
 				p->y[i] / div, p->lo[i] / div, p->hi[i] / div);
-		else if (st == S_CDF)
+		else if (pl->style == S_CDF)
 			fprintf(f, "%.9g %.9g\n", p->x[i] / div, p->y[i]);
 		else
 			fprintf(f, "%.9g %.9g\n", p->x[i], p->y[i] / div);
@@ -501,6 +516,21 @@ static void copy_svg(struct rp_ctx *ctx, const char *dir, const char *id,
 	}
 }
 
+/* The points of a plot for one run, in the units of the CSV files, as
+ * DIR/NAME-N.dat (N: the run's place on the command line, from 1). */
+static void keep_data(struct rp_ctx *ctx, const char *dir,
+		      const struct plot *pl, const struct pts *p,
+		      const struct rp_run *r, size_t i)
+{
+	static const char *const units[] = {
+	    [U_NONE] = NULL, [U_RATE] = "B/s", [U_BYTES] = "B"};
+	char path[4200];
+
+	snprintf(path, sizeof(path), "%s/%s-%zu.dat", dir, pl->id, i + 1);
+	if (write_data(path, pl, p, r->label, 1, units[pl->unit]))
+		rp_problem(ctx, "--data-dir %s: %s", path, strerror(errno));
+}
+
 /* One plot into the page: drawn, or a line saying why not. */
 static void one_plot(struct drawing *dr, FILE *out, const struct rp_page *pg,
 		     const struct plot *pl, const struct rp_run *runs,
@@ -540,10 +570,15 @@ static void one_plot(struct drawing *dr, FILE *out, const struct rp_page *pg,
 	}
 	div = scale(pl->unit, max, &unit);
 	for (size_t i = 0; i < nruns; i++) {
+		if (!has[i])
+			continue;
 		snprintf(path, sizeof(path), "%s/%s-%zu.dat", dr->tmp, pl->id,
 			 i);
-		if (has[i] && write_data(path, &p[i], pl->style, div))
+		if (write_data(path, pl, &p[i], runs[i].label, div, unit))
 			goto broken;
+		if (pg->data_dir)
+			keep_data(dr->ctx, pg->data_dir, pl, &p[i], &runs[i],
+				  i);
 	}
 	snprintf(script, sizeof(script), "%s/%s.gp", dr->tmp, pl->id);
 	snprintf(svgp, sizeof(svgp), "%s/%s.svg", dr->tmp, pl->id);
@@ -636,6 +671,9 @@ static void draw_all(struct rp_ctx *ctx, FILE *out, const struct rp_page *pg,
 	}
 	if (pg->svg_dir && mkdir(pg->svg_dir, 0755) && errno != EEXIST)
 		rp_problem(ctx, "--svg-dir %s: %s", pg->svg_dir,
+			   strerror(errno));
+	if (pg->data_dir && mkdir(pg->data_dir, 0755) && errno != EEXIST)
+		rp_problem(ctx, "--data-dir %s: %s", pg->data_dir,
 			   strerror(errno));
 	for (size_t i = 0; i < NPLOTS; i++)
 		one_plot(&dr, out, pg, &plots[i], runs, nruns);

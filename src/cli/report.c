@@ -35,6 +35,8 @@ static void report_usage(FILE *f)
 	      "                       it.  Default: RUN_DIR/report.html for one\n"
 	      "                       directory; required with several\n"
 	      "  --svg-dir DIR        also write every plot as DIR/NAME.svg\n"
+	      "  --data-dir DIR       also write the numbers of every plot, run by\n"
+	      "                       run, as DIR/NAME-N.dat (N: the run, from 1)\n"
 	      "  --no-plots           the table only: gnuplot is not run\n"
 	      "  --text               print the summary table on stdout, aligned\n"
 	      "  --csv[=FILE]         write the summary table as CSV, one line per\n"
@@ -83,18 +85,19 @@ void rp_ctx_free(struct rp_ctx *ctx)
 }
 
 struct report_opts {
-	const char *out, *svg_dir, *csv;
+	const char *out, *svg_dir, *data_dir, *csv;
 	bool csv_stdout, text, no_plots;
 	char **dirs;
 	size_t ndirs;
 	char *default_out; /* RUN_DIR/report.html */
 };
 
-enum { O_SVG_DIR = 256, O_NO_PLOTS, O_TEXT, O_CSV, O_HELP };
+enum { O_SVG_DIR = 256, O_DATA_DIR, O_NO_PLOTS, O_TEXT, O_CSV, O_HELP };
 
 static const struct option long_opts[] = {
     {"out", required_argument, NULL, 'o'},
     {"svg-dir", required_argument, NULL, O_SVG_DIR},
+    {"data-dir", required_argument, NULL, O_DATA_DIR},
     {"no-plots", no_argument, NULL, O_NO_PLOTS},
     {"text", no_argument, NULL, O_TEXT},
     {"csv", optional_argument, NULL, O_CSV},
@@ -126,6 +129,9 @@ static int parse_opts(int argc, char **argv, struct report_opts *o)
 			break;
 		case O_SVG_DIR:
 			o->svg_dir = optarg;
+			break;
+		case O_DATA_DIR:
+			o->data_dir = optarg;
 			break;
 		case O_NO_PLOTS:
 			o->no_plots = true;
@@ -238,6 +244,7 @@ int cr_cli_report(int argc, char **argv)
 	if (!rc && want_html(&o)) {
 		struct rp_page page = {.out = o.out,
 				       .svg_dir = o.svg_dir,
+				       .data_dir = o.data_dir,
 				       .plots = !o.no_plots,
 				       .dirs = o.dirs,
 				       .ndirs = o.ndirs};

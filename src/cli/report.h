@@ -164,9 +164,10 @@ bool rp_row_degraded(const struct rp_row *row);
 /* --- the plots and the page (report-plot.c) ------------------------------ */
 
 struct rp_page {
-	const char *out;     /* report.html */
-	const char *svg_dir; /* also write the plots here, or NULL */
-	bool plots;	     /* false: --no-plots */
+	const char *out;      /* report.html */
+	const char *svg_dir;  /* also write the plots here, or NULL */
+	const char *data_dir; /* and their data here, or NULL */
+	bool plots;	      /* false: --no-plots */
 	char **dirs;
 	size_t ndirs;
 };
