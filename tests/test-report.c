@@ -11,7 +11,9 @@
  *   - CSV files are read by header name: columns moved or added, quoted
  *     fields;
  *   - a degraded run is flagged; without gnuplot the report has the
- *     table; bad usage exits 2 naming what was wrong.
+ *     table; bad usage exits 2 naming what was wrong;
+ *   - seeded junk in every file (after a real header) never crashes it,
+ *     also under the sanitizers.
  * The expected figures are computed here from the same per-peer values
  * the files are written from, with the quantile rule of summary.json
  * (nearest rank).
@@ -1045,6 +1047,65 @@ static void without_gnuplot_the_table_alone(void **state)
 	result_free(&r);
 }
 
+/* Text that is nearly CSV: digits, separators, quotes, line breaks, a
+ * few letters and NULs, from a seeded generator (the same every run). */
+static void garbage(FILE *f, unsigned *seed, size_t n)
+{
+	static const char alphabet[] = "0123456789,,,,\"\n\n\r.-e+ax:\0";
+
+	for (size_t i = 0; i < n; i++)
+		fputc(alphabet[rand_r(seed) % (sizeof(alphabet) - 1)], f);
+}
+
+static void garbage_is_never_a_crash(void **state)
+{
+	static const char *const files[] = {"node.csv", "workers.csv",
+					    "peers.csv", "peers-final.csv",
+					    "summary.json"};
+	unsigned seed = 1;
+
+	for (int round = 0; round < 24; round++) {
+		struct synth s = run_a;
+		char name[32], p[128];
+		struct result r;
+
+		snprintf(name, sizeof(name), "junk%d", round);
+		s.name = name;
+		write_run(&s);
+		for (size_t k = 0; k < sizeof(files) / sizeof(files[0]); k++) {
+			char path[256], *head, *nl;
+			FILE *f;
+
+			/* the real header (or the start of the JSON), then
+			 * junk */
+			path_of(path, sizeof(path), &s, files[k]);
+			head = t_slurp(path);
+			assert_non_null(head);
+			nl = strchr(head, '\n');
+			if (nl && rand_r(&seed) % 4)
+				nl[1] = 0;
+			else
+				head[0] = 0;
+			f = fopen(path, "w");
+			assert_non_null(f);
+			fputs(head, f);
+			garbage(f, &seed, (size_t)(rand_r(&seed) % 3000));
+			fclose(f);
+			free(head);
+		}
+		run_path(&s, p, sizeof(p));
+		/* with plots now and then: gnuplot gets odd numbers too */
+		if (round % 8 == 0 && have_gnuplot)
+			r = report(p, NULL);
+		else
+			r = report("--csv", p, NULL);
+		if (r.rc != 0 && r.rc != 2)
+			fail_msg("round %d: exit status %d: %s", round, r.rc,
+				 r.err);
+		result_free(&r);
+	}
+}
+
 struct bad_use {
 	const char *args[4];
 	const char *named; /* the message must contain this */
@@ -1124,6 +1185,8 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(without_gnuplot_the_table_alone,
 					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(garbage_is_never_a_crash, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(bad_usage_exits_2, setup, teardown),
 	};
 

@@ -26,7 +26,7 @@
 #include <sys/stat.h>
 
 /* time_s beyond this many sampling intervals is taken as garbage */
-#define MAX_BINS (1u << 24)
+#define MAX_BINS (1u << 22)
 
 /* --- summary.json -------------------------------------------------------- */
 
@@ -307,13 +307,12 @@ static int reader_next(struct reader *rd, const int *cols, double *vals,
 		size_t i;
 
 		if (rd->c.nfields != rd->c.ncols) {
-			char got[32];
+			char got[64];
 
-			snprintf(got, sizeof(got), "%zu", rd->c.nfields);
-			reader_bad(rd,
-				   "%s fields where the header has more "
-				   "or fewer",
-				   got);
+			snprintf(got, sizeof(got),
+				 "%zu fields, the header has %zu",
+				 rd->c.nfields, rd->c.ncols);
+			reader_bad(rd, "%s", got);
 			continue;
 		}
 		for (i = 0; i < n; i++) {
