@@ -30,7 +30,9 @@ static void relay_data(cr_peer *p, const cr_addr *from, cr_msg *m)
 {
 	struct relay *r = cr_state(p);
 
-	(void)from;
+	/* a finite stream's end mark is not data: nothing to relay */
+	if (cr_msg_len(m) == 0 && cr_is_self(p, from))
+		return;
 	for (size_t i = 0; i < r->ndown; i++)
 		cr_send(p, &r->down[i], m, CR_TCP);
 }

@@ -126,6 +126,13 @@ static void sc_data(cr_peer *p, const cr_addr *from, cr_msg *m)
 	const uint8_t *b = cr_msg_payload(m);
 	uint64_t seq;
 
+	if (cr_is_self(p, from) && cr_msg_len(m) == 0) {
+		/* the end of the counted stream: after the last, once */
+		if (s->generated != sc.cfg.count || s->ends++)
+			sc_error(s, "end of stream after %llu messages",
+				 (unsigned long long)s->generated);
+		return;
+	}
 	if (cr_is_self(p, from)) {
 		at_source(p, l, s, m);
 		return;
@@ -299,6 +306,9 @@ const char *sc_verify(void)
 		if (i == 0) {
 			if (ps->data_msgs_in)
 				WRONG("the source received data");
+			if (s->generated == count && s->ends != 1)
+				WRONG("the source saw %llu ends of its stream",
+				      (unsigned long long)s->ends);
 			if (s->generated != count)
 				WRONG("the source generated %llu of %llu",
 				      (unsigned long long)s->generated,

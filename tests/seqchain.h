@@ -49,6 +49,7 @@ struct sc_peer {
 	uint64_t departed_chain; /* ... naming a peer of the experiment */
 	uint64_t sentinels;	 /* SC_SENTINEL messages */
 	uint64_t generated;	 /* at the source: what it made */
+	uint64_t ends;		 /* at the source: end-of-stream marks */
 	int64_t last_created_ns;
 };
 

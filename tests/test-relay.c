@@ -297,6 +297,8 @@ static void fwd_data(cr_peer *p, const cr_addr *from, cr_msg *m)
 {
 	const cr_addr *boot;
 
+	if (cr_is_self(p, from) && cr_msg_len(m) == 0)
+		return; /* the end of the source's stream */
 	if (!cr_is_self(p, from))
 		atomic_fetch_add(&fwd_received, 1);
 	if (cr_bootstrap_peers(p, &boot))
@@ -727,6 +729,8 @@ static void hoard_data(cr_peer *p, const cr_addr *from, cr_msg *m)
 	const cr_addr *boot;
 	size_t nb = cr_bootstrap_peers(p, &boot);
 
+	if (cr_is_self(p, from) && cr_msg_len(m) == 0)
+		return; /* the end of the source's stream */
 	if (cr_is_self(p, from)) { /* the source: number them */
 		cr_msg *n = cr_msg_new(p, CR_MSG_DATA_MIN, 1, HOARD_LEN);
 		uint8_t *b = cr_msg_payload_mut(n);
@@ -1138,6 +1142,8 @@ static const char dso_source[] =
     "static void data(cr_peer *p, const cr_addr *from, cr_msg *m)\n"
     "{\n"
     "	struct st *s = cr_state(p);\n"
+    "	if (cr_is_self(p, from) && cr_msg_len(m) == 0)\n"
+    "		return;\n"
     "	for (size_t i = 0; i < s->ndown; i++)\n"
     "		cr_send(p, &s->down[i], m, CR_TCP);\n"
     "	if (cr_is_self(p, from) || s->ndown)\n"
