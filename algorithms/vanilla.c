@@ -361,8 +361,7 @@ static void schedule(cr_peer *p, void *arg)
 static void serve(cr_peer *p, struct vanilla *v, const cr_addr *to,
 		  const cr_msg *m)
 {
-	const uint8_t *data;
-	uint32_t segment, be;
+	uint32_t segment, be, size;
 
 	if (cr_msg_len(m) != 4) {
 		cr_log(p, CR_LOG_WARN, "malformed request (%zu bytes) ignored",
@@ -371,20 +370,19 @@ static void serve(cr_peer *p, struct vanilla *v, const cr_addr *to,
 	}
 	memcpy(&be, cr_msg_payload(m), 4);
 	segment = ntohl(be);
-	data = v->ready ? cr_playbuf_data(v->pb, segment) : NULL;
-	if (!data) {
+	if (!v->ready || !cr_playbuf_data(v->pb, segment)) {
 		v->refused++;
 		return;
 	}
-	for (uint32_t off = 0; off < v->st.segment_bytes;
-	     off += v->st.block_bytes) {
-		uint32_t len = v->st.segment_bytes - off;
+	size = cr_playbuf_segment_size(v->pb, segment);
+	for (uint32_t off = 0; off < size; off += v->st.block_bytes) {
+		uint32_t len = size - off;
 		cr_msg *d;
 
 		if (len > v->st.block_bytes)
 			len = v->st.block_bytes;
-		d = cr_seg_msg_new(p, VT_DATA, &v->st, segment, off, data + off,
-				   len);
+		/* the stream's last block goes out marked CR_SEG_END */
+		d = cr_playbuf_msg_new(p, v->pb, VT_DATA, segment, off, len);
 		if (!d)
 			return;
 		cr_send(p, to, d, CR_TCP);
@@ -612,12 +610,42 @@ static void vanilla_process(cr_peer *p, const cr_addr *from, cr_msg *m)
 	}
 }
 
-/* The source: the engine's bytes, cut into blocks of segments. */
+/* The source's stream ended: the block being filled is the last, and the
+ * playback buffer learns where the stream ends (so that it serves the
+ * last block marked as such, and counts nothing past it). */
+static void end_stream(cr_peer *p, struct vanilla *v)
+{
+	uint32_t seg, off, blen;
+	int r;
+
+	if (!v->pos || cr_playbuf_ended(v->pb, NULL) ||
+	    cr_stream_locate(&v->st, v->pos - 1, &seg, &off, &blen))
+		return;
+	r = cr_playbuf_end(v->pb, seg, off + 1);
+	if (!r && v->staged)
+		r = cr_playbuf_add(v->pb, seg, off + 1 - v->staged, v->stage,
+				   v->staged, cr_now(p));
+	v->staged = 0;
+	if (r < 0 || r == CR_PB_AHEAD)
+		cr_log(p, CR_LOG_WARN, "end of stream at segment %u not kept "
+		       "(%d)", seg, r);
+	else
+		cr_log(p, CR_LOG_INFO, "stream ends in segment %u, after %llu "
+		       "bytes", seg, (unsigned long long)v->pos);
+}
+
+/* The source: the engine's bytes, cut into blocks of segments; an empty
+ * message ends the stream. */
 static void cut(cr_peer *p, struct vanilla *v, const cr_msg *in)
 {
 	const uint8_t *src = cr_msg_payload(in);
 	size_t left = cr_msg_len(in);
 	int64_t now = cr_now(p);
+
+	if (!left) {
+		end_stream(p, v);
+		return;
+	}
 
 	while (left) {
 		uint32_t seg, off, blen, take;

@@ -2,7 +2,7 @@
 # Installs the Debian packages Crystal needs; quiet and quick when nothing
 # is missing.  Run as root (or through sudo) on Debian 12.
 set -eu
-PKGS="make gcc libc6-dev clang pkg-config libuv1-dev libcmocka-dev libinih-dev libgsl-dev libjansson-dev gnuplot-nox iproute2"
+PKGS="make gcc libc6-dev clang pkg-config libuv1-dev libcmocka-dev libinih-dev libgsl-dev libjansson-dev gnuplot-nox ffmpeg iproute2"
 
 missing=""
 for p in $PKGS; do

@@ -173,7 +173,10 @@ static uint64_t produce(struct cr__source *s, uint64_t n)
 	struct cr_peer *p = s->p;
 	uint64_t made = 0;
 
-	for (; made < n && p->alive && !s->done; made++) {
+	/* Nothing goes to an algorithm before its bootstrap (the peer may
+	 * wait for the tracker): a paced source catches up after it, a fast
+	 * one retries, stdin keeps its bytes in the pipe. */
+	for (; made < n && p->alive && p->booted && !s->done; made++) {
 		struct cr_msg *m = cr_msg_new(p, CR_MSG_DATA_MIN,
 					      s->cfg.session, s->cfg.msg_size);
 		if (!m)
