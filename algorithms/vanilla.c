@@ -1,12 +1,15 @@
 /* vanilla: the paper's pull-based mesh.
  *
  * Each peer keeps a few neighbours (its bootstrap peers, and any peer that
- * contacts it), tells them every bufmap_interval_ms which segments it holds
- * (a buffer map), and asks them for the segments of its window it lacks:
- * those due soon in deadline order, the rest rarest first, each from a
- * neighbour that holds it, with a bound on the requests outstanding per
- * neighbour.  A peer asked for a segment it holds sends its blocks at once,
- * in the order the requests came; its upload link paces them.
+ * contacts it), tells them every bufmap_interval_ms which parts of the
+ * segments of its window it holds (a buffer map of parts), and asks them
+ * for the parts it lacks: those of the segments due soon in deadline
+ * order, the rest rarest first, each from a neighbour that holds it and
+ * within that neighbour's share (what it delivered lately).  A peer asked
+ * for a part queues the request and hands the queue to its upload link
+ * earliest deadline first, keeping only serve_lead_ms of backlog there; a
+ * request it cannot send in time is answered "busy", and the requester
+ * asks elsewhere.
  *
  * The source cuts the engine's data (process_data with `from` itself) into
  * segment blocks that it places in its own playback buffer, and serves
@@ -18,20 +21,34 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { VT_BUFMAP = 16, VT_REQUEST = 17, VT_REFUSE = 18, VT_DATA = 128 };
+enum {
+	VT_BUFMAP = 16,
+	VT_REQUEST = 17,
+	VT_REFUSE = 18,
+	VT_BUSY = 19,
+	VT_DATA = 128,
+};
 
 #define VN_MAX	     64 /* neighbours_max at most */
 #define VN_CANDIDATES 32 /* peers known but not (yet) neighbours */
 #define VN_WANT_MAX   CR_BUFMAP_MAX
 #define VN_BOOT_MAX   256 /* bootstrap peers looked at */
+#define VN_JOBS	     512 /* requests queued to be served, at most */
 
 
 struct vnb {
 	cr_addr addr;
 	cr_bufmap map;
 	bool has_map;
+	/* what it delivers: data bytes since the last request round, whether
+	 * it had requests to answer then, its rate (B/s) while asked */
+	uint64_t got;
+	bool asked, measured;
+	double rate;
+	int64_t busy_until; /* it said busy: not asked again before this */
 };
 
+/* A request outstanding, one per part of each window segment. */
 struct vreq {
 	uint32_t segment;
 	bool active;
@@ -39,11 +56,19 @@ struct vreq {
 	int64_t sent_ns;
 };
 
+/* A request to serve: bytes [off, off + len) of a segment, for `to`, of
+ * no use to it after deadline_ns. */
+struct vjob {
+	cr_addr to;
+	uint32_t segment, off, len;
+	int64_t deadline_ns;
+};
+
 struct vanilla {
 	/* parameters */
-	size_t nb_min, nb_max;
-	int64_t map_ns, req_ns, timeout_ns, startup_ns;
-	uint32_t max_req, window;
+	size_t nb_min, nb_max, src_nb_max;
+	int64_t map_ns, req_ns, timeout_ns, startup_ns, lead_ns;
+	uint32_t max_req, window, part_blocks, start_back;
 
 	struct vnb *nb;
 	size_t nnb;
@@ -55,32 +80,63 @@ struct vanilla {
 	uint16_t session;
 	cr_stream st;
 	cr_playbuf *pb;
-	struct vreq *req; /* window entries: segment % window */
-	cr_timer_id t_map, t_req;
+	uint32_t nparts, part_bytes; /* parts a segment is asked in */
+	struct vreq *req; /* (segment % window) * nparts + part */
+	cr_timer_id t_map, t_req, t_pump;
 	uint32_t rr; /* rotates ties between neighbours */
+	int64_t measured_ns;
+
+	/* requests to serve, unordered: the earliest deadline goes first */
+	struct vjob jq[VN_JOBS];
+	size_t jq_len;
 
 	/* the source: stream bytes cut so far, and the block being filled */
 	uint64_t pos;
 	uint8_t *stage;
 	uint32_t staged;
 
-	uint64_t requests, timeouts, served, refused, bad_maps;
+	uint64_t requests, timeouts, busy_in, served, refused, late_dropped;
+	uint64_t bad_maps;
 };
 
 static const cr_param_def vanilla_params[] = {
 	{"neighbours_min", "4",
 	 "below this many neighbours, known peers are promoted"},
 	{"neighbours_max", "8", "neighbours at most (1 to 64)"},
+	{"source_neighbours_max", "32",
+	 "neighbours of the source at most (1 to 64)"},
 	{"bufmap_interval_ms", "500", "how often a buffer map goes out"},
 	{"request_interval_ms", "100", "how often requests are scheduled"},
-	{"max_requests_per_neighbour", "4",
-	 "segments asked of one neighbour and not yet arrived, at most"},
+	{"part_blocks", "16",
+	 "blocks (data messages) in one request: a segment is asked in parts"},
+	{"max_requests_per_neighbour", "8",
+	 "parts asked of one neighbour and not yet arrived, at most"},
 	{"request_timeout_ms", "1500",
-	 "a segment not complete this long after its request is asked again"},
+	 "a part not complete this long after its request is asked again"},
+	{"serve_lead_ms", "100",
+	 "upload backlog a peer keeps, in time at its upload rate; the "
+	 "requests beyond wait in its own queue"},
 	{"window", "20", "segments in the playback buffer (2 to 4096)"},
 	{"startup_ms", "2000", "buffering before playback starts"},
+	{"start_back", "1",
+	 "playback starts this many segments before the newest a neighbour "
+	 "holds whole"},
 	{NULL, NULL, NULL},
 };
+
+static void put32(uint8_t *b, uint32_t x)
+{
+	b[0] = (uint8_t)(x >> 24);
+	b[1] = (uint8_t)(x >> 16);
+	b[2] = (uint8_t)(x >> 8);
+	b[3] = (uint8_t)x;
+}
+
+static uint32_t get32(const uint8_t *b)
+{
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
+	       (uint32_t)b[2] << 8 | b[3];
+}
 
 /* --- neighbours ---------------------------------------------------------- */
 
@@ -142,7 +198,7 @@ static void forget_requests(struct vanilla *v, const cr_addr *a)
 {
 	if (!v->req)
 		return;
-	for (uint32_t i = 0; i < v->window; i++)
+	for (size_t i = 0; i < (size_t)v->window * v->nparts; i++)
 		if (v->req[i].active && cr_addr_eq(&v->req[i].to, a))
 			v->req[i].active = false;
 }
@@ -171,6 +227,23 @@ static void nb_refill(struct vanilla *v)
 
 /* --- buffer maps --------------------------------------------------------- */
 
+/* Segments are asked for, and announced, in parts: bit i of a Vanilla
+ * buffer map is part (base + i) % nparts of segment (base + i) / nparts. */
+static bool part_range(const struct vanilla *v, uint32_t segment,
+		       uint32_t part, uint32_t *off, uint32_t *len);
+
+static void part_map(const struct vanilla *v, cr_bufmap *bm)
+{
+	uint32_t base = cr_playbuf_base(v->pb), off, len;
+
+	cr_bufmap_init(bm, base * v->nparts, v->window * v->nparts);
+	for (uint32_t s = base; s - base < v->window; s++)
+		for (uint32_t k = 0; k < v->nparts; k++)
+			if (part_range(v, s, k, &off, &len) &&
+			    cr_playbuf_has_range(v->pb, s, off, len))
+				cr_bufmap_set(bm, s * v->nparts + k);
+}
+
 static void announce(cr_peer *p, void *arg)
 {
 	struct vanilla *v = cr_state(p);
@@ -181,7 +254,7 @@ static void announce(cr_peer *p, void *arg)
 	if (!v->ready)
 		return;
 	nb_refill(v);
-	cr_playbuf_bufmap(v->pb, &mine);
+	part_map(v, &mine);
 	m = cr_msg_new(p, VT_BUFMAP, v->session, cr_bufmap_size(&mine));
 	if (!m)
 		return;
@@ -191,23 +264,33 @@ static void announce(cr_peer *p, void *arg)
 	cr_msg_release(m);
 }
 
-/* Playback starts from the newest segment a neighbour holds. */
+/* Playback starts from the newest segment a neighbour holds whole, less
+ * start_back segments: older segments are held more widely, and the
+ * margin absorbs what the mesh adds to their delay. */
 static void maybe_start(cr_peer *p, struct vanilla *v, const cr_bufmap *bm)
 {
+	uint32_t first = (bm->base + v->nparts - 1) / v->nparts;
+	uint32_t end = (bm->base + bm->count) / v->nparts;
 	int err;
 
 	if (cr_playbuf_started(v->pb))
 		return;
-	for (uint32_t i = bm->count; i-- > 0;) {
-		if (!cr_bufmap_has(bm, bm->base + i))
+	for (uint32_t seg = end; seg-- > first;) {
+		uint32_t k = 0, start;
+
+		while (k < v->nparts && cr_bufmap_has(bm, seg * v->nparts + k))
+			k++;
+		if (k < v->nparts)
 			continue;
-		err = cr_playbuf_start(v->pb, p, bm->base + i);
+		start = seg - first >= v->start_back ? seg - v->start_back
+						       : first;
+		err = cr_playbuf_start(v->pb, p, start);
 		if (err)
 			cr_log(p, CR_LOG_WARN, "playback not started: %s",
 			       cr_strerror(err));
 		else
 			cr_log(p, CR_LOG_DEBUG, "playback from segment %u",
-			       bm->base + i);
+			       start);
 		return;
 	}
 }
@@ -240,40 +323,79 @@ static void on_bufmap(cr_peer *p, struct vanilla *v, const cr_addr *from,
 
 /* --- requests ------------------------------------------------------------ */
 
-static struct vreq *req_of(struct vanilla *v, uint32_t segment)
+/* The request slot of a part: window slots of nparts each. */
+static struct vreq *slot(struct vanilla *v, uint32_t segment, uint32_t part)
 {
-	struct vreq *r = &v->req[segment % v->window];
+	return &v->req[(segment % v->window) * v->nparts + part];
+}
+
+static struct vreq *req_of(struct vanilla *v, uint32_t segment,
+			   uint32_t part)
+{
+	struct vreq *r = slot(v, segment, part);
 
 	return r->active && r->segment == segment ? r : NULL;
 }
 
-static uint32_t outstanding(const struct vanilla *v, const cr_addr *a)
+/* Bytes [*off, *off + *len) of a part of a segment; false past its end. */
+static bool part_range(const struct vanilla *v, uint32_t segment,
+		       uint32_t part, uint32_t *off, uint32_t *len)
 {
-	uint32_t k = 0;
+	uint32_t size = cr_playbuf_segment_size(v->pb, segment);
+	uint64_t o = (uint64_t)part * v->part_bytes;
 
-	for (uint32_t i = 0; i < v->window; i++)
-		if (v->req[i].active && cr_addr_eq(&v->req[i].to, a))
-			k++;
-	return k;
+	if (o >= size)
+		return false;
+	*off = (uint32_t)o;
+	*len = size - *off < v->part_bytes ? size - *off : v->part_bytes;
+	return true;
 }
 
-/* Asks the least loaded neighbour that holds the segment, and counts the
- * request in its load.  false when every holder has
- * max_requests_per_neighbour outstanding. */
+static bool part_held(const struct vanilla *v, uint32_t segment,
+		      uint32_t part)
+{
+	uint32_t off, len;
+
+	return !part_range(v, segment, part, &off, &len) ||
+	       cr_playbuf_has_range(v->pb, segment, off, len);
+}
+
+/* A neighbour's share: parts outstanding to it at most.  From what it
+ * delivered while asked (enough for about a second of it, and one more),
+ * 2 before anything is known, never above max_requests_per_neighbour. */
+static uint32_t share(const struct vanilla *v, const struct vnb *n,
+		      int64_t now)
+{
+	double k;
+
+	if (n->busy_until > now)
+		return 0;
+	if (!n->measured)
+		return 2 < v->max_req ? 2 : v->max_req;
+	k = n->rate * 0.5 / (double)v->part_bytes + 1.0;
+	return k >= v->max_req ? v->max_req : (uint32_t)k;
+}
+
+/* Asks the least loaded neighbour, within its share, that holds the
+ * segment for one part of it.  false when none can be asked. */
 static bool ask(cr_peer *p, struct vanilla *v, uint32_t segment,
-		uint32_t *load)
+		uint32_t part, const uint32_t *lim, uint32_t *load)
 {
 	size_t best = SIZE_MAX;
-	uint32_t be = htonl(segment);
+	int64_t now = cr_now(p), until;
+	uint8_t b[16];
+	uint32_t off, len, ms;
 	struct vreq *r;
 	cr_msg *m;
 	int err;
 
+	if (!part_range(v, segment, part, &off, &len))
+		return false;
 	for (size_t j = 0; j < v->nnb; j++) {
 		size_t i = (j + v->rr) % v->nnb;
 		if (!v->nb[i].has_map ||
-		    !cr_bufmap_has(&v->nb[i].map, segment) ||
-		    load[i] >= v->max_req)
+		    !cr_bufmap_has(&v->nb[i].map, segment * v->nparts + part) ||
+		    load[i] >= lim[i])
 			continue;
 		if (best == SIZE_MAX || load[i] < load[best])
 			best = i;
@@ -281,19 +403,29 @@ static bool ask(cr_peer *p, struct vanilla *v, uint32_t segment,
 	if (best == SIZE_MAX)
 		return false;
 	v->rr++;
-	m = cr_msg_new(p, VT_REQUEST, v->session, 4);
+	/* the request says how long until the segment is played: a holder
+	 * that cannot send it by then says so instead */
+	until = cr_playbuf_deadline(v->pb, segment) - now - v->req_ns;
+	ms = until <= 0 ? 0 : until / CR_MS > UINT32_MAX - 1
+				      ? UINT32_MAX - 1
+				      : (uint32_t)(until / CR_MS);
+	put32(b, segment);
+	put32(b + 4, off);
+	put32(b + 8, len);
+	put32(b + 12, ms);
+	m = cr_msg_new(p, VT_REQUEST, v->session, sizeof(b));
 	if (!m)
 		return false;
-	memcpy(cr_msg_payload_mut(m), &be, 4);
+	memcpy(cr_msg_payload_mut(m), b, sizeof(b));
 	err = cr_send(p, &v->nb[best].addr, m, CR_TCP);
 	cr_msg_release(m);
 	if (err)
 		return false;
-	r = &v->req[segment % v->window];
+	r = slot(v, segment, part);
 	r->segment = segment;
 	r->active = true;
 	r->to = v->nb[best].addr;
-	r->sent_ns = cr_now(p);
+	r->sent_ns = now;
 	load[best]++;
 	v->requests++;
 	return true;
@@ -307,11 +439,30 @@ static bool listed(const uint32_t *want, int n, uint32_t segment)
 	return false;
 }
 
+/* What each neighbour delivered since the last round, while it had
+ * requests of this peer to answer, updates its rate. */
+static void measure(struct vanilla *v, int64_t now)
+{
+	double dt = (double)(now - v->measured_ns) / 1e9;
+
+	v->measured_ns = now;
+	for (size_t i = 0; i < v->nnb; i++) {
+		struct vnb *n = &v->nb[i];
+		if (n->asked && dt > 0) {
+			double x = (double)n->got / dt;
+			n->rate = n->measured ? 0.75 * n->rate + 0.25 * x : x;
+			n->measured = true;
+		}
+		n->got = 0;
+		n->asked = false;
+	}
+}
+
 static void schedule(cr_peer *p, void *arg)
 {
 	struct vanilla *v = cr_state(p);
 	const cr_bufmap *maps[VN_MAX];
-	uint32_t load[VN_MAX];
+	uint32_t load[VN_MAX], lim[VN_MAX];
 	uint32_t want[VN_WANT_MAX];
 	uint32_t next, urgent_end;
 	int64_t now = cr_now(p);
@@ -321,25 +472,45 @@ static void schedule(cr_peer *p, void *arg)
 	(void)arg;
 	if (!v->ready || v->source || !cr_playbuf_started(v->pb))
 		return;
+	measure(v, now);
 	next = cr_playbuf_next_due(v->pb);
 	/* arrived, due already, or timed out: no longer outstanding */
-	for (uint32_t i = 0; i < v->window; i++) {
+	for (size_t i = 0; i < (size_t)v->window * v->nparts; i++) {
 		struct vreq *r = &v->req[i];
+		struct vnb *nb;
 		if (!r->active)
 			continue;
-		if (r->segment < next || cr_playbuf_has(v->pb, r->segment)) {
+		if (r->segment < next ||
+		    part_held(v, r->segment, (uint32_t)(i % v->nparts))) {
 			r->active = false;
 		} else if (now - r->sent_ns >= v->timeout_ns) {
 			r->active = false;
 			v->timeouts++;
+			nb = nb_find(v, &r->to);
+			if (nb)
+				nb->rate /= 2;
 		}
 	}
 	for (size_t i = 0; i < v->nnb; i++) {
 		maps[i] = v->nb[i].has_map ? &v->nb[i].map : NULL;
-		load[i] = outstanding(v, &v->nb[i].addr);
+		load[i] = 0;
+		lim[i] = share(v, &v->nb[i], now);
 	}
-	cr_playbuf_bufmap(v->pb, &mine);
-	n = cr_bufmap_rarest(&mine, maps, v->nnb, next, want, VN_WANT_MAX);
+	for (size_t i = 0; i < (size_t)v->window * v->nparts; i++) {
+		struct vreq *r = &v->req[i];
+		if (!r->active)
+			continue;
+		for (size_t j = 0; j < v->nnb; j++) {
+			if (cr_addr_eq(&v->nb[j].addr, &r->to)) {
+				load[j]++;
+				v->nb[j].asked = true;
+				break;
+			}
+		}
+	}
+	part_map(v, &mine);
+	n = cr_bufmap_rarest(&mine, maps, v->nnb, next * v->nparts, want,
+			     VN_WANT_MAX);
 	if (n <= 0)
 		return;
 	/* Deadline first: the (at most two) segments due within two segment
@@ -349,46 +520,170 @@ static void schedule(cr_peer *p, void *arg)
 	       cr_playbuf_deadline(v->pb, urgent_end) - now <
 		       2 * v->st.segment_ns)
 		urgent_end++;
-	for (uint32_t s = next; s < urgent_end; s++)
-		if (listed(want, n, s) && !req_of(v, s))
-			ask(p, v, s, load);
-	for (int k = 0; k < n; k++)
-		if (want[k] >= urgent_end && !req_of(v, want[k]))
-			ask(p, v, want[k], load);
+	for (uint32_t u = next * v->nparts; u < urgent_end * v->nparts; u++)
+		if (listed(want, n, u) && !req_of(v, u / v->nparts, u % v->nparts))
+			ask(p, v, u / v->nparts, u % v->nparts, lim, load);
+	for (int k = 0; k < n; k++) {
+		uint32_t u = want[k];
+		if (u >= urgent_end * v->nparts &&
+		    !req_of(v, u / v->nparts, u % v->nparts))
+			ask(p, v, u / v->nparts, u % v->nparts, lim, load);
+	}
 }
 
-/* A neighbour asks for a segment: send its blocks, if it is held. */
+/* A part arrived whole, or a holder said it will not send it: the request
+ * is no longer outstanding. */
+static void req_done(struct vanilla *v, uint32_t segment, uint32_t offset)
+{
+	struct vreq *r;
+
+	if (v->part_bytes && offset / v->part_bytes < v->nparts &&
+	    (r = req_of(v, segment, offset / v->part_bytes)))
+		r->active = false;
+}
+
+/* --- serving ------------------------------------------------------------- */
+
+/* The rate this peer's upload drains at: its upload or total limit,
+ * whichever is lower; 0 when it has neither. */
+static uint64_t upload_rate(const cr_peer *p)
+{
+	cr_link_limits l;
+	uint64_t r;
+
+	cr_link_get(p, &l);
+	r = l.upload_Bps;
+	if (l.total_Bps && (!r || l.total_Bps < r))
+		r = l.total_Bps;
+	return r;
+}
+
+static void busy(cr_peer *p, struct vanilla *v, const struct vjob *j)
+{
+	uint8_t b[8];
+	cr_msg *m;
+
+	put32(b, j->segment);
+	put32(b + 4, j->off);
+	m = cr_msg_new(p, VT_BUSY, v->session, sizeof(b));
+	if (!m)
+		return;
+	memcpy(cr_msg_payload_mut(m), b, sizeof(b));
+	cr_send(p, &j->to, m, CR_TCP);
+	cr_msg_release(m);
+}
+
+static void pump(cr_peer *p, struct vanilla *v);
+
+static void pump_tick(cr_peer *p, void *arg)
+{
+	struct vanilla *v = cr_state(p);
+
+	(void)arg;
+	v->t_pump = 0;
+	pump(p, v);
+}
+
+/* Hands queued requests to the upload link, earliest deadline first, while
+ * its backlog is under serve_lead_ms of its rate; a request that could
+ * no longer arrive before its segment is played is answered "busy". */
+static void pump(cr_peer *p, struct vanilla *v)
+{
+	uint64_t rate = upload_rate(p);
+	size_t lead = rate ? (size_t)(rate * (uint64_t)v->lead_ns / CR_SEC)
+			   : SIZE_MAX;
+	size_t wire = v->st.block_bytes + CR_SEG_HDR_SIZE + 64, backlog;
+	int64_t now = cr_now(p);
+
+	if (lead < 2 * wire)
+		lead = 2 * wire;
+	while (v->jq_len && v->ready && (backlog = cr_queued_bytes(p)) < lead) {
+		size_t first = 0;
+		struct vjob j;
+		int64_t done;
+
+		for (size_t i = 1; i < v->jq_len; i++)
+			if (v->jq[i].deadline_ns < v->jq[first].deadline_ns)
+				first = i;
+		j = v->jq[first];
+		v->jq[first] = v->jq[--v->jq_len];
+		if (!cr_playbuf_has_range(v->pb, j.segment, j.off, j.len)) {
+			v->refused++; /* slid out of the window meanwhile */
+			busy(p, v, &j);
+			continue;
+		}
+		done = rate ? now + (int64_t)((backlog + j.len) * CR_SEC / rate)
+			    : now;
+		if (done > j.deadline_ns) {
+			v->late_dropped++;
+			busy(p, v, &j);
+			continue;
+		}
+		for (uint32_t off = j.off; off < j.off + j.len;
+		     off += v->st.block_bytes) {
+			uint32_t len = j.off + j.len - off;
+			cr_msg *d;
+
+			if (len > v->st.block_bytes)
+				len = v->st.block_bytes;
+			/* the stream's last block goes out marked CR_SEG_END */
+			d = cr_playbuf_msg_new(p, v->pb, VT_DATA, j.segment,
+					       off, len);
+			if (!d)
+				break;
+			cr_send(p, &j.to, d, CR_TCP);
+			cr_msg_release(d);
+		}
+		v->served++;
+	}
+	if (v->jq_len && v->ready && !v->t_pump) {
+		/* wake when about half the lead has gone out */
+		int64_t wait = rate ? (int64_t)(lead / 2 * (uint64_t)CR_SEC /
+						rate)
+				    : CR_MS;
+		v->t_pump = cr_timer_start(p, wait > CR_MS ? wait : CR_MS, 0,
+					   pump_tick, NULL);
+	}
+}
+
+/* A neighbour asks for a part of a segment: queue it, if it is held. */
 static void serve(cr_peer *p, struct vanilla *v, const cr_addr *to,
 		  const cr_msg *m)
 {
-	uint32_t segment, be, size;
+	const uint8_t *b = cr_msg_payload(m);
+	struct vjob j = {.to = *to};
+	uint32_t ms;
 
-	if (cr_msg_len(m) != 4) {
+	if (cr_msg_len(m) != 16) {
 		cr_log(p, CR_LOG_WARN, "malformed request (%zu bytes) ignored",
 		       cr_msg_len(m));
 		return;
 	}
-	memcpy(&be, cr_msg_payload(m), 4);
-	segment = ntohl(be);
-	if (!v->ready || !cr_playbuf_data(v->pb, segment)) {
+	j.segment = get32(b);
+	j.off = get32(b + 4);
+	j.len = get32(b + 8);
+	ms = get32(b + 12);
+	/* a requester that has not yet heard where the stream ends may ask
+	 * past it: it gets what there is, the block marked as the end */
+	if (v->ready && cr_playbuf_ended(v->pb, NULL)) {
+		uint32_t size = cr_playbuf_segment_size(v->pb, j.segment);
+		if (j.off < size && j.len > size - j.off)
+			j.len = size - j.off;
+	}
+	if (!v->ready || !cr_playbuf_has_range(v->pb, j.segment, j.off, j.len) ||
+	    j.off % v->st.block_bytes) {
 		v->refused++;
+		busy(p, v, &j);
 		return;
 	}
-	size = cr_playbuf_segment_size(v->pb, segment);
-	for (uint32_t off = 0; off < size; off += v->st.block_bytes) {
-		uint32_t len = size - off;
-		cr_msg *d;
-
-		if (len > v->st.block_bytes)
-			len = v->st.block_bytes;
-		/* the stream's last block goes out marked CR_SEG_END */
-		d = cr_playbuf_msg_new(p, v->pb, VT_DATA, segment, off, len);
-		if (!d)
-			return;
-		cr_send(p, to, d, CR_TCP);
-		cr_msg_release(d);
+	if (v->jq_len == VN_JOBS) {
+		v->late_dropped++;
+		busy(p, v, &j);
+		return;
 	}
-	v->served++;
+	j.deadline_ns = cr_now(p) + (int64_t)ms * CR_MS;
+	v->jq[v->jq_len++] = j;
+	pump(p, v);
 }
 
 /* --- set-up -------------------------------------------------------------- */
@@ -402,14 +697,18 @@ static void log_stats(cr_peer *p, const struct vanilla *v)
 	cr_playbuf_get_stats(v->pb, &st);
 	cr_log(p, CR_LOG_INFO,
 	       "%splayed %llu, missed %llu, startup %.3f s; requests %llu, "
-	       "timed out %llu, served %llu",
+	       "timed out %llu, answered busy %llu; served %llu, busy %llu "
+	       "(late %llu)",
 	       v->source ? "source: " : "", (unsigned long long)st.played,
 	       (unsigned long long)st.missed,
 	       st.played ? (double)(st.first_played_ns - st.start_ns) / 1e9
 			 : 0.0,
 	       (unsigned long long)v->requests,
 	       (unsigned long long)v->timeouts,
-	       (unsigned long long)v->served);
+	       (unsigned long long)v->busy_in,
+	       (unsigned long long)v->served,
+	       (unsigned long long)(v->refused + v->late_dropped),
+	       (unsigned long long)v->late_dropped);
 }
 
 static void teardown(cr_peer *p, struct vanilla *v)
@@ -418,7 +717,10 @@ static void teardown(cr_peer *p, struct vanilla *v)
 		cr_timer_cancel(p, v->t_map);
 	if (v->t_req)
 		cr_timer_cancel(p, v->t_req);
-	v->t_map = v->t_req = 0;
+	if (v->t_pump)
+		cr_timer_cancel(p, v->t_pump);
+	v->t_map = v->t_req = v->t_pump = 0;
+	v->jq_len = 0;
 	cr_playbuf_free(v->pb);
 	v->pb = NULL;
 	free(v->req);
@@ -453,7 +755,17 @@ static int setup(cr_peer *p, struct vanilla *v, uint16_t session, bool source)
 	err = cr_playbuf_new(&cfg, &v->pb);
 	if (err)
 		return err;
-	v->req = calloc(v->window, sizeof(*v->req));
+	v->part_bytes = v->part_blocks * v->st.block_bytes;
+	if (v->part_bytes > v->st.segment_bytes)
+		v->part_bytes = v->st.segment_bytes;
+	v->nparts = (v->st.segment_bytes + v->part_bytes - 1) / v->part_bytes;
+	/* a buffer map of parts holds at most CR_BUFMAP_MAX of them */
+	while ((uint64_t)v->window * v->nparts > CR_BUFMAP_MAX) {
+		v->part_bytes *= 2;
+		v->nparts = (v->st.segment_bytes + v->part_bytes - 1) /
+			    v->part_bytes;
+	}
+	v->req = calloc((size_t)v->window * v->nparts, sizeof(*v->req));
 	v->stage = source ? malloc(v->st.block_bytes) : NULL;
 	if (!v->req || (source && !v->stage)) {
 		teardown(p, v);
@@ -461,6 +773,10 @@ static int setup(cr_peer *p, struct vanilla *v, uint16_t session, bool source)
 	}
 	v->session = session;
 	v->source = source;
+	if (source) /* the source feeds more peers than a peer does */
+		v->nb_max = v->src_nb_max;
+	v->measured_ns = cr_now(p);
+	v->jq_len = 0;
 	v->pos = 0;
 	v->staged = 0;
 	if (source && (err = cr_playbuf_start(v->pb, p, 0))) {
@@ -503,13 +819,19 @@ static int vanilla_bootstrap(cr_peer *p)
 		v->nb_min = v->nb_max;
 	v->map_ns = param_in(p, "bufmap_interval_ms", 500, 1, 3600000) * CR_MS;
 	v->req_ns = param_in(p, "request_interval_ms", 100, 1, 3600000) * CR_MS;
-	v->max_req = (uint32_t)param_in(p, "max_requests_per_neighbour", 4, 1,
+	v->max_req = (uint32_t)param_in(p, "max_requests_per_neighbour", 8, 1,
 					CR_BUFMAP_MAX);
+	v->part_blocks = (uint32_t)param_in(p, "part_blocks", 16, 1,
+					    CR_SEG_MAX_BLOCKS);
+	v->lead_ns = param_in(p, "serve_lead_ms", 100, 1, 60000) * CR_MS;
+	v->start_back = (uint32_t)param_in(p, "start_back", 1, 0, 4096);
 	v->timeout_ns =
 		param_in(p, "request_timeout_ms", 1500, 1, 3600000) * CR_MS;
 	v->window = (uint32_t)param_in(p, "window", 20, 2, CR_BUFMAP_MAX);
 	v->startup_ns = param_in(p, "startup_ms", 2000, 0, 3600000) * CR_MS;
-	v->nb = calloc(v->nb_max, sizeof(*v->nb));
+	v->src_nb_max = (size_t)param_in(p, "source_neighbours_max", 32, 1,
+					 VN_MAX);
+	v->nb = calloc(VN_MAX, sizeof(*v->nb));
 	if (!v->nb)
 		return -CR_ENOMEM;
 	/* neighbours_min of the tracker's answer, in an order of this
@@ -579,9 +901,33 @@ static void vanilla_leave(cr_peer *p, uint16_t session)
 		cr_timer_cancel(p, v->t_map);
 	if (v->t_req)
 		cr_timer_cancel(p, v->t_req);
-	v->t_map = v->t_req = 0;
+	if (v->t_pump)
+		cr_timer_cancel(p, v->t_pump);
+	v->t_map = v->t_req = v->t_pump = 0;
+	v->jq_len = 0;
 	cr_playbuf_stop(v->pb);
 	v->ready = false; /* the counts stay for destroy */
+}
+
+/* A holder will not send a part asked of it: ask elsewhere, and not it
+ * for a while. */
+static void on_busy(cr_peer *p, struct vanilla *v, struct vnb *n,
+		    const cr_msg *m)
+{
+	const uint8_t *b = cr_msg_payload(m);
+
+	if (cr_msg_len(m) != 8 || !v->ready || v->source) {
+		if (cr_msg_len(m) != 8)
+			cr_log(p, CR_LOG_WARN, "malformed busy (%zu bytes) "
+			       "ignored", cr_msg_len(m));
+		return;
+	}
+	v->busy_in++;
+	req_done(v, get32(b), get32(b + 4));
+	if (n) {
+		n->busy_until = cr_now(p) + 2 * v->req_ns;
+		n->rate /= 2;
+	}
 }
 
 /* Any message from a peer makes it a neighbour, if there is room. */
@@ -603,6 +949,9 @@ static void vanilla_process(cr_peer *p, const cr_addr *from, cr_msg *m)
 	case VT_REFUSE:
 		nb_del(v, from);
 		nb_refill(v);
+		break;
+	case VT_BUSY:
+		on_busy(p, v, n, m);
 		break;
 	default:
 		cr_log(p, CR_LOG_DEBUG, "message type %u ignored",
@@ -673,7 +1022,7 @@ static void cut(cr_peer *p, struct vanilla *v, const cr_msg *in)
 static void vanilla_data(cr_peer *p, const cr_addr *from, cr_msg *m)
 {
 	struct vanilla *v = cr_state(p);
-	struct vreq *r;
+	struct vnb *n;
 	cr_seg_hdr h;
 	int res;
 
@@ -695,19 +1044,21 @@ static void vanilla_data(cr_peer *p, const cr_addr *from, cr_msg *m)
 			cut(p, v, m);
 		return;
 	}
-	nb_add(p, v, from);
+	n = nb_add(p, v, from);
 	if (!v->ready || !cr_playbuf_started(v->pb))
 		return;
+	if (n)
+		n->got += cr_msg_len(m);
 	res = cr_playbuf_add_msg(v->pb, m, cr_now(p));
 	if (res < 0) {
 		cr_log(p, CR_LOG_DEBUG, "data message refused: %s",
 		       cr_strerror(res));
 		return;
 	}
-	if (res == CR_PB_COMPLETE &&
-	    !cr_seg_hdr_get(cr_msg_payload(m), cr_msg_len(m), &h) &&
-	    (r = req_of(v, h.segment)))
-		r->active = false;
+	if (!cr_seg_hdr_get(cr_msg_payload(m), cr_msg_len(m), &h) &&
+	    v->part_bytes && h.offset / v->part_bytes < v->nparts &&
+	    part_held(v, h.segment, h.offset / v->part_bytes))
+		req_done(v, h.segment, h.offset);
 }
 
 static void vanilla_departed(cr_peer *p, const cr_addr *who)

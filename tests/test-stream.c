@@ -325,6 +325,16 @@ static void playbuf_on_time_and_missed(void **state)
 				 CR_PB_NEW);
 	assert_false(cr_playbuf_has(pb, 11));
 	assert_int_equal(cr_playbuf_bytes(pb, 11), 900);
+	/* parts: held up to the short last block, which is missing */
+	assert_true(cr_playbuf_has_range(pb, 11, 0, 900));
+	assert_true(cr_playbuf_has_range(pb, 11, 300, 1)); /* touches one */
+	assert_false(cr_playbuf_has_range(pb, 11, 600, 301));
+	assert_false(cr_playbuf_has_range(pb, 11, 900, 100));
+	assert_false(cr_playbuf_has_range(pb, 11, 0, 0));
+	assert_false(cr_playbuf_has_range(pb, 11, 0, 1001)); /* past it */
+	assert_false(cr_playbuf_has_range(pb, 12, 0, 300));
+	assert_false(cr_playbuf_has_range(pb, 30, 0, 300)); /* not window */
+	assert_true(cr_playbuf_has_range(pb, 10, 0, 1000));
 	/* a whole segment in one arrival */
 	assert_int_equal(cr_playbuf_add(pb, 12, 0, NULL, 1000, 1900 * CR_MS),
 			 CR_PB_COMPLETE);

@@ -77,6 +77,12 @@ typedef struct cr_algorithm {
  * -CR_EMFILE (no descriptor for a new connection) or -CR_EINVAL. */
 int cr_send(cr_peer *p, const cr_addr *to, cr_msg *m, cr_proto proto);
 
+/* Bytes this peer has queued with cr_send over TCP that have not yet been
+ * written to the network, frame headers included: its upload link's
+ * backlog (and what receivers that read slowly hold back).  A peer that
+ * paces what it sends by it keeps the choice of what goes next. */
+size_t cr_queued_bytes(const cr_peer *p);
+
 /* Tears down every TCP connection to `who` and drops what was queued.
  * Returns 0 or -CR_ENOTCONN. */
 int cr_remove_peer(cr_peer *p, const cr_addr *who);

@@ -313,6 +313,11 @@ uint32_t cr_playbuf_base(const cr_playbuf *pb);
 int64_t cr_playbuf_deadline(const cr_playbuf *pb, uint32_t segment);
 /* Is the segment in the window and complete? */
 bool cr_playbuf_has(const cr_playbuf *pb, uint32_t segment);
+/* Does it hold every block that bytes [offset, offset + len) of the
+ * segment touch?  false outside the window, past the stream's end, or for
+ * len 0.  A protocol that asks for parts of segments checks parts with it. */
+bool cr_playbuf_has_range(const cr_playbuf *pb, uint32_t segment,
+			  uint32_t offset, uint32_t len);
 /* Bytes of it held: 0 outside the window. */
 uint32_t cr_playbuf_bytes(const cr_playbuf *pb, uint32_t segment);
 /* Its bytes, when the buffer keeps data and holds it complete; else NULL. */

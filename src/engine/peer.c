@@ -111,6 +111,11 @@ cr_msg *cr_msg_new(cr_peer *p, uint8_t type, uint16_t session,
 				 cr__clock_now(&n->clock), n->exp_tag);
 }
 
+size_t cr_queued_bytes(const cr_peer *p)
+{
+	return p->out_bytes;
+}
+
 int cr_send(cr_peer *p, const cr_addr *to, cr_msg *m, cr_proto proto)
 {
 	struct cr__conn *c;

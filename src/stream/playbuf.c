@@ -312,6 +312,23 @@ bool cr_playbuf_has(const cr_playbuf *pb, uint32_t segment)
 	return in_window(pb, segment) && complete(pb, segment);
 }
 
+bool cr_playbuf_has_range(const cr_playbuf *pb, uint32_t segment,
+			  uint32_t offset, uint32_t len)
+{
+	const uint32_t bb = pb->cfg.stream.block_bytes;
+	uint64_t end = (uint64_t)offset + len;
+	const uint64_t *bits;
+
+	if (!len || !in_window(pb, segment) || end > seg_size(pb, segment) ||
+	    (pb->ended && segment > pb->end_seg))
+		return false;
+	bits = bits_of(pb, segment);
+	for (uint64_t b = offset / bb; b < (end + bb - 1) / bb; b++)
+		if (!(bits[b / 64] & (1ull << (b % 64))))
+			return false;
+	return true;
+}
+
 uint32_t cr_playbuf_bytes(const cr_playbuf *pb, uint32_t segment)
 {
 	return in_window(pb, segment) ? slot_of(pb, segment)->got_bytes : 0;
