@@ -3,6 +3,10 @@
  * its downstream peers send back first, their hellos, so that no
  * connection is taken for silent and closed.  A regression test: this
  * once closed every connection of a busy source after the hello timeout.
+ *
+ * And cr_queued_bytes: a peer behind a 20 KB/s upload that queues 40
+ * messages of 1000 bytes sees exactly their frames queued, and nothing
+ * once the other peer has all of them.
  */
 #include "../src/node.h"
 #include "../src/scenario/chains.h"
@@ -11,6 +15,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -55,10 +60,127 @@ static void test_busy_source_reads_hellos(void **state)
 	cr_chains_free(&ch);
 }
 
+/* --- cr_queued_bytes ------------------------------------------------------ */
+
+#define QB_MSGS 40
+#define QB_LEN	1000
+#define QB_HDR	40 /* a frame's header (docs/wire-format.md) */
+
+static struct {
+	size_t after_send;   /* right after the 40 sends */
+	size_t at_end;	     /* when the receiver had them all */
+	uint64_t got, bytes; /* at the receiver */
+	bool sent;
+} qb;
+
+static void qb_send(cr_peer *p, int n)
+{
+	const cr_addr *boot;
+
+	cr_bootstrap_peers(p, &boot);
+	for (int i = 0; i < n; i++) {
+		cr_msg *m = cr_msg_new(p, CR_MSG_DATA_MIN, 1, QB_LEN);
+		memset(cr_msg_payload_mut(m), i, QB_LEN);
+		assert_int_equal(cr_send(p, &boot[0], m, CR_TCP), 0);
+		cr_msg_release(m);
+	}
+}
+
+static void qb_watch(cr_peer *p, void *arg)
+{
+	(void)arg;
+	if (qb.got == QB_MSGS + 1) {
+		qb.at_end = cr_queued_bytes(p);
+		cr_experiment_stop(p);
+	}
+}
+
+static void qb_first(cr_peer *p, void *arg)
+{
+	(void)arg;
+	qb_send(p, 1); /* opens the connection; its hello goes too */
+}
+
+static int qb_boot(cr_peer *p)
+{
+	const cr_addr *boot;
+
+	if (cr_bootstrap_peers(p, &boot)) { /* the sender */
+		assert_int_equal(cr_queued_bytes(p), 0);
+		cr_timer_start(p, 10 * CR_MS, 0, qb_first, NULL);
+	}
+	return 0;
+}
+
+/* The receiver has the first message: the connection is up. */
+static void qb_ready(cr_peer *p, const cr_addr *from, cr_msg *m)
+{
+	(void)m;
+	if (qb.sent)
+		return;
+	qb.sent = true;
+	qb_send(p, QB_MSGS);
+	qb.after_send = cr_queued_bytes(p);
+	cr_timer_start(p, 20 * CR_MS, 20 * CR_MS, qb_watch, NULL);
+}
+
+static void qb_data(cr_peer *p, const cr_addr *from, cr_msg *m)
+{
+	const cr_addr *boot;
+	cr_msg *r;
+
+	if (cr_is_self(p, from) || cr_bootstrap_peers(p, &boot))
+		return;
+	qb.bytes += cr_msg_len(m);
+	if (++qb.got == 1) { /* tell the sender */
+		r = cr_msg_new(p, 16, 1, 0);
+		cr_send(p, from, r, CR_TCP);
+		cr_msg_release(r);
+	}
+}
+
+static const cr_algorithm qb_algo = {
+    .api_version = CR_API_VERSION,
+    .name = "queued",
+    .bootstrap = qb_boot,
+    .process = qb_ready,
+    .process_data = qb_data,
+};
+
+static void test_queued_bytes(void **state)
+{
+	cr_addr a = t_addr(25600), b = t_addr(25601);
+	struct cr_node_peer peers[2] = {{.addr = a, .boot = &b, .nboot = 1},
+					{.addr = b}};
+	cr_link_limits slow = {.upload_Bps = 20000};
+	struct cr_node_config cfg = {0};
+	cr_node *n = NULL;
+	char err[256];
+
+	(void)state;
+	peers[0].limits = &slow;
+	cfg.name = "test-queued";
+	cfg.duration_ns = 20 * CR_SEC;
+	cfg.workers = 1;
+	cfg.algo = &qb_algo;
+	cfg.peers = peers;
+	cfg.npeers = 2;
+	cfg.log_level = CR_LOG_ERROR;
+	assert_int_equal(cr_node_create(&cfg, &n, err, sizeof(err)), 0);
+	assert_int_equal(cr_node_run(n, err, sizeof(err)), 0);
+	cr_node_destroy(n);
+	assert_true(qb.sent);
+	assert_int_equal(qb.after_send, QB_MSGS * (QB_HDR + QB_LEN));
+	assert_int_equal(qb.got, QB_MSGS + 1);
+	assert_int_equal(qb.bytes, (QB_MSGS + 1) * QB_LEN);
+	assert_int_equal(qb.at_end, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_busy_source_reads_hellos),
+		cmocka_unit_test(test_queued_bytes),
 	};
 
 	return cmocka_run_group_tests_name("back-pressure", tests, NULL, NULL);
