@@ -9,7 +9,9 @@
  * for a part queues the request and hands the queue to its upload link
  * earliest deadline first, keeping only serve_lead_ms of backlog there; a
  * request it cannot send in time is answered "busy", and the requester
- * asks elsewhere.
+ * asks elsewhere.  Every peer plays segment s at the same time,
+ * playout_delay_ms after the source made it.  The source sends first the
+ * parts it has sent least.
  *
  * The source cuts the engine's data (process_data with `from` itself) into
  * segment blocks that it places in its own playback buffer, and serves
@@ -56,6 +58,12 @@ struct vreq {
 	int64_t sent_ns;
 };
 
+/* How often the source sent a part of a segment. */
+struct vsent {
+	uint32_t segment;
+	uint32_t times;
+};
+
 /* A request to serve: bytes [off, off + len) of a segment, for `to`, of
  * no use to it after deadline_ns. */
 struct vjob {
@@ -67,8 +75,9 @@ struct vjob {
 struct vanilla {
 	/* parameters */
 	size_t nb_min, nb_max, src_nb_max;
-	int64_t map_ns, req_ns, timeout_ns, startup_ns, lead_ns;
-	uint32_t max_req, window, part_blocks, start_back;
+	int64_t map_ns, req_ns, timeout_ns, startup_ns, lead_ns, queue_ns;
+	uint32_t max_req, window, part_blocks;
+	int64_t delay_ns;
 
 	struct vnb *nb;
 	size_t nnb;
@@ -82,6 +91,7 @@ struct vanilla {
 	cr_playbuf *pb;
 	uint32_t nparts, part_bytes; /* parts a segment is asked in */
 	struct vreq *req; /* (segment % window) * nparts + part */
+	struct vsent *sent; /* the source: the same, what it sent */
 	cr_timer_id t_map, t_req, t_pump;
 	uint32_t rr; /* rotates ties between neighbours */
 	int64_t measured_ns;
@@ -116,11 +126,14 @@ static const cr_param_def vanilla_params[] = {
 	{"serve_lead_ms", "100",
 	 "upload backlog a peer keeps, in time at its upload rate; the "
 	 "requests beyond wait in its own queue"},
+	{"serve_queue_ms", "1000",
+	 "requests queued to be served, in time at the upload rate, at most; "
+	 "beyond, the requester hears busy at once"},
 	{"window", "20", "segments in the playback buffer (2 to 4096)"},
-	{"startup_ms", "2000", "buffering before playback starts"},
-	{"start_back", "1",
-	 "playback starts this many segments before the newest a neighbour "
-	 "holds whole"},
+	{"startup_ms", "2000",
+	 "buffering before a peer's first segment is played, at least"},
+	{"playout_delay_ms", "6000",
+	 "every peer plays a segment this long after the source made it"},
 	{NULL, NULL, NULL},
 };
 
@@ -264,35 +277,33 @@ static void announce(cr_peer *p, void *arg)
 	cr_msg_release(m);
 }
 
-/* Playback starts from the newest segment a neighbour holds whole, less
- * start_back segments: older segments are held more widely, and the
- * margin absorbs what the mesh adds to their delay. */
-static void maybe_start(cr_peer *p, struct vanilla *v, const cr_bufmap *bm)
+/* Playback follows one schedule for every peer: segment s is played
+ * playout_delay_ms after the source has made it, that is at
+ * start + (s + 1) x segment time + playout_delay.  A peer starts with the
+ * first segment that leaves it startup_ms to buffer, once a neighbour
+ * has shown it a map (the session is live). */
+static void maybe_start(cr_peer *p, struct vanilla *v)
 {
-	uint32_t first = (bm->base + v->nparts - 1) / v->nparts;
-	uint32_t end = (bm->base + bm->count) / v->nparts;
+	const int64_t seg = v->st.segment_ns;
+	cr_session_info info;
+	int64_t now = cr_now(p), k, due;
 	int err;
 
-	if (cr_playbuf_started(v->pb))
+	if (cr_playbuf_started(v->pb) ||
+	    cr_session_info_get(p, v->session, &info) || info.start_ns < 0)
 		return;
-	for (uint32_t seg = end; seg-- > first;) {
-		uint32_t k = 0, start;
-
-		while (k < v->nparts && cr_bufmap_has(bm, seg * v->nparts + k))
-			k++;
-		if (k < v->nparts)
-			continue;
-		start = seg - first >= v->start_back ? seg - v->start_back
-						       : first;
-		err = cr_playbuf_start(v->pb, p, start);
-		if (err)
-			cr_log(p, CR_LOG_WARN, "playback not started: %s",
-			       cr_strerror(err));
-		else
-			cr_log(p, CR_LOG_DEBUG, "playback from segment %u",
-			       start);
+	k = now + v->startup_ns - info.start_ns - v->delay_ns;
+	k = k <= seg ? 0 : (k + seg - 1) / seg - 1;
+	if (k > UINT32_MAX)
 		return;
-	}
+	due = info.start_ns + (k + 1) * seg + v->delay_ns;
+	err = cr_playbuf_start_at(v->pb, p, (uint32_t)k, due);
+	if (err)
+		cr_log(p, CR_LOG_WARN, "playback not started: %s",
+		       cr_strerror(err));
+	else
+		cr_log(p, CR_LOG_DEBUG, "playback from segment %lld, at %.3f s",
+		       (long long)k, (double)due / 1e9);
 }
 
 static void on_bufmap(cr_peer *p, struct vanilla *v, const cr_addr *from,
@@ -318,7 +329,7 @@ static void on_bufmap(cr_peer *p, struct vanilla *v, const cr_addr *from,
 	n->map = bm;
 	n->has_map = true;
 	if (v->ready && !v->source)
-		maybe_start(p, v, &bm);
+		maybe_start(p, v);
 }
 
 /* --- requests ------------------------------------------------------------ */
@@ -376,8 +387,8 @@ static uint32_t share(const struct vanilla *v, const struct vnb *n,
 	return k >= v->max_req ? v->max_req : (uint32_t)k;
 }
 
-/* Asks the least loaded neighbour, within its share, that holds the
- * segment for one part of it.  false when none can be asked. */
+/* Asks the neighbour with the most room in its share that holds the part
+ * for it.  false when none can be asked. */
 static bool ask(cr_peer *p, struct vanilla *v, uint32_t segment,
 		uint32_t part, const uint32_t *lim, uint32_t *load)
 {
@@ -397,7 +408,10 @@ static bool ask(cr_peer *p, struct vanilla *v, uint32_t segment,
 		    !cr_bufmap_has(&v->nb[i].map, segment * v->nparts + part) ||
 		    load[i] >= lim[i])
 			continue;
-		if (best == SIZE_MAX || load[i] < load[best])
+		/* the most room left in its share; the source, asked by
+		 * everyone, soon has the least */
+		if (best == SIZE_MAX ||
+		    lim[i] - load[i] > lim[best] - load[best])
 			best = i;
 	}
 	if (best == SIZE_MAX)
@@ -575,6 +589,35 @@ static void busy(cr_peer *p, struct vanilla *v, const struct vjob *j)
 
 static void pump(cr_peer *p, struct vanilla *v);
 
+/* How often the source has sent a part (of the segments in its window). */
+static struct vsent *sent_of(struct vanilla *v, uint32_t segment,
+			     uint32_t off)
+{
+	return &v->sent[(segment % v->window) * v->nparts + off / v->part_bytes];
+}
+
+static uint32_t times_sent(struct vanilla *v, const struct vjob *j)
+{
+	const struct vsent *c = sent_of(v, j->segment, j->off);
+
+	return c->segment == j->segment ? c->times : 0;
+}
+
+/* Which request goes first: at a peer, the earliest deadline; at the
+ * source, the part it has sent least often (a part only the source has is
+ * what the mesh needs most: the peers pass on the rest), then the earliest
+ * deadline. */
+static bool before(struct vanilla *v, const struct vjob *a,
+		   const struct vjob *b)
+{
+	if (v->source) {
+		uint32_t ta = times_sent(v, a), tb = times_sent(v, b);
+		if (ta != tb)
+			return ta < tb;
+	}
+	return a->deadline_ns < b->deadline_ns;
+}
+
 static void pump_tick(cr_peer *p, void *arg)
 {
 	struct vanilla *v = cr_state(p);
@@ -603,7 +646,7 @@ static void pump(cr_peer *p, struct vanilla *v)
 		int64_t done;
 
 		for (size_t i = 1; i < v->jq_len; i++)
-			if (v->jq[i].deadline_ns < v->jq[first].deadline_ns)
+			if (before(v, &v->jq[i], &v->jq[first]))
 				first = i;
 		j = v->jq[first];
 		v->jq[first] = v->jq[--v->jq_len];
@@ -635,6 +678,12 @@ static void pump(cr_peer *p, struct vanilla *v)
 			cr_msg_release(d);
 		}
 		v->served++;
+		if (v->source) {
+			struct vsent *c = sent_of(v, j.segment, j.off);
+			if (c->segment != j.segment)
+				*c = (struct vsent){.segment = j.segment};
+			c->times++;
+		}
 	}
 	if (v->jq_len && v->ready && !v->t_pump) {
 		/* wake when about half the lead has gone out */
@@ -644,6 +693,26 @@ static void pump(cr_peer *p, struct vanilla *v)
 		v->t_pump = cr_timer_start(p, wait > CR_MS ? wait : CR_MS, 0,
 					   pump_tick, NULL);
 	}
+}
+
+/* Can a new request still be sent in time, after what is on the link and
+ * the queued requests that go before it (earliest deadline first), and
+ * within serve_queue_ms of queue in all?  If not, the requester had better
+ * hear so now. */
+static bool admit(cr_peer *p, const struct vanilla *v, const struct vjob *j)
+{
+	uint64_t rate = upload_rate(p), ahead, all;
+
+	if (!rate)
+		return true;
+	ahead = all = cr_queued_bytes(p) + j->len;
+	for (size_t i = 0; i < v->jq_len; i++) {
+		all += v->jq[i].len;
+		if (v->jq[i].deadline_ns <= j->deadline_ns)
+			ahead += v->jq[i].len;
+	}
+	return cr_now(p) + (int64_t)(ahead * CR_SEC / rate) <= j->deadline_ns &&
+	       (int64_t)(all * CR_SEC / rate) <= v->queue_ns;
 }
 
 /* A neighbour asks for a part of a segment: queue it, if it is held. */
@@ -676,12 +745,12 @@ static void serve(cr_peer *p, struct vanilla *v, const cr_addr *to,
 		busy(p, v, &j);
 		return;
 	}
-	if (v->jq_len == VN_JOBS) {
+	j.deadline_ns = cr_now(p) + (int64_t)ms * CR_MS;
+	if (v->jq_len == VN_JOBS || !admit(p, v, &j)) {
 		v->late_dropped++;
 		busy(p, v, &j);
 		return;
 	}
-	j.deadline_ns = cr_now(p) + (int64_t)ms * CR_MS;
 	v->jq[v->jq_len++] = j;
 	pump(p, v);
 }
@@ -725,6 +794,8 @@ static void teardown(cr_peer *p, struct vanilla *v)
 	v->pb = NULL;
 	free(v->req);
 	v->req = NULL;
+	free(v->sent);
+	v->sent = NULL;
 	free(v->stage);
 	v->stage = NULL;
 	v->ready = false;
@@ -766,8 +837,11 @@ static int setup(cr_peer *p, struct vanilla *v, uint16_t session, bool source)
 			    v->part_bytes;
 	}
 	v->req = calloc((size_t)v->window * v->nparts, sizeof(*v->req));
+	v->sent = source ? calloc((size_t)v->window * v->nparts,
+				  sizeof(*v->sent))
+			 : NULL;
 	v->stage = source ? malloc(v->st.block_bytes) : NULL;
-	if (!v->req || (source && !v->stage)) {
+	if (!v->req || (source && (!v->stage || !v->sent))) {
 		teardown(p, v);
 		return -CR_ENOMEM;
 	}
@@ -824,7 +898,9 @@ static int vanilla_bootstrap(cr_peer *p)
 	v->part_blocks = (uint32_t)param_in(p, "part_blocks", 16, 1,
 					    CR_SEG_MAX_BLOCKS);
 	v->lead_ns = param_in(p, "serve_lead_ms", 100, 1, 60000) * CR_MS;
-	v->start_back = (uint32_t)param_in(p, "start_back", 1, 0, 4096);
+	v->queue_ns = param_in(p, "serve_queue_ms", 1000, 1, 3600000) * CR_MS;
+	v->delay_ns =
+		param_in(p, "playout_delay_ms", 6000, 0, 3600000) * CR_MS;
 	v->timeout_ns =
 		param_in(p, "request_timeout_ms", 1500, 1, 3600000) * CR_MS;
 	v->window = (uint32_t)param_in(p, "window", 20, 2, CR_BUFMAP_MAX);

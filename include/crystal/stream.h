@@ -237,6 +237,12 @@ void cr_playbuf_free(cr_playbuf *pb);
  * 0, -CR_ESTATE when it was started before or the engine refused the
  * timer (the peer is ending). */
 int cr_playbuf_start(cr_playbuf *pb, cr_peer *p, uint32_t first_segment);
+/* The same, with the first segment due at first_due_ns (experiment time,
+ * not before now) instead of startup_ns from now: peers that compute it
+ * from the session's start play every segment at the same time.  Returns
+ * 0, -CR_ESTATE when already begun, -CR_EINVAL for a time in the past. */
+int cr_playbuf_start_at(cr_playbuf *pb, cr_peer *p, uint32_t first_segment,
+			int64_t first_due_ns);
 /* Stops playback (the peer leaves the session): the timer ends, counts
  * stay as they are, and arrivals are refused from then on. */
 void cr_playbuf_stop(cr_playbuf *pb);

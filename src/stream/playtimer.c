@@ -74,6 +74,19 @@ int cr_playbuf_start(cr_playbuf *pb, cr_peer *p, uint32_t first_segment)
 	return 0;
 }
 
+int cr_playbuf_start_at(cr_playbuf *pb, cr_peer *p, uint32_t first_segment,
+			int64_t first_due_ns)
+{
+	int64_t now = cr_now(p);
+
+	if (pb->begun)
+		return -CR_ESTATE;
+	if (first_due_ns < now)
+		return -CR_EINVAL;
+	pb->cfg.startup_ns = first_due_ns - now;
+	return cr_playbuf_start(pb, p, first_segment);
+}
+
 void cr_playbuf_stop(cr_playbuf *pb)
 {
 	if (pb->timer)
