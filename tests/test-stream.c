@@ -1350,6 +1350,8 @@ static struct {
 	uint32_t first, last_played;
 	bool got[MAXB / SEG_BYTES]; /* played, with its bytes */
 	cr_playbuf_stats end;
+	int64_t start_at; /* 0: cr_playbuf_start; else start_at now + this */
+	int64_t due;	  /* ... and the time it asked for */
 } pl;
 
 struct tp {
@@ -1445,8 +1447,17 @@ static void tp_data(cr_peer *p, const cr_addr *from, cr_msg *m)
 	/* playback starts from the first segment that arrives */
 	if (!t->started &&
 	    !cr_seg_hdr_get(cr_msg_payload(m), cr_msg_len(m), &h)) {
-		if (cr_playbuf_start(t->pb, p, h.segment))
+		if (pl.start_at) {
+			/* a time in the past is refused, and nothing begins */
+			if (cr_playbuf_start_at(t->pb, p, h.segment,
+						cr_now(p) - 1) != -CR_EINVAL ||
+			    cr_playbuf_started(t->pb) ||
+			    cr_playbuf_start_at(t->pb, p, h.segment,
+						pl.due = cr_now(p) + pl.start_at))
+				pl.setup_failed = true;
+		} else if (cr_playbuf_start(t->pb, p, h.segment)) {
 			pl.setup_failed = true;
+		}
 		pl.first = pl.next = h.segment;
 		t->started = true;
 	}
@@ -1474,8 +1485,10 @@ static const cr_algorithm player = {
 	.destroy = tp_destroy,
 };
 
-static void playbuf_on_engine_timer(void **state)
+static void run_player(int64_t start_at)
 {
+	const int64_t startup = start_at ? start_at : STARTUP;
+	int64_t due;
 	struct cr_chains ch;
 	struct cr_node_config cfg = {0};
 	struct cr__source_cfg src = {0};
@@ -1484,6 +1497,7 @@ static void playbuf_on_engine_timer(void **state)
 	char err[256];
 
 	memset(&pl, 0, sizeof(pl));
+	pl.start_at = start_at;
 	src_len = 0;
 	assert_int_equal(cr_chains_build(&ch, &base, 1, 1, err, sizeof(err)),
 			 0);
@@ -1516,13 +1530,12 @@ static void playbuf_on_engine_timer(void **state)
 	 * times later, had the first been missed): deadlines, not the
 	 * timer's later firing times */
 	assert_true(pl.end.start_ns >= 0);
-	assert_true(pl.end.first_played_ns >= pl.end.start_ns + STARTUP);
-	assert_true((pl.end.first_played_ns - pl.end.start_ns - STARTUP) %
-			    SEG_NS ==
-		    0);
+	due = start_at ? pl.due : pl.end.start_ns + startup;
+	assert_true(due >= pl.end.start_ns + startup - CR_MS);
+	assert_true(pl.end.first_played_ns >= due);
+	assert_true((pl.end.first_played_ns - due) % SEG_NS == 0);
 	if (!pl.missed)
-		assert_true(pl.end.first_played_ns ==
-			    pl.end.start_ns + STARTUP);
+		assert_true(pl.end.first_played_ns == due);
 	/* the timer played a segment each 100 ms from ~0.3 s to 1.5 s, and
 	 * 300 ms of buffering is ample on loopback */
 	assert_true(pl.played + pl.missed >= 9);
@@ -1545,6 +1558,17 @@ static void playbuf_on_engine_timer(void **state)
 	}
 }
 
+static void playbuf_on_engine_timer(void **state)
+{
+	run_player(0);
+}
+
+/* The same, the first segment due at a time given (a common schedule). */
+static void playbuf_start_at_a_time(void **state)
+{
+	run_player(450 * CR_MS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1558,6 +1582,7 @@ int main(void)
 		cmocka_unit_test(playbuf_duplicates_exact),
 		cmocka_unit_test(playbuf_bad_arrivals),
 		cmocka_unit_test(playbuf_history_and_slide),
+		cmocka_unit_test(playbuf_start_at_a_time),
 		cmocka_unit_test(playbuf_stop_in_callback),
 		cmocka_unit_test(playbuf_keeps_data),
 		cmocka_unit_test(playbuf_wraps_like_model),

@@ -51,9 +51,10 @@ static void play_tick(cr_peer *p, void *arg)
 		report(pb);
 }
 
-int cr_playbuf_start(cr_playbuf *pb, cr_peer *p, uint32_t first_segment)
+/* Begins playback at now (read once: the first due time is exact). */
+static int start(cr_playbuf *pb, cr_peer *p, uint32_t first_segment,
+		 int64_t now)
 {
-	int64_t now = cr_now(p);
 	cr_timer_id t;
 
 	if (pb->begun)
@@ -74,6 +75,11 @@ int cr_playbuf_start(cr_playbuf *pb, cr_peer *p, uint32_t first_segment)
 	return 0;
 }
 
+int cr_playbuf_start(cr_playbuf *pb, cr_peer *p, uint32_t first_segment)
+{
+	return start(pb, p, first_segment, cr_now(p));
+}
+
 int cr_playbuf_start_at(cr_playbuf *pb, cr_peer *p, uint32_t first_segment,
 			int64_t first_due_ns)
 {
@@ -84,7 +90,7 @@ int cr_playbuf_start_at(cr_playbuf *pb, cr_peer *p, uint32_t first_segment,
 	if (first_due_ns < now)
 		return -CR_EINVAL;
 	pb->cfg.startup_ns = first_due_ns - now;
-	return cr_playbuf_start(pb, p, first_segment);
+	return start(pb, p, first_segment, now);
 }
 
 void cr_playbuf_stop(cr_playbuf *pb)
