@@ -41,6 +41,7 @@ static const char EXPERIMENT[] =
 	"algorithm = vanilla\n"
 	"[algorithm]\n"
 	"startup_ms = 1000\n"
+	"playout_delay_ms = 2000\n"
 	"[class source]\n"
 	"count = 1\n"
 	"addresses = 127.0.0.1:23000\n"
@@ -159,6 +160,28 @@ static size_t samples_written(void)
 	return n > 0 ? n - 1 : 0;
 }
 
+/* Segments the traced peer has played by its latest row of peers.csv. */
+static unsigned long long traced_played(void)
+{
+	char path[160];
+	unsigned long long played = 0;
+	size_t n;
+	char **v;
+
+	snprintf(path, sizeof(path), "%s/peers.csv", run);
+	v = lines_of(path, &n);
+	for (size_t i = 1; v && i < n; i++) {
+		char peer[64], c[32];
+		column(v[i], 1, peer, sizeof(peer));
+		if (strcmp(peer, "127.0.0.1:23005"))
+			continue;
+		column(v[i], 10, c, sizeof(c));
+		played = strtoull(c, NULL, 10);
+	}
+	free_lines(v, n);
+	return played;
+}
+
 /* Runs the experiment once, stopping it with SIGINT after some samples
  * with data; every test reads the directory it leaves. */
 static int group_setup(void **state)
@@ -193,9 +216,10 @@ static int group_setup(void **state)
 	pid = t_spawn(argv, NULL, errp);
 	if (pid <= 0)
 		return -1;
-	/* midway: once several samples are written (playback starts after
-	 * 1 s of buffering), however slowly the machine runs */
-	for (int i = 0; i < 6000 && samples_written() < 2 * 6; i++)
+	/* midway: once the traced peer has played a few segments and several
+	 * samples are written, however slowly the machine runs */
+	for (int i = 0; i < 5000 && (samples_written() < 2 * 6 ||
+				     traced_played() < 4); i++)
 		usleep(10000);
 	kill(pid, SIGINT);
 	rc = t_wait(pid, 30000);
