@@ -42,11 +42,10 @@ struct vnb {
 	cr_addr addr;
 	cr_bufmap map;
 	bool has_map;
-	/* what it delivers: data bytes since the last request round, whether
-	 * it had requests to answer then, its rate (B/s) while asked */
-	uint64_t got;
-	bool asked, measured;
-	double rate;
+	/* parts it may have outstanding (its share): grows by about one per
+	 * share's worth of data it delivers, halves when it says busy or lets
+	 * a request time out, as TCP's congestion window does */
+	double allow;
 	int64_t busy_until; /* it said busy: not asked again before this */
 };
 
@@ -94,7 +93,6 @@ struct vanilla {
 	struct vsent *sent; /* the source: the same, what it sent */
 	cr_timer_id t_map, t_req, t_pump;
 	uint32_t rr; /* rotates ties between neighbours */
-	int64_t measured_ns;
 
 	/* requests to serve, unordered: the earliest deadline goes first */
 	struct vjob jq[VN_JOBS];
@@ -202,6 +200,7 @@ static struct vnb *nb_add(cr_peer *p, struct vanilla *v, const cr_addr *a)
 	cand_del(v, a);
 	n = &v->nb[v->nnb++];
 	memset(n, 0, sizeof(*n));
+	n->allow = 2;
 	n->addr = *a;
 	return n;
 }
@@ -233,6 +232,7 @@ static void nb_refill(struct vanilla *v)
 	while (v->nnb < v->nb_min && v->ncand) {
 		struct vnb *n = &v->nb[v->nnb++];
 		memset(n, 0, sizeof(*n));
+	n->allow = 2;
 		n->addr = v->cand[0];
 		v->cand[0] = v->cand[--v->ncand];
 	}
@@ -371,20 +371,34 @@ static bool part_held(const struct vanilla *v, uint32_t segment,
 	       cr_playbuf_has_range(v->pb, segment, off, len);
 }
 
-/* A neighbour's share: parts outstanding to it at most.  From what it
- * delivered while asked (enough for about a second of it, and one more),
- * 2 before anything is known, never above max_requests_per_neighbour. */
+/* A neighbour's share: parts outstanding to it at most, its allowance
+ * (at least 1), never above max_requests_per_neighbour; none while it is
+ * busy. */
 static uint32_t share(const struct vanilla *v, const struct vnb *n,
 		      int64_t now)
 {
-	double k;
-
 	if (n->busy_until > now)
 		return 0;
-	if (!n->measured)
-		return 2 < v->max_req ? 2 : v->max_req;
-	k = n->rate * 0.5 / (double)v->part_bytes + 1.0;
-	return k >= v->max_req ? v->max_req : (uint32_t)k;
+	if (n->allow >= v->max_req)
+		return v->max_req;
+	return n->allow < 1 ? 1 : (uint32_t)n->allow;
+}
+
+/* It delivered len bytes: its allowance grows by len / part / allowance,
+ * about one part per allowance's worth delivered. */
+static void allow_more(const struct vanilla *v, struct vnb *n, size_t len)
+{
+	n->allow += (double)len / (double)v->part_bytes / n->allow;
+	if (n->allow > v->max_req)
+		n->allow = v->max_req;
+}
+
+/* It said busy or let a request time out: its allowance halves. */
+static void allow_less(struct vnb *n)
+{
+	n->allow /= 2;
+	if (n->allow < 1)
+		n->allow = 1;
 }
 
 /* Asks the neighbour with the most room in its share that holds the part
@@ -453,25 +467,6 @@ static bool listed(const uint32_t *want, int n, uint32_t segment)
 	return false;
 }
 
-/* What each neighbour delivered since the last round, while it had
- * requests of this peer to answer, updates its rate. */
-static void measure(struct vanilla *v, int64_t now)
-{
-	double dt = (double)(now - v->measured_ns) / 1e9;
-
-	v->measured_ns = now;
-	for (size_t i = 0; i < v->nnb; i++) {
-		struct vnb *n = &v->nb[i];
-		if (n->asked && dt > 0) {
-			double x = (double)n->got / dt;
-			n->rate = n->measured ? 0.75 * n->rate + 0.25 * x : x;
-			n->measured = true;
-		}
-		n->got = 0;
-		n->asked = false;
-	}
-}
-
 static void schedule(cr_peer *p, void *arg)
 {
 	struct vanilla *v = cr_state(p);
@@ -486,7 +481,6 @@ static void schedule(cr_peer *p, void *arg)
 	(void)arg;
 	if (!v->ready || v->source || !cr_playbuf_started(v->pb))
 		return;
-	measure(v, now);
 	next = cr_playbuf_next_due(v->pb);
 	/* arrived, due already, or timed out: no longer outstanding */
 	for (size_t i = 0; i < (size_t)v->window * v->nparts; i++) {
@@ -502,7 +496,7 @@ static void schedule(cr_peer *p, void *arg)
 			v->timeouts++;
 			nb = nb_find(v, &r->to);
 			if (nb)
-				nb->rate /= 2;
+				allow_less(nb);
 		}
 	}
 	for (size_t i = 0; i < v->nnb; i++) {
@@ -517,7 +511,6 @@ static void schedule(cr_peer *p, void *arg)
 		for (size_t j = 0; j < v->nnb; j++) {
 			if (cr_addr_eq(&v->nb[j].addr, &r->to)) {
 				load[j]++;
-				v->nb[j].asked = true;
 				break;
 			}
 		}
@@ -849,7 +842,6 @@ static int setup(cr_peer *p, struct vanilla *v, uint16_t session, bool source)
 	v->source = source;
 	if (source) /* the source feeds more peers than a peer does */
 		v->nb_max = v->src_nb_max;
-	v->measured_ns = cr_now(p);
 	v->jq_len = 0;
 	v->pos = 0;
 	v->staged = 0;
@@ -1001,8 +993,8 @@ static void on_busy(cr_peer *p, struct vanilla *v, struct vnb *n,
 	v->busy_in++;
 	req_done(v, get32(b), get32(b + 4));
 	if (n) {
-		n->busy_until = cr_now(p) + 2 * v->req_ns;
-		n->rate /= 2;
+		n->busy_until = cr_now(p) + v->req_ns;
+		allow_less(n);
 	}
 }
 
@@ -1124,7 +1116,7 @@ static void vanilla_data(cr_peer *p, const cr_addr *from, cr_msg *m)
 	if (!v->ready || !cr_playbuf_started(v->pb))
 		return;
 	if (n)
-		n->got += cr_msg_len(m);
+		allow_more(v, n, cr_msg_len(m));
 	res = cr_playbuf_add_msg(v->pb, m, cr_now(p));
 	if (res < 0) {
 		cr_log(p, CR_LOG_DEBUG, "data message refused: %s",

@@ -674,7 +674,7 @@ static void status_line(cr_node *n, const struct run_opts *o,
 	(void)nc;
 	fprintf(stderr,
 		"\r%6.1f / %.1f s  peers %llu/%llu  sessions %zu  %s%s  "
-		"CPU %.0f%%  timers %s   ",
+		"CPU %.0f%%  fidelity %s   ",
 		(double)now / 1e9, (double)o->duration_ns / 1e9,
 		(unsigned long long)alive, (unsigned long long)peers,
 		o->experiment ? o->experiment->nsessions : (size_t)1, rate,
