@@ -456,6 +456,52 @@ static void log_refuses_bad_usage(void **state)
 	free(so), free(se);
 }
 
+/* The stopped run is one crystal report reads: a table that says it was
+ * interrupted and counts all 13 peers, and a report with its plots. */
+static void report_reads_the_stopped_run(void **state)
+{
+	char *so = NULL, *se = NULL, out[200], *html;
+	char *csv[] = {crystal, "report", "--csv", run, NULL};
+	char *rep[] = {crystal, "report", run, "--out", out, NULL};
+	char *head, *row, *h, *c;
+	int rc = t_run(csv, 60000, &so, &se), col = -1, k = 0;
+
+	if (rc)
+		fail_msg("crystal report --csv exited %d: %s", rc, se ? se : "");
+	assert_non_null(so);
+	head = strtok(so, "\n");
+	row = strtok(NULL, "\n");
+	assert_non_null(head);
+	assert_non_null(row);
+	for (h = strtok(head, ","); h; h = strtok(NULL, ","), k++) {
+		if (!strcmp(h, "interrupted"))
+			col = k;
+	}
+	assert_true(col >= 0);
+	c = row;
+	for (k = 0; k < col && c; k++) {
+		c = strchr(c, ',');
+		c = c ? c + 1 : NULL;
+	}
+	assert_non_null(c);
+	assert_int_equal(strncmp(c, "true", 4), 0);
+	free(so);
+	free(se);
+
+	snprintf(out, sizeof(out), "%s/report.html", dir);
+	so = se = NULL;
+	rc = t_run(rep, 60000, &so, &se);
+	if (rc)
+		fail_msg("crystal report exited %d: %s", rc, se ? se : "");
+	html = t_slurp(out);
+	assert_non_null(html);
+	assert_non_null(strstr(html, "<svg"));
+	assert_non_null(strstr(html, "interrupted"));
+	free(html);
+	free(so);
+	free(se);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -465,6 +511,7 @@ int main(void)
 		cmocka_unit_test(log_tells_a_traced_peer_in_order),
 		cmocka_unit_test(untraced_peer_has_no_trace_lines),
 		cmocka_unit_test(log_refuses_bad_usage),
+		cmocka_unit_test(report_reads_the_stopped_run),
 	};
 	return cmocka_run_group_tests_name("rundir", tests, group_setup,
 					   group_teardown);
