@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #define TRACKER 29000
 #define SOURCE	29001
@@ -177,11 +178,69 @@ static void test_starved(void **state)
 	assert_true(res.continuity.mean < 0.8);
 }
 
+/* The example kept in examples/vanilla-50.ini, run as a user runs it:
+ * 50 peers with ample bandwidth for 20 s; every peer plays, and the
+ * continuity over peers is at least 0.99. */
+static void test_example_50(void **state)
+{
+	char dir[64], out[128], path[1100], ini[1024], crystal[512];
+	char *so = NULL, *se = NULL, *csv, *line;
+	json_t *root, *c;
+	json_error_t jerr;
+	int rc, peers = 0;
+
+	snprintf(crystal, sizeof(crystal), "%s/crystal", t_build_dir());
+	snprintf(ini, sizeof(ini), "%s/examples/vanilla-50.ini", t_src_dir());
+	assert_int_equal(t_mkdtemp(dir, sizeof(dir)), 0);
+	snprintf(out, sizeof(out), "%s/run", dir);
+	char *argv[] = {crystal, "run", ini, "--out", out, "--quiet", NULL};
+	rc = t_run(argv, 120000, &so, &se);
+	if (rc)
+		fail_msg("crystal run exited %d: %s", rc, se ? se : "");
+	snprintf(path, sizeof(path), "%s/summary.json", out);
+	root = json_load_file(path, 0, &jerr);
+	if (!root)
+		fail_msg("%s: %s", path, jerr.text);
+	c = json_object_get(root, "continuity");
+	assert_non_null(c);
+	print_message("vanilla-50: continuity mean %.4f over %lld peers\n",
+		      json_number_value(json_object_get(c, "mean")),
+		      (long long)json_integer_value(json_object_get(c, "peers")));
+	assert_true(json_number_value(json_object_get(c, "mean")) >= 0.99);
+	json_decref(root);
+	/* every receiver played */
+	snprintf(path, sizeof(path), "%s/peers-final.csv", out);
+	csv = t_slurp(path);
+	assert_non_null(csv);
+	strtok(csv, "\n"); /* the header */
+	while ((line = strtok(NULL, "\n"))) {
+		char peer[64], cls[32];
+		unsigned long long played;
+		/* peer,class,session,alive_s,data_in,data_out,ctrl_in,ctrl_out,
+		 * rate_Bps,played,... */
+		if (sscanf(line, "%63[^,],%31[^,],%*[^,],%*[^,],%*[^,],%*[^,],"
+				 "%*[^,],%*[^,],%*[^,],%llu",
+			   peer, cls, &played) != 3)
+			fail_msg("peers-final.csv: cannot read \"%s\"", line);
+		if (!strcmp(cls, "source"))
+			continue;
+		if (!played)
+			fail_msg("peer %s played nothing", peer);
+		peers++;
+	}
+	assert_int_equal(peers, 50);
+	free(csv);
+	free(so);
+	free(se);
+	t_rm_rf(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_enough_upload),
 		cmocka_unit_test(test_starved),
+		cmocka_unit_test(test_example_50),
 	};
 
 	return cmocka_run_group_tests_name("vanilla pull mesh", tests, NULL,
