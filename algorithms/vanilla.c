@@ -151,6 +151,14 @@ static uint32_t get32(const uint8_t *b)
 
 /* --- neighbours ---------------------------------------------------------- */
 
+/* A new neighbour: no map yet, an allowance of two parts. */
+static void nb_init(struct vnb *n, const cr_addr *a)
+{
+	memset(n, 0, sizeof(*n));
+	n->addr = *a;
+	n->allow = 2;
+}
+
 static struct vnb *nb_find(struct vanilla *v, const cr_addr *a)
 {
 	for (size_t i = 0; i < v->nnb; i++)
@@ -199,9 +207,7 @@ static struct vnb *nb_add(cr_peer *p, struct vanilla *v, const cr_addr *a)
 	}
 	cand_del(v, a);
 	n = &v->nb[v->nnb++];
-	memset(n, 0, sizeof(*n));
-	n->allow = 2;
-	n->addr = *a;
+	nb_init(n, a);
 	return n;
 }
 
@@ -230,10 +236,7 @@ static void nb_del(struct vanilla *v, const cr_addr *a)
 static void nb_refill(struct vanilla *v)
 {
 	while (v->nnb < v->nb_min && v->ncand) {
-		struct vnb *n = &v->nb[v->nnb++];
-		memset(n, 0, sizeof(*n));
-	n->allow = 2;
-		n->addr = v->cand[0];
+		nb_init(&v->nb[v->nnb++], &v->cand[0]);
 		v->cand[0] = v->cand[--v->ncand];
 	}
 }
@@ -372,16 +375,14 @@ static bool part_held(const struct vanilla *v, uint32_t segment,
 }
 
 /* A neighbour's share: parts outstanding to it at most, its allowance
- * (at least 1), never above max_requests_per_neighbour; none while it is
+ * (never below 1), never above max_requests_per_neighbour; none while it is
  * busy. */
 static uint32_t share(const struct vanilla *v, const struct vnb *n,
 		      int64_t now)
 {
 	if (n->busy_until > now)
 		return 0;
-	if (n->allow >= v->max_req)
-		return v->max_req;
-	return n->allow < 1 ? 1 : (uint32_t)n->allow;
+	return n->allow >= v->max_req ? v->max_req : (uint32_t)n->allow;
 }
 
 /* It delivered len bytes: its allowance grows by len / part / allowance,

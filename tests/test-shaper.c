@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -202,9 +203,9 @@ static double rate_of(uint16_t port)
 }
 
 /* A timing check that missed is tried again, up to five times, two seconds
- * apart, before it fails: a
- * moment when the shared machine had no core for us should not fail the
- * suite, a real error fails both runs.  Misses are gathered here. */
+ * apart, before it fails: a spell when the shared machine had no core for
+ * us, or woke an idle one slowly, should not fail the suite; a real error
+ * fails every attempt.  Misses are gathered here. */
 static char missed[1024];
 
 static void assert_near(double got, double want, double tol, const char *what)
@@ -279,8 +280,33 @@ static int cmp64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* How late this machine wakes a thread that sleeps to an absolute time,
+ * 100 times 10 ms apart as the delayed link's messages are: p99, in ns.
+ * No emulator on this host can release a message earlier than that. */
+static int64_t host_wake_p99(void)
+{
+	int64_t late[100];
+	struct timespec due, now;
+
+	clock_gettime(CLOCK_MONOTONIC, &due);
+	for (int i = 0; i < 100; i++) {
+		due.tv_nsec += 10 * CR_MS;
+		if (due.tv_nsec >= CR_SEC) {
+			due.tv_nsec -= CR_SEC;
+			due.tv_sec++;
+		}
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, NULL);
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		late[i] = (now.tv_sec - due.tv_sec) * CR_SEC +
+			  (now.tv_nsec - due.tv_nsec);
+	}
+	qsort(late, 100, sizeof(*late), cmp64);
+	return late[98];
+}
+
 static void delay_attempt(void)
 {
+	int64_t host = host_wake_p99();
 	struct exp e = {.duration = 4 * CR_SEC};
 	struct rec *r = &recs[26101];
 	size_t s, d;
@@ -300,11 +326,15 @@ static void delay_attempt(void)
 	if (r->delays[0] < -CR__SHAPE_COALESCE)
 		fail_msg("a message came %lld ns early",
 			 (long long)-r->delays[0]);
+	/* within 1 ms at p99, beyond what the host's own wake-ups cost (on
+	 * a quiet machine a few tens of microseconds; in a virtual machine
+	 * whose idle cores wake slowly, milliseconds) */
 	int64_t p99 = r->delays[r->ndelays * 99 / 100];
-	if (p99 > 1 * CR_MS)
+	if (p99 > 1 * CR_MS + host)
 		snprintf(missed, sizeof(missed),
-			 "added delay p99 is %.3f ms past 50 ms",
-			 (double)p99 / 1e6);
+			 "added delay p99 is %.3f ms past 50 ms (the host wakes "
+			 "%.3f ms late at p99)",
+			 (double)p99 / 1e6, (double)host / 1e6);
 }
 
 static void test_delay(void **state)
