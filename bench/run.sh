@@ -45,6 +45,8 @@
 #   BENCH_F6_RATES    Fig. 6 per-link upload limits, bytes/s (default
 #                     "50000 100000 200000 400000 600000 800000 1000000
 #                     1200000 1400000 1700000")
+#   BENCH_F6_BATCH    Fig. 6: the --batch window of its second crystal run
+#                     per point (default 3ms)
 #   BENCH_F7_PEERS    Fig. 7 peer counts (default
 #                     "10 100 500 1000 2000 3000 4000 4500")
 #   BENCH_F7_WARMUP   Fig. 7 seconds before counting (default 3; quick 2)
@@ -103,6 +105,7 @@ FID_MANY_RATES=${BENCH_FID_MANY_RATES:-10000 100000}
 FID_DELAYS=${BENCH_FID_DELAYS:-1 10 50 200}
 FID_DELAY_RATE=${BENCH_FID_DELAY_RATE:-50000}
 F6_RATES=${BENCH_F6_RATES:-50000 100000 200000 400000 600000 800000 1000000 1200000 1400000 1700000}
+F6_BATCH=${BENCH_F6_BATCH:-3ms}
 F7_PEERS=${BENCH_F7_PEERS:-10 100 500 1000 2000 3000 4000 4500}
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
 	F7_WARMUP=${BENCH_F7_WARMUP:-2}
@@ -660,7 +663,7 @@ shaped_once() {
 
 # shaped_fields DIR: the fields of a shaped run's summary.json that Fig. 6
 # and 7 use, on one line, in the order of SHAPED_KEYS.
-SHAPED_KEYS="tail_wire_rate_Bps cpu_percent fidelity release_late_p99_us timer_lag_p99_us rate_error_worst_percent max_rss_kb"
+SHAPED_KEYS="tail_wire_rate_Bps cpu_percent fidelity release_late_p99_us timer_lag_p99_us rate_error_worst_percent max_rss_kb frames_per_write release_early_max_us"
 shaped_fields() {
 	_line=
 	for _k in $SHAPED_KEYS; do
@@ -701,8 +704,8 @@ FRAME=1064
 RUNS2_CSV=$RESULTS/runs-shaped.csv
 if [ "$DO6" = 1 ] || [ "$DO7" = 1 ]; then
 	csv_start "$RUNS2_CSV" "Crystal link emulation, Fig. 6 and 7: every single run (medians are in fig6.csv, fig7.csv)" \
-		figure,program,peers,link_upload_Bps,run,tail_wire_rate_Bps,cpu_percent,fidelity,release_late_p99_us,timer_lag_p99_us,rate_error_worst_percent,max_rss_kb \
-		"crystal: crystal run --chain-length $CHAIN --message-size 1024 --workers $WORKERS --quiet (see fig6.csv, fig7.csv); paced: paced_relay --chain $CHAIN --frame $FRAME --seconds $SECS"
+		figure,program,peers,link_upload_Bps,run,tail_wire_rate_Bps,cpu_percent,fidelity,release_late_p99_us,timer_lag_p99_us,rate_error_worst_percent,max_rss_kb,frames_per_write,release_early_max_us \
+		"crystal: crystal run --chain-length $CHAIN --message-size 1024 --workers $WORKERS --quiet (see fig6.csv, fig7.csv); crystal-batch: the same with --batch $F6_BATCH; paced: paced_relay --chain $CHAIN --frame $FRAME --seconds $SECS"
 	RUNS2_CSV=$RUNS2_CSV.tmp
 fi
 
@@ -1010,7 +1013,7 @@ shaped_point() {
 		shaped_once "$_d" "$@" || return 3
 		_f=$(shaped_fields "$_d")
 		printf '%s\n' "$_f" >>"$_ss"
-		printf '%s,crystal,%s,%s,%s,%s\n' "$_fig" "$_sp" "$_sr" "$_run" \
+		printf '%s,%s,%s,%s,%s,%s\n' "$_fig" "${SP_PROG:-crystal}" "$_sp" "$_sr" "$_run" \
 			"$(printf '%s' "$_f" | tr ' ' ',')" >>"$RUNS2_CSV"
 		[ "$KEEP" = 1 ] || rm -rf "$_d" "$_d.out" "$_d.err"
 		_run=$((_run + 1))
@@ -1023,15 +1026,18 @@ F6_WARMUP=1
 F6_TIME="--duration $(awk -v s="$SECS" -v w="$F6_WARMUP" 'BEGIN { print s + w }') --warmup $F6_WARMUP"
 if [ "$DO6" = 1 ]; then
 	csv_start "$FIG6" "Crystal link emulation, Fig. 6: CPU vs per-link upload limit; 10 peers in one chain, 1 KB messages, the source as fast as the links take it" \
-		peers,link_upload_Bps,runs,tail_wire_rate_Bps,tail_share,cpu_percent,fidelity_ok_runs,release_late_p99_us,timer_lag_p99_us,rate_error_worst_percent,max_rss_kb,paced_tail_Bps,paced_cpu_percent,cpu_ratio \
-		"crystal: crystal run --peers 10 --chain-length $CHAIN --message-size 1024 --link-upload RATE $F6_TIME --workers $WORKERS --quiet; baseline: paced_relay --hops 10 --chain $CHAIN --threads 1 --rate RATE --frame $FRAME --seconds $SECS"
+		peers,link_upload_Bps,runs,tail_wire_rate_Bps,tail_share,cpu_percent,fidelity_ok_runs,release_late_p99_us,timer_lag_p99_us,rate_error_worst_percent,max_rss_kb,paced_tail_Bps,paced_cpu_percent,cpu_ratio,batch,batch_tail_share,batch_cpu_percent,batch_fidelity_ok_runs,batch_frames_per_write,batch_early_max_us,batch_rate_error_worst_percent \
+		"crystal: crystal run --peers 10 --chain-length $CHAIN --message-size 1024 --link-upload RATE $F6_TIME --workers $WORKERS --quiet; batch_*: the same with --batch $F6_BATCH; baseline: paced_relay --hops 10 --chain $CHAIN --threads 1 --rate RATE --frame $FRAME --seconds $SECS"
 	echo
 	echo "Fig. 6: CPU vs per-link upload limit (10 peers in one chain, 1 KB messages; medians of $RUNS)"
 	echo "  chain tail = what the last link carried, headers included (tail_wire_rate_Bps);"
 	echo "  paced CPU = a plain-C relay of the same 10 hops writing each 1,064-byte frame with"
-	echo "  its own system call at the same rate (bench/paced_relay.c): the floor without batching"
-	printf '%10s %11s %7s %6s %9s %10s %10s %6s\n' \
-		limit "chain tail" share CPU fidelity "late p99" "paced CPU" ratio
+	echo "  its own system call at the same rate (bench/paced_relay.c): the floor without batching;"
+	echo "  batch = the same crystal runs with --batch $F6_BATCH (releases due within it leave"
+	echo "  together, up to $F6_BATCH early): its share, CPU, fidelity and frames per write"
+	printf '%10s %11s %7s %6s %9s %10s %10s %6s | %7s %6s %9s %7s\n' \
+		limit "chain tail" share CPU fidelity "late p99" "paced CPU" ratio \
+		share CPU fidelity "fr/wr"
 	for r in $F6_RATES; do
 		cs=$TMP/f6-$r.crystal
 		# $F6_TIME is four words, split on purpose
@@ -1040,25 +1046,38 @@ if [ "$DO6" = 1 ]; then
 			--message-size 1024 --link-upload "$r" $F6_TIME ||
 			fail "crystal run --peers 10 (descriptors)" "" "$TMP/run-$nrun.err"
 		progress "  fig 6: 10 peers, $r B/s per link: paced relay"
+		bs=$TMP/f6-$r.batch
+		# shellcheck disable=SC2086
+		SP_PROG=crystal-batch shaped_point 6 10 "$r" "$bs" --peers 10 \
+			--chain-length "$CHAIN" --message-size 1024 --link-upload "$r" \
+			--batch "$F6_BATCH" $F6_TIME ||
+			fail "crystal run --peers 10 (descriptors)" "" "$TMP/run-$nrun.err"
+		progress "  fig 6: 10 peers, $r B/s per link: paced relay"
 		paced_once 10 "$r" 1 "$SECS"
-		printf '6,paced_relay,10,%s,1,%s,%s,,,,,\n' "$r" "$PACED_TAIL" "$PACED_CPU" >>"$RUNS2_CSV"
+		printf '6,paced_relay,10,%s,1,%s,%s,,,,,,,\n' "$r" "$PACED_TAIL" "$PACED_CPU" >>"$RUNS2_CSV"
 		progress_end
 		row=$(awk -v p=10 -v r="$r" -v n="$RUNS" -v tw="$(median "$cs" 1)" \
 			-v cpu="$(median "$cs" 2)" -v ok="$(count_ok "$cs" 3)" \
 			-v late="$(median "$cs" 4)" -v lag="$(median "$cs" 5)" \
 			-v rew="$(median "$cs" 6)" -v rss="$(median "$cs" 7)" \
-			-v pt="$PACED_TAIL" -v pc="$PACED_CPU" 'BEGIN {
-			printf "%d,%d,%d,%.0f,%.4f,%.1f,%d,%.0f,%.0f,%.3f,%.0f,%.0f,%.2f,%.2f\n",
+			-v pt="$PACED_TAIL" -v pc="$PACED_CPU" -v b="$F6_BATCH" \
+			-v btw="$(median "$bs" 1)" -v bcpu="$(median "$bs" 2)" \
+			-v bok="$(count_ok "$bs" 3)" -v bfw="$(median "$bs" 8)" \
+			-v bearly="$(median "$bs" 9)" -v brew="$(median "$bs" 6)" 'BEGIN {
+			printf "%d,%d,%d,%.0f,%.4f,%.1f,%d,%.0f,%.0f,%.3f,%.0f,%.0f,%.2f,%.2f,%s,%.4f,%.1f,%d,%.2f,%.0f,%.3f\n",
 				p, r, n, tw, tw / r, cpu, ok, late, lag, rew, rss, pt, pc,
-				(pc > 0 ? cpu / pc : 0)
+				(pc > 0 ? cpu / pc : 0), b, btw / r, bcpu, bok, bfw,
+				bearly, brew
 		}')
 		printf '%s\n' "$row" >>"$FIG6.tmp"
 		printf '%s\n' "$row" | awk -F, "$AWKLIB"'{
-			printf "%10s %11s %6.1f%% %5.1f%% %4d/%-4d %7.2f ms %9.1f%% %6.2f\n",
-				rate($2), rate($4), 100 * $5, $6, $7, $3, $8 / 1000, $13, $14
+			printf "%10s %11s %6.1f%% %5.1f%% %4d/%-4d %7.2f ms %9.1f%% %6.2f | %6.1f%% %5.1f%% %4d/%-4d %7.2f\n",
+				rate($2), rate($4), 100 * $5, $6, $7, $3, $8 / 1000, $13, $14,
+				100 * $16, $17, $18, $3, $19
 		}'
 	done
-	echo "  fidelity = runs the engine judged ok / runs; late p99 = release_late_p99_us"
+	echo "  fidelity = runs the engine judged ok / runs; late p99 = release_late_p99_us;"
+	echo "  fr/wr = frames per system call that wrote them (link_fidelity.frames_per_write)"
 	csv_done "$FIG6"
 fi
 
@@ -1095,7 +1114,7 @@ if [ "$DO7" = 1 ]; then
 		fi
 		progress "  fig 7: $p peers: paced relay"
 		paced_once "$p" "$F7_RATE" "$WORKERS" "$F7_SECS"
-		printf '7,paced_relay,%s,%s,1,%s,%s,,,,,\n' "$p" "$F7_RATE" "$PACED_TAIL" "$PACED_CPU" >>"$RUNS2_CSV"
+		printf '7,paced_relay,%s,%s,1,%s,%s,,,,,,,\n' "$p" "$F7_RATE" "$PACED_TAIL" "$PACED_CPU" >>"$RUNS2_CSV"
 		progress_end
 		row=$(awk -v p="$p" -v k="$k" -v su="$su" -v n="$RUNS" -v tw="$(median "$cs" 1)" \
 			-v cpu="$(median "$cs" 2)" -v ok="$(count_ok "$cs" 3)" \
@@ -1163,13 +1182,17 @@ if [ "$DO4" = 1 ]; then
 fi
 if [ "$DO6" = 1 ]; then
 	row=$(awk -F, '!/^#/ && $1 == 10 && $2 == 1700000 { print; exit }' "$FIG6")
-	m='' d="1700000 not in BENCH_F6_RATES"
+	m='' mb='' d="1700000 not in BENCH_F6_RATES" db=$d
 	if [ -n "$row" ]; then
 		m=$(printf '%s\n' "$row" | cut -d, -f6)
+		mb=$(printf '%s\n' "$row" | cut -d, -f17)
 		d=$(printf '%s\n' "$row" | awk -F, "$AWKLIB"'{
-			printf "chain tail %s; fidelity ok in %d of %d runs; paced relay floor %.1f%%", rate($4), $7, $3, $13 }')
+			printf "exact releases (20 us window); chain tail %s; fidelity ok in %d of %d runs; paced relay floor %.1f%%", rate($4), $7, $3, $13 }')
+		db=$(printf '%s\n' "$row" | awk -F, '{
+			printf "with --batch %s: chain tail %.1f%% of the limit; fidelity ok in %d of %d runs; %.2f frames per write; frames up to %.0f us early", $15, 100 * $16, $18, $3, $19, $20 }')
 	fi
 	target fig6 "CPU at 10 peers x 1.7 MB/s per link, % of one core" "$m" "<=" 10 "$d"
+	target fig6 "CPU at 10 peers x 1.7 MB/s per link with --batch $F6_BATCH, % of one core" "$mb" "<=" 10 "$db"
 fi
 if [ "$DO7" = 1 ]; then
 	d="largest with chain tails >= 98% whatever the fidelity: ${F7_BEST_ANY:-none}"

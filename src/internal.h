@@ -385,8 +385,11 @@ void cr__udpq_drop(struct cr__udpq *q);
  * there a bucket idle longer than CR__SHAPE_RX_CATCHUP earns nothing. */
 #define CR__SHAPE_CATCHUP (100 * CR_MS)
 #define CR__SHAPE_RX_CATCHUP (2 * CR_MS)
-/* Releases due this soon are written in the same wake-up. */
+/* Releases due this soon are written in the same wake-up, unless the
+ * node's batch window (cr_node_config.batch_ns) says otherwise. */
 #define CR__SHAPE_COALESCE (20 * CR_US)
+/* The largest batch window a node accepts. */
+#define CR__SHAPE_BATCH_MAX (100 * CR_MS)
 /* Received datagrams that may wait for the download limit. */
 #define CR__UDP_RX_QUEUE 256u
 
@@ -625,6 +628,9 @@ struct cr__worker {
 	uint64_t msgs_switched;
 	struct cr__hist lag; /* timer lag, kept after the timers are freed */
 	struct cr__hist late; /* how late stamped frames were written */
+	int64_t batch_ns;     /* releases due this soon leave in one wake-up */
+	uint64_t shaped_writes; /* system calls that wrote stamped frames */
+	int64_t early_max;	/* the earliest a frame was written, ns */
 	_Atomic uint64_t pub_alive;	   /* its peers alive */
 	_Atomic int64_t pub_lag_p99;	   /* over the last sample's interval */
 	_Atomic uint64_t pub_played, pub_due; /* segments, over its peers */

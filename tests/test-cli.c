@@ -138,6 +138,9 @@ static void bad_options_exit_2(void **state)
 	    {{"--duration", "0"}, "--duration"},
 	    {{"--rate", "fast"}, "--rate"},
 	    {{"--message-size", "1XB"}, "--message-size"},
+	    {{"--batch", "200ms"}, "--batch"},
+	    {{"--batch", "-1ms"}, "--batch"},
+	    {{"--batch", "soon"}, "--batch"},
 	    {{"--bogus"}, "--bogus"},
 	    {{"-D", "noequals"}, "-D"},
 	    {{"--peers"}, "--peers"}, /* no value */

@@ -388,7 +388,7 @@ static const struct bad_case bad_experiments[] = {
      "jitter, loss"},
     {"unknown key in [experiment]", "[experiment]\nname = t\nlength = 1\n", 3,
      "unknown key 'length' in [experiment]; accepted: name, duration, "
-     "warmup, seed, workers, algorithm, events, topology, latency_matrix, "
+     "warmup, batch, seed, workers, algorithm, events, topology, latency_matrix, "
      "queue_limit, max_message"},
     {"duplicate key", BASE "source = 127.0.0.1:20002\n", 11,
      "'source' is already set at line 10"},
@@ -404,6 +404,8 @@ static const struct bad_case bad_experiments[] = {
      "(a comment after a value starts with ' ;', not '#')"},
     {"size out of range", BASE "message_size = 32MiB\n", 11,
      "message_size '32MiB' is out of range: expected 1 byte to 16MiB"},
+    {"batch out of range", "[experiment]\nname = t\nduration = 1\nbatch = 1s\n",
+     4, "batch '1s' is out of range: expected a time from 0 to 100ms"},
     {"duration 0", "[experiment]\nname = t\nduration = 0\n", 3,
      "duration '0' is out of range: expected a time above 0"},
     {"workers out of range", "[experiment]\nname = t\nworkers = 300\n", 3,

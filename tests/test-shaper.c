@@ -3,8 +3,9 @@
  * 10 MB/s; added delay at 50 ms; throughput at the limit through 200 ms of
  * delay; a peer upload limit shared by three limited connections; a total
  * limit over upload and download; a download limit that paces a fast sender
- * without its queue growing; and UDP loss that drops the expected share,
- * the same datagrams for the same seed.
+ * without its queue growing; UDP loss that drops the expected share,
+ * the same datagrams for the same seed; and a batch window that writes
+ * several frames per system call, in order, at the same rate.
  *
  * Rates are measured at the receiver in frame bytes (header + payload) over
  * a window that starts after the links are up.  The tolerances are the
@@ -41,6 +42,9 @@ struct rec {
 	int64_t expect_delay;
 	uint8_t *seen; /* by sequence number, for UDP */
 	size_t nseen;
+	bool check_order;	/* TCP: every message the next in sequence */
+	uint64_t next_seq, out_of_order, wrong_size;
+	uint32_t want_size;
 };
 
 static struct rec recs[65536];
@@ -99,6 +103,15 @@ static void meter_data(cr_peer *p, const cr_addr *from, cr_msg *m)
 	if (r->delays && r->ndelays < MAX_DELAYS)
 		r->delays[r->ndelays++] =
 			now - cr_msg_created_ns(m) - r->expect_delay;
+	if (r->check_order) {
+		if (cr_msg_len(m) != r->want_size || cr_msg_len(m) < 8) {
+			r->wrong_size++;
+		} else {
+			if (t_get64(cr_msg_payload(m)) != r->next_seq)
+				r->out_of_order++;
+			r->next_seq = t_get64(cr_msg_payload(m)) + 1;
+		}
+	}
 	if (r->seen && cr_msg_len(m) >= 8) {
 		uint64_t seq = t_get64(cr_msg_payload(m));
 		if (seq < r->nseen)
@@ -131,7 +144,10 @@ struct exp {
 	size_t nparams;
 	uint64_t seed;
 	int64_t duration;
+	int64_t batch;
 };
+
+static struct cr_node_result last; /* of the last run */
 
 static size_t add_peer(struct exp *e, uint16_t port)
 {
@@ -180,10 +196,12 @@ static void run(struct exp *e)
 	cfg.params = e->params;
 	cfg.nparams = e->nparams;
 	cfg.seed = e->seed;
+	cfg.batch_ns = e->batch;
 	cfg.log_level = CR_LOG_WARN;
 	assert_int_equal(cr_node_create(&cfg, &n, err, sizeof(err)), 0);
 	if (cr_node_run(n, err, sizeof(err)))
 		fail_msg("node: %s", err);
+	cr_node_result(n, &last);
 	cr_node_destroy(n);
 }
 
@@ -395,6 +413,95 @@ static void two_limits_attempt(void)
 	assert_near(total, 150000, 0.02, "three connections together");
 }
 
+/* A batch window of 3 ms through a chain of two 1.7 MB/s links: frames
+ * leave several to a system call, never more than the window early,
+ * every one arrives in order and whole, and the rate is the limit's. */
+static void batch_attempt(void)
+{
+	struct exp e = {.duration = WIN_END + 300 * CR_MS,
+			.batch = 3 * CR_MS};
+	size_t s, m, t;
+
+	rec_reset();
+	s = add_peer(&e, 26400);
+	m = add_peer(&e, 26401);
+	t = add_peer(&e, 26402);
+	e.lim[s].link_upload_Bps = 1700000;
+	e.lim[m].link_upload_Bps = 1700000;
+	connect_peers(&e, s, m);
+	connect_peers(&e, m, t);
+	add_source(&e, s, 1024, 0, 0);
+	window(26402, WIN_START, WIN_END);
+	recs[26402].check_order = true;
+	recs[26402].want_size = 1024;
+	run(&e);
+	assert_int_equal(recs[26402].wrong_size, 0);
+	assert_int_equal(recs[26402].out_of_order, 0);
+	assert_true(recs[26402].msgs > 1000);
+	assert_int_equal(last.batch_ns, 3 * CR_MS);
+	assert_true(last.early_max_ns > 0);
+	assert_true(last.early_max_ns <= 3 * CR_MS);
+	if (last.shaped_writes * 3 > last.late_samples * 2)
+		fail_msg("%llu frames in %llu writes: fewer than 1.5 a write",
+			 (unsigned long long)last.late_samples,
+			 (unsigned long long)last.shaped_writes);
+	assert_near(rate_of(26402), 1700000, 0.02, "1.7 MB/s, batched");
+}
+
+static void test_batch(void **state)
+{
+	(void)state;
+	retry(batch_attempt, "batch window");
+}
+
+/* Without a batch window, frames leave one by one at their release times:
+ * the default window is 20 us. */
+static void test_batch_default(void **state)
+{
+	struct exp e = {.duration = 2 * CR_SEC};
+	size_t s, d;
+
+	(void)state;
+	rec_reset();
+	s = add_peer(&e, 26410);
+	d = add_peer(&e, 26411);
+	e.lim[s].link_upload_Bps = 100000;
+	connect_peers(&e, s, d);
+	add_source(&e, s, 1024, 0, 0);
+	recs[26411].check_order = true;
+	recs[26411].want_size = 1024;
+	run(&e);
+	assert_int_equal(last.batch_ns, 20 * CR_US);
+	assert_true(last.early_max_ns <= 20 * CR_US);
+	assert_int_equal(recs[26411].out_of_order, 0);
+	assert_int_equal(recs[26411].wrong_size, 0);
+	assert_true(recs[26411].msgs > 100);
+}
+
+/* A window past 100 ms, or below zero, is refused. */
+static void test_batch_range(void **state)
+{
+	struct cr_node_config cfg = {0};
+	struct cr_node_peer peer = {0};
+	cr_node *n = NULL;
+	char err[256] = "";
+
+	(void)state;
+	peer.addr = t_addr(26420);
+	cfg.name = "test-shaper";
+	cfg.duration_ns = CR_SEC;
+	cfg.algo = &meter;
+	cfg.peers = &peer;
+	cfg.npeers = 1;
+	cfg.batch_ns = 101 * CR_MS;
+	assert_int_not_equal(cr_node_create(&cfg, &n, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "batch window"));
+	cfg.batch_ns = -1;
+	err[0] = 0;
+	assert_int_not_equal(cr_node_create(&cfg, &n, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "0 to 100 ms"));
+}
+
 static void test_two_limits(void **state)
 {
 	(void)state;
@@ -551,6 +658,9 @@ int main(void)
 		cmocka_unit_test(test_total_limit),
 		cmocka_unit_test(test_download_pushback),
 		cmocka_unit_test(test_udp_loss),
+		cmocka_unit_test(test_batch),
+		cmocka_unit_test(test_batch_default),
+		cmocka_unit_test(test_batch_range),
 	};
 	int failed = cmocka_run_group_tests_name("link emulation", tests, NULL,
 						 NULL);

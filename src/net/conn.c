@@ -380,7 +380,7 @@ void cr__conn_flush(struct cr__conn *c)
 	if (c->state != CR__OPEN || c->broken)
 		return;
 	now = cr__clock_now(c->w->clock);
-	due = now + CR__SHAPE_COALESCE;
+	due = now + c->w->batch_ns;
 	while (c->nstamped) {
 		uint32_t i = c->qhead, k;
 		size_t total = 0;
@@ -398,6 +398,8 @@ void cr__conn_flush(struct cr__conn *c)
 		}
 		if (!k)
 			break; /* the next release is not due yet */
+		if (c->q[c->qhead].release_ns)
+			c->w->shaped_writes++;
 		/* sendmsg, not writev: a peer that has gone away must be an
 		 * EPIPE here, not a SIGPIPE that kills the embedding process */
 		w = sendmsg(c->fd,

@@ -8,9 +8,11 @@
  *
  *	end of transmission + link delay (+ jitter, never reordering TCP),
  *
- * and the connection's flush writes it when that time comes (messages due
- * within CR__SHAPE_COALESCE of each other leave in one writev).  Only what
- * is due now is stamped, so a stamped message is one "on the wire".
+ * and the connection's flush writes it when that time comes: at each wake-up
+ * every release due within the worker's batch window (20 us unless the
+ * node sets it wider) leaves, those of one connection in one writev.  Only
+ * what may start within the window is stamped, so a stamped message is one
+ * "on the wire".
  * Receiving, a connection reads only while its download buckets allow, as
  * much as about 2 ms of the rate; otherwise the socket stays unread and TCP
  * flow control pushes back on the sender, as a real access link does.
@@ -225,7 +227,7 @@ static void stamp_conn(struct cr__conn *c, int64_t start, int64_t now)
 	if (tight && (!c->fid.rate_Bps || tight < c->fid.rate_Bps))
 		c->fid.rate_Bps = tight;
 
-	if (release <= now + CR__SHAPE_COALESCE)
+	if (release <= now + c->w->batch_ns)
 		cr__worker_mark_dirty(c);
 	else
 		cr__shaper_arm_tx(c, release);
@@ -326,9 +328,12 @@ static void udp_flight_cb(void *ctx, void *arg)
 
 	CR__UNUSED(arg);
 	h->timer = 0;
-	while (h->len && h->v[0].release_ns <= now + CR__SHAPE_COALESCE) {
+	while (h->len && h->v[0].release_ns <= now + p->w->batch_ns) {
 		struct udp_flight f = heap_pop(h);
 		cr__hist_add(&p->w->late, now - f.release_ns);
+		if (f.release_ns - now > p->w->early_max)
+			p->w->early_max = f.release_ns - now;
+		p->w->shaped_writes++;
 		cr__udp_send_now(p, &f.to, f.m);
 		cr_msg_release(f.m);
 	}
@@ -404,6 +409,9 @@ static void pump_at(struct cr_peer *p, int64_t at)
 static void pump(struct cr_peer *p)
 {
 	int64_t now = now_of(p);
+	/* what may start within the batch window is stamped now, so that
+	 * it can leave with this wake-up's writes */
+	int64_t horizon = now + p->w->batch_ns;
 
 	for (;;) {
 		int64_t floor = now - CR__SHAPE_CATCHUP;
@@ -412,7 +420,7 @@ static void pump(struct cr_peer *p)
 		int64_t wait = INT64_MAX;
 		struct cr__conn *pick = NULL, *c = p->rr;
 
-		if (pstart > now) {
+		if (pstart > horizon) {
 			pump_at(p, pstart);
 			return;
 		}
@@ -420,7 +428,7 @@ static void pump(struct cr_peer *p)
 			int64_t cs = ready(&c->up, floor);
 			if (c->state != CR__OPEN)
 				continue; /* its turn comes once connected */
-			if (cs <= now) {
+			if (cs <= horizon) {
 				pick = c;
 				break;
 			}
@@ -479,6 +487,8 @@ void cr__shaper_written(struct cr__conn *c, const struct cr__qent *e,
 	if (!e->release_ns)
 		return;
 	cr__hist_add(&c->w->late, now - e->release_ns);
+	if (e->release_ns - now > c->w->early_max)
+		c->w->early_max = e->release_ns - now;
 	if (!f->msgs) {
 		f->first_release_ns = e->release_ns;
 		f->first_write_ns = now;

@@ -432,7 +432,7 @@ static int set_time(struct loader *ld, struct sect *s, const struct key *k,
 
 	if (cr_parse_time(v, CR_SEC, &t))
 		return bad(ld, v, CR_TIME_FORMS);
-	if ((uint64_t)t < k->min)
+	if ((uint64_t)t < k->min || (k->max && (uint64_t)t > k->max))
 		return out_of_range(ld, v, k->range);
 	memcpy((char *)target(ld, s) + k->off, &t, sizeof(t));
 	return 0;
@@ -567,6 +567,7 @@ enum {
 	EX_NAME,
 	EX_DURATION,
 	EX_WARMUP,
+	EX_BATCH,
 	EX_SEED,
 	EX_WORKERS,
 	EX_ALGORITHM,
@@ -584,6 +585,8 @@ static const struct key experiment_keys[EX__N] = {
     [EX_DURATION] = {"duration", set_time, FIELD(EXP, duration_ns), .min = 1,
 		     .required = true, .range = "a time above 0"},
     [EX_WARMUP] = {"warmup", set_time, FIELD(EXP, warmup_ns)},
+    [EX_BATCH] = {"batch", set_time, FIELD(EXP, batch_ns),
+		  .max = 100000000, .range = "a time from 0 to 100ms"},
     [EX_SEED] = {"seed", set_uint, FIELD(EXP, seed), .max = UINT64_MAX},
     [EX_WORKERS] = {"workers", set_uint, FIELD(EXP, workers), .max = 256,
 		    .range = " (0: one per core)"},

@@ -80,6 +80,7 @@ struct cr_experiment {
 	char name[CR_NAME_MAX];
 	int64_t duration_ns;
 	int64_t warmup_ns;
+	int64_t batch_ns; /* 0: the engine's default */
 	uint64_t seed;
 	int workers; /* 0: one per core */
 	char algorithm[CR_PATH_MAX];

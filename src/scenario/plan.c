@@ -253,6 +253,7 @@ int cr_plan_build(struct cr_plan *pl, const struct cr_experiment *e,
 	cfg->exp_id = cr_node_experiment_id(pl->idtext);
 	cfg->duration_ns = e->duration_ns;
 	cfg->warmup_ns = e->warmup_ns;
+	cfg->batch_ns = e->batch_ns;
 	cfg->workers = e->workers;
 	cfg->algo = algo;
 	cfg->peers = pl->peers;
