@@ -24,6 +24,8 @@
  *   A real link also takes frame/rate to transmit a frame; the emulation
  *   adds that time by design, so it is part of what is expected.
  *
+ * --busy-poll: the node's workers never sleep (cr_node_config.busy_poll).
+ *
  * Prints one line of key=value pairs.  Also reports the engine's own view of
  * its fidelity (summary.json's fidelity fields) and the process's CPU.
  *
@@ -69,6 +71,7 @@ static struct {
 	uint16_t base;
 	int workers;
 	uint64_t seed;
+	bool busy_poll;
 	struct link_rec *rec;
 	int64_t *samples;
 	size_t cap;
@@ -271,6 +274,7 @@ int main(int argc, char **argv)
 	    {"workers", required_argument, NULL, 'W'},
 	    {"queue-limit", required_argument, NULL, 'q'},
 	    {"seed", required_argument, NULL, 'S'},
+	    {"busy-poll", no_argument, NULL, 'B'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -335,6 +339,9 @@ int main(int argc, char **argv)
 			break;
 		case 'S':
 			B.seed = (uint64_t)num("--seed", optarg);
+			break;
+		case 'B':
+			B.busy_poll = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -406,6 +413,7 @@ int main(int argc, char **argv)
 	cfg.nsources = B.mode == MODE_RATE ? B.links : 0;
 	cfg.queue_limit = queue_limit;
 	cfg.seed = B.seed;
+	cfg.busy_poll = B.busy_poll;
 	cfg.log_level = CR_LOG_ERROR;
 
 	struct cr_node_fd_budget fb;

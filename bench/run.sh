@@ -863,8 +863,8 @@ if [ "$DOFID" = 1 ]; then
 	TIMER_MAX=$(kv late_max_us "$tl")
 	progress_end
 	csv_start "$FIDCSV" "Crystal link emulation fidelity: configured vs measured at the receivers, beside the kernel's shaper" \
-		links,rate_Bps,delay_ms,message_size,probe_size,probe_interval_ms,measured_mean_Bps,rate_err_mean_pct,rate_err_worst_pct,rate_err_p99_pct,delay_samples,delay_err_min_us,delay_err_p50_us,delay_err_p99_us,delay_err_max_us,engine_fidelity_rate_run,engine_fidelity_delay_run,cpu_rate_run_pct,cpu_delay_run_pct,kernel_shaper,kernel_wire_err_mean_pct,kernel_wire_err_worst_pct,kernel_goodput_err_mean_pct,kernel_goodput_err_worst_pct,kernel_delay_samples,kernel_delay_err_p50_us,kernel_delay_err_p99_us,kernel_delay_err_max_us \
-		"crystal: fidelity --links N --rate R --delay D --mode rate|delay --message-size 1024 --probe-size 64 --warmup $FID_W1 (1 link) or $FID_WMANY s --seconds $SECS --workers $WORKERS; kernel: kshape recv|send over a veth pair between two namespaces, tbf burst 1600 (1 link) or htb (a class per connection), window $SECS s
+		links,rate_Bps,delay_ms,message_size,probe_size,probe_interval_ms,measured_mean_Bps,rate_err_mean_pct,rate_err_worst_pct,rate_err_p99_pct,delay_samples,delay_err_min_us,delay_err_p50_us,delay_err_p99_us,delay_err_max_us,engine_fidelity_rate_run,engine_fidelity_delay_run,cpu_rate_run_pct,cpu_delay_run_pct,kernel_shaper,kernel_wire_err_mean_pct,kernel_wire_err_worst_pct,kernel_goodput_err_mean_pct,kernel_goodput_err_worst_pct,kernel_delay_samples,kernel_delay_err_p50_us,kernel_delay_err_p99_us,kernel_delay_err_max_us,busy_delay_err_p50_us,busy_delay_err_p99_us,busy_delay_err_max_us,busy_cpu_pct \
+		"crystal: fidelity --links N --rate R --delay D --mode rate|delay --message-size 1024 --probe-size 64 --warmup $FID_W1 (1 link) or $FID_WMANY s --seconds $SECS --workers $WORKERS; busy_*: the delay run again with --busy-poll; kernel: kshape recv|send over a veth pair between two namespaces, tbf burst 1600 (1 link) or htb (a class per connection), window $SECS s
 a lone timerfd (kshape timer --interval 5000000 --seconds $SECS) woke late by p50 $TIMER_P50 us, p99 $TIMER_P99 us, max $TIMER_MAX us
 kernel shaper: ${KERNEL_NOTE:-measured}${NETEM_NOTE:+; $NETEM_NOTE}"
 	fid_rows=
@@ -890,8 +890,12 @@ kernel shaper: ${KERNEL_NOTE:-measured}${NETEM_NOTE:+; $NETEM_NOTE}"
 			progress "  fidelity: $L links, $r B/s, $d ms: crystal, delay"
 			fid_once "$TMP/fid.delay" --links "$L" --rate "$r" --delay "$dns" --mode delay \
 				--probe-size 64 --probe-interval "$iv" --warmup "$w" --seconds "$SECS"
+			progress "  fidelity: $L links, $r B/s, $d ms: crystal, delay, busy polling"
+			fid_once "$TMP/fid.busy" --links "$L" --rate "$r" --delay "$dns" --mode delay \
+				--probe-size 64 --probe-interval "$iv" --warmup "$w" --seconds "$SECS" --busy-poll
 			fr=$(grep '^fidelity ' "$TMP/fid.rate")
 			fd=$(grep '^fidelity ' "$TMP/fid.delay")
+			fb=$(grep '^fidelity ' "$TMP/fid.busy")
 			ksh=none kw='' kww='' kg='' kgw='' kds='' kd50='' kd99='' kdmax=''
 			# the kernel's probes as far apart as crystal's were
 			kiv=$(kv probe_interval_ns "$fd")
@@ -919,7 +923,7 @@ kernel shaper: ${KERNEL_NOTE:-measured}${NETEM_NOTE:+; $NETEM_NOTE}"
 					kdmax=$(kv delay_err_max_us "$kl")
 				fi
 			fi
-			printf '%s,%s,%s,1024,64,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n' \
+			printf '%s,%s,%s,1024,64,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s\n' \
 				"$L" "$r" "$d" "$(awk -v n="$kiv" 'BEGIN { print n / 1e6 }')" \
 				"$(kv measured_mean_Bps "$fr")" "$(kv rate_err_mean_pct "$fr")" \
 				"$(kv rate_err_worst_pct "$fr")" "$(kv rate_err_p99_pct "$fr")" \
@@ -928,7 +932,9 @@ kernel shaper: ${KERNEL_NOTE:-measured}${NETEM_NOTE:+; $NETEM_NOTE}"
 				"$(kv delay_err_max_us "$fd")" \
 				"$(kv engine_fidelity "$fr")" "$(kv engine_fidelity "$fd")" \
 				"$(kv cpu_percent "$fr")" "$(kv cpu_percent "$fd")" \
-				"$ksh" "$kw" "$kww" "$kg" "$kgw" "$kds" "$kd50" "$kd99" "$kdmax" >>"$rows"
+				"$ksh" "$kw" "$kww" "$kg" "$kgw" "$kds" "$kd50" "$kd99" "$kdmax" \
+				"$(kv delay_err_p50_us "$fb")" "$(kv delay_err_p99_us "$fb")" \
+				"$(kv delay_err_max_us "$fb")" "$(kv cpu_percent "$fb")" >>"$rows"
 		done
 		progress_end
 		cat "$rows" >>"$FIDCSV.tmp"
@@ -940,7 +946,8 @@ kernel shaper: ${KERNEL_NOTE:-measured}${NETEM_NOTE:+; $NETEM_NOTE}"
 		fi
 		echo "  crystal: rate error in frame bytes (1 KB messages, links saturated); delay error of"
 		echo "  64-byte probes = arrival - creation - (delay + frame/rate); 'engine' = the run's own"
-		echo "  fidelity verdict (rate run/delay run)"
+		echo "  fidelity verdict (rate run/delay run); busy p99 = the delay run again with"
+		echo "  --busy-poll (workers never sleep: no wake-up lateness, both cores busy), and its CPU"
 		if [ "$KERNEL_OK" = 1 ]; then
 			if [ "$L" = 1 ]; then
 				echo "  kernel: tbf (burst 1600 B) on a veth pair between two network namespaces;"
@@ -958,9 +965,9 @@ kernel shaper: ${KERNEL_NOTE:-measured}${NETEM_NOTE:+; $NETEM_NOTE}"
 		BEGIN {
 			# one link: signed errors; more: mean of the sizes / the worst, signed
 			e = many ? 19 : 9
-			fmt = "%10s %6s | %" e "s %9s %9s %9s %7s | %" e "s %" e "s %9s %9s\n"
+			fmt = "%10s %6s | %" e "s %9s %9s %9s %7s %9s %5s | %" e "s %" e "s %9s %9s\n"
 			printf fmt, "rate", "delay", many ? "rate err mean/worst" : "rate err",
-				"delay p50", "p99", "max", "engine",
+				"delay p50", "p99", "max", "engine", "busy p99", "CPU",
 				many ? "wire err mean/worst" : "wire err",
 				many ? "goodput mean/worst" : "goodput err", "delay p50", "p99"
 		}
@@ -976,6 +983,7 @@ kernel shaper: ${KERNEL_NOTE:-measured}${NETEM_NOTE:+; $NETEM_NOTE}"
 			kd50 = $26 != "" ? dly($26) : (kok && $3 > 0 ? "no netem" : "-")
 			printf fmt, rate($2), $3 " ms", (many ? pair($8, $9) : pct($9)),
 				dly($13), dly($14), dly($15), eng($16) "/" eng($17),
+				dly($30), ($32 == "" ? "-" : sprintf("%.0f%%", $32)),
 				(many ? pair($21, $22) : pct($22)),
 				(many ? pair($23, $24) : pct($24)), kd50, dly($27)
 		}' "$rows"
@@ -1209,6 +1217,9 @@ if [ "$DOFID" = 1 ]; then
 	delay_m=$(awk -F, -v L="$many" '!/^#/ && $1 == L && $14 != "" {
 		if (!n++ || $14 > m) { m = $14; r = $2; d = $3 } }
 		END { if (n) printf "%.3f %s %s\n", m / 1000, r, d }' "$FIDCSV")
+	busy_m=$(awk -F, -v L="$many" '!/^#/ && $1 == L && $30 != "" {
+		if (!n++ || $30 > m) { m = $30; r = $2; d = $3; c = $32 } }
+		END { if (n) printf "%.3f %s %s %s\n", m / 1000, r, d, c }' "$FIDCSV")
 	if [ "$many" -ge 1000 ] && [ -n "$rate_m" ]; then
 		# shellcheck disable=SC2086
 		set -- $rate_m
@@ -1218,10 +1229,16 @@ if [ "$DOFID" = 1 ]; then
 		set -- $delay_m
 		target fidelity "added-delay error p99 with $many shaped links, ms (worst row)" "$1" "<=" 1 \
 			"worst row $(awk -v b="$2" "$AWKLIB"'BEGIN { print rate(b) }'), $3 ms"
+		# shellcheck disable=SC2086
+		set -- $busy_m
+		target fidelity "added-delay error p99 with $many shaped links and --busy-poll, ms (worst row)" "$1" "<=" 1 \
+			"worst row $(awk -v b="$2" "$AWKLIB"'BEGIN { print rate(b) }'), $3 ms; CPU $4% of one core (both busy by design)"
 	else
 		target fidelity "rate error with 1000 shaped links, % (mean over links, worst row)" "" "<=" 1 \
 			"1000 not in BENCH_FID_LINKS"
 		target fidelity "added-delay error p99 with 1000 shaped links, ms (worst row)" "" "<=" 1 \
+			"1000 not in BENCH_FID_LINKS"
+		target fidelity "added-delay error p99 with 1000 shaped links and --busy-poll, ms (worst row)" "" "<=" 1 \
 			"1000 not in BENCH_FID_LINKS"
 	fi
 fi

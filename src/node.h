@@ -108,6 +108,10 @@ struct cr_node_config {
 	 * wider window costs fewer wake-ups and system calls and writes
 	 * frames up to this much before their release times. */
 	int64_t batch_ns;
+	/* Workers never sleep: each polls its sockets and timers without
+	 * blocking, so that a release is not late by the time an idle core
+	 * takes to wake up.  Costs a whole core per worker. */
+	bool busy_poll;
 	int64_t hello_timeout_ns;  /* 0: CR__HELLO_TIMEOUT */
 	cr_link_limits limits;	   /* every peer's link, unless its own */
 	struct cr_node_tracker tracker;

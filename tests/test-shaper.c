@@ -5,7 +5,8 @@
  * limit over upload and download; a download limit that paces a fast sender
  * without its queue growing; UDP loss that drops the expected share,
  * the same datagrams for the same seed; and a batch window that writes
- * several frames per system call, in order, at the same rate.
+ * several frames per system call, in order, at the same rate; and workers
+ * that busy-poll instead of sleeping.
  *
  * Rates are measured at the receiver in frame bytes (header + payload) over
  * a window that starts after the links are up.  The tolerances are the
@@ -145,6 +146,7 @@ struct exp {
 	uint64_t seed;
 	int64_t duration;
 	int64_t batch;
+	bool busy_poll;
 };
 
 static struct cr_node_result last; /* of the last run */
@@ -197,6 +199,7 @@ static void run(struct exp *e)
 	cfg.nparams = e->nparams;
 	cfg.seed = e->seed;
 	cfg.batch_ns = e->batch;
+	cfg.busy_poll = e->busy_poll;
 	cfg.log_level = CR_LOG_WARN;
 	assert_int_equal(cr_node_create(&cfg, &n, err, sizeof(err)), 0);
 	if (cr_node_run(n, err, sizeof(err)))
@@ -478,6 +481,39 @@ static void test_batch_default(void **state)
 	assert_true(recs[26411].msgs > 100);
 }
 
+/* Workers that never sleep shape the same: a 100 KB/s link with 10 ms of
+ * delay carries its rate, in order, every message whole, and the run ends
+ * by itself at its duration. */
+static void busy_poll_attempt(void)
+{
+	struct exp e = {.duration = WIN_END + 300 * CR_MS, .busy_poll = true};
+	size_t s, d;
+
+	rec_reset();
+	s = add_peer(&e, 26430);
+	d = add_peer(&e, 26431);
+	e.lim[s].link_upload_Bps = 100000;
+	e.lim[s].access_delay_ns = 5 * CR_MS;
+	e.lim[d].access_delay_ns = 5 * CR_MS;
+	connect_peers(&e, s, d);
+	add_source(&e, s, 1024, 0, 0);
+	window(26431, WIN_START, WIN_END);
+	recs[26431].check_order = true;
+	recs[26431].want_size = 1024;
+	run(&e);
+	assert_int_equal(recs[26431].out_of_order, 0);
+	assert_int_equal(recs[26431].wrong_size, 0);
+	assert_true(recs[26431].msgs > 400);
+	assert_true(last.elapsed_ns < e.duration + 2 * CR_SEC);
+	assert_near(rate_of(26431), 100000, 0.02, "100 KB/s, busy polling");
+}
+
+static void test_busy_poll(void **state)
+{
+	(void)state;
+	retry(busy_poll_attempt, "busy polling");
+}
+
 /* A window past 100 ms, or below zero, is refused. */
 static void test_batch_range(void **state)
 {
@@ -661,6 +697,7 @@ int main(void)
 		cmocka_unit_test(test_batch),
 		cmocka_unit_test(test_batch_default),
 		cmocka_unit_test(test_batch_range),
+		cmocka_unit_test(test_busy_poll),
 	};
 	int failed = cmocka_run_group_tests_name("link emulation", tests, NULL,
 						 NULL);

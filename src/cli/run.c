@@ -48,6 +48,7 @@ struct run_opts {
 	uint64_t seed;
 	int64_t warmup_ns;
 	int64_t batch_ns; /* 0: the engine's default */
+	bool busy_poll;
 	cr_link_limits lim;
 	uint64_t source_upload_Bps;
 	const char *matrix_path;
@@ -101,6 +102,8 @@ static void run_usage(FILE *f)
 	      "  --batch TIME         releases due within TIME of a wake-up leave with it,\n"
 	      "                       up to TIME early: fewer wake-ups and system calls for\n"
 	      "                       coarser timing (default 20us, at most 100ms)\n"
+	      "  --busy-poll          workers never sleep: no wake-up lateness, a whole\n"
+	      "                       core per worker\n"
 	      "\n"
 	      "placement:\n"
 	      "  --workers M          event loops (threads); default one per core\n"
@@ -170,6 +173,7 @@ enum {
 	O_TRACE,
 	O_PLAYOUT,
 	O_BATCH,
+	O_BUSY,
 };
 
 static const struct option long_opts[] = {
@@ -201,6 +205,7 @@ static const struct option long_opts[] = {
 	{"seed", required_argument, NULL, O_SEED},
 	{"warmup", required_argument, NULL, O_WARMUP},
 	{"batch", required_argument, NULL, O_BATCH},
+	{"busy-poll", no_argument, NULL, O_BUSY},
 	{"source-upload", required_argument, NULL, O_SRC_UP},
 	{"trace", required_argument, NULL, O_TRACE},
 	{"play-out", required_argument, NULL, O_PLAYOUT},
@@ -367,6 +372,9 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 		case O_WARMUP:
 			if (cr_parse_time(optarg, CR_SEC, &o->warmup_ns))
 				return bad("--warmup", optarg, CR_TIME_FORMS);
+			break;
+		case O_BUSY:
+			o->busy_poll = true;
 			break;
 		case O_BATCH:
 			if (cr_parse_time(optarg, CR_SEC, &o->batch_ns))
@@ -643,6 +651,7 @@ static int write_summary(const char *dir, const struct run_opts *o,
 	cr_json_uint(&j, "seed", o->seed ? o->seed : 1);
 	cr_json_num(&j, "warmup_s", (double)o->warmup_ns / 1e9);
 	cr_json_num(&j, "batch_us", (double)r->batch_ns / 1e3);
+	cr_json_bool(&j, "busy_poll", o->busy_poll);
 	if (o->file)
 		goto params; /* links are per class: see the experiment file */
 	cr_json_uint(&j, "upload_Bps", o->lim.upload_Bps);
@@ -1012,6 +1021,7 @@ static int run_file(struct run_opts *o)
 		return rc;
 	}
 	o->experiment = &e;
+	pl.cfg.busy_poll = o->busy_poll; /* a property of the machine's use */
 	run_dir(o, e.name, outdir, sizeof(outdir), started, sizeof(started));
 	rc = execute(o, &pl.cfg, algo, outdir, started);
 	cr_plan_free(&pl);
@@ -1093,6 +1103,7 @@ int cr_cli_run(int argc, char **argv)
 	cfg.seed = o.seed ? o.seed : 1;
 	cfg.warmup_ns = o.warmup_ns;
 	cfg.batch_ns = o.batch_ns;
+	cfg.busy_poll = o.busy_poll;
 	cfg.limits = o.lim;
 	if (o.matrix_path &&
 	    cr_matrix_load(o.matrix_path, &matrix, &cfg.nmatrix, err,

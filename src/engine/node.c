@@ -832,7 +832,12 @@ static void *worker_main(void *arg)
 		if (n->cfg.warmup_ns > 0)
 			cr__worker_timer(w, n->cfg.warmup_ns, 0, warmup_done, w,
 					 NULL, NULL);
-		if (!atomic_load(&n->ended))
+		if (atomic_load(&n->ended))
+			;
+		else if (n->cfg.busy_poll)
+			while (uv_run(&w->loop, UV_RUN_NOWAIT))
+				; /* every pass polls with a zero timeout */
+		else
 			uv_run(&w->loop, UV_RUN_DEFAULT);
 	}
 	publish_stats(w, NULL);
