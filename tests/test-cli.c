@@ -124,6 +124,52 @@ static void run_writes_summary(void **state)
 	free(se);
 }
 
+/* The number after "key": in a JSON document (the first such key). */
+static double num_in(const char *json, const char *key)
+{
+	const char *v = key_in(json, key);
+
+	if (!v)
+		fail_msg("summary.json has no \"%s\"", key);
+	return strtod(v + strlen(key) + 3, NULL);
+}
+
+/* --batch and --busy-poll reach the engine and the summary says so. */
+static void run_batch_and_busy_poll(void **state)
+{
+	char out[128], path[160], *so, *se, *json;
+	const char *v;
+
+	(void)state;
+	snprintf(out, sizeof(out), "%s/batch", dir);
+	char *argv[] = {crystal,	 "run",	   "--duration",   "1.5",
+			"--peers",	 "10",	   "--link-upload", "1MB/s",
+			"--batch",	 "2ms",	   "--busy-poll",  "--out",
+			out,		 "--base-port", "32640", "--quiet",
+			NULL};
+	int rc = t_run(argv, 60000, &so, &se);
+
+	if (rc != 0)
+		fail_msg("exit status %d; stderr: %s", rc, se ? se : "");
+	snprintf(path, sizeof(path), "%s/summary.json", out);
+	json = t_slurp(path);
+	assert_non_null(json);
+	assert_true(num_in(json, "batch_us") == 2000);
+	assert_true(num_in(json, "frames_released") > 100);
+	assert_true(num_in(json, "shaped_writes") > 0);
+	assert_true(num_in(json, "frames_per_write") >= 1);
+	assert_true(num_in(json, "release_early_max_us") <= 2000);
+	v = key_in(json, "busy_poll");
+	assert_non_null(v);
+	v += strlen("\"busy_poll\":");
+	while (*v == ' ')
+		v++;
+	assert_int_equal(strncmp(v, "true", 4), 0);
+	free(json);
+	free(so);
+	free(se);
+}
+
 struct bad_opt {
 	const char *args[4];
 	const char *named; /* the message must contain this */
@@ -267,6 +313,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(run_writes_summary, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(run_batch_and_busy_poll, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(bad_options_exit_2, setup,
 					    teardown),
