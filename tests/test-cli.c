@@ -72,6 +72,19 @@ static const char *key_in(const char *json, const char *key)
 	return strstr(json, pat);
 }
 
+/* The text of the value after "key": (spaces skipped); fails without it. */
+static const char *value_in(const char *json, const char *key)
+{
+	const char *v = key_in(json, key);
+
+	if (!v)
+		fail_msg("summary.json has no \"%s\":\n%s", key, json);
+	v += strlen(key) + 3;
+	while (*v == ' ')
+		v++;
+	return v;
+}
+
 static void run_writes_summary(void **state)
 {
 	static const char *const keys[] = {
@@ -106,19 +119,10 @@ static void run_writes_summary(void **state)
 			fail_msg("summary.json has no \"%s\":\n%s", keys[i],
 				 json);
 	/* a run that ran its course */
-	const char *v =
-	    key_in(json, "interrupted") + strlen("\"interrupted\":");
-	while (*v == ' ')
-		v++;
-	assert_int_equal(strncmp(v, "false", 5), 0);
-	v = key_in(json, "parameters") + strlen("\"parameters\":");
-	while (*v == ' ')
-		v++;
-	assert_int_equal(*v, '{');
+	assert_int_equal(strncmp(value_in(json, "interrupted"), "false", 5), 0);
+	assert_int_equal(*value_in(json, "parameters"), '{');
 	/* data flowed */
-	v = key_in(json, "messages_switched") +
-	    strlen("\"messages_switched\":");
-	assert_true(strtod(v, NULL) > 0);
+	assert_true(strtod(value_in(json, "messages_switched"), NULL) > 0);
 	free(json);
 	free(so);
 	free(se);
@@ -127,18 +131,13 @@ static void run_writes_summary(void **state)
 /* The number after "key": in a JSON document (the first such key). */
 static double num_in(const char *json, const char *key)
 {
-	const char *v = key_in(json, key);
-
-	if (!v)
-		fail_msg("summary.json has no \"%s\"", key);
-	return strtod(v + strlen(key) + 3, NULL);
+	return strtod(value_in(json, key), NULL);
 }
 
 /* --batch and --busy-poll reach the engine and the summary says so. */
 static void run_batch_and_busy_poll(void **state)
 {
 	char out[128], path[160], *so, *se, *json;
-	const char *v;
 
 	(void)state;
 	snprintf(out, sizeof(out), "%s/batch", dir);
@@ -159,12 +158,7 @@ static void run_batch_and_busy_poll(void **state)
 	assert_true(num_in(json, "shaped_writes") > 0);
 	assert_true(num_in(json, "frames_per_write") >= 1);
 	assert_true(num_in(json, "release_early_max_us") <= 2000);
-	v = key_in(json, "busy_poll");
-	assert_non_null(v);
-	v += strlen("\"busy_poll\":");
-	while (*v == ' ')
-		v++;
-	assert_int_equal(strncmp(v, "true", 4), 0);
+	assert_int_equal(strncmp(value_in(json, "busy_poll"), "true", 4), 0);
 	free(json);
 	free(so);
 	free(se);
@@ -300,12 +294,7 @@ static void sigint_ends_the_run_early(void **state)
 	snprintf(path, sizeof(path), "%s/summary.json", out);
 	json = t_slurp(path);
 	assert_non_null(json);
-	const char *v = key_in(json, "interrupted");
-	assert_non_null(v);
-	v += strlen("\"interrupted\":");
-	while (*v == ' ')
-		v++;
-	assert_int_equal(strncmp(v, "true", 4), 0);
+	assert_int_equal(strncmp(value_in(json, "interrupted"), "true", 4), 0);
 	free(json);
 }
 

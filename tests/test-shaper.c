@@ -181,6 +181,45 @@ static void add_source(struct exp *e, size_t peer, uint32_t size,
 	s->count = count;
 }
 
+/* A sender at `port` whose connection is limited to `rate` (0: none),
+ * with a source of 1 KB messages as fast as the link takes them, linked to
+ * a receiver at port + 1; each end has half of `delay` as its access
+ * delay.  Returns the sender. */
+static size_t add_link(struct exp *e, uint16_t port, uint64_t rate,
+		       int64_t delay)
+{
+	size_t s = add_peer(e, port), d = add_peer(e, (uint16_t)(port + 1));
+
+	e->lim[s].link_upload_Bps = rate;
+	e->lim[s].access_delay_ns = delay / 2;
+	e->lim[d].access_delay_ns = delay / 2;
+	connect_peers(e, s, d);
+	add_source(e, s, 1024, 0, 0);
+	return s;
+}
+
+/* The receiver at `port` checks that every message is the next of the
+ * source's sequence and has the source's 1024 bytes. */
+static void check_order(uint16_t port)
+{
+	recs[port].check_order = true;
+	recs[port].want_size = 1024;
+}
+
+/* ... and after the run: none out of order, none of another size, and
+ * more than `min` of them. */
+static void assert_in_order(uint16_t port, uint64_t min)
+{
+	struct rec *r = &recs[port];
+
+	assert_int_equal(r->out_of_order, 0);
+	assert_int_equal(r->wrong_size, 0);
+	if (r->msgs <= min)
+		fail_msg("port %u: %llu messages, expected more than %llu",
+			 port, (unsigned long long)r->msgs,
+			 (unsigned long long)min);
+}
+
 static void run(struct exp *e)
 {
 	struct cr_node_config cfg = {0};
@@ -368,16 +407,9 @@ static void test_delay(void **state)
 static void delay_throughput_attempt(void)
 {
 	struct exp e = {.duration = 7 * CR_SEC};
-	size_t s, d;
 
 	rec_reset();
-	s = add_peer(&e, 26200);
-	d = add_peer(&e, 26201);
-	e.lim[s].link_upload_Bps = 100000;
-	e.lim[s].access_delay_ns = 100 * CR_MS;
-	e.lim[d].access_delay_ns = 100 * CR_MS;
-	connect_peers(&e, s, d);
-	add_source(&e, s, 1024, 0, 0);
+	add_link(&e, 26200, 100000, 200 * CR_MS);
 	window(26201, 1500 * CR_MS, 6500 * CR_MS);
 	run(&e);
 	assert_near(rate_of(26201), 100000, 0.02, "100 KB/s through 200 ms");
@@ -423,24 +455,17 @@ static void batch_attempt(void)
 {
 	struct exp e = {.duration = WIN_END + 300 * CR_MS,
 			.batch = 3 * CR_MS};
-	size_t s, m, t;
+	size_t m, t;
 
 	rec_reset();
-	s = add_peer(&e, 26400);
-	m = add_peer(&e, 26401);
-	t = add_peer(&e, 26402);
-	e.lim[s].link_upload_Bps = 1700000;
+	m = add_link(&e, 26440, 1700000, 0) + 1; /* 26441 relays ... */
+	t = add_peer(&e, 26442);		  /* ... to 26442 */
 	e.lim[m].link_upload_Bps = 1700000;
-	connect_peers(&e, s, m);
 	connect_peers(&e, m, t);
-	add_source(&e, s, 1024, 0, 0);
-	window(26402, WIN_START, WIN_END);
-	recs[26402].check_order = true;
-	recs[26402].want_size = 1024;
+	window(26442, WIN_START, WIN_END);
+	check_order(26442);
 	run(&e);
-	assert_int_equal(recs[26402].wrong_size, 0);
-	assert_int_equal(recs[26402].out_of_order, 0);
-	assert_true(recs[26402].msgs > 1000);
+	assert_in_order(26442, 1000);
 	assert_int_equal(last.batch_ns, 3 * CR_MS);
 	assert_true(last.early_max_ns > 0);
 	assert_true(last.early_max_ns <= 3 * CR_MS);
@@ -448,7 +473,7 @@ static void batch_attempt(void)
 		fail_msg("%llu frames in %llu writes: fewer than 1.5 a write",
 			 (unsigned long long)last.late_samples,
 			 (unsigned long long)last.shaped_writes);
-	assert_near(rate_of(26402), 1700000, 0.02, "1.7 MB/s, batched");
+	assert_near(rate_of(26442), 1700000, 0.02, "1.7 MB/s, batched");
 }
 
 static void test_batch(void **state)
@@ -462,23 +487,15 @@ static void test_batch(void **state)
 static void test_batch_default(void **state)
 {
 	struct exp e = {.duration = 2 * CR_SEC};
-	size_t s, d;
 
 	(void)state;
 	rec_reset();
-	s = add_peer(&e, 26410);
-	d = add_peer(&e, 26411);
-	e.lim[s].link_upload_Bps = 100000;
-	connect_peers(&e, s, d);
-	add_source(&e, s, 1024, 0, 0);
-	recs[26411].check_order = true;
-	recs[26411].want_size = 1024;
+	add_link(&e, 26410, 100000, 0);
+	check_order(26411);
 	run(&e);
 	assert_int_equal(last.batch_ns, 20 * CR_US);
 	assert_true(last.early_max_ns <= 20 * CR_US);
-	assert_int_equal(recs[26411].out_of_order, 0);
-	assert_int_equal(recs[26411].wrong_size, 0);
-	assert_true(recs[26411].msgs > 100);
+	assert_in_order(26411, 100);
 }
 
 /* Workers that never sleep shape the same: a 100 KB/s link with 10 ms of
@@ -487,23 +504,13 @@ static void test_batch_default(void **state)
 static void busy_poll_attempt(void)
 {
 	struct exp e = {.duration = WIN_END + 300 * CR_MS, .busy_poll = true};
-	size_t s, d;
 
 	rec_reset();
-	s = add_peer(&e, 26430);
-	d = add_peer(&e, 26431);
-	e.lim[s].link_upload_Bps = 100000;
-	e.lim[s].access_delay_ns = 5 * CR_MS;
-	e.lim[d].access_delay_ns = 5 * CR_MS;
-	connect_peers(&e, s, d);
-	add_source(&e, s, 1024, 0, 0);
+	add_link(&e, 26430, 100000, 10 * CR_MS);
 	window(26431, WIN_START, WIN_END);
-	recs[26431].check_order = true;
-	recs[26431].want_size = 1024;
+	check_order(26431);
 	run(&e);
-	assert_int_equal(recs[26431].out_of_order, 0);
-	assert_int_equal(recs[26431].wrong_size, 0);
-	assert_true(recs[26431].msgs > 400);
+	assert_in_order(26431, 400);
 	assert_true(last.elapsed_ns < e.duration + 2 * CR_SEC);
 	assert_near(rate_of(26431), 100000, 0.02, "100 KB/s, busy polling");
 }

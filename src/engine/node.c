@@ -832,13 +832,13 @@ static void *worker_main(void *arg)
 		if (n->cfg.warmup_ns > 0)
 			cr__worker_timer(w, n->cfg.warmup_ns, 0, warmup_done, w,
 					 NULL, NULL);
-		if (atomic_load(&n->ended))
-			;
-		else if (n->cfg.busy_poll)
-			while (uv_run(&w->loop, UV_RUN_NOWAIT))
-				; /* every pass polls with a zero timeout */
-		else
-			uv_run(&w->loop, UV_RUN_DEFAULT);
+		if (!atomic_load(&n->ended)) {
+			if (n->cfg.busy_poll)
+				while (uv_run(&w->loop, UV_RUN_NOWAIT))
+					; /* every pass polls with a zero timeout */
+			else
+				uv_run(&w->loop, UV_RUN_DEFAULT);
+		}
 	}
 	publish_stats(w, NULL);
 	cr__worker_teardown(w);

@@ -80,6 +80,15 @@ static int64_t jitter(struct cr_peer *p)
 	return (int64_t)(rng_unit(&p->rng) * (double)p->lim.jitter_ns);
 }
 
+/* A stamped frame (or datagram) due at `release` is written at `now`:
+ * how late, or how early within the batch window. */
+static void note_written(struct cr__worker *w, int64_t release, int64_t now)
+{
+	cr__hist_add(&w->late, now - release);
+	if (release - now > w->early_max)
+		w->early_max = release - now;
+}
+
 static int64_t now_of(const struct cr_peer *p)
 {
 	return cr__clock_now(&p->node->clock);
@@ -330,9 +339,7 @@ static void udp_flight_cb(void *ctx, void *arg)
 	h->timer = 0;
 	while (h->len && h->v[0].release_ns <= now + p->w->batch_ns) {
 		struct udp_flight f = heap_pop(h);
-		cr__hist_add(&p->w->late, now - f.release_ns);
-		if (f.release_ns - now > p->w->early_max)
-			p->w->early_max = f.release_ns - now;
+		note_written(p->w, f.release_ns, now);
 		p->w->shaped_writes++;
 		cr__udp_send_now(p, &f.to, f.m);
 		cr_msg_release(f.m);
@@ -486,9 +493,7 @@ void cr__shaper_written(struct cr__conn *c, const struct cr__qent *e,
 
 	if (!e->release_ns)
 		return;
-	cr__hist_add(&c->w->late, now - e->release_ns);
-	if (e->release_ns - now > c->w->early_max)
-		c->w->early_max = e->release_ns - now;
+	note_written(c->w, e->release_ns, now);
 	if (!f->msgs) {
 		f->first_release_ns = e->release_ns;
 		f->first_write_ns = now;
