@@ -5,6 +5,8 @@
 #   make check    build and run the whole test suite
 #   make demo     run the default experiment
 #   make bench    run the benchmarks (tables on stdout, CSV in bench/results/)
+#   make fresh-check  run the README's quick start, each command in a fresh
+#                 minbase Debian 12 root (as root; the committed tree)
 #
 #   make CC=clang           build with clang
 #   make check SANITIZE=1   the suite under AddressSanitizer + UBSan (in build-san/)
@@ -13,17 +15,21 @@ CC ?= cc
 SANITIZE ?=
 BUILD ?= $(if $(SANITIZE),build-san,build)
 
+# pkg-config is asked when a recipe first needs the answer, not when this
+# file is read: on a fresh machine `make deps demo` reads the Makefile before
+# `deps` has installed pkg-config and the libraries.  Each is asked once.
 PKGS := libuv inih gsl jansson
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -luv -linih -lgsl -lgslcblas)
+PKG_FALLBACK_LIBS := -luv -linih -lgsl -lgslcblas -ljansson
+PKG_CFLAGS = $(eval PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null))$(PKG_CFLAGS)
+PKG_LIBS = $(eval PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo $(PKG_FALLBACK_LIBS)))$(PKG_LIBS)
 
 OPT ?= -O2
 CFLAGS ?= $(OPT) -g
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wno-unused-parameter
 SAN_ON := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 SANFLAGS := $(if $(SANITIZE),$(SAN_ON))
-ALL_CFLAGS := -std=gnu17 $(WARN) $(CFLAGS) $(SANFLAGS) -fPIC -Iinclude -Isrc $(PKG_CFLAGS) -D_GNU_SOURCE
-LDLIBS := $(PKG_LIBS) -lpthread -ldl -lm
+ALL_CFLAGS = -std=gnu17 $(WARN) $(CFLAGS) $(SANFLAGS) -fPIC -Iinclude -Isrc $(PKG_CFLAGS) -D_GNU_SOURCE
+LDLIBS = $(PKG_LIBS) -lpthread -ldl -lm
 ALL_LDFLAGS := $(LDFLAGS) $(SANFLAGS)
 
 LIB_SRC := $(wildcard src/core/*.c src/net/*.c src/engine/*.c src/scenario/*.c src/metrics/*.c src/stream/*.c) \
@@ -38,14 +44,18 @@ TEST_SUPPORT_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(TEST_SUPPORT))
 TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 DEPS := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_SUPPORT_OBJ:.o=.d)
 
-.PHONY: all deps check demo bench clean format test-bins examples
+.PHONY: all deps check demo bench clean format test-bins examples fresh-check
 
 all: $(BUILD)/crystal $(BUILD)/libcrystal.a $(BUILD)/libcrystal.so examples
 
 deps:
 	@sh scripts/deps.sh
 
-$(BUILD)/obj/%.o: %.c
+# With `deps` among the goals, nothing is built before it has run, even
+# under -j.
+AFTER_DEPS := $(if $(filter deps,$(MAKECMDGOALS)),deps)
+
+$(BUILD)/obj/%.o: %.c | $(AFTER_DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
@@ -62,11 +72,11 @@ $(BUILD)/crystal: $(CLI_OBJ) $(BUILD)/libcrystal.a
 
 # The example third-party algorithm, built exactly as docs/writing-an-algorithm.md says.
 examples: $(BUILD)/examples/pingpong.so
-$(BUILD)/examples/pingpong.so: examples/pingpong/pingpong.c $(wildcard include/crystal/*.h)
+$(BUILD)/examples/pingpong.so: examples/pingpong/pingpong.c $(wildcard include/crystal/*.h) | $(AFTER_DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu17 $(WARN) $(CFLAGS) $(SANFLAGS) -shared -fPIC -Iinclude -o $@ $<
 
-$(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT_OBJ) $(BUILD)/libcrystal.a
+$(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT_OBJ) $(BUILD)/libcrystal.a | $(AFTER_DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -rdynamic -o $@ $< $(TEST_SUPPORT_OBJ) -Wl,--whole-archive $(BUILD)/libcrystal.a -Wl,--no-whole-archive $(ALL_LDFLAGS) -lcmocka $(LDLIBS)
 
@@ -78,12 +88,15 @@ check: test-bins
 demo: $(BUILD)/crystal
 	$(BUILD)/crystal run --out runs/demo
 
-$(BUILD)/bench/raw_relay: bench/raw_relay.c
+$(BUILD)/bench/raw_relay: bench/raw_relay.c | $(AFTER_DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu17 $(WARN) -O2 -pthread -o $@ $<
 
 bench: $(BUILD)/crystal $(BUILD)/bench/raw_relay
 	@BUILD=$(BUILD) sh bench/run.sh
+
+fresh-check:
+	@sh scripts/fresh-check.sh
 
 format:
 	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(TEST_SUPPORT) src/*.h src/*/*.h include/crystal/*.h
