@@ -21,6 +21,8 @@
 #   FRESH_LINES    which quick-start commands, by number (default "1 2")
 #   FRESH_TIMEOUT  seconds each command may take (default 2400)
 #   FRESH_KEEP     1: keep the roots and print where they are
+#   FRESH_LOGS     where each command's whole output is kept (default
+#                  runs/fresh-check in this tree)
 #
 # Exit status: 0 when every command succeeded, 1 when one failed, 2 when
 # the check itself could not run (not root, no mirror, no quick start).
@@ -31,6 +33,7 @@ CACHE=${FRESH_CACHE:-/var/cache/crystal}
 TARBALL=$CACHE/bookworm-minbase.tar
 LINES=${FRESH_LINES:-1 2}
 TIMEOUT=${FRESH_TIMEOUT:-2400}
+LOGS=${FRESH_LOGS:-$ROOT/runs/fresh-check}
 
 die() {
 	echo "fresh-check: $*" >&2
@@ -85,7 +88,7 @@ if [ -z "$WORK" ]; then
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
 fi
-mkdir -p "$WORK"
+mkdir -p "$WORK" "$LOGS"
 commit=$(git -C "$ROOT" rev-parse --short HEAD)
 dirty=$(git -C "$ROOT" status --porcelain --untracked-files=no | head -n 1)
 [ -z "$dirty" ] || echo "fresh-check: note: uncommitted changes are not checked (testing $commit)"
@@ -102,7 +105,7 @@ for i in $LINES; do
 	git clone -q --no-hardlinks "$ROOT" "$r/root/crystal"
 	echo "fresh-check: [$i] $cmd   (commit $commit, root $r)"
 	start=$(date +%s)
-	log=$WORK/line-$i.log
+	log=$LOGS/line-$i.log
 	set +e
 	timeout "$TIMEOUT" unshare --mount --propagation private sh -eu -c '
 		r=$1; cmd=$2
@@ -125,10 +128,12 @@ for i in $LINES; do
 	else
 		failed=1
 		[ "$rc" -eq 124 ] && echo "fresh-check: [$i] did not finish in $TIMEOUT s"
-		echo "fresh-check: [$i] FAILED (exit $rc) after ${took} s; its last lines:"
-		tail -n 40 "$log" | sed 's/^/    /'
+		echo "fresh-check: [$i] FAILED (exit $rc) after ${took} s; what failed, then its last lines (all in $log):"
+		grep -E '^\[  (FAILED|ERROR) |^\[   LINE   \]|^!! |error:' "$log" | head -n 40 | sed 's/^/    /'
+		echo "    ..."
+		tail -n 15 "$log" | sed 's/^/    /'
 	fi
-	[ "${FRESH_KEEP:-0}" = 1 ] && echo "fresh-check: [$i] kept in $r, output in $log" || remove_root "$r"
+	[ "${FRESH_KEEP:-0}" = 1 ] && echo "fresh-check: [$i] kept in $r" || remove_root "$r"
 done
 if [ "$failed" -ne 0 ]; then
 	echo "fresh-check: failed"
