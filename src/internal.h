@@ -288,6 +288,12 @@ struct cr__link_fid {
 	int64_t last_release_ns, last_write_ns;
 	uint64_t bytes, msgs;
 	uint64_t rate_Bps; /* tightest configured rate seen on the link */
+	double late_sum_ns; /* lateness of its on-time-able writes */
+	/* receiving: the download buckets' waits, and the time lost when
+	 * reading resumed later than the buckets could catch up */
+	int64_t rx_first_wait_ns, rx_last_wait_ns, rx_lost_ns;
+	uint64_t rx_waits;
+	uint64_t rx_rate_Bps; /* tightest download rate seen */
 };
 
 struct cr__conn {
@@ -336,6 +342,7 @@ struct cr__conn {
 	uint64_t tx_timer;	     /* wakes the flush at the next release */
 	int64_t tx_at;
 	uint64_t rx_timer;	     /* resumes reading when buckets allow */
+	int64_t rx_due;		     /* ... at this time */
 	bool rx_blocked;	     /* a download bucket said wait */
 	bool backlogged;	     /* in the peer's round robin */
 	struct cr__conn *rr_next, *rr_prev;
@@ -392,6 +399,9 @@ void cr__udpq_drop(struct cr__udpq *q);
 #define CR__SHAPE_BATCH_MAX (100 * CR_MS)
 /* Received datagrams that may wait for the download limit. */
 #define CR__UDP_RX_QUEUE 256u
+/* The share of a core a worker may spend spinning to wake on time, unless
+ * the node sets another (cr_node_config.spin_budget). */
+#define CR__SPIN_BUDGET 0.2
 
 void cr__shaper_peer_init(struct cr_peer *p, const cr_link_limits *l);
 bool cr__conn_shaped(const struct cr__conn *c);
@@ -403,9 +413,11 @@ void cr__shaper_enqueue(struct cr__conn *c);
 void cr__shaper_connected(struct cr__conn *c);
 /* The connection ends: leave the round robin, stop its timers. */
 void cr__shaper_conn_close(struct cr__conn *c);
-/* Record a completed write of a stamped frame. */
+/* Record a completed write of a stamped frame; after_full: the socket had
+ * been full (the receiver did not read), so its wait was queueing, not the
+ * emulation's lateness. */
 void cr__shaper_written(struct cr__conn *c, const struct cr__qent *e,
-			uint32_t bytes, int64_t now);
+			uint32_t bytes, int64_t now, bool after_full);
 /* Bytes the connection may read now (0: blocked; rx timer armed). */
 uint32_t cr__shaper_rx_allow(struct cr__conn *c, int64_t now);
 void cr__shaper_rx_took(struct cr__conn *c, uint32_t n, int64_t now);
@@ -509,6 +521,7 @@ struct cr_peer {
 	struct cr__udp_heap *udp_heap; /* datagrams in flight (delay) */
 	struct cr__udpq udp_rx;	  /* received datagrams waiting for download */
 	uint64_t udp_rx_timer;
+	int64_t udp_rx_due;
 	uint64_t rng;
 
 	struct cr__peer_stats st;
@@ -603,7 +616,25 @@ struct cr__worker {
 	uv_poll_t timer_poll;
 	int timer_fd; /* timerfd (Linux); -1 elsewhere */
 	uv_timer_t timer_ms; /* fallback without timerfd */
-	int64_t armed_ns;
+	int64_t armed_ns;    /* the earliest deadline the wake-up is set for */
+	/* precise wake-ups (worker.c): the timerfd rings lead_ns before the
+	 * earliest deadline and the loop spins the last stretch */
+	uv_idle_t spin;
+	bool spinning;
+	double spin_budget;	  /* fraction of a core; 0: never spin */
+	int64_t lead_ns, lead_target_ns;
+	int64_t fd_at;		  /* what the timerfd is set for */
+	int64_t sleep_from;	  /* the loop last went to sleep; -1: awake */
+	int64_t spin_from;	  /* the current spin began */
+	int64_t win_from, win_spin_ns; /* the current adaptation window */
+	int64_t run_delay_ns;	  /* time runnable but not running, so far */
+	int spin_hold;		  /* windows left before spinning may resume */
+	uint64_t windows, contended_windows; /* ... when it waited for a core */
+	struct cr__hist wake_win; /* wake-up lateness from sleep, this window */
+	struct cr__hist wake_late; /* ... over the run */
+	int64_t spin_ns;	  /* time spent spinning, over the run */
+	double lead_ns_sum;	  /* lead x time, for its mean over the run */
+	int64_t lead_time_ns;
 	pthread_t thread;
 	cr__timers timers;
 	cr__pool pool;
@@ -628,17 +659,31 @@ struct cr__worker {
 	uint64_t msgs_switched;
 	struct cr__hist lag; /* timer lag, kept after the timers are freed */
 	struct cr__hist late; /* how late stamped frames were written */
+	struct cr__hist rx_late; /* how late reading resumed after a download
+				  * bucket's wait */
+	struct cr__hist queueing; /* how long frames waited for their link:
+				   * to begin transmission, and for a full
+				   * socket that the receiver did not read */
+	uint64_t frames_after_full; /* written once a full socket drained */
+	uint64_t fid_rx_links;	 /* download sides long enough to judge */
+	double fid_rx_err_sum, fid_rx_err_worst;
+	uint64_t fid_rx_worst_rate;
+	char fid_rx_worst_link[2 * CR_ADDR_STRLEN + 8];
+	double fid_late_worst_ns; /* the worst link's mean added delay */
+	char fid_late_worst_link[2 * CR_ADDR_STRLEN + 8];
 	int64_t batch_ns;     /* releases due this soon leave in one wake-up */
 	uint64_t shaped_writes; /* system calls that wrote stamped frames */
 	int64_t early_max;	/* the earliest a frame was written, ns */
 	_Atomic uint64_t pub_alive;	   /* its peers alive */
-	_Atomic int64_t pub_lag_p99;	   /* over the last sample's interval */
+	/* release lateness p99, sending or receiving, over the last
+	 * sample's interval */
+	_Atomic int64_t pub_late_p99;
 	_Atomic uint64_t pub_played, pub_due; /* segments, over its peers */
 	/* the per-second samples (sampler.c) */
 	bool sampling;
 	int64_t last_sample_ns;
 	int64_t samples; /* periodic ones taken */
-	struct cr__hist lag_mark, late_mark; /* as at the last sample */
+	struct cr__hist lag_mark, late_mark, rx_late_mark; /* at the last sample */
 	char *rows;
 	size_t rows_len, rows_cap;
 	/* per-link rate fidelity, folded in as links close */

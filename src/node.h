@@ -112,6 +112,11 @@ struct cr_node_config {
 	 * blocking, so that a release is not late by the time an idle core
 	 * takes to wake up.  Costs a whole core per worker. */
 	bool busy_poll;
+	/* The share of a core each worker may spend spinning so that it
+	 * wakes on time for its next release rather than when an idle core
+	 * gets round to it (0: CR__SPIN_BUDGET, 0.2; negative: never spin;
+	 * at most 1). */
+	double spin_budget;
 	int64_t hello_timeout_ns;  /* 0: CR__HELLO_TIMEOUT */
 	cr_link_limits limits;	   /* every peer's link, unless its own */
 	struct cr_node_tracker tracker;
@@ -159,6 +164,24 @@ struct cr_node_result {
 	double rate_err_worst;	/* signed, of the worst link */
 	uint64_t rate_worst_configured_Bps;
 	char rate_worst_link[2 * CR_ADDR_STRLEN + 8];
+	/* the receiving side: how late reading resumed after a download
+	 * bucket's wait, and the download rates of the links judged */
+	uint64_t rx_late_samples;
+	int64_t rx_late_p50_ns, rx_late_p99_ns, rx_late_max_ns;
+	uint64_t fid_rx_links;
+	double rx_rate_err_mean, rx_rate_err_worst;
+	uint64_t rx_rate_worst_configured_Bps;
+	char rx_rate_worst_link[2 * CR_ADDR_STRLEN + 8];
+	/* waiting for the link (its rate, or a receiver that did not read):
+	 * part of a message's delay, not an error of the emulation */
+	uint64_t queueing_samples;
+	uint64_t frames_after_full; /* waited for a socket the far end did
+				     * not read: queueing, not lateness */
+	int64_t queueing_p50_ns, queueing_p99_ns, queueing_max_ns;
+	double queueing_mean_ns;
+	/* the link whose writes were latest on average */
+	int64_t added_delay_worst_mean_ns;
+	char added_delay_worst_link[2 * CR_ADDR_STRLEN + 8];
 	uint64_t udp_lost, udp_dropped, udp_rx_dropped;
 	uint64_t births, deaths, failed_births;
 	/* stream quality (see cr_report_playback) */
@@ -167,17 +190,33 @@ struct cr_node_result {
 	struct cr_node_dist control_overhead; /* control bytes / data bytes in */
 	struct cr_node_dist duplicate_ratio;  /* duplicate / data bytes in */
 	struct cr_node_dist segment_latency_s; /* source whole to peer whole */
+	/* precise wake-ups: how late the workers woke from sleep, the lead
+	 * they woke early by (mean over the run and the workers), and the
+	 * time they spun, as a share of one core over the run */
+	uint64_t wakeups; /* from sleep, by the timer */
+	int64_t wake_late_p50_ns, wake_late_p99_ns, wake_late_max_ns;
+	int64_t wake_lead_mean_ns;
+	double spin_cores;
+	double spin_budget; /* per worker, as used (0: no spinning) */
+	/* the share of the workers' 250 ms windows in which they waited for
+	 * a core (other work competed for it), when spinning stays off */
+	double contended_share;
 	bool degraded;
 	char degraded_reason[256];
 };
 
-/* Fidelity thresholds: past any of them a run says it is degraded.  The
- * timer lag threshold grows by the batch window when that is wider than
- * the default (a timer late by less than it costs no release anything). */
-#define CR_FID_LAG_P99_NS (1 * CR_MS)
+/* Fidelity thresholds: past any of them a run says it is degraded.  What
+ * is judged is what the emulation delivered: how late shaped releases left
+ * (sending) and reading resumed (receiving), and the links' rates.  Timer
+ * lag is reported but not judged: a late timer that releases nothing costs
+ * the emulation nothing, and one that does shows in the releases. */
 #define CR_FID_LATE_P99_NS (1 * CR_MS)
 #define CR_FID_RATE_ERR_MEAN 0.01
 #define CR_FID_RATE_ERR_WORST 0.02
+
+/* Sets r->degraded and r->degraded_reason from r's fidelity figures
+ * (src/metrics/fidelity.c). */
+void cr_fidelity_judge(struct cr_node_result *r);
 
 /* Counts descriptors the config needs against what the process has. */
 void cr_node_fd_budget(const struct cr_node_config *cfg,
@@ -218,7 +257,7 @@ void cr_node_live(const cr_node *n, int64_t *now_ns, uint64_t *data_bytes_in,
 		  uint64_t *peers_up);
 /* The largest 99th percentile of timer lag over the workers' last
  * samples (0 before the first). */
-int64_t cr_node_live_lag_p99(const cr_node *n);
+int64_t cr_node_live_late_p99(const cr_node *n);
 /* More live numbers: peers alive, and the mean continuity so far over the
  * peers that have played (-1 when none has). */
 void cr_node_live_stream(const cr_node *n, uint64_t *peers_alive,

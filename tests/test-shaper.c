@@ -5,8 +5,11 @@
  * limit over upload and download; a download limit that paces a fast sender
  * without its queue growing; UDP loss that drops the expected share,
  * the same datagrams for the same seed; and a batch window that writes
- * several frames per system call, in order, at the same rate; and workers
- * that busy-poll instead of sleeping.
+ * several frames per system call, in order, at the same rate; workers
+ * that busy-poll instead of sleeping, or spin before their releases; and
+ * what the fidelity figures count: download waits on the receiving side,
+ * queueing apart from lateness, frames that waited for a receiver that did
+ * not read; and the verdict judged from releases, not from timer lag.
  *
  * Rates are measured at the receiver in frame bytes (header + payload) over
  * a window that starts after the links are up.  The tolerances are the
@@ -147,6 +150,7 @@ struct exp {
 	int64_t duration;
 	int64_t batch;
 	bool busy_poll;
+	double spin; /* cr_node_config.spin_budget */
 };
 
 static struct cr_node_result last; /* of the last run */
@@ -239,6 +243,7 @@ static void run(struct exp *e)
 	cfg.seed = e->seed;
 	cfg.batch_ns = e->batch;
 	cfg.busy_poll = e->busy_poll;
+	cfg.spin_budget = e->spin;
 	cfg.log_level = CR_LOG_WARN;
 	assert_int_equal(cr_node_create(&cfg, &n, err, sizeof(err)), 0);
 	if (cr_node_run(n, err, sizeof(err)))
@@ -521,6 +526,153 @@ static void test_busy_poll(void **state)
 	retry(busy_poll_attempt, "busy polling");
 }
 
+/* Workers that wake early and spin to their releases (a whole core's
+ * budget, so they spin whenever a release is near) shape the same: in
+ * order, every message whole, the rate kept; and they report spinning. */
+static void spin_attempt(void)
+{
+	struct exp e = {.duration = WIN_END + 300 * CR_MS, .spin = 1.0};
+
+	rec_reset();
+	add_link(&e, 26700, 100000, 10 * CR_MS);
+	window(26701, WIN_START, WIN_END);
+	check_order(26701);
+	run(&e);
+	assert_in_order(26701, 400);
+	assert_true(last.spin_budget == 1.0);
+	assert_true(last.spin_cores > 0);
+	assert_true(last.wake_lead_mean_ns > 0);
+	assert_near(rate_of(26701), 100000, 0.02, "100 KB/s, spinning");
+}
+
+static void test_spin(void **state)
+{
+	(void)state;
+	retry(spin_attempt, "spinning");
+}
+
+/* With spinning off, no worker spins or wakes early; a budget above a
+ * whole core is refused. */
+static void test_spin_off(void **state)
+{
+	struct exp e = {.duration = 1 * CR_SEC, .spin = -1};
+	struct cr_node_config cfg = {0};
+	struct cr_node_peer peer = {0};
+	cr_node *n = NULL;
+	char err[256];
+
+	(void)state;
+	rec_reset();
+	add_link(&e, 26702, 100000, 10 * CR_MS);
+	run(&e);
+	assert_true(last.spin_budget == 0);
+	assert_true(last.spin_cores == 0);
+	assert_int_equal(last.wake_lead_mean_ns, 0);
+	assert_true(recs[26703].msgs > 10);
+
+	peer.addr = t_addr(26704);
+	cfg.name = "test-shaper";
+	cfg.duration_ns = CR_SEC;
+	cfg.algo = &meter;
+	cfg.peers = &peer;
+	cfg.npeers = 1;
+	cfg.spin_budget = 1.5;
+	assert_int_equal(cr_node_create(&cfg, &n, err, sizeof(err)),
+			 -CR_EINVAL);
+	assert_non_null(strstr(err, "spin budget"));
+}
+
+/* What the fidelity figures count, on three links at once:
+ *  - 26710 -> 26711: the receiver's download limit (100 KB/s) paces an
+ *    unlimited sender: reading waits for the bucket and resumes, each
+ *    resumption counted, and the link's download side is judged;
+ *  - 26712 -> 26713: a 100 KB/s upload with a source faster than it:
+ *    frames queue for the link, and that wait is queueing;
+ *  - 26714 -> 26715: a 20 MB/s upload into a 2 MB/s download: the
+ *    sender's socket fills (the kernel's buffers hold some megabytes), and
+ *    what it writes once the receiver has read is counted behind a full
+ *    socket, as queueing, not as lateness.
+ * Only counts are checked here: how late is a benchmark's question. */
+static void test_fidelity_counts(void **state)
+{
+	struct exp e = {.duration = 2500 * CR_MS};
+	size_t a, b;
+
+	(void)state;
+	rec_reset();
+	a = add_peer(&e, 26710);
+	b = add_peer(&e, 26711);
+	e.lim[b].download_Bps = 100000;
+	connect_peers(&e, a, b);
+	add_source(&e, a, 1024, 0, 0);
+	add_link(&e, 26712, 100000, 0);
+	a = add_link(&e, 26714, 0, 0);
+	e.lim[a].upload_Bps = 20000000;
+	e.lim[a + 1].download_Bps = 2000000;
+	run(&e);
+	assert_true(last.shaped);
+	assert_true(last.rx_late_samples > 10);
+	assert_true(last.fid_rx_links >= 1);
+	assert_true(last.rx_rate_worst_configured_Bps == 100000 ||
+		    last.rx_rate_worst_configured_Bps == 2000000);
+	assert_non_null(strstr(last.rx_rate_worst_link, " -> 127.0.0.1:2671"));
+	assert_true(last.queueing_samples > last.late_samples / 2);
+	assert_true(last.queueing_p99_ns > 0);
+	assert_true(last.frames_after_full > 0);
+	assert_true(last.late_samples > 0);
+	assert_true(last.fid_links >= 1);
+}
+
+/* The verdict judges what the emulation delivered.  A run whose timers
+ * were late but whose releases were not is not degraded; releases late on
+ * either side, or a link's rate off, sending or receiving, are; an
+ * unshaped run never is. */
+static void test_fidelity_verdict(void **state)
+{
+	struct cr_node_result r = {0};
+
+	(void)state;
+	r.shaped = true;
+	r.timer_lag_p99_ns = 5 * CR_MS;
+	r.late_p99_ns = 100 * CR_US;
+	r.rx_late_p99_ns = 200 * CR_US;
+	r.queueing_p99_ns = 500 * CR_MS;
+	cr_fidelity_judge(&r);
+	assert_false(r.degraded);
+	assert_string_equal(r.degraded_reason, "");
+
+	r.late_p99_ns = 1500 * CR_US;
+	cr_fidelity_judge(&r);
+	assert_true(r.degraded);
+	assert_non_null(strstr(r.degraded_reason, "releases late by 1500 us"));
+	r.late_p99_ns = 0;
+
+	r.rx_late_p99_ns = 2 * CR_MS;
+	cr_fidelity_judge(&r);
+	assert_true(r.degraded);
+	assert_non_null(strstr(r.degraded_reason,
+			       "downloads resumed late by 2000 us"));
+	r.rx_late_p99_ns = 0;
+
+	r.fid_rx_links = 3;
+	r.rx_rate_err_mean = 0.005;
+	r.rx_rate_err_worst = -0.03;
+	snprintf(r.rx_rate_worst_link, sizeof(r.rx_rate_worst_link),
+		 "127.0.0.1:1 -> 127.0.0.1:2");
+	cr_fidelity_judge(&r);
+	assert_true(r.degraded);
+	assert_string_equal(r.degraded_reason,
+			    "download of link 127.0.0.1:1 -> 127.0.0.1:2 off "
+			    "by -3.00% > 2%");
+	r.rx_rate_err_mean = 0.02;
+	cr_fidelity_judge(&r);
+	assert_non_null(strstr(r.degraded_reason, "download rates off by 2.00%"));
+
+	r.shaped = false;
+	cr_fidelity_judge(&r);
+	assert_false(r.degraded);
+}
+
 /* A window past 100 ms, or below zero, is refused. */
 static void test_batch_range(void **state)
 {
@@ -705,6 +857,10 @@ int main(void)
 		cmocka_unit_test(test_batch_default),
 		cmocka_unit_test(test_batch_range),
 		cmocka_unit_test(test_busy_poll),
+		cmocka_unit_test(test_spin),
+		cmocka_unit_test(test_spin_off),
+		cmocka_unit_test(test_fidelity_counts),
+		cmocka_unit_test(test_fidelity_verdict),
 	};
 	int failed = cmocka_run_group_tests_name("link emulation", tests, NULL,
 						 NULL);

@@ -49,6 +49,7 @@ struct run_opts {
 	int64_t warmup_ns;
 	int64_t batch_ns; /* 0: the engine's default */
 	bool busy_poll;
+	double spin_budget; /* 0: the engine's default; negative: off */
 	cr_link_limits lim;
 	uint64_t source_upload_Bps;
 	const char *matrix_path;
@@ -104,6 +105,8 @@ static void run_usage(FILE *f)
 	      "                       coarser timing (default 20us, at most 100ms)\n"
 	      "  --busy-poll          workers never sleep: no wake-up lateness, a whole\n"
 	      "                       core per worker\n"
+	      "  --spin auto|off|N%   a worker wakes early for its next release and spins\n"
+	      "                       the rest, using at most N% of a core (auto: 20%)\n"
 	      "\n"
 	      "placement:\n"
 	      "  --workers M          event loops (threads); default one per core\n"
@@ -141,6 +144,27 @@ static int bad(const char *opt, const char *val, const char *accepted)
 	return 2;
 }
 
+/* --spin: "auto" (0), "off" (-1) or N% of a core, 1 to 100. */
+static int parse_spin(const char *s, double *budget)
+{
+	char *end;
+	double pct;
+
+	if (!strcmp(s, "auto")) {
+		*budget = 0;
+		return 0;
+	}
+	if (!strcmp(s, "off")) {
+		*budget = -1;
+		return 0;
+	}
+	pct = strtod(s, &end);
+	if (end == s || strcmp(end, "%") || !(pct >= 1 && pct <= 100))
+		return -1;
+	*budget = pct / 100;
+	return 0;
+}
+
 enum {
 	O_PEERS = 256,
 	O_CHAIN,
@@ -174,6 +198,7 @@ enum {
 	O_PLAYOUT,
 	O_BATCH,
 	O_BUSY,
+	O_SPIN,
 };
 
 static const struct option long_opts[] = {
@@ -206,6 +231,7 @@ static const struct option long_opts[] = {
 	{"warmup", required_argument, NULL, O_WARMUP},
 	{"batch", required_argument, NULL, O_BATCH},
 	{"busy-poll", no_argument, NULL, O_BUSY},
+	{"spin", required_argument, NULL, O_SPIN},
 	{"source-upload", required_argument, NULL, O_SRC_UP},
 	{"trace", required_argument, NULL, O_TRACE},
 	{"play-out", required_argument, NULL, O_PLAYOUT},
@@ -375,6 +401,12 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 			break;
 		case O_BUSY:
 			o->busy_poll = true;
+			break;
+		case O_SPIN:
+			if (parse_spin(optarg, &o->spin_budget))
+				return bad("--spin", optarg,
+					   "auto, off, or a share of a core "
+					   "from 1% to 100%");
 			break;
 		case O_BATCH:
 			if (cr_parse_time(optarg, CR_SEC, &o->batch_ns))
@@ -600,6 +632,14 @@ static int write_summary(const char *dir, const struct run_opts *o,
 	cr_json_num(&j, "release_early_max_us", (double)r->early_max_ns / 1e3);
 	cr_json_num(&j, "batch_us", (double)r->batch_ns / 1e3);
 	cr_json_uint(&j, "shaped_writes", r->shaped_writes);
+	cr_json_uint(&j, "wakeups", r->wakeups);
+	cr_json_num(&j, "wake_late_p50_us", (double)r->wake_late_p50_ns / 1e3);
+	cr_json_num(&j, "wake_late_p99_us", (double)r->wake_late_p99_ns / 1e3);
+	cr_json_num(&j, "wake_late_max_us", (double)r->wake_late_max_ns / 1e3);
+	cr_json_num(&j, "wake_lead_mean_us",
+		    (double)r->wake_lead_mean_ns / 1e3);
+	cr_json_num(&j, "spin_cpu_percent", 100 * r->spin_cores);
+	cr_json_num(&j, "cores_contended_percent", 100 * r->contended_share);
 	cr_json_num(&j, "frames_per_write",
 		    r->shaped_writes ? (double)r->late_samples /
 					       (double)r->shaped_writes
@@ -625,6 +665,30 @@ static int write_summary(const char *dir, const struct run_opts *o,
 	cr_json_num(&j, "rate_worst_achieved_Bps",
 		    (double)r->rate_worst_configured_Bps *
 			    (1 + r->rate_err_worst));
+	cr_json_uint(&j, "download_resumes", r->rx_late_samples);
+	cr_json_num(&j, "download_late_p50_us", (double)r->rx_late_p50_ns / 1e3);
+	cr_json_num(&j, "download_late_p99_us", (double)r->rx_late_p99_ns / 1e3);
+	cr_json_num(&j, "download_late_max_us", (double)r->rx_late_max_ns / 1e3);
+	cr_json_uint(&j, "download_links_judged", r->fid_rx_links);
+	cr_json_num(&j, "download_rate_error_mean_percent",
+		    100 * r->rx_rate_err_mean);
+	cr_json_num(&j, "download_rate_error_worst_percent",
+		    100 * r->rx_rate_err_worst);
+	cr_json_str(&j, "download_rate_worst_link", r->rx_rate_worst_link);
+	cr_json_num(&j, "download_rate_worst_configured_Bps",
+		    (double)r->rx_rate_worst_configured_Bps);
+	cr_json_num(&j, "added_delay_worst_mean_us",
+		    (double)r->added_delay_worst_mean_ns / 1e3);
+	cr_json_str(&j, "added_delay_worst_link", r->added_delay_worst_link);
+	cr_json_uint(&j, "queueing_samples", r->queueing_samples);
+	cr_json_uint(&j, "frames_behind_full_socket", r->frames_after_full);
+	cr_json_num(&j, "queueing_delay_mean_us", r->queueing_mean_ns / 1e3);
+	cr_json_num(&j, "queueing_delay_p50_us",
+		    (double)r->queueing_p50_ns / 1e3);
+	cr_json_num(&j, "queueing_delay_p99_us",
+		    (double)r->queueing_p99_ns / 1e3);
+	cr_json_num(&j, "queueing_delay_max_us",
+		    (double)r->queueing_max_ns / 1e3);
 	cr_json_uint(&j, "udp_lost", r->udp_lost);
 	cr_json_uint(&j, "udp_dropped", r->udp_dropped);
 	cr_json_uint(&j, "udp_rx_dropped", r->udp_rx_dropped);
@@ -652,6 +716,7 @@ static int write_summary(const char *dir, const struct run_opts *o,
 	cr_json_num(&j, "warmup_s", (double)o->warmup_ns / 1e9);
 	cr_json_num(&j, "batch_us", (double)r->batch_ns / 1e3);
 	cr_json_bool(&j, "busy_poll", o->busy_poll);
+	cr_json_num(&j, "spin_budget_percent", 100 * r->spin_budget);
 	if (o->file)
 		goto params; /* links are per class: see the experiment file */
 	cr_json_uint(&j, "upload_Bps", o->lim.upload_Bps);
@@ -709,7 +774,7 @@ static void status_line(cr_node *n, const struct run_opts *o,
 		(unsigned long long)alive, (unsigned long long)peers,
 		o->experiment ? o->experiment->nsessions : (size_t)1, rate,
 		contin, cpu_percent,
-		cr_node_live_lag_p99(n) > CR_FID_LAG_P99_NS ? "LATE" : "ok");
+		cr_node_live_late_p99(n) > CR_FID_LATE_P99_NS ? "LATE" : "ok");
 	fflush(stderr);
 }
 
@@ -1022,6 +1087,7 @@ static int run_file(struct run_opts *o)
 	}
 	o->experiment = &e;
 	pl.cfg.busy_poll = o->busy_poll; /* a property of the machine's use */
+	pl.cfg.spin_budget = o->spin_budget;
 	run_dir(o, e.name, outdir, sizeof(outdir), started, sizeof(started));
 	rc = execute(o, &pl.cfg, algo, outdir, started);
 	cr_plan_free(&pl);
@@ -1104,6 +1170,7 @@ int cr_cli_run(int argc, char **argv)
 	cfg.warmup_ns = o.warmup_ns;
 	cfg.batch_ns = o.batch_ns;
 	cfg.busy_poll = o.busy_poll;
+	cfg.spin_budget = o.spin_budget;
 	cfg.limits = o.lim;
 	if (o.matrix_path &&
 	    cr_matrix_load(o.matrix_path, &matrix, &cfg.nmatrix, err,

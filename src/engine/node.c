@@ -343,6 +343,14 @@ int cr_node_create(const struct cr_node_config *cfg, cr_node **out,
 	e = init_params(n, err, errlen);
 	if (e)
 		goto fail;
+	if (!(cfg->spin_budget <= 1)) {
+		snprintf(err, errlen,
+			 "spin budget %g out of range: at most 1 (a whole core "
+			 "per worker), or negative for none",
+			 cfg->spin_budget);
+		e = -CR_EINVAL;
+		goto fail;
+	}
 	if (cfg->batch_ns < 0 || cfg->batch_ns > CR__SHAPE_BATCH_MAX) {
 		snprintf(err, errlen,
 			 "batch window %.3f ms out of range: 0 to %d ms",
@@ -367,6 +375,9 @@ int cr_node_create(const struct cr_node_config *cfg, cr_node **out,
 		w->node = n;
 		w->id = i;
 		w->batch_ns = cfg->batch_ns ? cfg->batch_ns : CR__SHAPE_COALESCE;
+		w->spin_budget = cfg->spin_budget == 0 ? CR__SPIN_BUDGET
+				 : cfg->spin_budget < 0 ? 0
+							: cfg->spin_budget;
 		w->peers = calloc(n->npeers / (size_t)n->nworkers + 2,
 				  sizeof(*w->peers));
 		if (!w->peers)
@@ -1021,12 +1032,12 @@ void cr_node_live(const cr_node *n, int64_t *now_ns, uint64_t *data_bytes_in,
 	*peers_up = n->npeers;
 }
 
-int64_t cr_node_live_lag_p99(const cr_node *n)
+int64_t cr_node_live_late_p99(const cr_node *n)
 {
 	int64_t m = 0;
 
 	for (int i = 0; i < n->nworkers_started; i++) {
-		int64_t x = atomic_load_explicit(&n->workers[i].pub_lag_p99,
+		int64_t x = atomic_load_explicit(&n->workers[i].pub_late_p99,
 						 memory_order_relaxed);
 		if (x > m)
 			m = x;
@@ -1056,13 +1067,78 @@ const struct cr__peer_stats *cr_node_peer_stats(const cr_node *n, size_t i)
 	return i < n->npeers ? &n->peers[i].st : NULL;
 }
 
+static void wake_results(const cr_node *n, struct cr_node_result *r)
+{
+	struct cr__hist wake = {0};
+	double lead = 0, spin = 0;
+	int64_t lead_time = 0;
+	uint64_t windows = 0, contended = 0;
+
+	for (int i = 0; i < n->nworkers; i++) {
+		const struct cr__worker *w = &n->workers[i];
+		cr__hist_merge(&wake, &w->wake_late);
+		lead += w->lead_ns_sum;
+		lead_time += w->lead_time_ns;
+		spin += (double)w->spin_ns;
+		windows += w->windows;
+		contended += w->contended_windows;
+	}
+	r->contended_share = windows ? (double)contended / (double)windows : 0;
+	r->wakeups = wake.n;
+	r->wake_late_p50_ns = cr__hist_quantile(&wake, 0.50);
+	r->wake_late_p99_ns = cr__hist_quantile(&wake, 0.99);
+	r->wake_late_max_ns = wake.max;
+	r->wake_lead_mean_ns = lead_time ? (int64_t)(lead / (double)lead_time) : 0;
+	r->spin_cores = r->elapsed_ns > 0 ? spin / (double)r->elapsed_ns : 0;
+	r->spin_budget = n->workers[0].spin_budget;
+}
+
+/* The receiving side and the waits, over the workers. */
+static void fidelity_rx(const cr_node *n, struct cr_node_result *r)
+{
+	struct cr__hist rx = {0}, q = {0};
+	double err_sum = 0;
+
+	for (int i = 0; i < n->nworkers; i++) {
+		const struct cr__worker *w = &n->workers[i];
+		cr__hist_merge(&rx, &w->rx_late);
+		cr__hist_merge(&q, &w->queueing);
+		r->frames_after_full += w->frames_after_full;
+		err_sum += w->fid_rx_err_sum;
+		r->fid_rx_links += w->fid_rx_links;
+		if (w->fid_rx_links &&
+		    fabs(w->fid_rx_err_worst) >= fabs(r->rx_rate_err_worst)) {
+			r->rx_rate_err_worst = w->fid_rx_err_worst;
+			r->rx_rate_worst_configured_Bps = w->fid_rx_worst_rate;
+			snprintf(r->rx_rate_worst_link,
+				 sizeof(r->rx_rate_worst_link), "%s",
+				 w->fid_rx_worst_link);
+		}
+		if (w->fid_late_worst_ns > (double)r->added_delay_worst_mean_ns) {
+			r->added_delay_worst_mean_ns =
+				(int64_t)w->fid_late_worst_ns;
+			snprintf(r->added_delay_worst_link,
+				 sizeof(r->added_delay_worst_link), "%s",
+				 w->fid_late_worst_link);
+		}
+	}
+	r->rx_late_samples = rx.n;
+	r->rx_late_p50_ns = cr__hist_quantile(&rx, 0.50);
+	r->rx_late_p99_ns = cr__hist_quantile(&rx, 0.99);
+	r->rx_late_max_ns = rx.max;
+	r->rx_rate_err_mean =
+		r->fid_rx_links ? err_sum / (double)r->fid_rx_links : 0;
+	r->queueing_samples = q.n;
+	r->queueing_p50_ns = cr__hist_quantile(&q, 0.50);
+	r->queueing_p99_ns = cr__hist_quantile(&q, 0.99);
+	r->queueing_max_ns = q.max;
+	r->queueing_mean_ns = cr__hist_mean(&q);
+}
+
 static void fidelity(const cr_node *n, struct cr_node_result *r)
 {
 	struct cr__hist late = {0};
 	double err_sum = 0;
-	char *why = r->degraded_reason;
-	int64_t lag_limit;
-	size_t left = sizeof(r->degraded_reason);
 
 	for (size_t i = 0; i < n->npeers; i++) {
 		const struct cr_peer *p = &n->peers[i];
@@ -1092,43 +1168,14 @@ static void fidelity(const cr_node *n, struct cr_node_result *r)
 	}
 	r->late_samples = late.n;
 	r->batch_ns = n->workers[0].batch_ns;
+	wake_results(n, r);
 	r->late_p50_ns = cr__hist_quantile(&late, 0.50);
 	r->late_p99_ns = cr__hist_quantile(&late, 0.99);
 	r->late_max_ns = late.max;
 	r->late_mean_ns = cr__hist_mean(&late);
 	r->rate_err_mean = r->fid_links ? err_sum / (double)r->fid_links : 0;
-	if (!r->shaped)
-		return; /* nothing was emulated, so nothing to judge */
-
-#define DEGRADED(...)                                                          \
-	do {                                                                   \
-		int k = snprintf(why, left, "%s", r->degraded ? "; " : "");    \
-		why += k, left -= (size_t)k;                                   \
-		k = snprintf(why, left, __VA_ARGS__);                          \
-		if (k > 0 && (size_t)k < left)                                 \
-			why += k, left -= (size_t)k;                           \
-		r->degraded = true;                                            \
-	} while (0)
-	/* a wider batch window stamps and writes that far ahead, so a timer
-	 * late by less than it costs nothing: the releases' own lateness
-	 * (the next test) is what tells */
-	lag_limit = CR_FID_LAG_P99_NS +
-		    (r->batch_ns > CR__SHAPE_COALESCE ? r->batch_ns : 0);
-	if (r->timer_lag_p99_ns > lag_limit)
-		DEGRADED("timer lag p99 %.0f us > %lld us",
-			 (double)r->timer_lag_p99_ns / 1e3,
-			 (long long)(lag_limit / CR_US));
-	if (r->late_p99_ns > CR_FID_LATE_P99_NS)
-		DEGRADED("releases late by %.0f us at p99 > %lld us",
-			 (double)r->late_p99_ns / 1e3,
-			 CR_FID_LATE_P99_NS / CR_US);
-	if (r->rate_err_mean > CR_FID_RATE_ERR_MEAN)
-		DEGRADED("link rates off by %.2f%% on average > %.0f%%",
-			 100 * r->rate_err_mean, 100 * CR_FID_RATE_ERR_MEAN);
-	if (fabs(r->rate_err_worst) > CR_FID_RATE_ERR_WORST)
-		DEGRADED("link %s off by %+.2f%% > %.0f%%", r->rate_worst_link,
-			 100 * r->rate_err_worst, 100 * CR_FID_RATE_ERR_WORST);
-#undef DEGRADED
+	fidelity_rx(n, r);
+	cr_fidelity_judge(r);
 }
 
 static int cmp_double(const void *a, const void *b)

@@ -151,7 +151,8 @@ void cr__sampler_worker(struct cr__worker *w, int64_t now)
 {
 	struct cr__node *n = w->node;
 	double t = (double)now / 1e9;
-	struct cr__hist lag, late;
+	struct cr__hist lag, late, rx_late;
+	int64_t late_p99;
 	uint64_t alive = 0;
 
 	/* the last sample may fall on the same millisecond as a periodic
@@ -176,11 +177,15 @@ void cr__sampler_worker(struct cr__worker *w, int64_t now)
 
 	cr__hist_since(&lag, &w->timers.lag, &w->lag_mark);
 	cr__hist_since(&late, &w->late, &w->late_mark);
-	atomic_store_explicit(&w->pub_lag_p99,
-			      lag.n ? cr__hist_quantile(&lag, 0.99) : 0,
+	cr__hist_since(&rx_late, &w->rx_late, &w->rx_late_mark);
+	late_p99 = late.n ? cr__hist_quantile(&late, 0.99) : 0;
+	if (rx_late.n && cr__hist_quantile(&rx_late, 0.99) > late_p99)
+		late_p99 = cr__hist_quantile(&rx_late, 0.99);
+	atomic_store_explicit(&w->pub_late_p99, late_p99,
 			      memory_order_relaxed);
 	w->lag_mark = w->timers.lag;
 	w->late_mark = w->late;
+	w->rx_late_mark = w->rx_late;
 	w->rows_len = 0;
 	rows_printf(w, "%.3f,%d,%llu", t, w->id, (unsigned long long)alive);
 	rows_us(w, &lag, 0.50);

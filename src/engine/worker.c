@@ -12,6 +12,9 @@
 #include "../node.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -126,7 +129,53 @@ static void flush_dirty(struct cr__worker *w)
 	}
 }
 
-/* --- timers ------------------------------------------------------------------ */
+/* --- timers and precise wake-ups ------------------------------------------ */
+
+/*
+ * An idle vCPU can take milliseconds to wake (1-4 ms at p99 on small VMs,
+ * worst when the machine is least loaded), and a release that waits for it
+ * is late by that much.  So the worker's wake-up is set lead_ns before its
+ * earliest deadline, and it spins the last stretch: an idle handle keeps the
+ * loop polling its sockets with a zero timeout, and the timers run when
+ * their time comes.  The lead follows how late this worker's wake-ups from
+ * sleep have been (their 99th percentile over the last window, plus a
+ * margin, at most LEAD_MAX).  Spinning is held to spin_budget of a core:
+ * past it the lead shrinks in proportion, so a worker whose deadlines are
+ * dense spins less and is late more, and says so in its fidelity.  A loop
+ * that never sleeps has no wake-up to be late, and so spins only while its
+ * next deadline is nearer than the lead.
+ */
+#define WAKE_WINDOW (250 * CR_MS)
+#define LEAD_INIT (500 * CR_US)
+#define LEAD_MAX (5 * CR_MS)
+#define LEAD_MARGIN (50 * CR_US)
+#define LEAD_MIN_SAMPLES 8
+/* Time runnable but waiting for a core, in a window, that says the cores
+ * are contended; and how many windows spinning then stays off. */
+#define CONTENDED (WAKE_WINDOW / 100)
+#define SPIN_HOLD 8
+
+static void arm_fd(struct cr__worker *w, int64_t at)
+{
+#ifdef __linux__
+	struct itimerspec its = {0};
+
+	if (at == w->fd_at)
+		return;
+	w->fd_at = at;
+	if (at != INT64_MAX) {
+		int64_t abs = w->clock->origin_ns + at;
+		if (abs <= 0)
+			abs = 1;
+		its.it_value.tv_sec = abs / CR_SEC;
+		its.it_value.tv_nsec = abs % CR_SEC;
+	}
+	timerfd_settime(w->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
+#else
+	CR__UNUSED(w);
+	CR__UNUSED(at);
+#endif
+}
 
 void cr__worker_rearm(struct cr__worker *w)
 {
@@ -135,20 +184,16 @@ void cr__worker_rearm(struct cr__worker *w)
 	if (next == w->armed_ns || w->stopping)
 		return;
 	w->armed_ns = next;
-#ifdef __linux__
 	if (w->timer_fd >= 0) {
-		struct itimerspec its = {0};
-		if (next != INT64_MAX) {
-			int64_t abs = w->clock->origin_ns + next;
-			if (abs <= 0)
-				abs = 1;
-			its.it_value.tv_sec = abs / CR_SEC;
-			its.it_value.tv_nsec = abs % CR_SEC;
-		}
-		timerfd_settime(w->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
+		int64_t at = next;
+		/* ring early by the lead; once inside it, the spin takes the
+		 * deadline and the timerfd is only its backstop */
+		if (next != INT64_MAX && w->lead_ns &&
+		    next - w->lead_ns > cr__clock_now(w->clock))
+			at = next - w->lead_ns;
+		arm_fd(w, at);
 		return;
 	}
-#endif
 	if (next == INT64_MAX) {
 		uv_timer_stop(&w->timer_ms);
 	} else {
@@ -170,18 +215,140 @@ static void timerfd_cb(uv_poll_t *h, int status, int events)
 {
 	struct cr__worker *w = h->data;
 	uint64_t expirations;
+	int64_t now;
 
 	CR__UNUSED(status);
 	CR__UNUSED(events);
 	if (read(w->timer_fd, &expirations, sizeof(expirations)) < 0 &&
 	    errno != EAGAIN)
 		return;
+	/* a wake-up from sleep: how late did the timerfd bring it? */
+	now = cr__clock_now(w->clock);
+	if (w->sleep_from >= 0 && w->sleep_from < w->fd_at &&
+	    now >= w->fd_at) {
+		cr__hist_add(&w->wake_win, now - w->fd_at);
+		cr__hist_add(&w->wake_late, now - w->fd_at);
+	}
+	w->sleep_from = -1;
+	w->fd_at = INT64_MIN; /* it has rung: unset */
 	run_timers(w);
 }
 
 static void timer_ms_cb(uv_timer_t *t)
 {
 	run_timers(t->loop->data);
+}
+
+static void spin_cb(uv_idle_t *h)
+{
+	struct cr__worker *w = h->loop->data;
+
+	if (cr__timers_next(&w->timers) <= cr__clock_now(w->clock))
+		run_timers(w);
+}
+
+static int64_t min64(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
+}
+
+/* How long this thread has been runnable but not running since the last
+ * call: the kernel's schedstat (its second field).  A thread that waits for
+ * a core is competing with other work; a slow wake-up of an idle core does
+ * not count here, as the thread is not runnable until the core is up. */
+static int64_t run_delay(struct cr__worker *w)
+{
+	char buf[128];
+	uint64_t on_cpu, delay;
+	ssize_t n;
+	int64_t d;
+	/* opened each time, not kept: a descriptor is worth more to a peer */
+	int fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	if (sscanf(buf, "%" SCNu64 " %" SCNu64, &on_cpu, &delay) != 2)
+		return 0;
+	d = (int64_t)delay - w->run_delay_ns;
+	w->run_delay_ns = (int64_t)delay;
+	return d;
+}
+
+/* At the end of a window: a lead from the window's wake-ups, within the
+ * spin budget.  A worker that waited for a core in this window is competing
+ * with other work: there spinning gains nothing and takes a core from
+ * someone (a spinning thread also loses the scheduler's favour, and wakes
+ * later still), so it stops spinning for a while. */
+static void wake_adapt(struct cr__worker *w, int64_t now)
+{
+	int64_t span = now - w->win_from, lead = w->lead_ns;
+	int64_t waited = run_delay(w);
+	double frac;
+
+	if (w->spinning) {
+		w->win_spin_ns += now - w->spin_from;
+		w->spin_from = now;
+	}
+	w->spin_ns += w->win_spin_ns;
+	w->windows++;
+	w->lead_ns_sum += (double)w->lead_ns * (double)span;
+	w->lead_time_ns += span;
+	if (w->wake_win.n >= LEAD_MIN_SAMPLES)
+		w->lead_target_ns =
+			min64(cr__hist_quantile(&w->wake_win, 0.99) +
+				      LEAD_MARGIN,
+			      LEAD_MAX);
+	frac = (double)w->win_spin_ns / (double)span;
+	if (waited > CONTENDED) {
+		lead = 0;
+		w->spin_hold = SPIN_HOLD;
+		w->contended_windows++;
+	} else if (frac > w->spin_budget) {
+		lead = (int64_t)((double)lead * w->spin_budget / frac * 0.9);
+	} else if (w->spin_hold > 0) {
+		w->spin_hold--;
+	} else { /* grow back gently, so the budget does not oscillate */
+		lead = min64(w->lead_target_ns, lead + lead / 2 + 50 * CR_US);
+	}
+	if (lead != w->lead_ns) {
+		w->lead_ns = lead;
+		w->armed_ns = INT64_MIN; /* rearm with the new lead */
+		cr__worker_rearm(w);
+	}
+	cr__hist_reset(&w->wake_win);
+	w->win_spin_ns = 0;
+	w->win_from = now;
+}
+
+/* Before the loop polls: spin if the next deadline is within the lead,
+ * else let it sleep. */
+static void wake_plan(struct cr__worker *w)
+{
+	int64_t now = cr__clock_now(w->clock);
+
+	if (now - w->win_from >= WAKE_WINDOW)
+		wake_adapt(w, now);
+	if (w->armed_ns != INT64_MAX && w->armed_ns - now <= w->lead_ns &&
+	    !w->stopping) {
+		if (!w->spinning) {
+			uv_idle_start(&w->spin, spin_cb);
+			w->spinning = true;
+			w->spin_from = now;
+		}
+		w->sleep_from = -1;
+		return;
+	}
+	if (w->spinning) {
+		uv_idle_stop(&w->spin);
+		w->spinning = false;
+		w->win_spin_ns += now - w->spin_from;
+	}
+	w->sleep_from = now;
 }
 
 uint64_t cr__worker_timer(struct cr__worker *w, int64_t due_ns,
@@ -215,6 +382,8 @@ static void flush_hook_cb(uv_prepare_t *h)
 	flush_dirty(w);
 	if (cr__timers_next(&w->timers) < w->armed_ns)
 		cr__worker_rearm(w);
+	if (w->spin_budget > 0)
+		wake_plan(w);
 }
 
 /* --- life cycle ------------------------------------------------------------- */
@@ -234,6 +403,9 @@ int cr__worker_setup(struct cr__worker *w)
 			level = w->peers[i]->log_level;
 	w->timer_fd = -1;
 	w->armed_ns = INT64_MAX;
+	w->fd_at = INT64_MIN;
+	w->sleep_from = -1;
+	w->lead_target_ns = LEAD_INIT;
 	w->clock = &n->clock;
 	cr__timers_init(&w->timers);
 	cr__pool_init(&w->pool);
@@ -272,6 +444,13 @@ int cr__worker_setup(struct cr__worker *w)
 #endif
 	uv_timer_init(&w->loop, &w->timer_ms);
 	w->timer_ms.data = (void *)(uintptr_t)timer_ms_cb;
+	uv_idle_init(&w->loop, &w->spin);
+	run_delay(w); /* from here on */
+	/* spinning needs a timer with a fine wake-up, and is pointless when
+	 * the loop never sleeps */
+	if (w->timer_fd < 0 || n->cfg.busy_poll)
+		w->spin_budget = 0;
+	w->lead_ns = w->spin_budget > 0 ? LEAD_INIT : 0;
 
 	/* peers born later open theirs at birth */
 	for (size_t i = 0; i < w->npeers; i++) {
@@ -300,6 +479,13 @@ static void worker_shutdown(struct cr__worker *w)
 	pthread_mutex_lock(&w->node->lock);
 	pthread_mutex_unlock(&w->node->lock);
 	w->stopping = true;
+	if (w->spin_budget > 0) {
+		/* the last window counts too; then no more spinning */
+		wake_adapt(w, cr__clock_now(w->clock));
+		if (w->spinning)
+			uv_idle_stop(&w->spin);
+		w->spinning = false;
+	}
 	/* the last row of every peer, as the experiment ends */
 	cr__sampler_worker(w, w->node->end_ns);
 	w->sampling = false;

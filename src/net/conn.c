@@ -348,7 +348,8 @@ static void queue_drop(struct cr__conn *c)
 }
 
 /* Pops what a write of `n` bytes completed. */
-static void queue_consume(struct cr__conn *c, size_t n, int64_t now)
+static void queue_consume(struct cr__conn *c, size_t n, int64_t now,
+			  bool after_full)
 {
 	c->q_bytes -= n;
 	c->peer->out_bytes -= n;
@@ -363,7 +364,7 @@ static void queue_consume(struct cr__conn *c, size_t n, int64_t now)
 		}
 		n -= flen;
 		if (e->release_ns)
-			cr__shaper_written(c, e, flen, now);
+			cr__shaper_written(c, e, flen, now, after_full);
 		cr_msg_release(e->m);
 		c->qhead = (c->qhead + 1) & (c->qcap - 1);
 		c->qlen--;
@@ -376,6 +377,7 @@ void cr__conn_flush(struct cr__conn *c)
 {
 	struct iovec iov[IOV_BATCH];
 	int64_t now, due;
+	bool after_full = c->want_write; /* the socket was full until now */
 
 	if (c->state != CR__OPEN || c->broken)
 		return;
@@ -422,7 +424,7 @@ void cr__conn_flush(struct cr__conn *c)
 			cr__conn_close(c, true, false, strerror(errno));
 			return;
 		}
-		queue_consume(c, (size_t)w, now);
+		queue_consume(c, (size_t)w, now, after_full);
 		if ((size_t)w < total) {
 			c->want_write = true;
 			goto out;

@@ -214,6 +214,7 @@ static void stamp_conn(struct cr__conn *c, int64_t start, int64_t now)
 	/* Until stamped, release_ns holds when the message was queued: it
 	 * cannot start before that, however far a bucket may catch up. */
 	start = max64(start, e->release_ns);
+	cr__hist_add(&c->w->queueing, start - e->release_ns);
 	end = start;
 
 	end = max64(end, take(&p->up, start, n));
@@ -355,6 +356,7 @@ static void stamp_udp(struct cr_peer *p, int64_t start, int64_t now)
 	int64_t end;
 
 	start = max64(start, o.queued_ns);
+	cr__hist_add(&p->w->queueing, start - o.queued_ns);
 	end = start;
 
 	q->head = (q->head + 1) & (q->cap - 1);
@@ -487,13 +489,19 @@ int cr__shaper_udp_send(struct cr_peer *p, const cr_addr *to,
 /* --- writes: fidelity ---------------------------------------------------- */
 
 void cr__shaper_written(struct cr__conn *c, const struct cr__qent *e,
-			uint32_t bytes, int64_t now)
+			uint32_t bytes, int64_t now, bool after_full)
 {
 	struct cr__link_fid *f = &c->fid;
 
 	if (!e->release_ns)
 		return;
-	note_written(c->w, e->release_ns, now);
+	if (after_full) {
+		c->w->frames_after_full++;
+		cr__hist_add(&c->w->queueing, now - e->release_ns);
+	} else {
+		note_written(c->w, e->release_ns, now);
+		f->late_sum_ns += (double)max64(now - e->release_ns, 0);
+	}
 	if (!f->msgs) {
 		f->first_release_ns = e->release_ns;
 		f->first_write_ns = now;
@@ -507,6 +515,40 @@ void cr__shaper_written(struct cr__conn *c, const struct cr__qent *e,
 /* Links shorter than this say nothing about their rate. */
 #define FID_MIN_SPAN (200 * CR_MS)
 
+/* "sender -> receiver"; this end receives or sends. */
+static void link_name(const struct cr__conn *c, bool receiving, char *out,
+		      size_t len)
+{
+	char a[CR_ADDR_STRLEN], b[CR_ADDR_STRLEN];
+
+	cr_addr_format(&c->peer->addr, a, sizeof(a));
+	cr_addr_format(&c->remote, b, sizeof(b));
+	snprintf(out, len, "%s -> %s", receiving ? b : a, receiving ? a : b);
+}
+
+/* The receiving side: what the download buckets' waits cost in time. */
+static void fid_fold_rx(struct cr__conn *c)
+{
+	struct cr__link_fid *f = &c->fid;
+	struct cr__worker *w = c->w;
+	int64_t span = f->rx_last_wait_ns - f->rx_first_wait_ns;
+	double err;
+
+	if (f->rx_waits < 3 || span < FID_MIN_SPAN)
+		return;
+	/* reading that resumed late beyond the catch-up lost that much of
+	 * the link's time: achieved / configured - 1 */
+	err = -(double)f->rx_lost_ns / (double)span;
+	w->fid_rx_links++;
+	w->fid_rx_err_sum += fabs(err);
+	if (fabs(err) > fabs(w->fid_rx_err_worst) || w->fid_rx_links == 1) {
+		w->fid_rx_err_worst = err;
+		w->fid_rx_worst_rate = f->rx_rate_Bps;
+		link_name(c, true, w->fid_rx_worst_link,
+			  sizeof(w->fid_rx_worst_link));
+	}
+}
+
 static void fid_fold(struct cr__conn *c)
 {
 	struct cr__link_fid *f = &c->fid;
@@ -515,21 +557,28 @@ static void fid_fold(struct cr__conn *c)
 	int64_t actual = f->last_write_ns - f->first_write_ns;
 	double err;
 
-	if (f->msgs < 3 || intended < FID_MIN_SPAN || actual <= 0)
+	fid_fold_rx(c);
+	if (f->msgs >= 3 && f->late_sum_ns / (double)f->msgs >
+				    w->fid_late_worst_ns) {
+		w->fid_late_worst_ns = f->late_sum_ns / (double)f->msgs;
+		link_name(c, false, w->fid_late_worst_link,
+			  sizeof(w->fid_late_worst_link));
+	}
+	if (f->msgs < 3 || intended < FID_MIN_SPAN || actual <= 0) {
+		memset(f, 0, sizeof(*f));
 		return;
+	}
 	/* achieved / configured - 1: bytes over the actual span against
 	 * bytes over the intended one */
 	err = (double)intended / (double)actual - 1.0;
 	w->fid_links++;
 	w->fid_err_sum += fabs(err);
 	if (fabs(err) > fabs(w->fid_err_worst) || w->fid_links == 1) {
-		char a[CR_ADDR_STRLEN], b[CR_ADDR_STRLEN];
 		w->fid_err_worst = err;
 		w->fid_worst_rate = (uint64_t)((double)f->bytes * 1e9 /
 					       (double)intended);
-		snprintf(w->fid_worst_link, sizeof(w->fid_worst_link),
-			 "%s -> %s", cr_addr_format(&c->peer->addr, a, sizeof(a)),
-			 cr_addr_format(&c->remote, b, sizeof(b)));
+		link_name(c, false, w->fid_worst_link,
+			  sizeof(w->fid_worst_link));
 	}
 	memset(f, 0, sizeof(*f));
 }
@@ -551,8 +600,17 @@ void cr__shaper_conn_close(struct cr__conn *c)
 static void rx_cb(void *ctx, void *arg)
 {
 	struct cr__conn *c = arg;
+	struct cr__link_fid *f = &c->fid;
+	int64_t now = cr__clock_now(c->w->clock), late = now - c->rx_due;
 
 	CR__UNUSED(ctx);
+	/* the download link's release: reading resumes now */
+	cr__hist_add(&c->w->rx_late, late);
+	if (!f->rx_waits++)
+		f->rx_first_wait_ns = c->rx_due;
+	f->rx_last_wait_ns = now;
+	if (late > CR__SHAPE_RX_CATCHUP)
+		f->rx_lost_ns += late - CR__SHAPE_RX_CATCHUP;
 	c->rx_timer = 0;
 	c->rx_blocked = false;
 	cr__conn_reading_changed(c);
@@ -569,18 +627,22 @@ uint32_t cr__shaper_rx_allow(struct cr__conn *c, int64_t now)
 		return UINT32_MAX;
 	at = max64(ready(&p->down, floor), ready(&p->total, floor));
 	at = max64(at, ready(&c->down, floor));
-	if (at > now) {
-		c->rx_blocked = true;
-		cr__conn_reading_changed(c);
-		if (!c->rx_timer)
-			c->rx_timer = cr__worker_timer(c->w, at, 0, rx_cb,
-						       p, c, p);
-		return 0;
-	}
 	for (const struct cr__bucket *b = &p->down; b;
 	     b = b == &p->down ? &p->total : b == &p->total ? &c->down : NULL)
 		if (b->rate_Bps && (!rate || b->rate_Bps < rate))
 			rate = b->rate_Bps;
+	if (!c->fid.rx_rate_Bps || rate < c->fid.rx_rate_Bps)
+		c->fid.rx_rate_Bps = rate;
+	if (at > now) {
+		c->rx_blocked = true;
+		cr__conn_reading_changed(c);
+		if (!c->rx_timer) {
+			c->rx_due = at;
+			c->rx_timer = cr__worker_timer(c->w, at, 0, rx_cb,
+						       p, c, p);
+		}
+		return 0;
+	}
 	/* about 2 ms of the rate at a time, at least a small frame */
 	allow = (uint32_t)(rate / 500);
 	if (allow < 2048)
@@ -615,9 +677,11 @@ static void udp_rx_drain(struct cr_peer *p)
 		struct cr__udp_out o;
 
 		if (at > now) {
-			if (!p->udp_rx_timer)
+			if (!p->udp_rx_timer) {
+				p->udp_rx_due = at;
 				p->udp_rx_timer = cr__worker_timer(
 					p->w, at, 0, udp_rx_cb, p, NULL, p);
+			}
 			return;
 		}
 		o = q->v[q->head];
@@ -635,6 +699,7 @@ static void udp_rx_cb(void *ctx, void *arg)
 	struct cr_peer *p = ctx;
 
 	CR__UNUSED(arg);
+	cr__hist_add(&p->w->rx_late, now_of(p) - p->udp_rx_due);
 	p->udp_rx_timer = 0;
 	udp_rx_drain(p);
 }

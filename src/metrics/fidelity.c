@@ -1,0 +1,61 @@
+/* The fidelity verdict: whether a run's link emulation kept up, judged
+ * from what it delivered (docs/link-emulation.md#fidelity).
+ *
+ * A run is degraded when shaped releases left late (sending: frames
+ * written after their release times; receiving: reading resumed after a
+ * download bucket's wait), at p99, by more than CR_FID_LATE_P99_NS, or when
+ * links' achieved rates, sending or receiving, are off by more than
+ * CR_FID_RATE_ERR_MEAN on average or CR_FID_RATE_ERR_WORST on the worst
+ * link.  Timer lag is not judged: a late timer that releases nothing costs
+ * the emulation nothing, and a late one that releases something shows in
+ * the releases.  Waiting for a link (its rate, or a receiver that does not
+ * read) is queueing, part of what is emulated, and not judged either.
+ */
+#include "../node.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+void cr_fidelity_judge(struct cr_node_result *r)
+{
+	char *why = r->degraded_reason;
+	size_t left = sizeof(r->degraded_reason);
+
+	r->degraded = false;
+	why[0] = 0;
+	if (!r->shaped)
+		return; /* nothing was emulated, so nothing to judge */
+
+#define DEGRADED(...)                                                          \
+	do {                                                                   \
+		int k = snprintf(why, left, "%s", r->degraded ? "; " : "");    \
+		why += k, left -= (size_t)k;                                   \
+		k = snprintf(why, left, __VA_ARGS__);                          \
+		if (k > 0 && (size_t)k < left)                                 \
+			why += k, left -= (size_t)k;                           \
+		r->degraded = true;                                            \
+	} while (0)
+	if (r->late_p99_ns > CR_FID_LATE_P99_NS)
+		DEGRADED("releases late by %.0f us at p99 > %lld us",
+			 (double)r->late_p99_ns / 1e3,
+			 CR_FID_LATE_P99_NS / CR_US);
+	if (r->rx_late_p99_ns > CR_FID_LATE_P99_NS)
+		DEGRADED("downloads resumed late by %.0f us at p99 > %lld us",
+			 (double)r->rx_late_p99_ns / 1e3,
+			 CR_FID_LATE_P99_NS / CR_US);
+	if (r->rate_err_mean > CR_FID_RATE_ERR_MEAN)
+		DEGRADED("link rates off by %.2f%% on average > %.0f%%",
+			 100 * r->rate_err_mean, 100 * CR_FID_RATE_ERR_MEAN);
+	if (fabs(r->rate_err_worst) > CR_FID_RATE_ERR_WORST)
+		DEGRADED("link %s off by %+.2f%% > %.0f%%", r->rate_worst_link,
+			 100 * r->rate_err_worst, 100 * CR_FID_RATE_ERR_WORST);
+	if (r->rx_rate_err_mean > CR_FID_RATE_ERR_MEAN)
+		DEGRADED("download rates off by %.2f%% on average > %.0f%%",
+			 100 * r->rx_rate_err_mean, 100 * CR_FID_RATE_ERR_MEAN);
+	if (fabs(r->rx_rate_err_worst) > CR_FID_RATE_ERR_WORST)
+		DEGRADED("download of link %s off by %+.2f%% > %.0f%%",
+			 r->rx_rate_worst_link, 100 * r->rx_rate_err_worst,
+			 100 * CR_FID_RATE_ERR_WORST);
+#undef DEGRADED
+}
