@@ -24,7 +24,9 @@
 #   BENCH_QUICK       1: the defaults above become 1 run of 1 second
 #   BENCH_WORKERS     crystal --workers and raw_relay --threads
 #                     (default: the number of online CPUs)
-#   BENCH_FIGS        which parts, any of: 4 (Fig. 4-5), 9, fidelity, 6, 7
+#   BENCH_FIGS        which parts, any of: 4 (Fig. 4-5), 9, fidelity, 6, 7,
+#                     light (bench/light.sh: how often the light examples
+#                     judge their fidelity ok, with their spin's CPU)
 #                     (fig4, fig9, fig6, fig7 and all are accepted too);
 #                     default "4 9 fidelity 6 7"
 #   BENCH_PEERS       Fig. 4-5 peer counts (default "10 50 100 200 500 1000")
@@ -95,7 +97,7 @@ else
 fi
 CPUS=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
 WORKERS=${BENCH_WORKERS:-$CPUS}
-FIGS=${BENCH_FIGS:-4 9 fidelity 6 7}
+FIGS=${BENCH_FIGS:-4 9 fidelity 6 7 light}
 PEERS=${BENCH_PEERS:-10 50 100 200 500 1000}
 SIZES=${BENCH_SIZES:-1024 2048 5120 10240 20480 40960}
 SIZE_PEERS=${BENCH_SIZE_PEERS:-10 100 200}
@@ -140,7 +142,7 @@ awk -v s="$F7_SECS" 'BEGIN { exit !(s ~ /^([0-9]+\.?[0-9]*|\.[0-9]+)$/ && s + 0 
 	usage_err "BENCH_F7_SECONDS must be a positive number of seconds (got '$F7_SECS')"
 awk -v s="$SECS" 'BEGIN { exit !(s ~ /^([0-9]+\.?[0-9]*|\.[0-9]+)$/ && s + 0 > 0) }' ||
 	usage_err "BENCH_SECONDS must be a positive number of seconds (got '$SECS')"
-DO4=0 DO9=0 DOFID=0 DO6=0 DO7=0
+DO4=0 DO9=0 DOFID=0 DO6=0 DO7=0 DOLIGHT=0
 for f in $(printf '%s' "$FIGS" | tr ',' ' '); do
 	case $f in
 	4 | 5 | 4-5 | fig4 | fig5 | fig4-5) DO4=1 ;;
@@ -148,8 +150,9 @@ for f in $(printf '%s' "$FIGS" | tr ',' ' '); do
 	fidelity | fid) DOFID=1 ;;
 	6 | fig6) DO6=1 ;;
 	7 | fig7) DO7=1 ;;
-	all) DO4=1 DO9=1 DOFID=1 DO6=1 DO7=1 ;;
-	*) usage_err "BENCH_FIGS takes 4, 9, fidelity, 6 and 7 (got '$f')" ;;
+	light) DOLIGHT=1 ;;
+	all) DO4=1 DO9=1 DOFID=1 DO6=1 DO7=1 DOLIGHT=1 ;;
+	*) usage_err "BENCH_FIGS takes 4, 9, fidelity, 6, 7 and light (got '$f')" ;;
 	esac
 done
 DORELAY=0 DOLINK=0
@@ -1284,6 +1287,16 @@ if [ -s "$TG_NEW" ]; then
 		printf "  %9s measured %s, required %s: %s (%s; %s)\n", "", (v[3] == "" ? "-" : v[3]),
 			v[4], toupper(substr(v[5], 1, 1)) substr(v[5], 2), unq(v[6]), substr(v[7], 1, 10)
 	}' "$TG"
+fi
+
+if [ "$DOLIGHT" = 1 ]; then
+	echo
+	if [ "${BENCH_QUICK:-0}" = 1 ]; then
+		BENCH_LIGHT_RUNS=${BENCH_LIGHT_RUNS:-2} BENCH_LIGHT_SECONDS=${BENCH_LIGHT_SECONDS:-6} \
+			BUILD=$BUILD BENCH_RESULTS=$RESULTS sh "$ROOT/bench/light.sh" || exit $?
+	else
+		BUILD=$BUILD BENCH_RESULTS=$RESULTS sh "$ROOT/bench/light.sh" || exit $?
+	fi
 fi
 
 echo
