@@ -625,7 +625,7 @@ struct cr__worker {
 	int64_t lead_ns, lead_target_ns;
 	int64_t fd_at;		  /* what the timerfd is set for */
 	int64_t sleep_from;	  /* the loop last went to sleep; -1: awake */
-	int64_t spin_from;	  /* the current spin began */
+	int64_t spin_from;	  /* spinning is counted up to here */
 	int64_t win_from, win_spin_ns; /* the current adaptation window */
 	int64_t run_delay_ns;	  /* time runnable but not running, so far */
 	int spin_hold;		  /* windows left before spinning may resume */
@@ -707,6 +707,10 @@ void cr__worker_mark_dirty(struct cr__conn *c);
 void cr__worker_map_add(struct cr__worker *w, struct cr__conn *c);
 void cr__worker_map_del(struct cr__worker *w, struct cr__conn *c);
 int cr__worker_setup(struct cr__worker *w);
+/* Asks the scheduler for short time slices for the calling thread, so that
+ * it preempts CPU-bound work promptly when it wakes (Linux 6.12 and later;
+ * a no-op elsewhere). */
+void cr__worker_short_slice(void);
 void cr__worker_teardown(struct cr__worker *w);
 
 #endif

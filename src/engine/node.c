@@ -785,6 +785,7 @@ static void *worker_main(void *arg)
 
 #ifdef __linux__
 	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0); /* precise wake-ups */
+	cr__worker_short_slice();
 #endif
 	w->setup_err = cr__worker_setup(w);
 	pthread_mutex_lock(&n->lock);
