@@ -9,7 +9,9 @@
  *   - an experiment that cannot have its descriptors (--peers 12000) exits
  *     2 naming needed and available descriptors, before starting anything;
  *   - SIGINT ends a 30 s run early with status 130 and a summary that says
- *     "interrupted": true.
+ *     "interrupted": true;
+ *   - `crystal algorithms PATH` lists a plugin's parameters, says when it
+ *     declares none, and exits 2 naming a path that does not load.
  */
 #include "support.h"
 
@@ -298,6 +300,59 @@ static void sigint_ends_the_run_early(void **state)
 	free(json);
 }
 
+/* --- crystal algorithms ---------------------------------------------------- */
+
+static const char bare_source[] =
+    "#include <crystal/crystal.h>\n"
+    "const cr_algorithm crystal_algorithm = {\n"
+    "	.api_version = CR_API_VERSION, .name = \"bare\",\n"
+    "	.description = \"does nothing\" };\n";
+
+static void algorithms_lists_a_plugin(void **state)
+{
+	char so_path[512], bare[256], *so = NULL, *se = NULL;
+
+	(void)state;
+	snprintf(so_path, sizeof(so_path), "%s/examples/pingpong.so",
+		 t_build_dir());
+	char *argv[] = {crystal, "algorithms", so_path, NULL};
+	assert_int_equal(t_run(argv, 30000, &so, &se), 0);
+	assert_non_null(so);
+	assert_non_null(strstr(so, "pingpong"));
+	assert_non_null(strstr(so, "-D proto=alt"));
+	assert_non_null(strstr(so, "-D interval_ms=100"));
+	assert_null(strstr(so, "vanilla")); /* only what was asked */
+	free(so);
+	free(se);
+
+	/* one that declares no parameters says so */
+	assert_int_equal(t_build_so(dir, "bare", bare_source, bare,
+				    sizeof(bare)),
+			 0);
+	char *bargv[] = {crystal, "algorithms", bare, NULL};
+	assert_int_equal(t_run(bargv, 30000, &so, &se), 0);
+	assert_non_null(strstr(so, "bare"));
+	assert_non_null(strstr(so, "no parameters"));
+	free(so);
+	free(se);
+
+	/* a path that does not load: exit 2, named */
+	char *nargv[] = {crystal, "algorithms", "/nonexistent/x.so", NULL};
+	assert_int_equal(t_run(nargv, 30000, &so, &se), 2);
+	assert_non_null(se);
+	assert_non_null(strstr(se, "/nonexistent/x.so"));
+	free(so);
+	free(se);
+
+	/* and with nothing named, every built-in */
+	char *aargv[] = {crystal, "algorithms", NULL};
+	assert_int_equal(t_run(aargv, 30000, &so, &se), 0);
+	assert_non_null(strstr(so, "relay"));
+	assert_non_null(strstr(so, "vanilla"));
+	free(so);
+	free(se);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -310,6 +365,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(too_many_peers_for_the_descriptors,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(sigint_ends_the_run_early, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(algorithms_lists_a_plugin, setup,
 					    teardown),
 	};
 

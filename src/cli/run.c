@@ -991,7 +991,11 @@ static int from_file(struct run_opts *o, struct cr_experiment *e,
 							: "relay",
 				   err, sizeof(err));
 	if (!*algo) {
-		fprintf(stderr, "crystal run: %s\n", err);
+		if (GIVEN(o, O_ALGO))
+			fprintf(stderr, "crystal run: --algorithm %s\n", err);
+		else
+			fprintf(stderr, "crystal run: %s: algorithm %s\n",
+				o->file, err);
 		return 2;
 	}
 	if (cr_plan_build(pl, e, *algo, o->params, o->nparams, err,
@@ -1049,7 +1053,7 @@ int cr_cli_run(int argc, char **argv)
 		return run_file(&o);
 	algo = cr__algorithm_find(o.algorithm, err, sizeof(err));
 	if (!algo) {
-		fprintf(stderr, "crystal run: %s\n", err);
+		fprintf(stderr, "crystal run: --algorithm %s\n", err);
 		return 2;
 	}
 	snprintf(ipport, sizeof(ipport), "%s%s%s:%llu",
@@ -1120,20 +1124,51 @@ int cr_cli_run(int argc, char **argv)
 	return rc;
 }
 
+static void list_algorithm(const cr_algorithm *a)
+{
+	printf("%-12s %s\n", a->name, a->description ? a->description : "");
+	if (!a->params || !a->params->name) {
+		printf("    no parameters: it declares none, so crystal run "
+		       "refuses every -D for it\n");
+		return;
+	}
+	for (const cr_param_def *d = a->params; d->name; d++)
+		printf("    -D %s=%s  %s\n", d->name,
+		       d->default_value ? d->default_value : "",
+		       d->help ? d->help : "(no description)");
+}
+
 int cr_cli_algorithms(int argc, char **argv)
 {
 	const cr_algorithm *const *all;
 	size_t n = cr__algorithms(&all);
+	char err[1024];
+	int rc = 0;
 
-	(void)argc;
-	(void)argv;
-	for (size_t i = 0; i < n; i++) {
-		printf("%-12s %s\n", all[i]->name,
-		       all[i]->description ? all[i]->description : "");
-		for (const cr_param_def *d = all[i]->params; d && d->name; d++)
-			printf("    -D %s=%s  %s\n", d->name,
-			       d->default_value ? d->default_value : "",
-			       d->help ? d->help : "");
+	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		fputs("usage: crystal algorithms [NAME|PATH...]\n"
+		      "\n"
+		      "Lists algorithms and the parameters they take (-D NAME=VALUE,\n"
+		      "with its default): every built-in, or those named, a built-in's\n"
+		      "name or the path of a shared object as --algorithm takes it\n"
+		      "(./x.so).  Exit status 2 when one cannot be loaded.\n",
+		      stdout);
+		return 0;
 	}
-	return 0;
+	if (argc < 2) {
+		for (size_t i = 0; i < n; i++)
+			list_algorithm(all[i]);
+		return 0;
+	}
+	for (int i = 1; i < argc; i++) {
+		const cr_algorithm *a = cr__algorithm_find(argv[i], err,
+							   sizeof(err));
+		if (!a) {
+			fprintf(stderr, "crystal algorithms: %s\n", err);
+			rc = 2;
+			continue;
+		}
+		list_algorithm(a);
+	}
+	return rc;
 }
