@@ -10,6 +10,8 @@
  *     2 naming needed and available descriptors, before starting anything;
  *   - SIGINT ends a 30 s run early with status 130 and a summary that says
  *     "interrupted": true;
+ *   - values an algorithm reports (cr_report_value) reach summary.json,
+ *     peers-final.csv and crystal report with exact summaries;
  *   - `crystal algorithms PATH` lists a plugin's parameters, says when it
  *     declares none, and exits 2 naming a path that does not load.
  */
@@ -25,6 +27,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 static char crystal[512];
 static char bindir[64];
@@ -300,6 +303,116 @@ static void sigint_ends_the_run_early(void **state)
 	free(json);
 }
 
+/* --- values and plugins, from shared objects built here -------------------- */
+
+/* Reports its index among the run's ports (-D base=the first port) and,
+ * on even ports only, the same as "even". */
+static const char values_source[] =
+    "#include <crystal/crystal.h>\n"
+    "static const cr_param_def params[] = {\n"
+    "	{\"base\", \"0\", \"the first peer's port\"}, {0, 0, 0}};\n"
+    "static int boot(cr_peer *p) {\n"
+    "	int i = cr_self(p)->port - (int)cr_param_int(p, \"base\", 0);\n"
+    "	cr_report_value(p, \"index\", i);\n"
+    "	if (!(i % 2)) cr_report_value(p, \"even\", i);\n"
+    "	return 0;\n"
+    "}\n"
+    "const cr_algorithm crystal_algorithm = {\n"
+    "	.api_version = CR_API_VERSION, .name = \"values\",\n"
+    "	.params = params, .bootstrap = boot };\n";
+
+/* Runs crystal with argv (after the binary), expecting exit status 0, and
+ * reads the run directory's summary.json. */
+static json_t *run_ok(char *const args[], const char *out)
+{
+	char *argv[40], *so = NULL, *se = NULL, path[300];
+	json_error_t jerr;
+	json_t *root;
+	int n = 0, rc;
+
+	argv[n++] = crystal;
+	for (; args[n - 1] && n < 39; n++)
+		argv[n] = args[n - 1];
+	argv[n] = NULL;
+	rc = t_run(argv, 120000, &so, &se);
+	if (rc != 0)
+		fail_msg("exit status %d; stderr: %s", rc, se ? se : "");
+	snprintf(path, sizeof(path), "%s/summary.json", out);
+	root = json_load_file(path, 0, &jerr);
+	if (!root)
+		fail_msg("%s: %s", path, jerr.text);
+	free(so);
+	free(se);
+	return root;
+}
+
+static double jnum(json_t *o, const char *path)
+{
+	char key[128], *dot;
+	json_t *v = o;
+
+	snprintf(key, sizeof(key), "%s", path);
+	for (char *k = key; v && k; k = dot) {
+		dot = strchr(k, '.');
+		if (dot)
+			*dot++ = 0;
+		v = json_object_get(v, k);
+	}
+	if (!json_is_number(v))
+		fail_msg("summary.json: no number at %s", path);
+	return json_number_value(v);
+}
+
+static void reported_values(void **state)
+{
+	char out[128], so[256], csv_path[300], *csv, *rep = NULL, *err = NULL;
+	json_t *root, *v;
+
+	(void)state;
+	assert_int_equal(t_build_so(dir, "values", values_source, so,
+				    sizeof(so)),
+			 0);
+	snprintf(out, sizeof(out), "%s/values", dir);
+	/* ten peers: the source and nine, ports 32685..32694 */
+	char *args[] = {"run",	      "--peers",    "9",	   "--duration",
+			"0.5",	      "--algorithm", so,	   "-D",
+			"base=32685", "--base-port", "32685", "--out",
+			out,	      "--quiet",     NULL};
+	root = run_ok(args, out);
+	v = json_object_get(root, "values");
+	assert_true(json_is_object(v));
+	assert_int_equal(json_object_size(v), 2);
+	/* 0..9, nearest rank */
+	assert_true(jnum(v, "index.peers") == 10);
+	assert_true(jnum(v, "index.mean") == 4.5);
+	assert_true(jnum(v, "index.min") == 0);
+	assert_true(jnum(v, "index.p5") == 0);
+	assert_true(jnum(v, "index.p50") == 5);
+	assert_true(jnum(v, "index.p95") == 9);
+	/* 0, 2, 4, 6, 8: the peers that reported it */
+	assert_true(jnum(v, "even.peers") == 5);
+	assert_true(jnum(v, "even.mean") == 4);
+	assert_true(jnum(v, "even.p50") == 4);
+	assert_true(jnum(v, "even.p95") == 8);
+	json_decref(root);
+
+	snprintf(csv_path, sizeof(csv_path), "%s/peers-final.csv", out);
+	csv = t_slurp(csv_path);
+	assert_non_null(csv);
+	assert_non_null(strstr(csv, ",value.even,value.index\n"));
+	assert_non_null(strstr(csv, "127.0.0.1:32686,"));
+	free(csv);
+
+	/* crystal report's table carries them */
+	char *rargv[] = {crystal, "report", "--csv", out, NULL};
+	assert_int_equal(t_run(rargv, 60000, &rep, &err), 0);
+	assert_non_null(rep);
+	assert_non_null(strstr(rep, "value.index_mean"));
+	assert_non_null(strstr(rep, ",4.5,0,5,9")); /* mean, p5, p50, p95 */
+	free(rep);
+	free(err);
+}
+
 /* --- crystal algorithms ---------------------------------------------------- */
 
 static const char bare_source[] =
@@ -366,6 +479,7 @@ int main(void)
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(sigint_ends_the_run_early, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(reported_values, setup, teardown),
 	    cmocka_unit_test_setup_teardown(algorithms_lists_a_plugin, setup,
 					    teardown),
 	};

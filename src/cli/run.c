@@ -577,6 +577,11 @@ static int write_summary(const char *dir, const struct run_opts *o,
 	json_dist(&j, "control_overhead", &r->control_overhead);
 	json_dist(&j, "duplicate_ratio", &r->duplicate_ratio);
 	json_dist(&j, "segment_latency_s", &r->segment_latency_s);
+	/* the algorithm's own results (cr_report_value), by name */
+	cr_json_object(&j, "values");
+	for (size_t i = 0; i < r->nvalues; i++)
+		json_dist(&j, r->values[i].name, &r->values[i].dist);
+	cr_json_close(&j);
 	cr_json_uint(&j, "births", r->births);
 	cr_json_uint(&j, "deaths", r->deaths);
 	cr_json_uint(&j, "failed_births", r->failed_births);

@@ -71,11 +71,20 @@ const cr_algorithm *cr__algorithm_find(const char *name, char *err,
 		dlclose(so);
 		return NULL;
 	}
-	if (a->api_version != CR_API_VERSION || !a->name) {
+	/* a version 1 object is shorter: only its version and name are
+	 * read here, and the node copies no more of it than it has */
+	if (a->api_version < 1 || a->api_version > CR_API_VERSION) {
 		snprintf(err, errlen,
-			 "%s: built for API version %d, this crystal has %d: "
-			 "rebuild it against these headers",
+			 "%s: built for API version %d, this crystal runs "
+			 "versions 1 to %d: rebuild it against these headers",
 			 name, a->api_version, CR_API_VERSION);
+		dlclose(so);
+		return NULL;
+	}
+	if (!a->name) {
+		snprintf(err, errlen,
+			 "%s: its crystal_algorithm has no name",
+			 name);
 		dlclose(so);
 		return NULL;
 	}
