@@ -10,6 +10,9 @@
  *     2 naming needed and available descriptors, before starting anything;
  *   - SIGINT ends a 30 s run early with status 130 and a summary that says
  *     "interrupted": true;
+ *   - `crystal run --mesh` runs the pingpong plugin and Vanilla on a mesh of
+ *     peers that find each other through a tracker: pings are answered,
+ *     data moves and every peer plays, and the summary records the mesh;
  *   - values an algorithm reports (cr_report_value) reach summary.json,
  *     peers-final.csv and crystal report with exact summaries;
  *   - `crystal algorithms PATH` lists a plugin's parameters, says when it
@@ -192,6 +195,8 @@ static void bad_options_exit_2(void **state)
 	    {{"--algorithm", "no-such-algo"}, "relay"},
 	    {{"--algorithm", "no-such-algo"}, "no-such-algo"},
 	    {{"stray"}, "stray"},
+	    {{"--mesh", "--chain-length", "5"}, "--chain-length"},
+	    {{"--mesh", "x.ini"}, "--mesh"},
 	};
 	char out[128];
 
@@ -466,6 +471,72 @@ static void algorithms_lists_a_plugin(void **state)
 	free(se);
 }
 
+/* --- the built-in mesh ----------------------------------------------------- */
+
+/* pingpong on a mesh: every peer, the first to register included (it asks
+ * the tracker later), is answered. */
+static void run_mesh_pingpong(void **state)
+{
+	char out[128], so_path[512];
+	json_t *root, *params;
+
+	(void)state;
+	snprintf(out, sizeof(out), "%s/mesh-pp", dir);
+	snprintf(so_path, sizeof(so_path), "%s/examples/pingpong.so",
+		 t_build_dir());
+	char *args[] = {"run",	     "--mesh",	"--peers",     "5",
+			"--duration", "2",	"--algorithm", so_path,
+			"--base-port", "32661", "--out",      out,
+			"--quiet",   NULL};
+	root = run_ok(args, out);
+	params = json_object_get(root, "parameters");
+	assert_non_null(params);
+	assert_true(json_is_true(json_object_get(params, "mesh")));
+	assert_true(jnum(params, "receivers") == 5);
+	assert_string_equal(
+	    json_string_value(json_object_get(params, "tracker")),
+	    "127.0.0.1:32667");
+	assert_true(jnum(params, "tracker_peers_per_reply") == 20);
+	assert_string_equal(
+	    json_string_value(json_object_get(params, "algorithm")),
+	    "pingpong");
+	assert_string_equal(json_string_value(json_object_get(root, "experiment")),
+			    "mesh");
+	assert_true(jnum(root, "peers") == 6);
+	/* the values pingpong reports: every peer had its pings answered */
+	assert_true(jnum(root, "values.pongs.peers") == 6);
+	assert_true(jnum(root, "values.pongs.min") > 0);
+	assert_true(jnum(root, "values.rtt_mean_us.peers") == 6);
+	json_decref(root);
+}
+
+/* The mesh's defaults (Vanilla, a 64 KB/s stream): data moves and every
+ * peer plays. */
+static void run_mesh_vanilla(void **state)
+{
+	char out[128];
+	json_t *root;
+
+	(void)state;
+	snprintf(out, sizeof(out), "%s/mesh-v", dir);
+	char *args[] = {"run",	      "--mesh", "--peers", "15",
+			"--duration", "10",	"--base-port", "32668",
+			"--out",      out,	"--quiet", NULL};
+	root = run_ok(args, out);
+	assert_string_equal(json_string_value(json_object_get(
+				json_object_get(root, "parameters"), "algorithm")),
+			    "vanilla");
+	assert_true(jnum(root, "parameters.rate_Bps") == 64000);
+	assert_true(jnum(root, "data_bytes_received") > 0);
+	assert_true(jnum(root, "continuity.peers") == 15);
+	assert_true(jnum(root, "continuity.min") > 0);
+	assert_true(jnum(root, "continuity.mean") >= 0.9);
+	/* Vanilla's own figures are there, for every peer and the source */
+	assert_true(jnum(root, "values.tracker_queries.peers") == 16);
+	assert_true(jnum(root, "values.neighbours.min") >= 1);
+	json_decref(root);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -479,6 +550,8 @@ int main(void)
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(sigint_ends_the_run_early, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(run_mesh_pingpong, setup, teardown),
+	    cmocka_unit_test_setup_teardown(run_mesh_vanilla, setup, teardown),
 	    cmocka_unit_test_setup_teardown(reported_values, setup, teardown),
 	    cmocka_unit_test_setup_teardown(algorithms_lists_a_plugin, setup,
 					    teardown),
