@@ -1185,6 +1185,8 @@ static void vanilla_tracker(cr_peer *p, uint16_t session,
 	struct vanilla *v = cr_state(p);
 
 	(void)session;
+	if (!v->nb) /* its bootstrap found no memory */
+		return;
 	for (size_t i = 0; i < n; i++) {
 		if (cr_is_self(p, &peers[i]) || nb_find(v, &peers[i]))
 			continue;
