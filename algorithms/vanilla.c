@@ -1,7 +1,8 @@
 /* vanilla: the paper's pull-based mesh.
  *
  * Each peer keeps a few neighbours (its bootstrap peers, and any peer that
- * contacts it), tells them every bufmap_interval_ms which parts of the
+ * contacts it; below neighbours_min, the candidates it knows and then
+ * peers it asks the tracker for), tells them every bufmap_interval_ms which parts of the
  * segments of its window it holds (a buffer map of parts), and asks them
  * for the parts it lacks: those of the segments due soon in deadline
  * order, the rest rarest first, each from a neighbour that holds it and
@@ -82,6 +83,8 @@ struct vanilla {
 	size_t nnb;
 	cr_addr cand[VN_CANDIDATES];
 	size_t ncand;
+	int64_t tracker_ns;    /* how often to ask the tracker; 0: never */
+	int64_t next_query_ns; /* not before this */
 
 	bool ready; /* the stream and the buffer are set up */
 	bool source;
@@ -105,6 +108,9 @@ struct vanilla {
 
 	uint64_t requests, timeouts, busy_in, served, refused, late_dropped;
 	uint64_t bad_maps;
+	/* neighbours lost (departed), taken to make up for missing ones
+	 * (candidates promoted, the tracker's answers), tracker queries */
+	uint64_t lost, replaced, queries;
 };
 
 static const cr_param_def vanilla_params[] = {
@@ -132,6 +138,9 @@ static const cr_param_def vanilla_params[] = {
 	 "buffering before a peer's first segment is played, at least"},
 	{"playout_delay_ms", "6000",
 	 "every peer plays a segment this long after the source made it"},
+	{"tracker_interval_ms", "2000",
+	 "below neighbours_min with no candidates left, the tracker is asked "
+	 "for peers this often (0: never)"},
 	{NULL, NULL, NULL},
 };
 
@@ -238,6 +247,32 @@ static void nb_refill(struct vanilla *v)
 	while (v->nnb < v->nb_min && v->ncand) {
 		nb_init(&v->nb[v->nnb++], &v->cand[0]);
 		v->cand[0] = v->cand[--v->ncand];
+		v->replaced++;
+	}
+}
+
+/* Still below neighbours_min with no candidates left: ask the tracker for
+ * peers (vanilla_tracker takes the answer), every tracker_interval_ms at
+ * most.  So the source and the first peers, which the tracker had nobody
+ * to give, find the peers born after them, and a peer whose neighbours
+ * left finds new ones. */
+static void find_more(cr_peer *p, struct vanilla *v)
+{
+	int64_t now = cr_now(p);
+	int err;
+
+	if (v->nnb >= v->nb_min || v->ncand || !v->tracker_ns ||
+	    now < v->next_query_ns)
+		return;
+	err = cr_tracker_query(p, v->session, 0);
+	if (!err) {
+		v->queries++;
+		v->next_query_ns = now + v->tracker_ns;
+	} else if (err != -CR_EAGAIN) {
+		/* no tracker (a topology file): nobody to ask */
+		cr_log(p, CR_LOG_DEBUG, "no tracker query: %s",
+		       cr_strerror(err));
+		v->tracker_ns = 0;
 	}
 }
 
@@ -270,6 +305,7 @@ static void announce(cr_peer *p, void *arg)
 	if (!v->ready)
 		return;
 	nb_refill(v);
+	find_more(p, v);
 	part_map(v, &mine);
 	m = cr_msg_new(p, VT_BUFMAP, v->session, cr_bufmap_size(&mine));
 	if (!m)
@@ -900,6 +936,8 @@ static int vanilla_bootstrap(cr_peer *p)
 	v->startup_ns = param_in(p, "startup_ms", 2000, 0, 3600000) * CR_MS;
 	v->src_nb_max = (size_t)param_in(p, "source_neighbours_max", 32, 1,
 					 VN_MAX);
+	v->tracker_ns =
+		param_in(p, "tracker_interval_ms", 2000, 0, 3600000) * CR_MS;
 	v->nb = calloc(VN_MAX, sizeof(*v->nb));
 	if (!v->nb)
 		return -CR_ENOMEM;
@@ -1132,7 +1170,33 @@ static void vanilla_data(cr_peer *p, const cr_addr *from, cr_msg *m)
 
 static void vanilla_departed(cr_peer *p, const cr_addr *who)
 {
-	nb_del(cr_state(p), who);
+	struct vanilla *v = cr_state(p);
+
+	if (nb_find(v, who))
+		v->lost++;
+	nb_del(v, who);
+}
+
+/* The tracker's answer to find_more: neighbours up to neighbours_min, the
+ * rest candidates. */
+static void vanilla_tracker(cr_peer *p, uint16_t session,
+			    const cr_addr *peers, size_t n)
+{
+	struct vanilla *v = cr_state(p);
+
+	(void)session;
+	if (!v->nb) /* its bootstrap found no memory */
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (cr_is_self(p, &peers[i]) || nb_find(v, &peers[i]))
+			continue;
+		if (v->nnb < v->nb_min) {
+			nb_add(p, v, &peers[i]);
+			v->replaced++;
+		} else {
+			cand_add(v, &peers[i]);
+		}
+	}
 }
 
 static void vanilla_destroy(cr_peer *p)
@@ -1140,6 +1204,11 @@ static void vanilla_destroy(cr_peer *p)
 	struct vanilla *v = cr_state(p);
 
 	log_stats(p, v);
+	/* summed over a peer's lives in peers-final.csv and summary.json */
+	cr_report_add(p, "tracker_queries", (double)v->queries);
+	cr_report_add(p, "neighbours_lost", (double)v->lost);
+	cr_report_add(p, "neighbours_replaced", (double)v->replaced);
+	cr_report_value(p, "neighbours", (double)v->nnb);
 	teardown(p, v);
 	free(v->nb);
 }
@@ -1157,4 +1226,5 @@ const cr_algorithm cr_vanilla_algorithm = {
 	.process_data = vanilla_data,
 	.peer_departed = vanilla_departed,
 	.destroy = vanilla_destroy,
+	.tracker_peers = vanilla_tracker,
 };

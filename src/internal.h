@@ -232,6 +232,7 @@ enum cr__type {
 	CR__T_TRACKER_PEERS = 4,
 	CR__T_TRACKER_REPORT = 5,
 	CR__T_TRACKER_PROBE = 6,
+	CR__T_TRACKER_QUERY = 7,
 };
 
 struct cr__hdr {
@@ -434,6 +435,12 @@ bool cr__node_matrix_delay(const struct cr__node *n, const cr_addr *from,
 			   const cr_addr *to, int64_t *delay_ns);
 int64_t cr__node_access_delay(const struct cr__node *n, const cr_addr *a);
 
+/* --- engine: algorithms -------------------------------------------------- */
+
+/* A shared object built for API version 1 defines a cr_algorithm that ends
+ * before tracker_peers: only this much of it may be read. */
+#define CR__ALGO_V1_SIZE offsetof(cr_algorithm, tracker_peers)
+
 /* --- engine: peers ---------------------------------------------------------- */
 
 struct cr__udp_out {
@@ -465,6 +472,11 @@ struct cr__peer_stats {
 	/* time alive: over its past lives, and since its latest birth */
 	int64_t alive_ns;
 	int64_t born_ns;
+	/* the algorithm's own results (cr_report_value), by the index of
+	 * their name in the node's table; bit k of values_set: value k was
+	 * reported */
+	uint32_t values_set;
+	double values[CR_REPORT_VALUES_MAX];
 };
 
 struct cr_peer {
@@ -531,6 +543,11 @@ struct cr_peer {
 	bool tracker_wait;	     /* registered, waiting for peers */
 	bool boot_from_tracker;	     /* p->boot is the tracker's answer */
 	uint64_t tracker_wait_timer;
+	/* the algorithm's query (cr_tracker_query), while it waits */
+	bool query_wait;
+	uint16_t query_session;
+	uint64_t query_timer;
+	int64_t query_next_ns; /* no query before this */
 
 	int64_t join_ns; /* first join, for the startup delay */
 

@@ -201,6 +201,13 @@ struct cr_node_result {
 	/* the share of the workers' 250 ms windows in which they waited for
 	 * a core (other work competed for it), when spinning stays off */
 	double contended_share;
+	/* the algorithm's own values (cr_report_value), by name in byte
+	 * order, each over the peers of this node that reported it */
+	size_t nvalues;
+	struct cr_node_value {
+		char name[CR_REPORT_NAME_MAX + 1];
+		struct cr_node_dist dist;
+	} values[CR_REPORT_VALUES_MAX];
 	bool degraded;
 	char degraded_reason[256];
 };
@@ -267,7 +274,10 @@ int64_t cr_node_now(const cr_node *n);
 /* --- inside the engine -------------------------------------------------- */
 
 struct cr__node {
-	struct cr_node_config cfg;
+	struct cr_node_config cfg; /* cfg.algo points at algo */
+	/* the algorithm, as a whole struct of this API version: one built for
+	 * an older version is copied as far as it goes, the rest NULL */
+	cr_algorithm algo;
 	struct cr_node_peer *peer_cfg;
 	struct cr__param *params;
 	size_t nparams;
@@ -308,6 +318,13 @@ struct cr__node {
 	int64_t end_ns;
 	bool joined;
 	bool started;
+	/* the names of the algorithm's values (cr_report_value): added under
+	 * values_lock, read without it up to nvalues (each name is written
+	 * before nvalues counts it) */
+	char value_names[CR_REPORT_VALUES_MAX][CR_REPORT_NAME_MAX + 1];
+	_Atomic uint32_t nvalues;
+	_Atomic bool values_full_said; /* a name past the limit was logged */
+	pthread_mutex_t values_lock;
 };
 
 struct cr__param {
@@ -316,6 +333,10 @@ struct cr__param {
 };
 
 const char *cr__node_param(const struct cr__node *n, const char *name);
+/* The algorithm's value names reported so far, as indices into
+ * value_names in byte order of the names; returns how many. */
+size_t cr__node_value_order(const struct cr__node *n,
+			    uint32_t order[CR_REPORT_VALUES_MAX]);
 
 /* The run directory's CSV files (docs/run-directory.md). */
 int cr__sampler_open(struct cr__node *n, char *err, size_t errlen);

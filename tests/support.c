@@ -413,3 +413,39 @@ size_t t_bad_frame(size_t k, uint8_t *b, uint64_t exp_id, uint16_t tag,
 	t_hdr_put(b, &h);
 	return T_HDR_SIZE + h.length;
 }
+
+int t_build_so(const char *dir, const char *name, const char *source,
+	       char *path, size_t len)
+{
+	char src[4200], inc[4096], *out = NULL, *err = NULL;
+	const char *cc = getenv("CC");
+	FILE *f;
+	int rc;
+
+	snprintf(src, sizeof(src), "%s/%s.c", dir, name);
+	snprintf(path, len, "%s/%s.so", dir, name);
+	snprintf(inc, sizeof(inc), "-I%s/include", t_src_dir());
+	f = fopen(src, "w");
+	if (!f)
+		return -1;
+	fputs(source, f);
+	fclose(f);
+	char *argv[] = {(char *)(cc && *cc ? cc : "cc"),
+			"-std=gnu17",
+			"-Wall",
+			"-Werror",
+			"-shared",
+			"-fPIC",
+			inc,
+			"-o",
+			path,
+			src,
+			NULL};
+	rc = t_run(argv, 60000, &out, &err);
+	if (rc)
+		fprintf(stderr, "building %s: %s%s\n", name, out ? out : "",
+			err ? err : "");
+	free(out);
+	free(err);
+	return rc;
+}

@@ -39,6 +39,12 @@ int t_wait(pid_t pid, int timeout_ms);
  * (each may be NULL to discard). */
 int t_run(char *const argv[], int timeout_ms, char **out, char **err);
 
+/* Builds DIR/NAME.so from the C source text, against the public headers,
+ * with $CC (or cc); path gets the .so's path.  0, or the compiler's exit
+ * status (its output said on stderr). */
+int t_build_so(const char *dir, const char *name, const char *source,
+	       char *path, size_t len);
+
 /* 127.0.0.1:port */
 cr_addr t_addr(uint16_t port);
 

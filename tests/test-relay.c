@@ -1167,37 +1167,7 @@ static char dso_dir[64];
 static int build_so(const char *name, const char *source, char *path,
 		    size_t len)
 {
-	char src[128], inc[4096], *out = NULL, *err = NULL;
-	const char *cc = getenv("CC");
-	FILE *f;
-	int rc;
-
-	snprintf(src, sizeof(src), "%s/%s.c", dso_dir, name);
-	snprintf(path, len, "%s/%s.so", dso_dir, name);
-	snprintf(inc, sizeof(inc), "-I%s/include", t_src_dir());
-	f = fopen(src, "w");
-	if (!f)
-		return -1;
-	fputs(source, f);
-	fclose(f);
-	char *argv[] = {(char *)(cc && *cc ? cc : "cc"),
-			"-std=gnu17",
-			"-Wall",
-			"-Werror",
-			"-shared",
-			"-fPIC",
-			inc,
-			"-o",
-			path,
-			src,
-			NULL};
-	rc = t_run(argv, 60000, &out, &err);
-	if (rc)
-		fprintf(stderr, "building %s: %s%s\n", name, out ? out : "",
-			err ? err : "");
-	free(out);
-	free(err);
-	return rc;
+	return t_build_so(dso_dir, name, source, path, len);
 }
 
 static int dso_setup(void **state)

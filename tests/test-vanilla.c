@@ -5,7 +5,10 @@
  *   second, a 64 KB/s stream in 1 s segments of 1 KiB messages: every peer
  *   plays, with a continuity of at least 0.99 from its first due segment;
  * - the same with 20 KB/s peer uploads (a source of 100 KB/s): the mesh
- *   cannot carry the stream and continuity falls well below.
+ *   cannot carry the stream and continuity falls well below;
+ * - a source that no peer is ever told of (the tracker was not up when it
+ *   registered) finds the mesh by asking the tracker (cr_tracker_query),
+ *   and every peer plays;
  *
  * The counts are what each peer's playback buffer reported to the engine
  * (cr_report_playback), read back from the node's results.
@@ -235,9 +238,90 @@ static void test_example_50(void **state)
 	t_rm_rf(dir);
 }
 
+/* Peer i's value of `name` (cr_report_value); fails when it has none. */
+static double peer_value(const cr_node *n, size_t i, const char *name)
+{
+	const struct cr__peer_stats *st = cr_node_peer_stats(n, i);
+
+	for (uint32_t k = 0; k < n->nvalues; k++)
+		if (!strcmp(n->value_names[k], name) &&
+		    st->values_set & 1u << k)
+			return st->values[k];
+	fail_msg("peer %zu reported no %s", i, name);
+	return 0;
+}
+
+/* The tracker comes up a second after the source: the source's
+ * registration finds nobody to answer it, so the tracker never knows it,
+ * never names it to a peer, and no peer ever contacts it.  Only its own
+ * queries (below neighbours_min, every tracker_interval_ms) can bring it
+ * neighbours; without them no data would leave it. */
+static void test_source_asks_tracker(void **state)
+{
+	struct cr_node_peer peers[12] = {0};
+	struct cr_node_event ev[12][2];
+	struct cr__source_cfg src = {0};
+	struct cr_node_config cfg = {0};
+	struct cr_node_result r;
+	cr_node *n = NULL;
+	char err[256];
+
+	(void)state;
+	peers[0].addr = t_addr(29101); /* the source: born at 0, session 1 */
+	peers[0].session = 1;
+	peers[0].class_name = "source";
+	for (int i = 1; i <= 10; i++) {
+		peers[i].addr = t_addr((uint16_t)(29101 + i));
+		ev[i][0] = (struct cr_node_event){1500 * CR_MS, CR_NEV_BIRTH, 0,
+						  0};
+		ev[i][1] = (struct cr_node_event){1510 * CR_MS, CR_NEV_JOIN, 1,
+						  0};
+		peers[i].events = ev[i];
+		peers[i].nevents = 2;
+	}
+	peers[11].addr = t_addr(29100);
+	peers[11].is_tracker = true;
+	ev[11][0] = (struct cr_node_event){1000 * CR_MS, CR_NEV_BIRTH, 0, 0};
+	peers[11].events = ev[11];
+	peers[11].nevents = 1;
+	src.peer_index = 0;
+	src.session = 1;
+	src.msg_size = 1024;
+	src.rate_Bps = 64000;
+	cfg.name = "vanilla-query";
+	cfg.duration_ns = 12 * CR_SEC;
+	cfg.workers = 2;
+	cfg.algo = &cr_vanilla_algorithm;
+	cfg.peers = peers;
+	cfg.npeers = 12;
+	cfg.sources = &src;
+	cfg.nsources = 1;
+	cfg.log_level = CR_LOG_ERROR;
+	cfg.tracker.enabled = true;
+	cfg.tracker.addr = t_addr(29100);
+	cfg.tracker.reply_peers = 20;
+	cfg.tracker.interval_ns = 5 * CR_SEC;
+	cfg.tracker.timeout_ns = 15 * CR_SEC;
+	assert_int_equal(cr_node_create(&cfg, &n, err, sizeof(err)), 0);
+	if (cr_node_run(n, err, sizeof(err)))
+		fail_msg("%s", err);
+	cr_node_result(n, &r);
+	/* the source asked, and took neighbours from an answer */
+	assert_true(peer_value(n, 0, "tracker_queries") >= 1);
+	assert_true(peer_value(n, 0, "neighbours_replaced") >= 1);
+	/* and the stream reached every peer */
+	assert_int_equal(r.continuity.n, 10);
+	assert_true(r.continuity.min > 0);
+	print_message("source found by its queries: continuity min %.3f mean "
+		      "%.3f\n",
+		      r.continuity.min, r.continuity.mean);
+	cr_node_destroy(n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_source_asks_tracker),
 		cmocka_unit_test(test_enough_upload),
 		cmocka_unit_test(test_starved),
 		cmocka_unit_test(test_example_50),

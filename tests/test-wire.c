@@ -205,16 +205,16 @@ static void refuses_unknown_types(void **state)
 {
 	struct cr__hdr h = good(0, 0);
 
-	/* the engine's own types are 1 .. CR__T_TRACKER_PROBE; the rest of
+	/* the engine's own types are 1 .. CR__T_TRACKER_QUERY; the rest of
 	 * 0..15 is reserved and refused */
 	expect_refused(&h, "type");
-	for (unsigned t = CR__T_TRACKER_PROBE + 1; t < CR_MSG_CONTROL_MIN;
+	for (unsigned t = CR__T_TRACKER_QUERY + 1; t < CR_MSG_CONTROL_MIN;
 	     t++) {
 		h = good((uint8_t)t, 0);
 		expect_refused(&h, "type");
 		assert_false(cr__type_known((uint8_t)t));
 	}
-	for (unsigned t = CR__T_GOODBYE; t <= CR__T_TRACKER_PROBE; t++) {
+	for (unsigned t = CR__T_GOODBYE; t <= CR__T_TRACKER_QUERY; t++) {
 		h = good((uint8_t)t, 4);
 		expect_accepted(&h);
 	}
@@ -268,7 +268,7 @@ static void refuses_malformed_hello(void **state)
 static bool spec_ok(const struct cr__hdr *h, uint32_t max)
 {
 	bool type_ok =
-	    (h->type >= 1 && h->type <= CR__T_TRACKER_PROBE) || h->type >= 16;
+	    (h->type >= 1 && h->type <= 7) || h->type >= 16;
 
 	return h->magic == 0x4352 && h->version == 1 && type_ok &&
 	       (h->family == 4 || h->family == 6) && h->length <= max &&

@@ -4,8 +4,12 @@
  * ping to each of its bootstrap peers (its neighbours), over TCP, UDP, or
  * the two in turn (-D proto=tcp|udp|alt).  A peer answers every ping with a
  * pong that echoes the ping's payload, over the transport the ping names;
- * the pinger takes the round-trip time from the echoed send time.  When a
- * peer ends it logs what it measured.  Data messages are ignored.
+ * the pinger takes the round-trip time from the echoed send time.  A peer
+ * with no neighbours (the first to ask the tracker, or one whose
+ * neighbours all left) asks the tracker for some on its next tick
+ * (cr_tracker_query).  When a peer ends it logs what it measured and
+ * reports it as values of its own (cr_report_value: pings, pongs,
+ * rtt_mean_us, tracker_peers).  Data messages are ignored.
  *
  * Build and run (see README.md beside this file):
  *
@@ -25,11 +29,17 @@ enum { MODE_TCP, MODE_UDP, MODE_ALT };
 /* Payload of a ping and its pong: sequence number, send time, transport. */
 #define PP_LEN 17
 
+/* Neighbours taken from the tracker's answers, at most. */
+#define PP_ASK 8
+
 struct pingpong {
 	cr_addr *nb; /* neighbours: the bootstrap peers still here */
 	size_t nnb;
 	cr_timer_id timer;
 	int mode;
+	uint16_t session; /* the session it joined, to ask the tracker for */
+	bool no_tracker;  /* the experiment has none: ask no more */
+	uint64_t from_tracker; /* neighbours the tracker's answers gave */
 	uint64_t rounds; /* ticks so far */
 	uint64_t seq;	 /* pings sent, one per neighbour and tick */
 	uint64_t pongs, answered, send_errors;
@@ -65,6 +75,11 @@ static void tick(cr_peer *p, void *arg)
 	cr_proto proto;
 
 	(void)arg;
+	/* nobody to ping: ask the tracker (its answer comes to pp_tracker;
+	 * a query already out, or one too soon, is tried again next tick) */
+	if (!s->nnb && !s->no_tracker &&
+	    cr_tracker_query(p, s->session, PP_ASK) == -CR_ENOENT)
+		s->no_tracker = true;
 	if (s->mode == MODE_ALT)
 		proto = s->rounds % 2 ? CR_UDP : CR_TCP;
 	else
@@ -114,18 +129,39 @@ static int pp_bootstrap(cr_peer *p)
 		return -CR_EINVAL;
 	}
 
-	/* The bootstrap list belongs to the engine: keep a copy to edit. */
+	/* The bootstrap list belongs to the engine: keep a copy to edit,
+	 * with room for what the tracker may add. */
 	s->nnb = cr_bootstrap_peers(p, &boot);
-	s->nb = malloc((s->nnb ? s->nnb : 1) * sizeof(*s->nb));
+	s->nb = malloc((s->nnb + PP_ASK) * sizeof(*s->nb));
 	if (!s->nb)
 		return -CR_ENOMEM;
 	s->rtt_min_ns = INT64_MAX;
-	if (!s->nnb)
-		return 0; /* no neighbours (a chain's tail): only answer */
-	memcpy(s->nb, boot, s->nnb * sizeof(*boot));
+	if (s->nnb)
+		memcpy(s->nb, boot, s->nnb * sizeof(*boot));
+	/* even with no neighbours (a chain's tail): it answers, and asks
+	 * the tracker, if there is one, for some */
 	s->timer = cr_timer_start(p, interval_ms * CR_MS, interval_ms * CR_MS,
 				  tick, NULL);
 	return 0;
+}
+
+static void pp_join(cr_peer *p, uint16_t session)
+{
+	((struct pingpong *)cr_state(p))->session = session;
+}
+
+/* The tracker's answer to a query: the peers become neighbours (none when
+ * it did not answer; the next tick asks again). */
+static void pp_tracker(cr_peer *p, uint16_t session, const cr_addr *peers,
+		       size_t n)
+{
+	struct pingpong *s = cr_state(p);
+
+	(void)session;
+	for (size_t i = 0; i < n && s->nnb < PP_ASK; i++) {
+		s->nb[s->nnb++] = peers[i];
+		s->from_tracker++;
+	}
 }
 
 static void pp_process(cr_peer *p, const cr_addr *from, cr_msg *m)
@@ -168,8 +204,6 @@ static void pp_departed(cr_peer *p, const cr_addr *who)
 		if (!cr_addr_eq(&s->nb[i], who))
 			continue;
 		s->nb[i] = s->nb[--s->nnb];
-		if (!s->nnb)
-			cr_timer_cancel(p, s->timer); /* nobody left to ping */
 		return;
 	}
 }
@@ -188,17 +222,26 @@ static void pp_destroy(cr_peer *p)
 	       (double)s->rtt_min_ns / 1e3, mean / 1e3,
 	       (double)s->rtt_max_ns / 1e3, (unsigned long long)s->answered,
 	       (unsigned long long)s->send_errors);
+	/* summary.json and peers-final.csv get these, per peer: counts add
+	 * up over the peer's lives, the mean is its last life's */
+	cr_report_add(p, "pings", (double)s->seq);
+	cr_report_add(p, "pongs", (double)s->pongs);
+	cr_report_add(p, "tracker_peers", (double)s->from_tracker);
+	if (s->pongs)
+		cr_report_value(p, "rtt_mean_us", mean / 1e3);
 	free(s->nb);
 }
 
 const cr_algorithm crystal_algorithm = {
 	.api_version = CR_API_VERSION,
 	.name = "pingpong",
-	.description = "measures round-trip times to the bootstrap peers",
+	.description = "measures round-trip times to its neighbours",
 	.state_size = sizeof(struct pingpong),
 	.params = pp_params,
 	.bootstrap = pp_bootstrap,
+	.join_session = pp_join,
 	.process = pp_process,
 	.peer_departed = pp_departed,
 	.destroy = pp_destroy,
+	.tracker_peers = pp_tracker,
 };

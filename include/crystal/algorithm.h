@@ -27,7 +27,10 @@
 extern "C" {
 #endif
 
-#define CR_API_VERSION 1
+/* 2: tracker_peers, cr_tracker_query, cr_report_value.  Callbacks are only
+ * ever added at the end of cr_algorithm: the engine still runs a shared
+ * object built for version 1, as an algorithm without tracker_peers. */
+#define CR_API_VERSION 2
 
 /* Transport of one cr_send. */
 typedef enum cr_proto { CR_TCP = 0, CR_UDP = 1 } cr_proto;
@@ -67,6 +70,14 @@ typedef struct cr_algorithm {
 	/* The peer ends: free what the state points to (the state itself is
 	 * freed by the engine). */
 	void (*destroy)(cr_peer *p);
+
+	/* --- since API version 2 --- */
+
+	/* The tracker's answer to cr_tracker_query: n live peers of `session`
+	 * (never this peer), or none when no answer came in time.  The array
+	 * is the engine's, valid during the call; NULL when n is 0. */
+	void (*tracker_peers)(cr_peer *p, uint16_t session,
+			      const cr_addr *peers, size_t n);
 } cr_algorithm;
 
 /* --- Engine services ---------------------------------------------------- */
@@ -96,6 +107,24 @@ void *cr_state(cr_peer *p);
 
 /* Peers this peer was given at birth. */
 size_t cr_bootstrap_peers(const cr_peer *p, const cr_addr **out);
+
+/* Asks the experiment's tracker, at any time, for up to `max` live peers
+ * of `session` (0: as many as a reply of the tracker holds, its
+ * peers_per_reply), drawn at random, never this peer.  The answer comes
+ * through the algorithm's tracker_peers callback, once for each query that
+ * returned 0, unless the peer dies first: with the peers, or with none
+ * when the tracker has not answered within 2 s.  A peer has one query out
+ * at a time, and sends at most one per CR_TRACKER_QUERY_INTERVAL_NS.
+ * Returns 0, or
+ *   -CR_ENOENT  the experiment has no tracker (a topology file, `chains`)
+ *   -CR_EAGAIN  a query is out, the peer's registration still waits for
+ *               its answer, or the last query went less than the interval
+ *               ago: ask again later
+ *   -CR_EINVAL  the peer is not alive, or the algorithm has no
+ *               tracker_peers callback to take the answer
+ *   or what sending it to the tracker returned (-CR_EMFILE, -CR_EIO...). */
+#define CR_TRACKER_QUERY_INTERVAL_NS 1000000000LL
+int cr_tracker_query(cr_peer *p, uint16_t session, size_t max);
 
 /* Experiment time in ns (0 = experiment start).  Never read the system
  * clock directly: the engine may run on virtual time. */
@@ -165,6 +194,21 @@ typedef struct cr_playback_report {
 	int64_t latency_sum_ns;
 } cr_playback_report;
 void cr_report_playback(cr_peer *p, const cr_playback_report *r);
+
+/* Results of the algorithm's own: named numbers per peer, written to
+ * peers-final.csv (a column value.NAME) and summarised over the peers that
+ * reported them in summary.json ("values") and by `crystal report`.
+ * cr_report_value sets the peer's value of NAME; cr_report_add adds to it
+ * (from 0).  A peer keeps its values over its lives, and the last one set
+ * is the one written.  NAME is 1 to CR_REPORT_NAME_MAX letters, digits or
+ * '_', the first a letter; one experiment takes at most
+ * CR_REPORT_VALUES_MAX names, over all its peers.  Returns 0, -CR_EINVAL
+ * (a NULL argument, a bad name, a value or sum that is NaN or infinite:
+ * nothing is recorded) or -CR_ENOSPC (a name past the limit). */
+#define CR_REPORT_VALUES_MAX 16
+#define CR_REPORT_NAME_MAX 31
+int cr_report_value(cr_peer *p, const char *name, double v);
+int cr_report_add(cr_peer *p, const char *name, double delta);
 
 /* The bytes a peer's viewer plays, in playback order: written to the
  * peer's play-out file or pipe when the run asked for one

@@ -23,6 +23,8 @@ enum {
 	CR_EADDRINUSE = 8,/* a peer address is already bound by someone else */
 	CR_ESTATE = 9,	  /* the call does not fit the object's state */
 	CR_EPROTO = 10,	  /* a peer broke the wire protocol */
+	CR_EAGAIN = 11,	  /* not now: a rate limit, or an answer pending */
+	CR_ENOSPC = 12,	  /* a table of fixed size is full */
 	CR__ECOUNT
 };
 

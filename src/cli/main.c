@@ -2,7 +2,7 @@
  *
  *   crystal run [options]       run an experiment (default: relay chains)
  *   crystal tracker FILE        an experiment's tracker, on its own
- *   crystal algorithms          list the built-in algorithms
+ *   crystal algorithms [PATH]   list algorithms and their parameters
  *   crystal gen-events [options]  write an events file of peer dynamics
  *   crystal report RUN_DIR...   a report of runs: table and plots (HTML)
  *   crystal log RUN --peer P    one peer's life in a run directory
@@ -27,7 +27,7 @@ static void usage(FILE *f)
 	      "commands:\n"
 	      "  run          run an experiment: a file, or with none the relay chains\n"
 	      "  tracker      run an experiment's tracker on its own\n"
-	      "  algorithms   list the built-in algorithms and their parameters\n"
+	      "  algorithms   list algorithms and their parameters: the built-ins, or a .so\n"
 	      "  gen-events   write an events file: births, joins, leaves drawn from distributions\n"
 	      "  report       a report of run directories: summary table and plots, in HTML\n"
 	      "  log          one peer's life in a run directory, in time order\n"

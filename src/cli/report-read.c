@@ -67,6 +67,35 @@ static void jdist(json_t *o, const char *key, struct rp_dist *d)
 	d->p95 = jnum(v, "p95");
 }
 
+/* "values": each key an algorithm's value summarised over peers. */
+static void jvalues(struct rp_ctx *ctx, const char *path, json_t *root,
+		    struct rp_summary *s)
+{
+	json_t *o = json_object_get(root, "values"), *v;
+	const char *name;
+
+	if (!json_is_object(o))
+		return;
+	s->have_values = true;
+	s->values = calloc(RP_VALUES_MAX, sizeof(*s->values));
+	if (!s->values)
+		return;
+	json_object_foreach(o, name, v) {
+		struct rp_value *x = &s->values[s->nvalues];
+
+		if (s->nvalues == RP_VALUES_MAX) {
+			rp_problem(ctx, "%s: more than %d values: '%s' and "
+					"those after it are left out",
+				   path, RP_VALUES_MAX, name);
+			return;
+		}
+		if (!(x->name = strdup(name)))
+			return;
+		jdist(o, name, &x->d);
+		s->nvalues++;
+	}
+}
+
 static bool exists(const char *dir, const char *name)
 {
 	char path[4096];
@@ -130,6 +159,7 @@ static void read_summary(struct rp_ctx *ctx, const char *dir,
 	jdist(root, "segment_latency_s", &s->segment_latency);
 	jdist(root, "control_overhead", &s->control_overhead);
 	jdist(root, "duplicate_ratio", &s->duplicate_ratio);
+	jvalues(ctx, path, root, s);
 	if (s->complete == 0)
 		rp_problem(ctx,
 			   "%s: says it is not complete (\"complete\": "
@@ -145,6 +175,9 @@ static void summary_free(struct rp_summary *s)
 	free(s->host);
 	free(s->fidelity);
 	free(s->fidelity_reason);
+	for (size_t i = 0; i < s->nvalues; i++)
+		free(s->values[i].name);
+	free(s->values);
 }
 
 /* --- series -------------------------------------------------------------- */
@@ -620,7 +653,28 @@ static struct rp_peer *peer_add(struct rp_run *r)
 		r->peers = p;
 		r->peers_cap = cap;
 	}
+	for (size_t i = 0; i < RP_VALUES_MAX; i++)
+		r->peers[r->npeers].values[i] = NAN;
 	return &r->peers[r->npeers++];
+}
+
+/* The run's index of an algorithm value's name, added if new; -1 past
+ * RP_VALUES_MAX (said) or out of memory. */
+static int value_slot(struct rp_ctx *ctx, struct rp_run *r, const char *path,
+		      const char *name)
+{
+	for (size_t i = 0; i < r->nvalue_names; i++)
+		if (!strcmp(r->value_names[i], name))
+			return (int)i;
+	if (r->nvalue_names == RP_VALUES_MAX) {
+		rp_problem(ctx, "%s: more than %d value columns: value.%s is "
+				"left out",
+			   path, RP_VALUES_MAX, name);
+		return -1;
+	}
+	if (!(r->value_names[r->nvalue_names] = strdup(name)))
+		return -1;
+	return (int)r->nvalue_names++;
 }
 
 static double ratio(double a, double b)
@@ -669,9 +723,9 @@ static bool read_finals(struct rp_ctx *ctx, struct rp_run *r, struct rp_host *h,
 {
 	static const char *const required[] = {"peer", NULL};
 	struct reader rd;
-	double v[NFCOLS];
-	int cols[NFCOLS], cclass, rc;
-	size_t before = r->npeers;
+	double v[NFCOLS + RP_VALUES_MAX];
+	int cols[NFCOLS + RP_VALUES_MAX], slot[RP_VALUES_MAX], cclass, rc;
+	size_t before = r->npeers, ncols = NFCOLS;
 
 	if (!reader_open(ctx, &rd, h->dir, "peers-final.csv", required,
 			 have_peers_csv ? "per-peer results are taken from the "
@@ -679,8 +733,22 @@ static bool read_finals(struct rp_ctx *ctx, struct rp_run *r, struct rp_host *h,
 					: "no per-peer results"))
 		return false;
 	cols_of(&rd, final_cols, cols, NFCOLS);
+	/* the algorithm's values: every column value.NAME */
+	for (size_t c = 0; c < rd.c.ncols; c++) {
+		const char *name = rd.c.names[c];
+		int k;
+
+		if (strncmp(name, "value.", 6) || !name[6] ||
+		    ncols == NFCOLS + RP_VALUES_MAX)
+			continue;
+		k = value_slot(ctx, r, rd.path, name + 6);
+		if (k < 0)
+			continue;
+		slot[ncols - NFCOLS] = k;
+		cols[ncols++] = (int)c;
+	}
 	cclass = rp_csv_col(&rd.c, "class");
-	while ((rc = reader_next(&rd, cols, v, NFCOLS)) == 1) {
+	while ((rc = reader_next(&rd, cols, v, ncols)) == 1) {
 		const char *cls = rp_csv_field(&rd.c, cclass);
 		struct rp_peer *p = peer_add(r);
 
@@ -695,6 +763,8 @@ static bool read_finals(struct rp_ctx *ctx, struct rp_run *r, struct rp_host *h,
 		p->latency_s = v[FLAT];
 		p->overhead = v[FOVH];
 		p->duplicate = v[FDUP];
+		for (size_t k = NFCOLS; k < ncols; k++)
+			p->values[slot[k - NFCOLS]] = v[k];
 		h->csv_peers++;
 		if (!p->source) {
 			h->receivers++;
@@ -877,6 +947,8 @@ static void run_free(struct rp_run *r)
 	free(r->lag.v);
 	free(r->ctrl_d.v);
 	free(r->data_d.v);
+	for (size_t i = 0; i < r->nvalue_names; i++)
+		free(r->value_names[i]);
 }
 
 void rp_runs_free(struct rp_run *runs, size_t nruns)

@@ -222,6 +222,119 @@ static void run_dist(const struct rp_run *r, enum which w, struct rp_dist *d)
 	}
 }
 
+/* --- the algorithm's values ---------------------------------------------- */
+
+static const struct rp_value *sum_value(const struct rp_summary *s,
+					const char *name)
+{
+	for (size_t i = 0; i < s->nvalues; i++)
+		if (!strcmp(s->values[i].name, name))
+			return &s->values[i];
+	return NULL;
+}
+
+/* Over every peer of the CSV files that reported it, sources included (a
+ * value is the algorithm's, not a receiver's). */
+static void csv_value(const struct rp_run *r, size_t k, struct rp_dist *d)
+{
+	double *v = malloc((r->npeers ? r->npeers : 1) * sizeof(*v));
+	size_t n = 0;
+
+	memset(d, 0, sizeof(*d));
+	if (!v)
+		return;
+	for (size_t i = 0; i < r->npeers; i++)
+		if (!isnan(r->peers[i].values[k]))
+			v[n++] = r->peers[i].values[k];
+	rp_dist_of(v, n, d);
+	free(v);
+}
+
+/* One host's summary.json, when it has the value; else the peers of the
+ * CSV files that reported it; else the hosts' summaries, their means
+ * weighted by their peers (no quantiles). */
+static void value_dist(const struct rp_run *r, const char *name,
+		       struct rp_dist *d)
+{
+	const struct rp_value *v;
+	double sum = 0, n = 0;
+
+	memset(d, 0, sizeof(*d));
+	if (r->nhosts == 1 && (v = sum_value(&r->hosts[0].sum, name)) &&
+	    v->d.state == RP_PRESENT) {
+		*d = v->d;
+		return;
+	}
+	for (size_t k = 0; k < r->nvalue_names; k++) {
+		if (strcmp(r->value_names[k], name))
+			continue;
+		csv_value(r, k, d);
+		if (d->state == RP_PRESENT)
+			return;
+	}
+	d->min = d->p5 = d->p50 = d->p95 = NAN;
+	for (size_t i = 0; i < r->nhosts; i++) {
+		v = sum_value(&r->hosts[i].sum, name);
+		if (!v || v->d.state != RP_PRESENT)
+			continue;
+		sum += v->d.mean * v->d.peers;
+		n += v->d.peers;
+	}
+	if (n > 0) {
+		d->state = RP_PRESENT;
+		d->peers = n;
+		d->mean = sum / n;
+	}
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Adds name to names[0..*n) unless it is there or the list is full. */
+static void name_add(const char **names, size_t *n, size_t max,
+		     const char *name)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (!strcmp(names[i], name))
+			return;
+	if (*n < max)
+		names[(*n)++] = name;
+}
+
+/* Every value any host of the run has, by name. */
+static void make_values(const struct rp_run *r, struct rp_row *row)
+{
+	const char *names[RP_VALUES_MAX];
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->nvalue_names; i++)
+		name_add(names, &n, RP_VALUES_MAX, r->value_names[i]);
+	for (size_t h = 0; h < r->nhosts; h++)
+		for (size_t i = 0; i < r->hosts[h].sum.nvalues; i++)
+			name_add(names, &n, RP_VALUES_MAX,
+				 r->hosts[h].sum.values[i].name);
+	if (!n || !(row->values = calloc(n, sizeof(*row->values))))
+		return;
+	qsort(names, n, sizeof(*names), cmp_str);
+	for (size_t i = 0; i < n; i++) {
+		struct rp_row_value *x = &row->values[i];
+		struct rp_dist d;
+
+		value_dist(r, names[i], &d);
+		x->name = names[i];
+		x->mean = x->p5 = x->p50 = x->p95 = NAN;
+		if (d.state == RP_PRESENT) {
+			x->mean = d.mean;
+			x->p5 = d.p5;
+			x->p50 = d.p50;
+			x->p95 = d.p95;
+		}
+	}
+	row->nvalues = n;
+}
+
 static char *join_hosts(const struct rp_run *r, bool dirs)
 {
 	char *buf = NULL;
@@ -316,6 +429,7 @@ static void make_row(const struct rp_run *r, struct rp_row *row)
 	run_dist(r, W_DUP, &d);
 	if (d.state == RP_PRESENT)
 		row->duplicate_mean = d.mean;
+	make_values(r, row);
 }
 
 void rp_rows_make(const struct rp_run *runs, size_t nruns, struct rp_row *rows)
@@ -329,6 +443,7 @@ void rp_rows_free(struct rp_row *rows, size_t nrows)
 	for (size_t i = 0; i < nrows; i++) {
 		free(rows[i].hosts);
 		free(rows[i].dirs);
+		free(rows[i].values);
 	}
 }
 
@@ -472,6 +587,73 @@ static void cell(const struct rp_row *row, const struct column *c, char *buf,
 	}
 }
 
+#define CELL_MAX 256
+
+/* --- the algorithm's values as figures ----------------------------------- */
+
+/* After the fixed columns, four figures for each value any run has, by
+ * name: value NAME mean, p5, p50, p95 (CSV: value.NAME_mean, ...). */
+#define TABLE_VALUES_MAX (4 * RP_VALUES_MAX)
+static const char *const value_stats[4] = {"mean", "p5", "p50", "p95"};
+
+struct value_figs {
+	const char *names[TABLE_VALUES_MAX];
+	size_t n;
+};
+
+static void value_figs(const struct rp_row *rows, size_t nrows,
+		       struct value_figs *vf)
+{
+	vf->n = 0;
+	for (size_t i = 0; i < nrows; i++)
+		for (size_t k = 0; k < rows[i].nvalues; k++)
+			name_add(vf->names, &vf->n, TABLE_VALUES_MAX,
+				 rows[i].values[k].name);
+	qsort(vf->names, vf->n, sizeof(*vf->names), cmp_str);
+}
+
+/* Figure f (value f / 4, statistic f % 4) of a row; NaN where the run has
+ * no such value. */
+static double value_fig(const struct value_figs *vf, const struct rp_row *row,
+			size_t f)
+{
+	for (size_t k = 0; k < row->nvalues; k++) {
+		const struct rp_row_value *x = &row->values[k];
+
+		if (strcmp(x->name, vf->names[f / 4]))
+			continue;
+		switch (f % 4) {
+		case 0:
+			return x->mean;
+		case 1:
+			return x->p5;
+		case 2:
+			return x->p50;
+		default:
+			return x->p95;
+		}
+	}
+	return NAN;
+}
+
+static void value_label(const struct value_figs *vf, size_t f, bool csv,
+			char *buf, size_t len)
+{
+	snprintf(buf, len, csv ? "value.%s_%s" : "value %s %s",
+		 vf->names[f / 4], value_stats[f % 4]);
+}
+
+static void value_cell(const struct value_figs *vf, const struct rp_row *row,
+		       size_t f, char *buf, size_t len)
+{
+	double x = value_fig(vf, row, f);
+
+	if (isnan(x))
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%.6g", x);
+}
+
 /* --- CSV ----------------------------------------------------------------- */
 
 static void csv_str(FILE *f, const char *s)
@@ -493,8 +675,17 @@ static void csv_str(FILE *f, const char *s)
 
 int rp_table_csv(FILE *f, const struct rp_row *rows, size_t nrows)
 {
+	struct value_figs vf;
+	char buf[CELL_MAX];
+
+	value_figs(rows, nrows, &vf);
 	for (size_t k = 0; k < NCOLUMNS; k++)
 		fprintf(f, "%s%s", k ? "," : "", columns[k].csv);
+	for (size_t k = 0; k < 4 * vf.n; k++) {
+		value_label(&vf, k, true, buf, sizeof(buf));
+		fputc(',', f);
+		csv_str(f, buf);
+	}
 	fputc('\n', f);
 	for (size_t i = 0; i < nrows; i++) {
 		for (size_t k = 0; k < NCOLUMNS; k++) {
@@ -519,6 +710,13 @@ int rp_table_csv(FILE *f, const struct rp_row *rows, size_t nrows)
 					fprintf(f, "%.10g", x);
 			}
 		}
+		for (size_t k = 0; k < 4 * vf.n; k++) {
+			double x = value_fig(&vf, &rows[i], k);
+
+			fputc(',', f);
+			if (!isnan(x))
+				fprintf(f, "%.10g", x);
+		}
 		fputc('\n', f);
 	}
 	return ferror(f) ? -1 : 0;
@@ -526,15 +724,25 @@ int rp_table_csv(FILE *f, const struct rp_row *rows, size_t nrows)
 
 /* --- text ---------------------------------------------------------------- */
 
-#define CELL_MAX 256
-
 int rp_table_text(FILE *f, const struct rp_row *rows, size_t nrows)
 {
 	size_t namew = 0, *w = calloc(nrows ? nrows : 1, sizeof(*w));
 	char buf[CELL_MAX];
+	struct value_figs vf;
 
 	if (!w)
 		return -1;
+	value_figs(rows, nrows, &vf);
+	for (size_t k = 0; k < 4 * vf.n; k++) {
+		value_label(&vf, k, false, buf, sizeof(buf));
+		if (strlen(buf) > namew)
+			namew = strlen(buf);
+		for (size_t i = 0; i < nrows; i++) {
+			value_cell(&vf, &rows[i], k, buf, sizeof(buf));
+			if (strlen(buf) > w[i])
+				w[i] = strlen(buf);
+		}
+	}
 	for (size_t i = 0; i < nrows; i++)
 		w[i] = strlen(rows[i].label);
 	for (size_t k = 0; k < NCOLUMNS; k++) {
@@ -558,6 +766,15 @@ int rp_table_text(FILE *f, const struct rp_row *rows, size_t nrows)
 		fprintf(f, "%-*s", (int)namew, columns[k].text);
 		for (size_t i = 0; i < nrows; i++) {
 			cell(&rows[i], &columns[k], buf, sizeof(buf));
+			fprintf(f, "  %*s", (int)w[i], buf);
+		}
+		fputc('\n', f);
+	}
+	for (size_t k = 0; k < 4 * vf.n; k++) {
+		value_label(&vf, k, false, buf, sizeof(buf));
+		fprintf(f, "%-*s", (int)namew, buf);
+		for (size_t i = 0; i < nrows; i++) {
+			value_cell(&vf, &rows[i], k, buf, sizeof(buf));
 			fprintf(f, "  %*s", (int)w[i], buf);
 		}
 		fputc('\n', f);
@@ -604,6 +821,7 @@ void rp_html_esc(FILE *f, const char *s)
 int rp_table_html(FILE *f, const struct rp_row *rows, size_t nrows)
 {
 	char buf[CELL_MAX];
+	struct value_figs vf;
 
 	fputs("<table class=\"summary\">\n<thead><tr><th></th>", f);
 	for (size_t i = 0; i < nrows; i++) {
@@ -631,6 +849,20 @@ int rp_table_html(FILE *f, const struct rp_row *rows, size_t nrows)
 				fputs(": ", f);
 				rp_html_esc(f, rows[i].fidelity_reason);
 			}
+			fputs("</td>", f);
+		}
+		fputs("</tr>\n", f);
+	}
+	value_figs(rows, nrows, &vf);
+	for (size_t k = 0; k < 4 * vf.n; k++) {
+		value_label(&vf, k, false, buf, sizeof(buf));
+		fputs("<tr><th>", f);
+		rp_html_esc(f, buf);
+		fputs("</th>", f);
+		for (size_t i = 0; i < nrows; i++) {
+			value_cell(&vf, &rows[i], k, buf, sizeof(buf));
+			fputs("<td>", f);
+			rp_html_esc(f, buf);
 			fputs("</td>", f);
 		}
 		fputs("</tr>\n", f);

@@ -65,6 +65,17 @@ struct rp_dist {
 	double peers, mean, min, p5, p50, p95;
 };
 
+/* The most names of algorithm values (summary.json "values", the value.*
+ * columns of peers-final.csv) a run is read with; the engine writes at
+ * most 16 per host.  Names past it are said and left out. */
+#define RP_VALUES_MAX 32
+
+/* An algorithm's value, summarised over peers. */
+struct rp_value {
+	char *name;
+	struct rp_dist d;
+};
+
 /* summary.json; a number it does not have is NaN. */
 struct rp_summary {
 	bool present;
@@ -74,6 +85,9 @@ struct rp_summary {
 	double cpu_percent, max_rss_kb, sample_interval_s;
 	struct rp_dist continuity, startup_delay, segment_latency;
 	struct rp_dist control_overhead, duplicate_ratio;
+	bool have_values; /* it has "values" (a newer crystal wrote it) */
+	struct rp_value *values;
+	size_t nvalues;
 };
 
 /* One peer's end of run: from peers-final.csv, or failing that from its
@@ -82,6 +96,7 @@ struct rp_peer {
 	bool source;
 	double data_in, rate_Bps, continuity, startup_s, latency_s;
 	double overhead, duplicate;
+	double values[RP_VALUES_MAX]; /* by the run's value_names */
 };
 
 /* A value per sampling interval (bin); NaN where there is no sample. */
@@ -125,6 +140,9 @@ struct rp_run {
 	struct rp_bag *rates; /* per bin: the receivers' interval rates */
 	size_t nrates;
 	bool have_node, have_workers, have_peers, have_final;
+	/* the names of the value.* columns of the hosts' peers-final.csv */
+	char *value_names[RP_VALUES_MAX];
+	size_t nvalue_names;
 };
 
 /* Reads the directories into runs, hosts of one experiment merged.
@@ -149,6 +167,12 @@ struct rp_row {
 	double cont_mean, cont_p5, cont_p50, start_p50, start_p95;
 	double lat_p50, lat_p95, overhead_mean, duplicate_mean;
 	double cpu_percent, max_rss_kb;
+	/* the algorithm's values: each over every peer that reported it */
+	struct rp_row_value {
+		const char *name;
+		double mean, p5, p50, p95;
+	} *values;
+	size_t nvalues;
 };
 
 void rp_rows_make(const struct rp_run *runs, size_t nruns, struct rp_row *rows);

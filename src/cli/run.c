@@ -11,6 +11,7 @@
 #include "../node.h"
 #include "../scenario/chains.h"
 #include "../scenario/matrix.h"
+#include "../scenario/mesh.h"
 #include "../scenario/plan.h"
 #include "cli.h"
 #include "rundir.h"
@@ -50,6 +51,7 @@ struct run_opts {
 	int64_t batch_ns; /* 0: the engine's default */
 	bool busy_poll;
 	double spin_budget; /* 0: the engine's default; negative: off */
+	bool mesh; /* the built-in mesh, not the chains */
 	cr_link_limits lim;
 	uint64_t source_upload_Bps;
 	const char *matrix_path;
@@ -71,19 +73,28 @@ static void run_usage(FILE *f)
 	fputs("usage: crystal run [options]\n"
 	      "\n"
 	      "Runs the built-in `chains` experiment: a source feeds chains of peers\n"
-	      "(10 per chain) that relay its stream, as in the Crystal paper's benchmark.\n"
+	      "(10 per chain) that relay its stream, as in the Crystal paper's benchmark;\n"
+	      "with --mesh, the built-in `mesh`: a source and peers that find each other\n"
+	      "through a tracker, for any algorithm; with a file, that experiment.\n"
 	      "\n"
 	      "experiment:\n"
-	      "  --peers N            (chains) receiving peers, besides the source (default 100)\n"
+	      "  --mesh               the `mesh` experiment: the source and --peers peers, all\n"
+	      "                       born at 0 into session 1 and bootstrapped by a tracker\n"
+	      "                       (20 peers a reply) at the port after the last peer;\n"
+	      "                       a stream of 64KB/s in 1 s segments, for 20 s, played\n"
+	      "                       by vanilla, unless --rate, --duration and --algorithm\n"
+	      "                       say otherwise\n"
+	      "  --peers N            (chains, mesh) peers besides the source (default 100)\n"
 	      "  --chain-length L     (chains) peers per chain (default 10)\n"
-	      "  --duration TIME      how long to run: 10, 2.5s, 500ms (default 10 s)\n"
+	      "  --duration TIME      how long to run: 10, 2.5s, 500ms (default 10 s; mesh 20 s)\n"
 	      "  --message-size SIZE  data message payload: 1024, 4KB, 40KiB (default 1024)\n"
-	      "  --rate RATE          source rate: 0 = as fast as the links take it (default),\n"
-	      "                       or 50000, 50KB/s, 2Mbit/s (1 KB = 1000 B)\n"
-	      "  --count N            (chains) the source stops after N messages (default: no limit)\n"
+	      "  --rate RATE          source rate: 0 = as fast as the links take it (default;\n"
+	      "                       mesh 64KB/s), or 50000, 50KB/s, 2Mbit/s (1 KB = 1000 B)\n"
+	      "  --count N            (chains, mesh) the source stops after N messages\n"
+	      "                       (default: no limit)\n"
 	      "  --warmup TIME        rates count only after this much time (default 0)\n"
 	      "  --algorithm NAME|PATH  built-in algorithm, or a .so that defines\n"
-	      "                       `crystal_algorithm` (default relay)\n"
+	      "                       `crystal_algorithm` (default relay; mesh vanilla)\n"
 	      "  -D NAME=VALUE        a parameter for the algorithm (repeatable)\n"
 	      "\n"
 	      "links (every peer; rates as for --rate, 0 = unlimited):\n"
@@ -98,7 +109,8 @@ static void run_usage(FILE *f)
 	      "  --loss P             UDP datagrams lost, 0..1 (0.1 = 10%)\n"
 	      "  --latency-matrix FILE  one-way delays per pair of peers: lines\n"
 	      "                       `FROM TO DELAY` (e.g. 127.0.0.1:20001 127.0.0.1:20002 35ms)\n"
-	      "  --source-upload RATE (chains) the source's own upload limit (default: as the peers')\n"
+	      "  --source-upload RATE (chains, mesh) the source's own upload limit (default: as\n"
+	      "                       the peers')\n"
 	      "  --seed N             seed for jitter, loss and source data (default 1)\n"
 	      "  --batch TIME         releases due within TIME of a wake-up leave with it,\n"
 	      "                       up to TIME early: fewer wake-ups and system calls for\n"
@@ -110,8 +122,9 @@ static void run_usage(FILE *f)
 	      "\n"
 	      "placement:\n"
 	      "  --workers M          event loops (threads); default one per core\n"
-	      "  --ip ADDR            (chains) the peers' IP address (default 127.0.0.1)\n"
-	      "  --base-port P        (chains) the source's port; peers follow (default 20000)\n"
+	      "  --ip ADDR            (chains, mesh) the peers' IP address (default 127.0.0.1)\n"
+	      "  --base-port P        (chains, mesh) the source's port; peers follow (default\n"
+	      "                       20000)\n"
 	      "\n"
 	      "output:\n"
 	      "  --out DIR            run directory (default runs/<name>-<UTC time>)\n"
@@ -199,6 +212,7 @@ enum {
 	O_BATCH,
 	O_BUSY,
 	O_SPIN,
+	O_MESH,
 };
 
 static const struct option long_opts[] = {
@@ -232,6 +246,7 @@ static const struct option long_opts[] = {
 	{"batch", required_argument, NULL, O_BATCH},
 	{"busy-poll", no_argument, NULL, O_BUSY},
 	{"spin", required_argument, NULL, O_SPIN},
+	{"mesh", no_argument, NULL, O_MESH},
 	{"source-upload", required_argument, NULL, O_SRC_UP},
 	{"trace", required_argument, NULL, O_TRACE},
 	{"play-out", required_argument, NULL, O_PLAYOUT},
@@ -408,6 +423,9 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 					   "auto, off, or a share of a core "
 					   "from 1% to 100%");
 			break;
+		case O_MESH:
+			o->mesh = true;
+			break;
 		case O_BATCH:
 			if (cr_parse_time(optarg, CR_SEC, &o->batch_ns))
 				return bad("--batch", optarg, CR_TIME_FORMS);
@@ -482,6 +500,28 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 			"--help)\n",
 			argv[optind]);
 		return 2;
+	}
+	if (o->file && o->mesh) {
+		fprintf(stderr,
+			"crystal run: --mesh is a built-in experiment, %s is "
+			"another: give one or the other\n",
+			o->file);
+		return 2;
+	}
+	if (o->mesh && (o->given & (1ull << (O_CHAIN - 256)))) {
+		fprintf(stderr, "crystal run: --chain-length applies to the "
+				"chains experiment, not to --mesh\n");
+		return 2;
+	}
+	if (o->mesh) {
+		/* a stream that plays, long enough to see it, by an algorithm
+		 * that builds a mesh (the relay would flood its cycles) */
+		if (!(o->given & (1ull << (O_DURATION - 256))))
+			o->duration_ns = CR_MESH_DURATION_NS;
+		if (!(o->given & (1ull << (O_RATE - 256))))
+			o->rate_Bps = CR_MESH_RATE_BPS;
+		if (!(o->given & (1ull << (O_ALGO - 256))))
+			o->algorithm = "vanilla";
 	}
 	if (o->file) {
 		static const int chains_only[] = {O_PEERS, O_CHAIN, O_COUNT,
@@ -609,6 +649,11 @@ static int write_summary(const char *dir, const struct run_opts *o,
 	json_dist(&j, "control_overhead", &r->control_overhead);
 	json_dist(&j, "duplicate_ratio", &r->duplicate_ratio);
 	json_dist(&j, "segment_latency_s", &r->segment_latency_s);
+	/* the algorithm's own results (cr_report_value), by name */
+	cr_json_object(&j, "values");
+	for (size_t i = 0; i < r->nvalues; i++)
+		json_dist(&j, r->values[i].name, &r->values[i].dist);
+	cr_json_close(&j);
 	cr_json_uint(&j, "births", r->births);
 	cr_json_uint(&j, "deaths", r->deaths);
 	cr_json_uint(&j, "failed_births", r->failed_births);
@@ -697,7 +742,20 @@ static int write_summary(const char *dir, const struct run_opts *o,
 	cr_json_str(&j, "algorithm", algo->name);
 	if (!o->file) {
 		cr_json_uint(&j, "receivers", o->peers);
-		cr_json_uint(&j, "chain_length", o->chain_len);
+		if (!o->mesh)
+			cr_json_uint(&j, "chain_length", o->chain_len);
+	}
+	if (o->mesh) {
+		char tracker[CR_ADDR_STRLEN];
+
+		cr_json_bool(&j, "mesh", true);
+		cr_json_uint(&j, "session", CR_MESH_SESSION);
+		cr_json_num(&j, "segment_s", 1.0);
+		cr_json_str(&j, "tracker", cr_addr_format(&cfg->tracker.addr,
+							 tracker,
+							 sizeof(tracker)));
+		cr_json_uint(&j, "tracker_peers_per_reply",
+			     cfg->tracker.reply_peers);
 	}
 	cr_json_num(&j, "configured_duration_s", (double)o->duration_ns / 1e9);
 	if (!o->file) {
@@ -1056,7 +1114,11 @@ static int from_file(struct run_opts *o, struct cr_experiment *e,
 							: "relay",
 				   err, sizeof(err));
 	if (!*algo) {
-		fprintf(stderr, "crystal run: %s\n", err);
+		if (GIVEN(o, O_ALGO))
+			fprintf(stderr, "crystal run: --algorithm %s\n", err);
+		else
+			fprintf(stderr, "crystal run: %s: algorithm %s\n",
+				o->file, err);
 		return 2;
 	}
 	if (cr_plan_build(pl, e, *algo, o->params, o->nparams, err,
@@ -1095,6 +1157,58 @@ static int run_file(struct run_opts *o)
 	return rc;
 }
 
+/* The built-in mesh: the experiment made from the options, then planned
+ * as an experiment file is (src/scenario/mesh.c). */
+static int run_mesh(struct run_opts *o, const cr_algorithm *algo,
+		    const cr_addr *base, const char *ipport)
+{
+	struct cr_experiment e;
+	struct cr_plan pl;
+	char err[1024], outdir[4096], started[32], idtext[256];
+	int rc;
+
+	if (cr_mesh_build(&e, base, o->peers, err, sizeof(err))) {
+		fprintf(stderr, "crystal run: %s\n", err);
+		return 2;
+	}
+	e.duration_ns = o->duration_ns;
+	e.warmup_ns = o->warmup_ns;
+	e.batch_ns = o->batch_ns;
+	e.seed = o->seed ? o->seed : 1;
+	e.workers = (int)o->workers;
+	e.queue_limit = o->queue_limit;
+	e.max_message = (uint32_t)o->max_msg;
+	e.sessions[0].rate_Bps = o->rate_Bps;
+	e.sessions[0].message_size = (uint32_t)o->msg_size;
+	for (size_t i = 0; i < e.nclasses; i++)
+		e.classes[i].limits = o->lim;
+	if (o->source_upload_Bps)
+		e.classes[0].limits.upload_Bps = o->source_upload_Bps;
+	if (o->matrix_path)
+		snprintf(e.matrix_path, sizeof(e.matrix_path), "%s",
+			 o->matrix_path);
+	if (cr_plan_build(&pl, &e, algo, o->params, o->nparams, err,
+			  sizeof(err))) {
+		fprintf(stderr, "crystal run: %s\n", err);
+		cr_experiment_free(&e);
+		return 2;
+	}
+	pl.sources[0].count = o->count;
+	/* the hello names the experiment, as for the chains */
+	snprintf(idtext, sizeof(idtext), "mesh %s %llu %llu", ipport,
+		 (unsigned long long)o->peers, (unsigned long long)e.seed);
+	pl.cfg.exp_id = cr_node_experiment_id(idtext);
+	pl.cfg.busy_poll = o->busy_poll;
+	pl.cfg.spin_budget = o->spin_budget;
+	o->experiment = &e;
+	run_dir(o, "mesh", outdir, sizeof(outdir), started, sizeof(started));
+	rc = execute(o, &pl.cfg, algo, outdir, started);
+	o->experiment = NULL;
+	cr_plan_free(&pl);
+	cr_experiment_free(&e);
+	return rc;
+}
+
 int cr_cli_run(int argc, char **argv)
 {
 	struct run_opts o;
@@ -1115,7 +1229,7 @@ int cr_cli_run(int argc, char **argv)
 		return run_file(&o);
 	algo = cr__algorithm_find(o.algorithm, err, sizeof(err));
 	if (!algo) {
-		fprintf(stderr, "crystal run: %s\n", err);
+		fprintf(stderr, "crystal run: --algorithm %s\n", err);
 		return 2;
 	}
 	snprintf(ipport, sizeof(ipport), "%s%s%s:%llu",
@@ -1129,6 +1243,8 @@ int cr_cli_run(int argc, char **argv)
 			o.ip);
 		return 2;
 	}
+	if (o.mesh)
+		return run_mesh(&o, algo, &base, ipport);
 	if (cr_chains_build(&chains, &base, o.peers, o.chain_len, err,
 			    sizeof(err))) {
 		fprintf(stderr, "crystal run: %s\n", err);
@@ -1187,20 +1303,51 @@ int cr_cli_run(int argc, char **argv)
 	return rc;
 }
 
+static void list_algorithm(const cr_algorithm *a)
+{
+	printf("%-12s %s\n", a->name, a->description ? a->description : "");
+	if (!a->params || !a->params->name) {
+		printf("    no parameters: it declares none, so crystal run "
+		       "refuses every -D for it\n");
+		return;
+	}
+	for (const cr_param_def *d = a->params; d->name; d++)
+		printf("    -D %s=%s  %s\n", d->name,
+		       d->default_value ? d->default_value : "",
+		       d->help ? d->help : "(no description)");
+}
+
 int cr_cli_algorithms(int argc, char **argv)
 {
 	const cr_algorithm *const *all;
 	size_t n = cr__algorithms(&all);
+	char err[1024];
+	int rc = 0;
 
-	(void)argc;
-	(void)argv;
-	for (size_t i = 0; i < n; i++) {
-		printf("%-12s %s\n", all[i]->name,
-		       all[i]->description ? all[i]->description : "");
-		for (const cr_param_def *d = all[i]->params; d && d->name; d++)
-			printf("    -D %s=%s  %s\n", d->name,
-			       d->default_value ? d->default_value : "",
-			       d->help ? d->help : "");
+	if (argc > 1 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+		fputs("usage: crystal algorithms [NAME|PATH...]\n"
+		      "\n"
+		      "Lists algorithms and the parameters they take (-D NAME=VALUE,\n"
+		      "with its default): every built-in, or those named, a built-in's\n"
+		      "name or the path of a shared object as --algorithm takes it\n"
+		      "(./x.so).  Exit status 2 when one cannot be loaded.\n",
+		      stdout);
+		return 0;
 	}
-	return 0;
+	if (argc < 2) {
+		for (size_t i = 0; i < n; i++)
+			list_algorithm(all[i]);
+		return 0;
+	}
+	for (int i = 1; i < argc; i++) {
+		const cr_algorithm *a = cr__algorithm_find(argv[i], err,
+							   sizeof(err));
+		if (!a) {
+			fprintf(stderr, "crystal algorithms: %s\n", err);
+			rc = 2;
+			continue;
+		}
+		list_algorithm(a);
+	}
+	return rc;
 }

@@ -13,6 +13,8 @@ static const char *const messages[CR__ECOUNT] = {
 	[CR_EADDRINUSE] = "address already in use",
 	[CR_ESTATE] = "not possible in this state",
 	[CR_EPROTO] = "protocol violation",
+	[CR_EAGAIN] = "not now: try again later",
+	[CR_ENOSPC] = "no room left",
 };
 
 const char *cr_strerror(int err)

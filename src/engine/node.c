@@ -307,7 +307,8 @@ int cr_node_create(const struct cr_node_config *cfg, cr_node **out,
 	int e = -CR_ENOMEM;
 
 	*out = NULL;
-	if (!cfg->algo || cfg->algo->api_version != CR_API_VERSION) {
+	if (!cfg->algo || cfg->algo->api_version < 1 ||
+	    cfg->algo->api_version > CR_API_VERSION) {
 		snprintf(err, errlen, "algorithm missing or built for another "
 				      "API version");
 		return -CR_EINVAL;
@@ -320,6 +321,10 @@ int cr_node_create(const struct cr_node_config *cfg, cr_node **out,
 	if (!n)
 		goto fail_alloc;
 	n->cfg = *cfg;
+	memcpy(&n->algo, cfg->algo,
+	       cfg->algo->api_version == 1 ? CR__ALGO_V1_SIZE
+					   : sizeof(n->algo));
+	n->cfg.algo = &n->algo;
 	n->exp_id = cfg->exp_id ? cfg->exp_id
 				: fnv1a(cfg->name ? cfg->name : "crystal");
 	n->exp_tag = (uint16_t)(n->exp_id ^ n->exp_id >> 16 ^ n->exp_id >> 32 ^
@@ -333,6 +338,7 @@ int cr_node_create(const struct cr_node_config *cfg, cr_node **out,
 	cr__clock_init_real(&n->clock);
 	pthread_mutex_init(&n->lock, NULL);
 	pthread_mutex_init(&n->csv_lock, NULL);
+	pthread_mutex_init(&n->values_lock, NULL);
 	{
 		pthread_condattr_t ca;
 		pthread_condattr_init(&ca);
@@ -407,7 +413,7 @@ int cr_node_create(const struct cr_node_config *cfg, cr_node **out,
 		p->w = w;
 		p->index = (uint32_t)i;
 		p->addr = pc->addr;
-		p->algo = cfg->algo;
+		p->algo = &n->algo;
 		p->is_tail = pc->is_tail;
 		p->birth_session = pc->session;
 		p->cfg_session = pc->session;
@@ -446,8 +452,8 @@ int cr_node_create(const struct cr_node_config *cfg, cr_node **out,
 				goto fail_nomem;
 			memcpy(p->boot, pc->boot, pc->nboot * sizeof(*p->boot));
 		}
-		if (cfg->algo->state_size) {
-			p->state = calloc(1, cfg->algo->state_size);
+		if (n->algo.state_size) {
+			p->state = calloc(1, n->algo.state_size);
 			if (!p->state)
 				goto fail_nomem;
 		}
@@ -627,6 +633,10 @@ static void die(struct cr_peer *p)
 	p->booted = false;
 	p->tracker_wait = false;
 	p->tracker_wait_timer = 0;
+	/* a query out gets no answer: its timer goes with the others */
+	p->query_wait = false;
+	p->query_timer = 0;
+	p->query_next_ns = 0;
 	/* a new life asks the tracker again, and joins only what its own
 	 * events say */
 	if (p->boot_from_tracker) {
@@ -1009,6 +1019,7 @@ void cr_node_destroy(cr_node *n)
 	free(n->sources);
 	pthread_mutex_destroy(&n->lock);
 	pthread_mutex_destroy(&n->csv_lock);
+	pthread_mutex_destroy(&n->values_lock);
 	pthread_cond_destroy(&n->cond);
 	free(n);
 }
@@ -1254,6 +1265,49 @@ out:
 	free(lat);
 }
 
+size_t cr__node_value_order(const struct cr__node *n,
+			    uint32_t order[CR_REPORT_VALUES_MAX])
+{
+	size_t k = atomic_load_explicit(&n->nvalues, memory_order_acquire);
+
+	/* insertion sort: sixteen names at most */
+	for (size_t i = 0; i < k; i++) {
+		size_t j = i;
+		for (; j > 0 && strcmp(n->value_names[order[j - 1]],
+				       n->value_names[i]) > 0;
+		     j--)
+			order[j] = order[j - 1];
+		order[j] = (uint32_t)i;
+	}
+	return k;
+}
+
+/* Each value the algorithm reported, over the peers that reported it. */
+static void values_summary(const cr_node *n, struct cr_node_result *r)
+{
+	uint32_t order[CR_REPORT_VALUES_MAX];
+	double *v = calloc(n->npeers + 1, sizeof(double));
+
+	if (!v)
+		return;
+	r->nvalues = cr__node_value_order(n, order);
+	for (size_t i = 0; i < r->nvalues; i++) {
+		uint32_t k = order[i], bit = 1u << k;
+		size_t nv = 0;
+
+		for (size_t j = 0; j < n->npeers; j++) {
+			const struct cr_peer *p = &n->peers[j];
+			if (!p->remote && !p->is_tracker_peer &&
+			    p->st.values_set & bit)
+				v[nv++] = p->st.values[k];
+		}
+		snprintf(r->values[i].name, sizeof(r->values[i].name), "%s",
+			 n->value_names[k]);
+		dist(v, nv, &r->values[i].dist);
+	}
+	free(v);
+}
+
 void cr_node_result(const cr_node *n, struct cr_node_result *r)
 {
 	double secs, sum = 0, tails = 0, tails_wire = 0;
@@ -1317,4 +1371,5 @@ void cr_node_result(const cr_node *n, struct cr_node_result *r)
 	r->timer_lag_max_ns = lag.max;
 	fidelity(n, r);
 	stream_quality(n, r);
+	values_summary(n, r);
 }

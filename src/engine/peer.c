@@ -7,6 +7,7 @@
 #include "../node.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -300,6 +301,83 @@ void cr_report_playback(cr_peer *p, const cr_playback_report *r)
 {
 	p->st.play_reported = true;
 	p->st.play = *r;
+}
+
+/* --- the algorithm's own results ------------------------------------------ */
+
+static bool value_name_ok(const char *name)
+{
+	size_t n = 0;
+
+	if (!((*name >= 'a' && *name <= 'z') || (*name >= 'A' && *name <= 'Z')))
+		return false;
+	for (; name[n]; n++)
+		if (n == CR_REPORT_NAME_MAX ||
+		    !((name[n] >= 'a' && name[n] <= 'z') ||
+		      (name[n] >= 'A' && name[n] <= 'Z') ||
+		      (name[n] >= '0' && name[n] <= '9') || name[n] == '_'))
+			return false;
+	return true;
+}
+
+/* The index of a value's name in the node's table, added if new: shared
+ * by every worker, so a new name is added under the lock, and looked up
+ * without it. */
+static int value_index(struct cr__node *n, const char *name)
+{
+	uint32_t k = atomic_load_explicit(&n->nvalues, memory_order_acquire);
+	int found = -CR_ENOSPC;
+
+	for (uint32_t i = 0; i < k; i++)
+		if (!strcmp(n->value_names[i], name))
+			return (int)i;
+	pthread_mutex_lock(&n->values_lock);
+	k = atomic_load_explicit(&n->nvalues, memory_order_relaxed);
+	for (uint32_t i = 0; i < k && found < 0; i++)
+		if (!strcmp(n->value_names[i], name))
+			found = (int)i;
+	if (found < 0 && k < CR_REPORT_VALUES_MAX) {
+		strcpy(n->value_names[k], name);
+		atomic_store_explicit(&n->nvalues, k + 1, memory_order_release);
+		found = (int)k;
+	}
+	pthread_mutex_unlock(&n->values_lock);
+	return found;
+}
+
+static int report_value(cr_peer *p, const char *name, double v, bool add)
+{
+	int k;
+
+	if (!p || !name || !isfinite(v) || !value_name_ok(name))
+		return -CR_EINVAL;
+	k = value_index(p->node, name);
+	if (k < 0) {
+		/* said once a run: the algorithm may well ask again and again */
+		if (!atomic_exchange(&p->node->values_full_said, true))
+			cr__plog(p, CR_LOG_WARN,
+				 "value '%s' not reported: an experiment takes "
+				 "at most %d names",
+				 name, CR_REPORT_VALUES_MAX);
+		return k;
+	}
+	if (add && p->st.values_set & 1u << k)
+		v += p->st.values[k];
+	if (!isfinite(v))
+		return -CR_EINVAL;
+	p->st.values[k] = v;
+	p->st.values_set |= 1u << k;
+	return 0;
+}
+
+int cr_report_value(cr_peer *p, const char *name, double v)
+{
+	return report_value(p, name, v, false);
+}
+
+int cr_report_add(cr_peer *p, const char *name, double delta)
+{
+	return report_value(p, name, delta, true);
 }
 
 void cr_play_out(cr_peer *p, uint16_t session, const void *data, size_t len)

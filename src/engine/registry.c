@@ -1,5 +1,7 @@
 /* Algorithms by name: the built-ins compiled in, and third-party ones
- * loaded from a shared object that defines `crystal_algorithm`.
+ * loaded from a shared object that defines `crystal_algorithm`.  Errors
+ * start with the name or path asked for; the caller says which option or
+ * key gave it.
  */
 #include "../internal.h"
 #include "registry.h"
@@ -45,8 +47,8 @@ const cr_algorithm *cr__algorithm_find(const char *name, char *err,
 				 i ? ", " : "", builtins[i]->name);
 		}
 		snprintf(err, errlen,
-			 "--algorithm %s: no such built-in algorithm (built-in: "
-			 "%s; or give the path of a .so)",
+			 "%s: no such built-in algorithm (built-in: %s; or give "
+			 "the path of a .so)",
 			 name, names);
 		return NULL;
 	}
@@ -54,23 +56,35 @@ const cr_algorithm *cr__algorithm_find(const char *name, char *err,
 	 * algorithm's code must outlive every peer that runs it. */
 	so = dlopen(name, RTLD_NOW | RTLD_LOCAL);
 	if (!so) {
-		snprintf(err, errlen, "--algorithm %s: %s", name, dlerror());
+		const char *why = dlerror();
+		/* dlerror() names the file itself, mostly */
+		snprintf(err, errlen, "%s%s%s", strstr(why, name) ? "" : name,
+			 strstr(why, name) ? "" : ": ", why);
 		return NULL;
 	}
 	a = dlsym(so, "crystal_algorithm");
 	if (!a) {
 		snprintf(err, errlen,
-			 "--algorithm %s: the library defines no "
-			 "'crystal_algorithm' (see docs/writing-an-algorithm.md)",
+			 "%s: the library defines no 'crystal_algorithm' (see "
+			 "docs/writing-an-algorithm.md)",
 			 name);
 		dlclose(so);
 		return NULL;
 	}
-	if (a->api_version != CR_API_VERSION || !a->name) {
+	/* a version 1 object is shorter: only its version and name are
+	 * read here, and the node copies no more of it than it has */
+	if (a->api_version < 1 || a->api_version > CR_API_VERSION) {
 		snprintf(err, errlen,
-			 "--algorithm %s: built for API version %d, this "
-			 "crystal has %d: rebuild it against these headers",
+			 "%s: built for API version %d, this crystal runs "
+			 "versions 1 to %d: rebuild it against these headers",
 			 name, a->api_version, CR_API_VERSION);
+		dlclose(so);
+		return NULL;
+	}
+	if (!a->name) {
+		snprintf(err, errlen,
+			 "%s: its crystal_algorithm has no name",
+			 name);
 		dlclose(so);
 		return NULL;
 	}

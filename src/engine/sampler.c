@@ -203,6 +203,30 @@ static void ratio(FILE *f, double num, double den)
 		fputs(",", f);
 }
 
+/* The algorithm's values (cr_report_value), after the fixed columns, in
+ * byte order of their names: "value.NAME" in the header, empty where the
+ * peer reported none. */
+static void value_header(FILE *f, const struct cr__node *n)
+{
+	uint32_t order[CR_REPORT_VALUES_MAX];
+	size_t nv = cr__node_value_order(n, order);
+
+	for (size_t k = 0; k < nv; k++)
+		fprintf(f, ",value.%s", n->value_names[order[k]]);
+}
+
+static void value_cells(FILE *f, const struct cr_peer *p)
+{
+	uint32_t order[CR_REPORT_VALUES_MAX];
+	size_t nv = cr__node_value_order(p->node, order);
+
+	for (size_t k = 0; k < nv; k++)
+		if (p->st.values_set & 1u << order[k])
+			fprintf(f, ",%.15g", p->st.values[order[k]]);
+		else
+			fputc(',', f);
+}
+
 static void final_row(FILE *f, const struct cr_peer *p)
 {
 	const struct cr__peer_stats *st = &p->st;
@@ -235,6 +259,7 @@ static void final_row(FILE *f, const struct cr_peer *p)
 	ratio(f, (double)st->ctrl_bytes_in, (double)st->data_bytes_in);
 	ratio(f, st->play_reported ? (double)pl->duplicate_bytes : 0,
 	      (double)st->data_bytes_in);
+	value_cells(f, p);
 	fputc('\n', f);
 }
 
@@ -249,7 +274,10 @@ int cr__sampler_close(struct cr__node *n, char *err, size_t errlen)
 	snprintf(path, sizeof(path), "%s/peers-final.csv", n->cfg.metrics_dir);
 	f = fopen(path, "we");
 	if (f) {
-		fputs(FINAL_HEADER, f);
+		/* the header without its newline, then the values' */
+		fwrite(FINAL_HEADER, 1, sizeof(FINAL_HEADER) - 2, f);
+		value_header(f, n);
+		fputc('\n', f);
 		for (size_t i = 0; i < n->npeers; i++)
 			if (!n->peers[i].remote && !n->peers[i].is_tracker_peer)
 				final_row(f, &n->peers[i]);

@@ -10,10 +10,15 @@
  *				   u16 port, 16-byte address)
  *	REPORT    peer -> tracker  (empty): I am alive
  *	PROBE     tracker -> peer  (empty): are you alive?  answered by REPORT
+ *	QUERY     peer -> tracker  u16 session, u16 wanted: answered by PEERS,
+ *				   like REGISTER, but the asker is not added
  *
  * A peer registers at birth, for the session it will join, and bootstraps
  * with the random subset of that session's live peers the tracker returns
- * (or with none, if no answer comes within CR__TRACKER_WAIT).  Liveness is
+ * (or with none, if no answer comes within CR__TRACKER_WAIT).  Later its
+ * algorithm may ask again (cr_tracker_query, defined here): the answer
+ * goes to its tracker_peers callback, so that peers born early learn of
+ * those born after them.  Liveness is
  * either passive (peers report every interval) or active (the tracker
  * probes every interval); a peer silent for longer than the timeout, or
  * whose connection to the tracker closes, leaves the tracker's lists, so it
@@ -209,6 +214,19 @@ static void on_report(struct cr__tracker *t, const cr_addr *from)
 			t->v[i].last_seen_ns = now;
 }
 
+/* An algorithm asks for more peers: answered as a registration is, but
+ * the asker is not added to the session (a query is a sign of life,
+ * though). */
+static void on_query(struct cr__tracker *t, const cr_addr *from,
+		     const uint8_t *pl, uint32_t len)
+{
+	if (len < 4)
+		return;
+	expire(t, cr__clock_now(&t->p->node->clock));
+	reply(t, from, get16(pl), get16(pl + 2));
+	on_report(t, from);
+}
+
 static void tracker_tick(void *ctx, void *arg)
 {
 	struct cr__tracker *t = ctx;
@@ -323,26 +341,37 @@ int cr__tracker_register(struct cr_peer *p, uint16_t session)
 	return 0;
 }
 
+/* The addresses of a PEERS payload, in a new array; NULL when it is
+ * malformed (shorter than its count says) or out of memory. */
+static cr_addr *peers_of(const uint8_t *pl, uint32_t len, size_t *n)
+{
+	cr_addr *v;
+
+	if (len < 4)
+		return NULL;
+	*n = get16(pl + 2);
+	if (len < 4 + *n * ADDR_WIRE)
+		return NULL;
+	v = malloc((*n ? *n : 1) * sizeof(*v));
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < *n; i++) {
+		const uint8_t *e = pl + 4 + i * ADDR_WIRE;
+		memset(&v[i], 0, sizeof(v[i]));
+		v[i].family = e[0];
+		v[i].port = get16(e + 1);
+		memcpy(v[i].ip, e + 3, 16);
+	}
+	return v;
+}
+
 static void on_peers(struct cr_peer *p, const uint8_t *pl, uint32_t len)
 {
 	size_t n;
-	cr_addr *boot;
+	cr_addr *boot = peers_of(pl, len, &n);
 
-	if (len < 4)
-		return;
-	n = get16(pl + 2);
-	if (len < 4 + n * ADDR_WIRE)
-		return;
-	boot = malloc((n ? n : 1) * sizeof(*boot));
 	if (!boot)
 		return;
-	for (size_t i = 0; i < n; i++) {
-		const uint8_t *e = pl + 4 + i * ADDR_WIRE;
-		memset(&boot[i], 0, sizeof(boot[i]));
-		boot[i].family = e[0];
-		boot[i].port = get16(e + 1);
-		memcpy(boot[i].ip, e + 3, 16);
-	}
 	free(p->boot);
 	p->boot = boot;
 	p->nboot = n;
@@ -350,6 +379,77 @@ static void on_peers(struct cr_peer *p, const uint8_t *pl, uint32_t len)
 	cr__plog(p, CR_LOG_DEBUG, "tracker answered with %zu peers", n);
 	if (p->tracker_wait)
 		boot_now(p);
+}
+
+/* --- the algorithm's queries ----------------------------------------------- */
+
+/* The query ends: its answer (or none) goes to the algorithm. */
+static void query_done(struct cr_peer *p, const cr_addr *peers, size_t n)
+{
+	p->query_wait = false;
+	if (p->query_timer)
+		cr__timer_cancel(&p->w->timers, p->query_timer);
+	p->query_timer = 0;
+	cr__plog(p, CR_LOG_DEBUG, "tracker query for session %u: %zu peers",
+		 p->query_session, n);
+	if (p->algo->tracker_peers)
+		p->algo->tracker_peers(p, p->query_session, n ? peers : NULL,
+				       n);
+}
+
+static void query_expired(void *ctx, void *arg)
+{
+	struct cr_peer *p = ctx;
+
+	CR__UNUSED(arg);
+	p->query_timer = 0;
+	if (!p->query_wait || !p->alive)
+		return;
+	cr__plog(p, CR_LOG_WARN, "no answer from the tracker in %lld ms to a query: none taken",
+		 (long long)(CR__TRACKER_WAIT / CR_MS));
+	query_done(p, NULL, 0);
+}
+
+static void on_answer(struct cr_peer *p, const uint8_t *pl, uint32_t len)
+{
+	size_t n;
+	cr_addr *v = peers_of(pl, len, &n);
+
+	/* a malformed answer is no answer: the wait runs out */
+	if (!v || get16(pl) != p->query_session) {
+		free(v);
+		return;
+	}
+	query_done(p, v, n);
+	free(v);
+}
+
+int cr_tracker_query(cr_peer *p, uint16_t session, size_t max)
+{
+	const struct cr_node_tracker *tc;
+	int64_t now;
+	uint8_t pl[4];
+	int e;
+
+	if (!p || !p->alive || p->tracker || !p->algo->tracker_peers)
+		return -CR_EINVAL;
+	tc = &p->node->cfg.tracker;
+	if (!tc->enabled)
+		return -CR_ENOENT;
+	now = cr__clock_now(&p->node->clock);
+	if (p->tracker_wait || p->query_wait || now < p->query_next_ns)
+		return -CR_EAGAIN;
+	put16(pl, session);
+	put16(pl + 2, (uint16_t)(max > UINT16_MAX ? UINT16_MAX : max));
+	e = send_engine(p, &tc->addr, CR__T_TRACKER_QUERY, pl, sizeof(pl));
+	if (e)
+		return e;
+	p->query_wait = true;
+	p->query_session = session;
+	p->query_next_ns = now + CR_TRACKER_QUERY_INTERVAL_NS;
+	p->query_timer = cr__worker_timer(p->w, now + CR__TRACKER_WAIT, 0,
+					  query_expired, p, NULL, p);
+	return 0;
 }
 
 void cr__tracker_handle(struct cr_peer *p, const cr_addr *from,
@@ -370,9 +470,16 @@ void cr__tracker_handle(struct cr_peer *p, const cr_addr *from,
 		/* only the answer this peer waits for, from its tracker: any
 		 * other must not touch the bootstrap list, which the
 		 * algorithm may hold (cr_bootstrap_peers) */
-		if (!p->tracker && p->tracker_wait &&
-		    cr_addr_eq(from, &p->node->cfg.tracker.addr))
+		if (p->tracker || !cr_addr_eq(from, &p->node->cfg.tracker.addr))
+			break;
+		if (p->tracker_wait)
 			on_peers(p, pl, m->len);
+		else if (p->query_wait)
+			on_answer(p, pl, m->len);
+		break;
+	case CR__T_TRACKER_QUERY:
+		if (p->tracker)
+			on_query(p->tracker, from, pl, m->len);
 		break;
 	case CR__T_TRACKER_PROBE:
 		if (!p->tracker)

@@ -308,6 +308,8 @@ static void wake_adapt(struct cr__worker *w, int64_t now)
 				      LEAD_MARGIN,
 			      LEAD_MAX);
 	frac = (double)w->win_spin_ns / (double)span;
+	if (getenv("CR_SPIN_DEBUG"))
+		fprintf(stderr, "w%d t=%.2f waited=%lld wake_n=%llu p99=%lld spin=%.3f lead=%lld target=%lld\n", w->id, now/1e9, (long long)waited, (unsigned long long)w->wake_win.n, (long long)cr__hist_quantile(&w->wake_win, 0.99), frac, (long long)lead, (long long)w->lead_target_ns);
 	if (waited > CONTENDED) {
 		lead = 0;
 		w->spin_hold = SPIN_HOLD;

@@ -63,7 +63,7 @@ void cr__hdr_decode(const uint8_t *in, struct cr__hdr *h)
 
 bool cr__type_known(uint8_t type)
 {
-	return (type >= CR__T_HELLO && type <= CR__T_TRACKER_PROBE) ||
+	return (type >= CR__T_HELLO && type <= CR__T_TRACKER_QUERY) ||
 	       type >= CR_MSG_CONTROL_MIN;
 }
 
