@@ -635,6 +635,7 @@ struct cr__worker {
 
 	/* published for the node's status line, written by this worker */
 	_Atomic uint64_t pub_data_bytes_in;
+	_Atomic int64_t pub_stats_ns; /* when the pub_ counters were taken */
 	uint64_t msgs_switched;
 	struct cr__hist lag; /* timer lag, kept after the timers are freed */
 	struct cr__hist late; /* how late stamped frames were written */

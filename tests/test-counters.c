@@ -6,7 +6,10 @@
  *     cr_send) is larger;
  *   - a peer's messages to and from the tracker are counted as
  *     tracker_bytes_in and tracker_bytes_out, never as the algorithm's
- *     control bytes, on either side.
+ *     control bytes, on either side;
+ *   - node.csv: every row well-formed, times strictly increasing, CPU
+ *     within what the machine's cores can give, the data rate within what
+ *     the links can carry (no last row over a near-empty interval).
  */
 #include "support.h"
 
@@ -206,11 +209,60 @@ static void tracker_traffic_is_not_control(void **state)
 	t_csv_free(&c);
 }
 
+/* node.csv of the shaped chain: a plausible row every sample. */
+static void node_rows_are_plausible(void **state)
+{
+	static const char *const cols[] = {"time_s",	  "cpu_percent",
+					   "rss_bytes",	  "peers_alive",
+					   "data_bytes_in", "data_rate_Bps"};
+	double cores = (double)sysconf(_SC_NPROCESSORS_ONLN);
+	double last_t = -1, last_bytes = 0;
+	struct t_csv c;
+
+	(void)state;
+	load(&c, chain, "node.csv");
+	assert_true(t_csv_rows(&c) >= 2);
+	for (size_t k = 0; k < 6; k++)
+		assert_int_equal(t_csv_col(&c, cols[k]), (int)k);
+	for (size_t r = 0; r < t_csv_rows(&c); r++) {
+		double v[6];
+		for (size_t k = 0; k < 6; k++) {
+			v[k] = t_csv_num(&c, r, cols[k]);
+			if (isnan(v[k]) || v[k] < 0)
+				fail_msg("node.csv row %zu: %s is '%s'", r + 1,
+					 cols[k],
+					 t_csv_field(&c, r, (int)k)
+					     ? t_csv_field(&c, r, (int)k)
+					     : "(missing)");
+		}
+		assert_int_equal(c.nfields[r + 1], 6);
+		if (!(v[0] > last_t))
+			fail_msg("node.csv row %zu: time %.3f s after %.3f s",
+				 r + 1, v[0], last_t);
+		if (v[1] > 100 * cores + 50)
+			fail_msg("node.csv row %zu at %.3f s: CPU %.1f%% with "
+				 "%.0f cores",
+				 r + 1, v[0], v[1], cores);
+		/* two receivers, each behind a 100 KB/s upload */
+		if (v[5] > 1.3 * 2 * UPLOAD_BPS)
+			fail_msg("node.csv row %zu at %.3f s: %.0f B/s received "
+				 "through links of 2 x %.0f B/s",
+				 r + 1, v[0], v[5], UPLOAD_BPS);
+		assert_true(v[4] >= last_bytes);
+		assert_int_equal(v[3], 3);
+		last_t = v[0];
+		last_bytes = v[4];
+	}
+	assert_true(last_bytes > 0);
+	t_csv_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(out_is_what_left_the_link),
 		cmocka_unit_test(tracker_traffic_is_not_control),
+		cmocka_unit_test(node_rows_are_plausible),
 	};
 
 	return cmocka_run_group_tests_name("counters", tests, group_setup,

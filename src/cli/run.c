@@ -713,6 +713,28 @@ static void status_line(cr_node *n, const struct run_opts *o,
 	fflush(stderr);
 }
 
+/* node.csv's row of second t: the workers publish their counters at
+ * every whole second too, so the row waits for the last of them (up to
+ * 100 ms: a worker that late has not kept up, and its counters are then
+ * as of its previous publication). */
+static void node_row(cr_node *n, struct cr_node_csv *nc, int64_t t)
+{
+	struct cr_node_csv_row r = {.t_ns = t};
+	const struct timespec ms = {0, CR_MS};
+	uint64_t peers;
+	int64_t now;
+	double cont;
+
+	for (int i = 0; i < 100 && cr_node_live_since(n) < t; i++)
+		nanosleep(&ms, NULL);
+	cr_node_live(n, &now, &r.data_bytes_in, &peers);
+	cr_node_live_stream(n, &r.peers_alive, &cont);
+	r.cpu_s = cr_cpu_seconds();
+	r.cpu_ns = cr_node_now(n);
+	r.rss_bytes = cr_rss_bytes();
+	cr_node_csv_sample(nc, &r);
+}
+
 /* Runs until the duration passes, the experiment stops itself, or a
  * signal arrives, sampling node.csv every second.  Returns the signal
  * number, or 0. */
@@ -734,15 +756,14 @@ static int supervise(cr_node *n, const struct run_opts *o, bool live,
 		int sig;
 
 		if (now >= next_sample) {
-			uint64_t bytes, peers, alive;
-			double cont, cpu0 = nc->last_cpu_s;
-			int64_t t0 = nc->last_ns;
-			cr_node_live(n, &now, &bytes, &peers);
-			cr_node_live_stream(n, &alive, &cont);
-			cr_node_csv_sample(nc, now, alive, bytes);
-			if (now > t0)
-				cpu_percent = 100 * (nc->last_cpu_s - cpu0) /
-					      ((double)(now - t0) / 1e9);
+			double cpu0 = nc->last_cpu_s;
+			int64_t t0 = nc->last_cpu_ns;
+			node_row(n, nc, next_sample);
+			if (nc->last_cpu_ns > t0)
+				cpu_percent =
+					100 * (nc->last_cpu_s - cpu0) /
+					((double)(nc->last_cpu_ns - t0) / 1e9);
+			now = cr_node_now(n);
 			next_sample = (now / CR_SEC + 1) * CR_SEC;
 		}
 		if (next_sample - now < wait)
@@ -792,6 +813,7 @@ static int execute(struct run_opts *o, struct cr_node_config *cfg,
 	cr_node *node = NULL;
 	char err[512];
 	struct cr_node_csv nc = {0};
+	struct cr_node_csv_row last = {0};
 	sigset_t set;
 	bool live;
 	double cpu0, cpu1;
@@ -853,19 +875,26 @@ static int execute(struct run_opts *o, struct cr_node_config *cfg,
 	/* CPU of the experiment itself: from its start to its end, without
 	 * setting up sockets before or closing them after */
 	cpu0 = cr_cpu_seconds();
+	cr_node_csv_start(&nc, cr_node_now(node));
 	sig = supervise(node, o, live, &nc);
 	cpu1 = cr_cpu_seconds();
+	last.cpu_s = cpu1;
+	last.cpu_ns = cr_node_now(node);
+	last.rss_bytes = cr_rss_bytes();
 	cr_node_join(node);
 	if (live)
 		fputc('\n', stderr);
 	cr_node_result(node, &res);
 	{
-		uint64_t bytes, peers, alive;
+		/* node.csv's last row: the counters as the workers ended,
+		 * at the end's time; the CPU until then, not the closing */
+		uint64_t peers;
 		int64_t now;
 		double cont;
-		cr_node_live(node, &now, &bytes, &peers);
-		cr_node_live_stream(node, &alive, &cont);
-		cr_node_csv_sample(&nc, res.elapsed_ns, alive, bytes);
+		last.t_ns = res.elapsed_ns;
+		cr_node_live(node, &now, &last.data_bytes_in, &peers);
+		cr_node_live_stream(node, &last.peers_alive, &cont);
+		cr_node_csv_final(&nc, &last);
 	}
 	if (cr_node_csv_close(&nc))
 		fprintf(stderr, "crystal run: cannot write %s/node.csv: %s\n",
