@@ -9,7 +9,8 @@
  *   - an experiment that cannot have its descriptors (--peers 12000) exits
  *     2 naming needed and available descriptors, before starting anything;
  *   - SIGINT ends a 30 s run early with status 130 and a summary that says
- *     "interrupted": true.
+ *     "interrupted": true;
+ *   - command.txt, run again, runs the same experiment (-D values and all).
  */
 #include "support.h"
 
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 static char crystal[512];
 static char bindir[64];
@@ -298,6 +300,109 @@ static void sigint_ends_the_run_early(void **state)
 	free(json);
 }
 
+static const char MESH[] =
+	"[experiment]\n"
+	"name = cli-mesh\n"
+	"duration = 10s\n"
+	"algorithm = vanilla\n"
+	"[class source]\n"
+	"count = 1\n"
+	"addresses = 127.0.0.1:32800\n"
+	"upload = 1MB/s\n"
+	"[class peers]\n"
+	"count = 4\n"
+	"addresses = 127.0.0.1:32801-32804\n"
+	"upload = 200KB/s\n"
+	"[session 1]\n"
+	"source = 127.0.0.1:32800\n"
+	"rate = 32KB/s\n"
+	"[tracker]\n"
+	"mode = inproc\n"
+	"address = 127.0.0.1:32809\n";
+
+/* Writes MESH into the test's directory as mesh.ini. */
+static void write_mesh(char *ini, size_t len)
+{
+	FILE *f;
+
+	snprintf(ini, len, "%s/mesh.ini", dir);
+	f = fopen(ini, "w");
+	assert_non_null(f);
+	fputs(MESH, f);
+	fclose(f);
+}
+
+/* summary.json's "parameters" of a run directory (json_decref it). */
+static json_t *parameters_of(const char *run)
+{
+	char path[256];
+	json_error_t e;
+	json_t *root, *p;
+
+	snprintf(path, sizeof(path), "%s/summary.json", run);
+	root = json_load_file(path, 0, &e);
+	if (!root)
+		fail_msg("%s: %s", path, e.text);
+	p = json_incref(json_object_get(root, "parameters"));
+	json_decref(root);
+	assert_non_null(p);
+	return p;
+}
+
+/* command.txt's first line run again (by sh, with this build's binary
+ * for `crystal`) runs the same experiment: the same parameters, -D values
+ * included. */
+static void command_txt_replays(void **state)
+{
+	char ini[128], out[128], path[160], *cmd, *so, *se;
+	json_t *first, *again;
+	int rc;
+
+	(void)state;
+	write_mesh(ini, sizeof(ini));
+	snprintf(out, sizeof(out), "%s/first", dir);
+	char *argv[] = {crystal, "run",	 ini,	     "--duration", "1.5",
+			"-D",	 "neighbours_max=6", "--out",  out,
+			"-D",	 "startup_ms=500",   "--quiet", NULL};
+	rc = t_run(argv, 60000, &so, &se);
+	if (rc)
+		fail_msg("exit status %d: %s", rc, se ? se : "");
+	free(so);
+	free(se);
+	first = parameters_of(out);
+	assert_string_equal(
+		json_string_value(json_object_get(first, "D.neighbours_max")),
+		"6");
+
+	snprintf(path, sizeof(path), "%s/command.txt", out);
+	char *text = t_slurp(path);
+	assert_non_null(text);
+	*strchr(text, '\n') = 0;
+	if (strncmp(text, "crystal run ", 12))
+		fail_msg("command.txt begins '%s'", text);
+	assert_non_null(strstr(text, "-D neighbours_max=6"));
+	assert_non_null(strstr(text, "-D startup_ms=500"));
+	cmd = malloc(strlen(text) + strlen(crystal) + 16);
+	assert_non_null(cmd);
+	sprintf(cmd, "exec '%s'%s", crystal, text + strlen("crystal"));
+	char *sh[] = {"/bin/sh", "-c", cmd, NULL};
+	rc = t_run(sh, 60000, &so, &se);
+	if (rc)
+		fail_msg("%s: exit status %d: %s", cmd, rc, se ? se : "");
+	again = parameters_of(out);
+	if (!json_equal(first, again)) {
+		char *a = json_dumps(first, JSON_SORT_KEYS);
+		char *b = json_dumps(again, JSON_SORT_KEYS);
+		fail_msg("parameters differ:\n%s\n%s", a, b);
+	}
+	json_decref(first);
+	json_decref(again);
+	free(cmd);
+	free(text);
+	free(so);
+	free(se);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -310,6 +415,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(too_many_peers_for_the_descriptors,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(sigint_ends_the_run_early, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(command_txt_replays, setup,
 					    teardown),
 	};
 

@@ -1058,7 +1058,7 @@ static int run_file(struct run_opts *o)
 	return rc;
 }
 
-int cr_cli_run(int argc, char **argv)
+static int run_cmd(int argc, char **argv, char **typed)
 {
 	struct run_opts o;
 	struct cr_node_config cfg = {0};
@@ -1074,6 +1074,7 @@ int cr_cli_run(int argc, char **argv)
 	rc = parse_opts(argc, argv, &o);
 	if (rc)
 		return rc;
+	o.argv = typed;
 	if (o.file)
 		return run_file(&o);
 	algo = cr__algorithm_find(o.algorithm, err, sizeof(err));
@@ -1146,6 +1147,42 @@ int cr_cli_run(int argc, char **argv)
 	rc = execute(&o, &cfg, algo, outdir, started);
 	cr_chains_free(&chains);
 	free(matrix);
+	return rc;
+}
+
+/* A copy of the command line in one block (free() it), or NULL. */
+static char **argv_copy(int argc, char **argv)
+{
+	size_t len = 0;
+	char **v, *s;
+
+	for (int i = 0; i < argc; i++)
+		len += strlen(argv[i]) + 1;
+	v = malloc((size_t)(argc + 1) * sizeof(*v) + len);
+	if (!v)
+		return NULL;
+	s = (char *)(v + argc + 1);
+	for (int i = 0; i < argc; i++) {
+		v[i] = s;
+		s = stpcpy(s, argv[i]) + 1;
+	}
+	v[argc] = NULL;
+	return v;
+}
+
+int cr_cli_run(int argc, char **argv)
+{
+	/* command.txt has the command line as it was typed: getopt reorders
+	 * argv, and -D and --play-out cut their values at the '=' */
+	char **typed = argv_copy(argc, argv);
+	int rc;
+
+	if (!typed) {
+		fprintf(stderr, "crystal run: out of memory\n");
+		return 1;
+	}
+	rc = run_cmd(argc, argv, typed);
+	free(typed);
 	return rc;
 }
 
