@@ -10,7 +10,9 @@
  *     2 naming needed and available descriptors, before starting anything;
  *   - SIGINT ends a 30 s run early with status 130 and a summary that says
  *     "interrupted": true;
- *   - command.txt, run again, runs the same experiment (-D values and all).
+ *   - command.txt, run again, runs the same experiment (-D values and all);
+ *   - events past the end of the run are not run, and not refused: with
+ *     --duration shorter than the file's, and past the file's own end.
  */
 #include "support.h"
 
@@ -300,11 +302,13 @@ static void sigint_ends_the_run_early(void **state)
 	free(json);
 }
 
-static const char MESH[] =
+/* A small Vanilla mesh: the [experiment] section, open for more keys,
+ * then the rest. */
+static const char MESH_HEAD[] =
 	"[experiment]\n"
 	"name = cli-mesh\n"
-	"duration = 10s\n"
-	"algorithm = vanilla\n"
+	"algorithm = vanilla\n";
+static const char MESH[] =
 	"[class source]\n"
 	"count = 1\n"
 	"addresses = 127.0.0.1:32800\n"
@@ -320,14 +324,17 @@ static const char MESH[] =
 	"mode = inproc\n"
 	"address = 127.0.0.1:32809\n";
 
-/* Writes MESH into the test's directory as mesh.ini. */
-static void write_mesh(char *ini, size_t len)
+/* Writes the mesh into the test's directory as mesh.ini, with these keys
+ * of [experiment]. */
+static void write_mesh(char *ini, size_t len, const char *keys)
 {
 	FILE *f;
 
 	snprintf(ini, len, "%s/mesh.ini", dir);
 	f = fopen(ini, "w");
 	assert_non_null(f);
+	fputs(MESH_HEAD, f);
+	fputs(keys, f);
 	fputs(MESH, f);
 	fclose(f);
 }
@@ -359,7 +366,7 @@ static void command_txt_replays(void **state)
 	int rc;
 
 	(void)state;
-	write_mesh(ini, sizeof(ini));
+	write_mesh(ini, sizeof(ini), "duration = 10s\n");
 	snprintf(out, sizeof(out), "%s/first", dir);
 	char *argv[] = {crystal, "run",	 ini,	     "--duration", "1.5",
 			"-D",	 "neighbours_max=6", "--out",  out,
@@ -403,6 +410,65 @@ static void command_txt_replays(void **state)
 	free(se);
 }
 
+/* Runs argv (ending in NULL) expecting exit 0 and a summary in out that
+ * says how many events were skipped; returns stderr. */
+static char *run_skipping(char **argv, const char *out, unsigned skipped)
+{
+	char path[160], *so, *se, *json;
+	int rc = t_run(argv, 60000, &so, &se);
+
+	if (rc)
+		fail_msg("exit status %d: %s", rc, se ? se : "");
+	snprintf(path, sizeof(path), "%s/summary.json", out);
+	json = t_slurp(path);
+	assert_non_null(json);
+	if (num_in(json, "events_skipped") != skipped)
+		fail_msg("events_skipped %s, expected %u",
+			 value_in(json, "events_skipped"), skipped);
+	free(json);
+	free(so);
+	return se;
+}
+
+/* A run shorter than its events file runs the events of its time and
+ * leaves the rest, says so once on stderr and counts them in the summary:
+ * --duration shorter than the file's, and a file whose events go past its
+ * own duration. */
+static void events_after_the_end_are_skipped(void **state)
+{
+	char ini[512], out[128], evp[160], *se;
+	FILE *f;
+
+	(void)state;
+	snprintf(ini, sizeof(ini), "%s/examples/churn.ini", t_src_dir());
+	snprintf(out, sizeof(out), "%s/short", dir);
+	char *shorter[] = {crystal, "run", ini, "--duration", "3", "--out",
+			   out, "--quiet", NULL};
+	se = run_skipping(shorter, out, 57);
+	assert_non_null(strstr(se, "churn.events: 57 events after the end of "
+				   "the run (3 s) not run, from line 23"));
+	assert_null(strstr(strstr(se, "not run") + 1, "not run")); /* once */
+	free(se);
+
+	write_mesh(ini, sizeof(ini), "duration = 1s\nevents = mesh.events\n");
+	snprintf(evp, sizeof(evp), "%s/mesh.events", dir);
+	f = fopen(evp, "w");
+	assert_non_null(f);
+	fputs("0 127.0.0.1:32800 birth\n"
+	      "0 127.0.0.1:32800 deploy session=1\n"
+	      "0.2 127.0.0.1:32801 birth\n"
+	      "0.5 127.0.0.1:32801 join session=1\n"
+	      "30s 127.0.0.1:32801 die\n",
+	      f);
+	fclose(f);
+	snprintf(out, sizeof(out), "%s/own", dir);
+	char *own[] = {crystal, "run", ini, "--out", out, "--quiet", NULL};
+	se = run_skipping(own, out, 1);
+	assert_non_null(strstr(se, "1 event after the end of the run (1 s) "
+				   "not run, from line 5 (30 s)"));
+	free(se);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -418,6 +484,8 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(command_txt_replays, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(events_after_the_end_are_skipped,
+					    setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("cli", tests, group_setup,

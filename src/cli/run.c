@@ -55,6 +55,7 @@ struct run_opts {
 	const char *file;      /* an experiment file, or NULL for chains */
 	const struct cr_experiment *experiment; /* read from it */
 	uint64_t given;	       /* options given, by bit (1 << (O_x - 256)) */
+	size_t events_skipped; /* after the end of the run: not run */
 	struct cr_node_param params[MAX_PARAMS];
 	size_t nparams;
 	const char *trace[MAX_TRACE]; /* --trace patterns */
@@ -580,6 +581,7 @@ static int write_summary(const char *dir, const struct run_opts *o,
 	cr_json_uint(&j, "births", r->births);
 	cr_json_uint(&j, "deaths", r->deaths);
 	cr_json_uint(&j, "failed_births", r->failed_births);
+	cr_json_uint(&j, "events_skipped", o->events_skipped);
 	cr_json_num(&j, "cpu_percent",
 		    r->elapsed_ns > 0 ? 100.0 * cpu / ((double)r->elapsed_ns / 1e9)
 				      : 0);
@@ -1027,6 +1029,16 @@ static int from_file(struct run_opts *o, struct cr_experiment *e,
 			  sizeof(err))) {
 		fprintf(stderr, "crystal run: %s\n", err);
 		return 2;
+	}
+	if (pl->events_skipped) {
+		o->events_skipped = pl->events_skipped;
+		fprintf(stderr,
+			"crystal run: %s: %zu event%s after the end of the "
+			"run (%g s) not run, from line %u (%g s)\n",
+			e->events_path, pl->events_skipped,
+			pl->events_skipped == 1 ? "" : "s",
+			(double)e->duration_ns / 1e9, pl->skipped_line,
+			(double)pl->skipped_ns / 1e9);
 	}
 	/* the summary reports what ran */
 	o->duration_ns = e->duration_ns;
