@@ -1,5 +1,6 @@
 /* The command line, run as a separate process ($BUILD/crystal, ports
- * 32600-32699, below the kernel's ephemeral range):
+ * 32600-32799 and, for a small mesh, 29100-29109, below the kernel's
+ * ephemeral range):
  *   - `crystal run --duration 1 --peers 20 --out DIR --quiet` exits 0,
  *     prints nothing, and writes DIR/summary.json with every required key;
  *   - bad options exit 2 with a message naming the option, and start
@@ -311,18 +312,18 @@ static const char MESH_HEAD[] =
 static const char MESH[] =
 	"[class source]\n"
 	"count = 1\n"
-	"addresses = 127.0.0.1:32800\n"
+	"addresses = 127.0.0.1:29100\n"
 	"upload = 1MB/s\n"
 	"[class peers]\n"
 	"count = 4\n"
-	"addresses = 127.0.0.1:32801-32804\n"
+	"addresses = 127.0.0.1:29101-29104\n"
 	"upload = 200KB/s\n"
 	"[session 1]\n"
-	"source = 127.0.0.1:32800\n"
+	"source = 127.0.0.1:29100\n"
 	"rate = 32KB/s\n"
 	"[tracker]\n"
 	"mode = inproc\n"
-	"address = 127.0.0.1:32809\n";
+	"address = 127.0.0.1:29109\n";
 
 /* Writes the mesh into the test's directory as mesh.ini, with these keys
  * of [experiment]. */
@@ -454,11 +455,11 @@ static void events_after_the_end_are_skipped(void **state)
 	snprintf(evp, sizeof(evp), "%s/mesh.events", dir);
 	f = fopen(evp, "w");
 	assert_non_null(f);
-	fputs("0 127.0.0.1:32800 birth\n"
-	      "0 127.0.0.1:32800 deploy session=1\n"
-	      "0.2 127.0.0.1:32801 birth\n"
-	      "0.5 127.0.0.1:32801 join session=1\n"
-	      "30s 127.0.0.1:32801 die\n",
+	fputs("0 127.0.0.1:29100 birth\n"
+	      "0 127.0.0.1:29100 deploy session=1\n"
+	      "0.2 127.0.0.1:29101 birth\n"
+	      "0.5 127.0.0.1:29101 join session=1\n"
+	      "30s 127.0.0.1:29101 die\n",
 	      f);
 	fclose(f);
 	snprintf(out, sizeof(out), "%s/own", dir);

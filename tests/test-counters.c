@@ -1,5 +1,6 @@
 /* What the run directory's counters say (docs/run-directory.md), from runs
- * of the real binary ($BUILD/crystal) on loopback ports 33000-33099:
+ * of the real binary ($BUILD/crystal) on loopback ports 28000-28099 (below
+ * the kernel's ephemeral range):
  *   - through an upload limit slower than the source's rate, a peer's
  *     data_bytes_out in peers-final.csv (what left its link) stays within
  *     the limit, while data_bytes_offered (what its algorithm handed to
@@ -55,7 +56,7 @@ static int group_setup(void **state)
 	char *argv[] = {crystal,	  "run",      "--peers",  "2",
 			"--chain-length", "2",	      "--rate",	  "200KB/s",
 			"--upload",	  "100KB/s",  "--duration", "3",
-			"--base-port",	  "33000",    "--out",	  chain,
+			"--base-port",	  "28000",    "--out",	  chain,
 			"--quiet",	  NULL};
 	rc = t_run(argv, 60000, NULL, &se);
 	if (rc)
@@ -105,9 +106,9 @@ static void out_is_what_left_the_link(void **state)
 	(void)state;
 	load(&c, chain, "peers-final.csv");
 	assert_int_equal(t_csv_rows(&c), 3);
-	src = row_of(&c, 33000);
-	mid = row_of(&c, 33001);
-	tail = row_of(&c, 33002);
+	src = row_of(&c, 28000);
+	mid = row_of(&c, 28001);
+	tail = row_of(&c, 28002);
 	assert_true(src >= 0 && mid >= 0 && tail >= 0);
 	for (long r = 0; r < 3; r++) {
 		double alive = t_csv_num(&c, (size_t)r, "alive_s");
@@ -150,16 +151,16 @@ static const char TRACKER_EXPERIMENT[] =
 	"algorithm = relay\n"
 	"[class source]\n"
 	"count = 1\n"
-	"addresses = 127.0.0.1:33050\n"
+	"addresses = 127.0.0.1:28050\n"
 	"[class peers]\n"
 	"count = 3\n"
-	"addresses = 127.0.0.1:33051-33053\n"
+	"addresses = 127.0.0.1:28051-28053\n"
 	"[session 1]\n"
-	"source = 127.0.0.1:33050\n"
+	"source = 127.0.0.1:28050\n"
 	"rate = 20KB/s\n"
 	"[tracker]\n"
 	"mode = inproc\n"
-	"address = 127.0.0.1:33099\n"
+	"address = 127.0.0.1:28099\n"
 	"peers_per_reply = 3\n"
 	"interval = 200ms\n";
 
