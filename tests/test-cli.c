@@ -13,7 +13,8 @@
  *     "interrupted": true;
  *   - command.txt, run again, runs the same experiment (-D values and all);
  *   - events past the end of the run are not run, and not refused: with
- *     --duration shorter than the file's, and past the file's own end.
+ *     --duration shorter than the file's, and past the file's own end;
+ *   - a --duration within the file's warm-up is refused naming --warmup.
  */
 #include "support.h"
 
@@ -470,6 +471,30 @@ static void events_after_the_end_are_skipped(void **state)
 	free(se);
 }
 
+/* A --duration that the file's warm-up does not fit in is refused with
+ * the way out: a --warmup of its own. */
+static void duration_below_the_files_warmup(void **state)
+{
+	char ini[128], out[128], *so, *se;
+	int rc;
+
+	(void)state;
+	write_mesh(ini, sizeof(ini), "duration = 10s\nwarmup = 5s\n");
+	snprintf(out, sizeof(out), "%s/never", dir);
+	char *argv[] = {crystal, "run", ini, "--duration", "3", "--out",
+			out, "--quiet", NULL};
+	rc = t_run(argv, 30000, &so, &se);
+	assert_int_equal(rc, 2);
+	assert_non_null(se);
+	if (!strstr(se, "--duration 3 s") || !strstr(se, "--warmup 0"))
+		fail_msg("the message names neither --duration nor --warmup: "
+			 "%s",
+			 se);
+	assert_false(t_exists(out));
+	free(so);
+	free(se);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -486,6 +511,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(command_txt_replays, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(events_after_the_end_are_skipped,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(duration_below_the_files_warmup,
 					    setup, teardown),
 	};
 

@@ -1011,6 +1011,16 @@ static int from_file(struct run_opts *o, struct cr_experiment *e,
 		return 2;
 	}
 	override(o, e);
+	if (e->warmup_ns >= e->duration_ns && GIVEN(o, O_DURATION) &&
+	    !GIVEN(o, O_WARMUP)) {
+		fprintf(stderr,
+			"crystal run: --duration %g s is not longer than the "
+			"warm-up of %s (%g s): give a shorter --warmup with "
+			"it, such as --warmup 0\n",
+			(double)e->duration_ns / 1e9, o->file,
+			(double)e->warmup_ns / 1e9);
+		return 2;
+	}
 	if (e->warmup_ns >= e->duration_ns) {
 		fprintf(stderr, "crystal run: the warm-up (%.3f s) must be "
 				"shorter than the duration (%.3f s)\n",
