@@ -14,7 +14,9 @@
  *   - command.txt, run again, runs the same experiment (-D values and all);
  *   - events past the end of the run are not run, and not refused: with
  *     --duration shorter than the file's, and past the file's own end;
- *   - a --duration within the file's warm-up is refused naming --warmup.
+ *   - a --duration within the file's warm-up is refused naming --warmup;
+ *   - --scale-upload scales the classes' upload limits, which reach the
+ *     links and the summary, and refuses bad factors and unknown classes.
  */
 #include "support.h"
 
@@ -495,6 +497,129 @@ static void duration_below_the_files_warmup(void **state)
 	free(se);
 }
 
+/* The relay from a 200 KB/s source to one peer (a topology file). */
+static const char SCALED[] =
+	"[experiment]\n"
+	"name = cli-scaled\n"
+	"duration = 2s\n"
+	"algorithm = relay\n"
+	"topology = scaled.topology\n"
+	"[class source]\n"
+	"count = 1\n"
+	"addresses = 127.0.0.1:29110\n"
+	"upload = 200KB/s\n"
+	"[class sink]\n"
+	"count = 1\n"
+	"addresses = 127.0.0.1:29111\n"
+	"upload = 300KB/s\n"
+	"[session 1]\n"
+	"source = 127.0.0.1:29110\n";
+
+/* --scale-upload: every class's upload, a class's own over it; the
+ * limits reach the link (the source's data_bytes_out stays within the
+ * scaled limit, where the file's would carry twice as much) and the
+ * summary records the factors and the limits used; bad values and
+ * unknown classes are refused naming the option. */
+static void scale_upload(void **state)
+{
+	static const char *const bad_values[] = {"0",	  "-0.5", "abc", "=2",
+						 "sink=", "1e9",  "nan", "0.5x"};
+	char ini[128], top[128], out[128], *so, *se;
+	json_t *p;
+	struct t_csv c;
+	FILE *f;
+	int rc;
+
+	(void)state;
+	snprintf(ini, sizeof(ini), "%s/scaled.ini", dir);
+	snprintf(top, sizeof(top), "%s/scaled.topology", dir);
+	f = fopen(ini, "w");
+	assert_non_null(f);
+	fputs(SCALED, f);
+	fclose(f);
+	f = fopen(top, "w");
+	assert_non_null(f);
+	fputs("127.0.0.1:29110 127.0.0.1:29111\n", f);
+	fclose(f);
+	snprintf(out, sizeof(out), "%s/never", dir);
+	for (size_t i = 0; i < sizeof(bad_values) / sizeof(*bad_values); i++) {
+		char *argv[] = {crystal,	  "run", ini, "--scale-upload",
+				(char *)bad_values[i], "--out", out, NULL};
+		rc = t_run(argv, 30000, &so, &se);
+		if (rc != 2 || !se || !strstr(se, "--scale-upload"))
+			fail_msg("--scale-upload %s: exit %d: %s", bad_values[i],
+				 rc, se ? se : "");
+		assert_false(t_exists(out));
+		free(so);
+		free(se);
+	}
+	char *unknown[] = {crystal, "run", ini, "--scale-upload", "fibre=0.5",
+			   "--out", out, NULL};
+	rc = t_run(unknown, 30000, &so, &se);
+	assert_int_equal(rc, 2);
+	assert_non_null(strstr(se, "--scale-upload fibre=0.5"));
+	assert_non_null(strstr(se, "its classes: source, sink"));
+	free(so);
+	free(se);
+	char *twice[] = {crystal, "run",	    ini,	"--scale-upload",
+			 "sink=0.5", "--scale-upload", "sink=2", "--out",
+			 out,	     NULL};
+	rc = t_run(twice, 30000, &so, &se);
+	assert_int_equal(rc, 2);
+	assert_non_null(strstr(se, "--scale-upload"));
+	free(so);
+	free(se);
+	char *chains[] = {crystal, "run", "--scale-upload", "0.5", "--out",
+			  out,	   NULL};
+	rc = t_run(chains, 30000, &so, &se);
+	assert_int_equal(rc, 2);
+	assert_non_null(strstr(se, "--scale-upload"));
+	assert_false(t_exists(out));
+	free(so);
+	free(se);
+
+	snprintf(out, sizeof(out), "%s/scaled", dir);
+	char *argv[] = {crystal,	  "run",	    ini,
+			"--scale-upload", "0.5",	    "--scale-upload",
+			"sink=1",	  "--out",	    out,
+			"--quiet",	  NULL};
+	rc = t_run(argv, 60000, &so, &se);
+	if (rc)
+		fail_msg("exit status %d: %s", rc, se ? se : "");
+	free(so);
+	free(se);
+	p = parameters_of(out);
+	assert_true(json_number_value(json_object_get(p, "scale_upload")) ==
+		    0.5);
+	assert_true(json_number_value(
+			    json_object_get(p, "scale_upload.sink")) == 1);
+	assert_int_equal(
+		json_integer_value(json_object_get(p, "upload_Bps.source")),
+		100000);
+	assert_int_equal(
+		json_integer_value(json_object_get(p, "upload_Bps.sink")),
+		300000);
+	json_decref(p);
+	char path[160];
+	snprintf(path, sizeof(path), "%s/peers-final.csv", out);
+	assert_int_equal(t_csv_load(&c, path), 0);
+	for (size_t r = 0; r < t_csv_rows(&c); r++) {
+		double alive, sent, cap;
+		if (strcmp(t_csv_field(&c, r, t_csv_col(&c, "class")),
+			   "source"))
+			continue;
+		alive = t_csv_num(&c, r, "alive_s");
+		sent = t_csv_num(&c, r, "data_bytes_out");
+		/* payload of whole 1064-byte frames, a few frames of slack */
+		cap = 100000 * alive * 1024 / 1064 + 8 * 1024;
+		if (!(sent > 0 && sent <= cap))
+			fail_msg("the source sent %.0f bytes in %.3f s through "
+				 "an upload scaled to 100 KB/s (at most %.0f)",
+				 sent, alive, cap);
+	}
+	t_csv_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -514,6 +639,7 @@ int main(void)
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(duration_below_the_files_warmup,
 					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(scale_upload, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("cli", tests, group_setup,

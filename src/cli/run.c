@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,16 @@
 #define MAX_PARAMS 64
 #define MAX_TRACE 64
 #define MAX_PLAYOUT 16
+#define MAX_SCALE 64
+#define SCALE_MAX 1000.0 /* the largest --scale-upload factor */
+
+/* --scale-upload [CLASS=]FACTOR: cls (cls_len bytes of the argument) is
+ * NULL for every class. */
+struct scale {
+	const char *cls;
+	size_t cls_len;
+	double factor;
+};
 
 struct run_opts {
 	uint64_t peers;
@@ -62,6 +73,8 @@ struct run_opts {
 	size_t ntrace;
 	struct cr_node_playout playout[MAX_PLAYOUT];
 	size_t nplayout;
+	struct scale scale[MAX_SCALE]; /* --scale-upload */
+	size_t nscale;
 	int argc; /* the command line, for command.txt */
 	char **argv;
 };
@@ -99,6 +112,10 @@ static void run_usage(FILE *f)
 	      "  --latency-matrix FILE  one-way delays per pair of peers: lines\n"
 	      "                       `FROM TO DELAY` (e.g. 127.0.0.1:20001 127.0.0.1:20002 35ms)\n"
 	      "  --source-upload RATE (chains) the source's own upload limit (default: as the peers')\n"
+	      "  --scale-upload [CLASS=]F  (file) multiply every class's upload limit by F\n"
+	      "                       (0.75: a quarter less), or CLASS's only, which then\n"
+	      "                       takes no other factor (repeatable: --scale-upload 0.5\n"
+	      "                       --scale-upload source=1 scales all but the source)\n"
 	      "  --seed N             seed for jitter, loss and source data (default 1)\n"
 	      "  --batch TIME         releases due within TIME of a wake-up leave with it,\n"
 	      "                       up to TIME early: fewer wake-ups and system calls for\n"
@@ -175,6 +192,7 @@ enum {
 	O_PLAYOUT,
 	O_BATCH,
 	O_BUSY,
+	O_SCALE_UP,
 };
 
 static const struct option long_opts[] = {
@@ -208,6 +226,7 @@ static const struct option long_opts[] = {
 	{"batch", required_argument, NULL, O_BATCH},
 	{"busy-poll", no_argument, NULL, O_BUSY},
 	{"source-upload", required_argument, NULL, O_SRC_UP},
+	{"scale-upload", required_argument, NULL, O_SCALE_UP},
 	{"trace", required_argument, NULL, O_TRACE},
 	{"play-out", required_argument, NULL, O_PLAYOUT},
 	{NULL, 0, NULL, 0},
@@ -224,6 +243,36 @@ static const char *opt_name(int c)
 		}
 	}
 	return "option";
+}
+
+/* --scale-upload's value: 0, or -1 when it is no factor; a class named
+ * twice (or two factors for every class) is refused with a message. */
+static int parse_scale(const char *arg, struct run_opts *o)
+{
+	const char *eq = strchr(arg, '='), *num = eq ? eq + 1 : arg;
+	struct scale sc = {eq ? arg : NULL, eq ? (size_t)(eq - arg) : 0, 0};
+	char *end;
+
+	sc.factor = strtod(num, &end);
+	if (end == num || *end || !(sc.factor > 0 && sc.factor <= SCALE_MAX) ||
+	    (eq && eq == arg))
+		return bad("--scale-upload", arg,
+			   "a factor above 0 and at most 1000, such as 0.75, "
+			   "or CLASS=FACTOR for one class");
+	for (size_t i = 0; i < o->nscale; i++)
+		if (o->scale[i].cls_len == sc.cls_len &&
+		    (!sc.cls || !strncmp(o->scale[i].cls, sc.cls, sc.cls_len))) {
+			fprintf(stderr,
+				"crystal run: --scale-upload '%s': %s%.*s is "
+				"scaled twice\n",
+				arg, sc.cls ? "class " : "every class",
+				(int)sc.cls_len, sc.cls ? sc.cls : "");
+			return 2;
+		}
+	if (o->nscale == MAX_SCALE)
+		return bad("--scale-upload", arg, "at most 64 of them");
+	o->scale[o->nscale++] = sc;
+	return 0;
 }
 
 static int parse_opts(int argc, char **argv, struct run_opts *o)
@@ -370,6 +419,10 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 				return bad("--source-upload", optarg,
 					   CR_RATE_FORMS);
 			break;
+		case O_SCALE_UP:
+			if (parse_scale(optarg, o))
+				return 2;
+			break;
 		case O_WARMUP:
 			if (cr_parse_time(optarg, CR_SEC, &o->warmup_ns))
 				return bad("--warmup", optarg, CR_TIME_FORMS);
@@ -466,6 +519,12 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 			}
 		return 0; /* the file's values are checked when it is read */
 	}
+	if (o->nscale) {
+		fprintf(stderr, "crystal run: --scale-upload scales the classes "
+				"of an experiment file; the built-in chains "
+				"experiment takes --upload and --source-upload\n");
+		return 2;
+	}
 	if (o->warmup_ns >= o->duration_ns)
 		return bad("--warmup", "", "less than --duration");
 	if (o->msg_size > o->max_msg)
@@ -527,6 +586,26 @@ static void json_dist(struct cr_json *j, const char *key,
 	cr_json_num(j, "p50", d->p50);
 	cr_json_num(j, "p95", d->p95);
 	cr_json_close(j);
+}
+
+/* --scale-upload's factors, and each class's upload limit as the run used
+ * it (0: unlimited). */
+static void json_scale(struct cr_json *j, const struct run_opts *o)
+{
+	const struct cr_experiment *e = o->experiment;
+	char key[300];
+
+	for (size_t i = 0; i < o->nscale; i++) {
+		const struct scale *sc = &o->scale[i];
+		snprintf(key, sizeof(key), "scale_upload%s%.*s",
+			 sc->cls ? "." : "", (int)sc->cls_len,
+			 sc->cls ? sc->cls : "");
+		cr_json_num(j, key, sc->factor);
+	}
+	for (size_t i = 0; e && i < e->nclasses; i++) {
+		snprintf(key, sizeof(key), "upload_Bps.%s", e->classes[i].name);
+		cr_json_uint(j, key, e->classes[i].limits.upload_Bps);
+	}
 }
 
 static int write_summary(const char *dir, const struct run_opts *o,
@@ -654,8 +733,12 @@ static int write_summary(const char *dir, const struct run_opts *o,
 	cr_json_num(&j, "warmup_s", (double)o->warmup_ns / 1e9);
 	cr_json_num(&j, "batch_us", (double)r->batch_ns / 1e3);
 	cr_json_bool(&j, "busy_poll", o->busy_poll);
-	if (o->file)
-		goto params; /* links are per class: see the experiment file */
+	if (o->file) {
+		/* links are per class: see the experiment file; the upload
+		 * limits as this run used them */
+		json_scale(&j, o);
+		goto params;
+	}
 	cr_json_uint(&j, "upload_Bps", o->lim.upload_Bps);
 	cr_json_uint(&j, "download_Bps", o->lim.download_Bps);
 	cr_json_uint(&j, "total_Bps", o->lim.total_Bps);
@@ -953,6 +1036,52 @@ static void run_dir(const struct run_opts *o, const char *name, char *dir,
 
 #define GIVEN(o, opt) ((o)->given & (1ull << ((opt)-256)))
 
+/* The --scale-upload factor of a class: its own, or every class's, or 1. */
+static double scale_of(const struct run_opts *o, const char *cls)
+{
+	double f = 1;
+
+	for (size_t i = 0; i < o->nscale; i++) {
+		const struct scale *sc = &o->scale[i];
+		if (!sc->cls)
+			f = sc->factor;
+		else if (strlen(cls) == sc->cls_len &&
+			 !strncmp(cls, sc->cls, sc->cls_len))
+			return sc->factor;
+	}
+	return f;
+}
+
+/* Every class --scale-upload names is one of the file's; 0 or exit 2. */
+static int check_scale(const struct run_opts *o, const struct cr_experiment *e)
+{
+	for (size_t i = 0; i < o->nscale; i++) {
+		const struct scale *sc = &o->scale[i];
+		char names[512] = "";
+		size_t k;
+
+		if (!sc->cls)
+			continue;
+		for (k = 0; k < e->nclasses; k++)
+			if (strlen(e->classes[k].name) == sc->cls_len &&
+			    !strncmp(e->classes[k].name, sc->cls, sc->cls_len))
+				break;
+		if (k < e->nclasses)
+			continue;
+		for (k = 0; k < e->nclasses; k++)
+			snprintf(names + strlen(names),
+				 sizeof(names) - strlen(names), "%s%s",
+				 k ? ", " : "", e->classes[k].name);
+		fprintf(stderr,
+			"crystal run: --scale-upload %.*s=%g: %s has no class "
+			"'%.*s' (its classes: %s)\n",
+			(int)sc->cls_len, sc->cls, sc->factor, o->file,
+			(int)sc->cls_len, sc->cls, names);
+		return 2;
+	}
+	return 0;
+}
+
 /* Command-line options over the file's values. */
 static void override(const struct run_opts *o, struct cr_experiment *e)
 {
@@ -997,6 +1126,12 @@ static void override(const struct run_opts *o, struct cr_experiment *e)
 			l->jitter_ns = o->lim.jitter_ns;
 		if (GIVEN(o, O_LOSS))
 			l->loss = o->lim.loss;
+		/* unlimited stays unlimited; a limit never rounds to none */
+		if (l->upload_Bps) {
+			double up = (double)l->upload_Bps *
+				    scale_of(o, e->classes[i].name);
+			l->upload_Bps = up < 1 ? 1 : (uint64_t)llround(up);
+		}
 	}
 }
 
@@ -1010,6 +1145,8 @@ static int from_file(struct run_opts *o, struct cr_experiment *e,
 		fprintf(stderr, "crystal run: %s\n", err);
 		return 2;
 	}
+	if (check_scale(o, e))
+		return 2;
 	override(o, e);
 	if (e->warmup_ns >= e->duration_ns && GIVEN(o, O_DURATION) &&
 	    !GIVEN(o, O_WARMUP)) {
