@@ -245,8 +245,9 @@ static const char *opt_name(int c)
 	return "option";
 }
 
-/* --scale-upload's value: 0, or -1 when it is no factor; a class named
- * twice (or two factors for every class) is refused with a message. */
+/* --scale-upload's value, kept in o: 0, or exit status 2 (with the
+ * message) for no factor, a class named twice, or two factors for every
+ * class. */
 static int parse_scale(const char *arg, struct run_opts *o)
 {
 	const char *eq = strchr(arg, '='), *num = eq ? eq + 1 : arg;
