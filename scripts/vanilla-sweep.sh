@@ -1,6 +1,7 @@
 #!/bin/sh
 # Runs the Vanilla case study (examples/vanilla-500.ini) with every peer
-# class's upload scaled by each factor given, and prints the table of
+# class's upload scaled by each factor given (crystal run --scale-upload;
+# the class named `source` keeps its own), and prints the table of
 # docs/case-study-vanilla.md: the upload supply (the peers' mean upload plus
 # the source's share, over the stream rate) against continuity, startup
 # delay, segment latency, control overhead and duplicates.
@@ -23,39 +24,35 @@ fi
 [ -x "$crystal" ] || { echo "$0: no $crystal: run make first" >&2; exit 2; }
 mkdir -p "$out"
 
-# The experiment with each non-source class's upload times $1; prints the
-# peers' mean upload in KB/s on stderr.
-scale() {
-	awk -v f="$1" '
-	function kbps(v,   n, u) {
-		n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
-		if (u == "MB/s") return n * 1000
-		if (u == "KB/s") return n
-		if (u == "B/s" || u == "") return n / 1000
-		printf "cannot scale upload %s\n", v > "/dev/stderr"; exit 2
+# The peers' mean upload in KB/s as run $1 used it: each class's upload
+# limit from its summary.json ("upload_Bps.CLASS"), over the class's peers
+# in its peers-final.csv, the source left out.
+mean_upload() {
+	awk -F, -v summary="$1/summary.json" '
+	BEGIN {
+		while ((getline line < summary) > 0)
+			if (line ~ /"upload_Bps\./) {
+				sub(/^[^"]*"upload_Bps\./, "", line)
+				split(line, kv, /": */)
+				up[kv[1]] = kv[2] + 0
+			}
 	}
-	/^\[/ { sec = $0; cls = (sec ~ /^\[class / && sec !~ /^\[class source\]/) }
-	cls && $1 == "count" { cnt = $3; total += cnt }
-	cls && $1 == "upload" {
-		k = kbps($3) * f; sum += k * cnt
-		printf "upload = %gKB/s\n", k; next
-	}
-	{ print }
-	END { printf "%.1f\n", sum / total > "/dev/stderr" }' "$exp"
+	NR == 1 { for (i = 1; i <= NF; i++) if ($i == "class") c = i; next }
+	c && $c != "source" { n++; total += up[$c] }
+	END { if (n) printf "%.1f\n", total / n / 1000 }' "$1/peers-final.csv"
 }
 
 runs=""
 printf '%-7s %-12s %s\n' factor "peer upload" run
 for f in "$@"; do
 	d="$out/x$f"
-	rm -rf "$d" "$d.in"
-	mkdir -p "$d.in"
-	cp "$(dirname "$exp")"/*.events "$d.in/" 2>/dev/null || true
-	up=$(scale "$f" 2>&1 >"$d.in/exp.ini")
-	printf '%-7s %-12s %s\n' "$f" "$up KB/s" "$d"
-	"$crystal" run "$d.in/exp.ini" --out "$d" --quiet ||
+	rm -rf "$d"
+	if "$crystal" run "$exp" --scale-upload "$f" --scale-upload source=1 \
+		--out "$d" --quiet; then
+		printf '%-7s %-12s %s\n' "$f" "$(mean_upload "$d") KB/s" "$d"
+	else
 		echo "$0: the run at factor $f failed (kept in $d)" >&2
-	rm -rf "$d.in"
+	fi
 	runs="$runs $d"
 done
 # shellcheck disable=SC2086

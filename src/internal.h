@@ -454,11 +454,18 @@ struct cr__udpq {
 	uint32_t cap, head, len;
 };
 
+/* Payload bytes of the algorithm's messages: in, as dispatched to it; out,
+ * as they left the emulated link (written to the socket whole); offered,
+ * as handed to cr_send (some may still wait, or be dropped, when the run
+ * ends).  The engine's own messages to and from the tracker are counted
+ * apart, in tracker_bytes_*, never as the algorithm's control. */
 struct cr__peer_stats {
 	uint64_t data_msgs_in, data_bytes_in;
 	uint64_t ctrl_msgs_in, ctrl_bytes_in;
 	uint64_t data_msgs_out, data_bytes_out;
 	uint64_t ctrl_msgs_out, ctrl_bytes_out;
+	uint64_t data_msgs_offered, data_bytes_offered;
+	uint64_t tracker_bytes_in, tracker_bytes_out;
 	uint64_t udp_dropped;	 /* the local socket or queue refused it */
 	uint64_t udp_lost;	 /* emulated loss */
 	uint64_t udp_rx_dropped; /* over the download queue */
@@ -562,6 +569,9 @@ struct cr_peer {
 
 void cr__peer_dispatch(struct cr_peer *p, const cr_addr *from,
 		       struct cr_msg *m);
+/* A message left the peer's link: written whole to its TCP connection, or
+ * sent as a datagram.  Counts it as the algorithm's or the tracker's. */
+void cr__peer_sent(struct cr_peer *p, const struct cr_msg *m);
 /* Calls the algorithm's bootstrap (and the birth session's join). */
 void cr__peer_bootstrap(struct cr_peer *p);
 /* Is the peer born at time 0 (its sockets open before the clock starts)? */
@@ -673,6 +683,7 @@ struct cr__worker {
 
 	/* published for the node's status line, written by this worker */
 	_Atomic uint64_t pub_data_bytes_in;
+	_Atomic int64_t pub_stats_ns; /* when the pub_ counters were taken */
 	uint64_t msgs_switched;
 	struct cr__hist lag; /* timer lag, kept after the timers are freed */
 	struct cr__hist late; /* how late stamped frames were written */

@@ -262,6 +262,11 @@ const struct cr__peer_stats *cr_node_peer_stats(const cr_node *n, size_t i);
 /* Live numbers for a status line, any time after start. */
 void cr_node_live(const cr_node *n, int64_t *now_ns, uint64_t *data_bytes_in,
 		  uint64_t *peers_up);
+/* The live numbers are each worker's as of its latest publication (every
+ * stats_interval_ns, and when it ends): this is the oldest of those
+ * times.  A reader that wants the numbers of time t waits until it is t
+ * or later. */
+int64_t cr_node_live_since(const cr_node *n);
 /* The largest 99th percentile of timer lag over the workers' last
  * samples (0 before the first). */
 int64_t cr_node_live_late_p99(const cr_node *n);

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <signal.h>
@@ -78,6 +79,84 @@ char *t_slurp(const char *path)
 	fclose(f);
 	buf[len] = 0;
 	return buf;
+}
+
+int t_csv_load(struct t_csv *c, const char *path)
+{
+	size_t cap = 0;
+
+	memset(c, 0, sizeof(*c));
+	c->text = t_slurp(path);
+	if (!c->text)
+		return -1;
+	for (char *line = c->text, *next; *line; line = next) {
+		size_t n = 1, k = 0;
+		char **f;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = 0;
+		else
+			next = line + strlen(line);
+		for (const char *s = line; *s; s++)
+			n += *s == ',';
+		if (c->nrows == cap) {
+			cap = cap ? 2 * cap : 64;
+			c->rows = realloc(c->rows, cap * sizeof(*c->rows));
+			c->nfields = realloc(c->nfields, cap * sizeof(size_t));
+			if (!c->rows || !c->nfields)
+				return -1;
+		}
+		f = malloc(n * sizeof(*f));
+		if (!f)
+			return -1;
+		f[k++] = line;
+		for (char *s = line; *s; s++)
+			if (*s == ',') {
+				*s = 0;
+				f[k++] = s + 1;
+			}
+		c->rows[c->nrows] = f;
+		c->nfields[c->nrows++] = n;
+	}
+	return c->nrows ? 0 : -1;
+}
+
+void t_csv_free(struct t_csv *c)
+{
+	for (size_t i = 0; i < c->nrows; i++)
+		free(c->rows[i]);
+	free(c->rows);
+	free(c->nfields);
+	free(c->text);
+	memset(c, 0, sizeof(*c));
+}
+
+int t_csv_col(const struct t_csv *c, const char *name)
+{
+	for (size_t i = 0; c->nrows && i < c->nfields[0]; i++)
+		if (!strcmp(c->rows[0][i], name))
+			return (int)i;
+	return -1;
+}
+
+const char *t_csv_field(const struct t_csv *c, size_t row, int col)
+{
+	if (col < 0 || row + 1 >= c->nrows || (size_t)col >= c->nfields[row + 1])
+		return NULL;
+	return c->rows[row + 1][col];
+}
+
+double t_csv_num(const struct t_csv *c, size_t row, const char *name)
+{
+	const char *f = t_csv_field(c, row, t_csv_col(c, name));
+	char *end;
+	double v;
+
+	if (!f || !*f)
+		return NAN;
+	v = strtod(f, &end);
+	return *end ? NAN : v;
 }
 
 static void redirect(int fd, const char *path)

@@ -29,6 +29,31 @@ bool t_exists(const char *path);
 /* Reads a whole file into a NUL-terminated malloc'd string; NULL if none. */
 char *t_slurp(const char *path);
 
+/* A CSV file of the run directory, read whole: a header line naming the
+ * columns, then rows of fields (no quoting: Crystal writes none). */
+struct t_csv {
+	char *text;
+	char ***rows; /* rows[0] is the header */
+	size_t *nfields;
+	size_t nrows; /* with the header */
+};
+
+/* Reads path; 0, or -1 when it cannot be read or has no header. */
+int t_csv_load(struct t_csv *c, const char *path);
+void t_csv_free(struct t_csv *c);
+/* Data rows, without the header. */
+static inline size_t t_csv_rows(const struct t_csv *c)
+{
+	return c->nrows ? c->nrows - 1 : 0;
+}
+/* The column named `name`, or -1. */
+int t_csv_col(const struct t_csv *c, const char *name);
+/* Field `col` of data row `row` (0-based), or NULL when the row is short
+ * or col is -1. */
+const char *t_csv_field(const struct t_csv *c, size_t row, int col);
+/* The same by column name, as a number (NaN when empty or absent). */
+double t_csv_num(const struct t_csv *c, size_t row, const char *name);
+
 /* Starts argv[0] with stdout and stderr sent to the given files (NULL:
  * /dev/null).  Returns the pid, or -1. */
 pid_t t_spawn(char *const argv[], const char *out_path, const char *err_path);

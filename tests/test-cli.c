@@ -1,5 +1,6 @@
 /* The command line, run as a separate process ($BUILD/crystal, ports
- * 32600-32699, below the kernel's ephemeral range):
+ * 32600-32799 and, for a small mesh, 29100-29109, below the kernel's
+ * ephemeral range):
  *   - `crystal run --duration 1 --peers 20 --out DIR --quiet` exits 0,
  *     prints nothing, and writes DIR/summary.json with every required key;
  *   - bad options exit 2 with a message naming the option, and start
@@ -17,6 +18,12 @@
  *     peers-final.csv and crystal report with exact summaries;
  *   - `crystal algorithms PATH` lists a plugin's parameters, says when it
  *     declares none, and exits 2 naming a path that does not load.
+ *   - command.txt, run again, runs the same experiment (-D values and all);
+ *   - events past the end of the run are not run, and not refused: with
+ *     --duration shorter than the file's, and past the file's own end;
+ *   - a --duration within the file's warm-up is refused naming --warmup;
+ *   - --scale-upload scales the classes' upload limits, which reach the
+ *     links and the summary, and refuses bad factors and unknown classes.
  */
 #include "support.h"
 
@@ -471,6 +478,197 @@ static void algorithms_lists_a_plugin(void **state)
 	free(se);
 }
 
+/* A small Vanilla mesh: the [experiment] section, open for more keys,
+ * then the rest. */
+static const char MESH_HEAD[] =
+	"[experiment]\n"
+	"name = cli-mesh\n"
+	"algorithm = vanilla\n";
+static const char MESH[] =
+	"[class source]\n"
+	"count = 1\n"
+	"addresses = 127.0.0.1:29100\n"
+	"upload = 1MB/s\n"
+	"[class peers]\n"
+	"count = 4\n"
+	"addresses = 127.0.0.1:29101-29104\n"
+	"upload = 200KB/s\n"
+	"[session 1]\n"
+	"source = 127.0.0.1:29100\n"
+	"rate = 32KB/s\n"
+	"[tracker]\n"
+	"mode = inproc\n"
+	"address = 127.0.0.1:29109\n";
+
+/* Writes the mesh into the test's directory as mesh.ini, with these keys
+ * of [experiment]. */
+static void write_mesh(char *ini, size_t len, const char *keys)
+{
+	FILE *f;
+
+	snprintf(ini, len, "%s/mesh.ini", dir);
+	f = fopen(ini, "w");
+	assert_non_null(f);
+	fputs(MESH_HEAD, f);
+	fputs(keys, f);
+	fputs(MESH, f);
+	fclose(f);
+}
+
+/* summary.json's "parameters" of a run directory (json_decref it). */
+static json_t *parameters_of(const char *run)
+{
+	char path[256];
+	json_error_t e;
+	json_t *root, *p;
+
+	snprintf(path, sizeof(path), "%s/summary.json", run);
+	root = json_load_file(path, 0, &e);
+	if (!root)
+		fail_msg("%s: %s", path, e.text);
+	p = json_incref(json_object_get(root, "parameters"));
+	json_decref(root);
+	assert_non_null(p);
+	return p;
+}
+
+/* command.txt's first line run again (by sh, with this build's binary
+ * for `crystal`) runs the same experiment: the same parameters, -D values
+ * included. */
+static void command_txt_replays(void **state)
+{
+	char ini[128], out[128], path[160], *cmd, *so, *se;
+	json_t *first, *again;
+	int rc;
+
+	(void)state;
+	write_mesh(ini, sizeof(ini), "duration = 10s\n");
+	snprintf(out, sizeof(out), "%s/first", dir);
+	char *argv[] = {crystal, "run",	 ini,	     "--duration", "1.5",
+			"-D",	 "neighbours_max=6", "--out",  out,
+			"-D",	 "startup_ms=500",   "--quiet", NULL};
+	rc = t_run(argv, 60000, &so, &se);
+	if (rc)
+		fail_msg("exit status %d: %s", rc, se ? se : "");
+	free(so);
+	free(se);
+	first = parameters_of(out);
+	assert_string_equal(
+		json_string_value(json_object_get(first, "D.neighbours_max")),
+		"6");
+
+	snprintf(path, sizeof(path), "%s/command.txt", out);
+	char *text = t_slurp(path);
+	assert_non_null(text);
+	*strchr(text, '\n') = 0;
+	if (strncmp(text, "crystal run ", 12))
+		fail_msg("command.txt begins '%s'", text);
+	assert_non_null(strstr(text, "-D neighbours_max=6"));
+	assert_non_null(strstr(text, "-D startup_ms=500"));
+	cmd = malloc(strlen(text) + strlen(crystal) + 16);
+	assert_non_null(cmd);
+	sprintf(cmd, "exec '%s'%s", crystal, text + strlen("crystal"));
+	char *sh[] = {"/bin/sh", "-c", cmd, NULL};
+	rc = t_run(sh, 60000, &so, &se);
+	if (rc)
+		fail_msg("%s: exit status %d: %s", cmd, rc, se ? se : "");
+	again = parameters_of(out);
+	if (!json_equal(first, again)) {
+		char *a = json_dumps(first, JSON_SORT_KEYS);
+		char *b = json_dumps(again, JSON_SORT_KEYS);
+		fail_msg("parameters differ:\n%s\n%s", a, b);
+	}
+	json_decref(first);
+	json_decref(again);
+	free(cmd);
+	free(text);
+	free(so);
+	free(se);
+}
+
+/* Runs argv (ending in NULL) expecting exit 0 and a summary in out that
+ * says how many events were skipped; returns stderr. */
+static char *run_skipping(char **argv, const char *out, unsigned skipped)
+{
+	char path[160], *so, *se, *json;
+	int rc = t_run(argv, 60000, &so, &se);
+
+	if (rc)
+		fail_msg("exit status %d: %s", rc, se ? se : "");
+	snprintf(path, sizeof(path), "%s/summary.json", out);
+	json = t_slurp(path);
+	assert_non_null(json);
+	if (num_in(json, "events_skipped") != skipped)
+		fail_msg("events_skipped %s, expected %u",
+			 value_in(json, "events_skipped"), skipped);
+	free(json);
+	free(so);
+	return se;
+}
+
+/* A run shorter than its events file runs the events of its time and
+ * leaves the rest, says so once on stderr and counts them in the summary:
+ * --duration shorter than the file's, and a file whose events go past its
+ * own duration. */
+static void events_after_the_end_are_skipped(void **state)
+{
+	char ini[512], out[128], evp[160], *se;
+	FILE *f;
+
+	(void)state;
+	snprintf(ini, sizeof(ini), "%s/examples/churn.ini", t_src_dir());
+	snprintf(out, sizeof(out), "%s/short", dir);
+	char *shorter[] = {crystal, "run", ini, "--duration", "3", "--out",
+			   out, "--quiet", NULL};
+	se = run_skipping(shorter, out, 57);
+	assert_non_null(strstr(se, "churn.events: 57 events after the end of "
+				   "the run (3 s) not run, from line 23"));
+	assert_null(strstr(strstr(se, "not run") + 1, "not run")); /* once */
+	free(se);
+
+	write_mesh(ini, sizeof(ini), "duration = 1s\nevents = mesh.events\n");
+	snprintf(evp, sizeof(evp), "%s/mesh.events", dir);
+	f = fopen(evp, "w");
+	assert_non_null(f);
+	fputs("0 127.0.0.1:29100 birth\n"
+	      "0 127.0.0.1:29100 deploy session=1\n"
+	      "0.2 127.0.0.1:29101 birth\n"
+	      "0.5 127.0.0.1:29101 join session=1\n"
+	      "30s 127.0.0.1:29101 die\n",
+	      f);
+	fclose(f);
+	snprintf(out, sizeof(out), "%s/own", dir);
+	char *own[] = {crystal, "run", ini, "--out", out, "--quiet", NULL};
+	se = run_skipping(own, out, 1);
+	assert_non_null(strstr(se, "1 event after the end of the run (1 s) "
+				   "not run, from line 5 (30 s)"));
+	free(se);
+}
+
+/* A --duration that the file's warm-up does not fit in is refused with
+ * the way out: a --warmup of its own. */
+static void duration_below_the_files_warmup(void **state)
+{
+	char ini[128], out[128], *so, *se;
+	int rc;
+
+	(void)state;
+	write_mesh(ini, sizeof(ini), "duration = 10s\nwarmup = 5s\n");
+	snprintf(out, sizeof(out), "%s/never", dir);
+	char *argv[] = {crystal, "run", ini, "--duration", "3", "--out",
+			out, "--quiet", NULL};
+	rc = t_run(argv, 30000, &so, &se);
+	assert_int_equal(rc, 2);
+	assert_non_null(se);
+	if (!strstr(se, "--duration 3 s") || !strstr(se, "--warmup 0"))
+		fail_msg("the message names neither --duration nor --warmup: "
+			 "%s",
+			 se);
+	assert_false(t_exists(out));
+	free(so);
+	free(se);
+}
+
 /* --- the built-in mesh ----------------------------------------------------- */
 
 /* pingpong on a mesh: every peer, the first to register included (it asks
@@ -537,6 +735,129 @@ static void run_mesh_vanilla(void **state)
 	json_decref(root);
 }
 
+/* The relay from a 200 KB/s source to one peer (a topology file). */
+static const char SCALED[] =
+	"[experiment]\n"
+	"name = cli-scaled\n"
+	"duration = 2s\n"
+	"algorithm = relay\n"
+	"topology = scaled.topology\n"
+	"[class source]\n"
+	"count = 1\n"
+	"addresses = 127.0.0.1:29110\n"
+	"upload = 200KB/s\n"
+	"[class sink]\n"
+	"count = 1\n"
+	"addresses = 127.0.0.1:29111\n"
+	"upload = 300KB/s\n"
+	"[session 1]\n"
+	"source = 127.0.0.1:29110\n";
+
+/* --scale-upload: every class's upload, a class's own over it; the
+ * limits reach the link (the source's data_bytes_out stays within the
+ * scaled limit, where the file's would carry twice as much) and the
+ * summary records the factors and the limits used; bad values and
+ * unknown classes are refused naming the option. */
+static void scale_upload(void **state)
+{
+	static const char *const bad_values[] = {"0",	  "-0.5", "abc", "=2",
+						 "sink=", "1e9",  "nan", "0.5x"};
+	char ini[128], top[128], out[128], *so, *se;
+	json_t *p;
+	struct t_csv c;
+	FILE *f;
+	int rc;
+
+	(void)state;
+	snprintf(ini, sizeof(ini), "%s/scaled.ini", dir);
+	snprintf(top, sizeof(top), "%s/scaled.topology", dir);
+	f = fopen(ini, "w");
+	assert_non_null(f);
+	fputs(SCALED, f);
+	fclose(f);
+	f = fopen(top, "w");
+	assert_non_null(f);
+	fputs("127.0.0.1:29110 127.0.0.1:29111\n", f);
+	fclose(f);
+	snprintf(out, sizeof(out), "%s/never", dir);
+	for (size_t i = 0; i < sizeof(bad_values) / sizeof(*bad_values); i++) {
+		char *argv[] = {crystal,	  "run", ini, "--scale-upload",
+				(char *)bad_values[i], "--out", out, NULL};
+		rc = t_run(argv, 30000, &so, &se);
+		if (rc != 2 || !se || !strstr(se, "--scale-upload"))
+			fail_msg("--scale-upload %s: exit %d: %s", bad_values[i],
+				 rc, se ? se : "");
+		assert_false(t_exists(out));
+		free(so);
+		free(se);
+	}
+	char *unknown[] = {crystal, "run", ini, "--scale-upload", "fibre=0.5",
+			   "--out", out, NULL};
+	rc = t_run(unknown, 30000, &so, &se);
+	assert_int_equal(rc, 2);
+	assert_non_null(strstr(se, "--scale-upload fibre=0.5"));
+	assert_non_null(strstr(se, "its classes: source, sink"));
+	free(so);
+	free(se);
+	char *twice[] = {crystal, "run",	    ini,	"--scale-upload",
+			 "sink=0.5", "--scale-upload", "sink=2", "--out",
+			 out,	     NULL};
+	rc = t_run(twice, 30000, &so, &se);
+	assert_int_equal(rc, 2);
+	assert_non_null(strstr(se, "--scale-upload"));
+	free(so);
+	free(se);
+	char *chains[] = {crystal, "run", "--scale-upload", "0.5", "--out",
+			  out,	   NULL};
+	rc = t_run(chains, 30000, &so, &se);
+	assert_int_equal(rc, 2);
+	assert_non_null(strstr(se, "--scale-upload"));
+	assert_false(t_exists(out));
+	free(so);
+	free(se);
+
+	snprintf(out, sizeof(out), "%s/scaled", dir);
+	char *argv[] = {crystal,	  "run",	    ini,
+			"--scale-upload", "0.5",	    "--scale-upload",
+			"sink=1",	  "--out",	    out,
+			"--quiet",	  NULL};
+	rc = t_run(argv, 60000, &so, &se);
+	if (rc)
+		fail_msg("exit status %d: %s", rc, se ? se : "");
+	free(so);
+	free(se);
+	p = parameters_of(out);
+	assert_true(json_number_value(json_object_get(p, "scale_upload")) ==
+		    0.5);
+	assert_true(json_number_value(
+			    json_object_get(p, "scale_upload.sink")) == 1);
+	assert_int_equal(
+		json_integer_value(json_object_get(p, "upload_Bps.source")),
+		100000);
+	assert_int_equal(
+		json_integer_value(json_object_get(p, "upload_Bps.sink")),
+		300000);
+	json_decref(p);
+	char path[160];
+	snprintf(path, sizeof(path), "%s/peers-final.csv", out);
+	assert_int_equal(t_csv_load(&c, path), 0);
+	for (size_t r = 0; r < t_csv_rows(&c); r++) {
+		double alive, sent, cap;
+		if (strcmp(t_csv_field(&c, r, t_csv_col(&c, "class")),
+			   "source"))
+			continue;
+		alive = t_csv_num(&c, r, "alive_s");
+		sent = t_csv_num(&c, r, "data_bytes_out");
+		/* payload of whole 1064-byte frames, a few frames of slack */
+		cap = 100000 * alive * 1024 / 1064 + 8 * 1024;
+		if (!(sent > 0 && sent <= cap))
+			fail_msg("the source sent %.0f bytes in %.3f s through "
+				 "an upload scaled to 100 KB/s (at most %.0f)",
+				 sent, alive, cap);
+	}
+	t_csv_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -555,6 +876,13 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(reported_values, setup, teardown),
 	    cmocka_unit_test_setup_teardown(algorithms_lists_a_plugin, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(command_txt_replays, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(events_after_the_end_are_skipped,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(duration_below_the_files_warmup,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(scale_upload, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("cli", tests, group_setup,

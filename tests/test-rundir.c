@@ -288,7 +288,9 @@ static void every_peer_at_every_sample(void **state)
 	assert_string_equal(v[0], "time_s,peer,class,session,alive,"
 				  "data_bytes_in,data_bytes_out,ctrl_bytes_in,"
 				  "ctrl_bytes_out,buffer_segments,played,"
-				  "missed,duplicate_bytes,segment_latency_s");
+				  "missed,duplicate_bytes,segment_latency_s,"
+				  "data_bytes_offered,tracker_bytes_in,"
+				  "tracker_bytes_out");
 	/* every sample time has all 13 peers, each once (alive all along;
 	 * the workers append their blocks in any order) */
 	for (size_t i = 1; i < n; i++) {

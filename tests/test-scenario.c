@@ -4,12 +4,15 @@
  *     with the documented defaults and paths resolved against the file;
  *   - every class of bad input is refused with the exact FILE:LINE and the
  *     phrase that says what is wrong, and a failed load returns nothing;
+ *   - events after the experiment's end are loaded, and the plan leaves
+ *     them out and counts them;
  *   - random garbage, truncations and byte flips never crash a parser
  *     and, when refused, always name a line of the file;
  *   - the files under examples/ load.
  */
 #include "../src/core/units.h"
 #include "../src/scenario/events.h"
+#include "../src/scenario/plan.h"
 #include "support.h"
 
 #include <setjmp.h>
@@ -674,8 +677,6 @@ static const struct bad_case bad_events[] = {
     {"bad time", "# c\nsoon " A " birth\n", 2,
      "time 'soon': expected " CR_TIME_FORMS},
     {"negative time", "-1 " A " birth\n", 1, "time '-1': expected"},
-    {"after the end", "61 " A " birth\n", 1,
-     "time '61' is after the experiment's end (its duration is 60 s)"},
     {"bad address", "0 localhost:1 birth\n", 1,
      "'localhost:1': expected a peer address"},
     {"address in no class", "0 127.0.0.1:30000 birth\n", 1,
@@ -774,6 +775,58 @@ static void test_events_errors(void **state)
 	assert_int_equal(cr_events_load(path, &e, &ev, &n, err, sizeof(err)),
 			 -CR_ENOENT);
 	assert_non_null(strstr(err, "none.events: No such file"));
+	cr_experiment_free(&e);
+}
+
+/* Events after the experiment's duration are read and checked like the
+ * others, and the plan leaves them out, counting them: a run may be
+ * shorter than the events file it uses. */
+static void test_events_after_the_end(void **state)
+{
+	static const cr_algorithm none = {.api_version = CR_API_VERSION,
+					  .name = "none"};
+	struct cr_experiment e;
+	struct cr_event *ev;
+	struct cr_plan pl;
+	char path[256], err[512];
+	size_t n, idx;
+
+	(void)state;
+	load_events_exp(&e);
+	put("late.events",
+	    "0    " S " birth\n"
+	    "0    " S " deploy session=1\n"
+	    "1    " A " birth\n"
+	    "60   " A " join session=1\n" /* at the end: run */
+	    "75   " A " die\n"
+	    "61   " S " terminate session=1\n",
+	    path);
+	assert_int_equal(cr_events_load(path, &e, &ev, &n, err, sizeof(err)),
+			 0);
+	assert_int_equal(n, 6);
+	assert_int_equal(ev[4].time_ns, 61 * CR_SEC);
+	free(ev);
+	/* a bad line is refused wherever it is */
+	put("late-bad.events", "0 " S " birth\n90 " A " join session=1\n",
+	    path);
+	assert_int_equal(cr_events_load(path, &e, &ev, &n, err, sizeof(err)),
+			 -CR_EINVAL);
+	check_err("late and bad", err, path, 2, "before the peer's birth");
+
+	snprintf(e.events_path, sizeof(e.events_path), "%s/late.events", dir);
+	if (cr_plan_build(&pl, &e, &none, NULL, 0, err, sizeof(err)))
+		fail_msg("%s", err);
+	assert_int_equal(pl.nevents_file, 6);
+	assert_int_equal(pl.events_skipped, 2);
+	assert_int_equal(pl.skipped_line, 6); /* the earliest of them */
+	assert_int_equal(pl.skipped_ns, 61 * CR_SEC);
+	cr_addr a = addr(A), src = addr(S);
+	assert_int_equal(cr_experiment_peer_index(&e, &a, &idx), 0);
+	assert_int_equal(pl.peers[idx].nevents, 2); /* birth, join */
+	assert_int_equal(pl.peers[idx].events[1].time_ns, 60 * CR_SEC);
+	assert_int_equal(cr_experiment_peer_index(&e, &src, &idx), 0);
+	assert_int_equal(pl.peers[idx].nevents, 2); /* birth, deploy */
+	cr_plan_free(&pl);
 	cr_experiment_free(&e);
 }
 
@@ -1114,6 +1167,8 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_events_valid, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_events_errors, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_events_after_the_end, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_topology_valid, setup,
 					    teardown),

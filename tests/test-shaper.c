@@ -4,7 +4,8 @@
  * delay; a peer upload limit shared by three limited connections; a total
  * limit over upload and download; a download limit that paces a fast sender
  * without its queue growing; UDP loss that drops the expected share,
- * the same datagrams for the same seed; and a batch window that writes
+ * the same datagrams for the same seed; datagrams over an upload limit
+ * counted as sent only as they leave the link; a batch window that writes
  * several frames per system call, in order, at the same rate; workers
  * that busy-poll instead of sleeping, or spin before their releases; and
  * what the fidelity figures count: download waits on the receiving side,
@@ -770,7 +771,7 @@ static void test_download_pushback(void **state)
 		fail_msg("%s", missed);
 	/* made but not received: the queue limit plus the kernel's socket
 	 * buffers, not the gigabytes an unpaced source would make */
-	assert_true(sa->data_bytes_out - sb->data_bytes_in < 16u << 20);
+	assert_true(sa->data_bytes_offered - sb->data_bytes_in < 16u << 20);
 	cr_node_destroy(n);
 }
 
@@ -843,6 +844,56 @@ static void test_udp_loss(void **state)
 	free(c);
 }
 
+/* Datagrams offered at twice a 100 KB/s upload: what the sender counts as
+ * out (data_bytes_out) is what left its link, at most the limit's worth
+ * of payload, while what it offered (data_bytes_offered) is more. */
+static void test_udp_out_is_what_left(void **state)
+{
+	struct exp e = {.duration = 2 * CR_SEC};
+	struct cr_node_config cfg = {0};
+	const struct cr__peer_stats *sa, *sb;
+	cr_node *n = NULL;
+	char err[256];
+	size_t s, d;
+	double cap;
+
+	(void)state;
+	rec_reset();
+	s = add_peer(&e, 26700);
+	d = add_peer(&e, 26701);
+	e.lim[s].upload_Bps = 100000;
+	connect_peers(&e, s, d);
+	add_source(&e, s, 1024, 200000, 0);
+	e.params[0] = (struct cr_node_param){"proto", "udp"};
+	e.nparams = 1;
+
+	cfg.name = "test-shaper";
+	cfg.duration_ns = e.duration;
+	cfg.workers = 2;
+	cfg.algo = &meter;
+	cfg.peers = e.peers;
+	cfg.npeers = e.npeers;
+	cfg.sources = e.src;
+	cfg.nsources = e.nsrc;
+	cfg.params = e.params;
+	cfg.nparams = e.nparams;
+	cfg.log_level = CR_LOG_WARN;
+	assert_int_equal(cr_node_create(&cfg, &n, err, sizeof(err)), 0);
+	assert_int_equal(cr_node_run(n, err, sizeof(err)), 0);
+	sa = cr_node_peer_stats(n, s);
+	sb = cr_node_peer_stats(n, d);
+	/* payload of whole 1064-byte frames, and a few frames of slack */
+	cap = 100000.0 * 2 * 1024 / 1064 + 8 * 1024;
+	if ((double)sa->data_bytes_out > cap)
+		fail_msg("%llu bytes out through 100 KB/s in 2 s (at most %.0f)",
+			 (unsigned long long)sa->data_bytes_out, cap);
+	assert_true(sa->data_bytes_out > 0);
+	assert_true((double)sa->data_bytes_offered >
+		    1.5 * (double)sa->data_bytes_out);
+	assert_true(sb->data_bytes_in <= sa->data_bytes_out);
+	cr_node_destroy(n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -853,6 +904,7 @@ int main(void)
 		cmocka_unit_test(test_total_limit),
 		cmocka_unit_test(test_download_pushback),
 		cmocka_unit_test(test_udp_loss),
+		cmocka_unit_test(test_udp_out_is_what_left),
 		cmocka_unit_test(test_batch),
 		cmocka_unit_test(test_batch_default),
 		cmocka_unit_test(test_batch_range),

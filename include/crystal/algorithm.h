@@ -84,8 +84,18 @@ typedef struct cr_algorithm {
 
 /* Queues m for `to` over TCP (opening a connection if there is none) or
  * UDP.  The engine takes its own reference; the caller keeps its own.
- * Returns 0, -CR_EMSGSIZE (too large for UDP or the configured maximum),
- * -CR_EMFILE (no descriptor for a new connection) or -CR_EINVAL. */
+ * Returns 0 (also for a datagram later lost or dropped), or:
+ *   -CR_EINVAL    a NULL argument, an unknown proto, an address neither
+ *                 IPv4 nor IPv6, or a peer that is not alive;
+ *   -CR_EMSGSIZE  the payload is above the configured maximum, or too
+ *                 large for one UDP datagram;
+ *   -CR_EMFILE    no descriptor for a new connection;
+ *   -CR_EIO       the socket or connect() for a new connection failed at
+ *                 once (the log says why);
+ *   -CR_ENOMEM    out of memory;
+ *   -CR_ENOTCONN  the connection to `to` was found closed (a guard: the
+ *                 engine forgets a connection as it closes it).
+ * A refused message is not counted as offered or sent. */
 int cr_send(cr_peer *p, const cr_addr *to, cr_msg *m, cr_proto proto);
 
 /* Bytes this peer has queued with cr_send over TCP that have not yet been

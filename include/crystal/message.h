@@ -30,8 +30,10 @@ typedef struct cr_msg cr_msg;
 
 /* Creates a message of the given type, session and payload length, with a
  * reference held by the caller.  The source is the calling peer and the
- * creation time is now.  Returns NULL when out of memory or when type is
- * below CR_MSG_CONTROL_MIN. */
+ * creation time is now.  Returns NULL when type is below
+ * CR_MSG_CONTROL_MIN (the engine's), when payload_len is above the node's
+ * largest message (--max-message, an experiment file's max_message; 16 MiB
+ * by default), or when out of memory. */
 cr_msg *cr_msg_new(cr_peer *p, uint8_t type, uint16_t session,
 		   size_t payload_len);
 

@@ -164,13 +164,14 @@ static long read_samples(const char *dir, const char *peer,
 			 struct entries *e, char *klass, size_t klen)
 {
 	char path[4096], line[4096], head[4096], *h[32], *c[32];
-	int nh, ix[13];
+	int nh, ix[14];
+	/* data_bytes_offered is missing from the files of older runs */
 	static const char *const names[] = {
 		"time_s",	  "peer",	    "class",
 		"alive",	  "data_bytes_in",  "data_bytes_out",
 		"ctrl_bytes_in",  "ctrl_bytes_out", "buffer_segments",
 		"played",	  "missed",	    "segment_latency_s",
-		"session"};
+		"session",	  "data_bytes_offered"};
 	long found = 0;
 	FILE *f;
 
@@ -186,7 +187,7 @@ static long read_samples(const char *dir, const char *peer,
 		return 0;
 	}
 	nh = split(head, h, 32);
-	for (int i = 0; i < 13; i++)
+	for (int i = 0; i < 14; i++)
 		ix[i] = col_of(h, nh, names[i]);
 	if (ix[0] < 0 || ix[1] < 0) {
 		fprintf(stderr, "crystal log: %s has no time_s or peer column\n",
@@ -195,7 +196,7 @@ static long read_samples(const char *dir, const char *peer,
 		return 0;
 	}
 	while (fgets(line, sizeof(line), f)) {
-		char text[512];
+		char text[512], offered[48];
 		int n;
 
 		if (!strchr(line, '\n'))
@@ -206,12 +207,16 @@ static long read_samples(const char *dir, const char *peer,
 #define COL(k) (ix[k] >= 0 && *c[ix[k]] ? c[ix[k]] : "-")
 		if (ix[2] >= 0)
 			snprintf(klass, klen, "%s", c[ix[2]]);
+		offered[0] = 0;
+		if (ix[13] >= 0 && *c[ix[13]])
+			snprintf(offered, sizeof(offered), " (offered %s B)",
+				 c[ix[13]]);
 		snprintf(text, sizeof(text),
-			 "%-5s %sdata in %s B out %s B, control in %s B out "
+			 "%-5s %sdata in %s B out %s B%s, control in %s B out "
 			 "%s B, buffer %s, played %s missed %s, latency %s s",
 			 "STAT", !strcmp(COL(3), "0") ? "(dead) " : "", COL(4),
-			 COL(5), COL(6), COL(7), COL(8), COL(9), COL(10),
-			 COL(11));
+			 COL(5), offered, COL(6), COL(7), COL(8), COL(9),
+			 COL(10), COL(11));
 #undef COL
 		if (add(e, strtod(c[ix[0]], NULL), text)) {
 			fclose(f);

@@ -481,7 +481,8 @@ static void read_workers(struct rp_ctx *ctx, struct rp_run *r,
 struct pstate {
 	char *name; /* the key of the tree: first */
 	bool source_class, seen, alive;
-	double t, data_in, data_out, ctrl_in, played, missed, dup, latency;
+	double t, data_in, data_out, data_offered, ctrl_in, played, missed,
+	    dup, latency;
 	double alive_s;
 	bool p_seen, p_alive; /* second pass */
 	double p_t, p_data, p_ctrl;
@@ -543,15 +544,23 @@ static void peer_map_free(struct peer_map *m)
 	free(m->all);
 }
 
-static bool is_source(bool source_class, double data_in, double data_out)
+/* data_out is what left the peer's link, offered what it handed to
+ * cr_send (NaN in the files of runs older than that column). */
+static bool is_source(bool source_class, double data_in, double data_out,
+		      double offered)
 {
-	return source_class || (!(data_in > 0) && data_out > 0);
+	return source_class ||
+	       (!(data_in > 0) && (data_out > 0 || offered > 0));
 }
 
-enum { PT, PALIVE, PDIN, PDOUT, PCIN, PPLAYED, PMISSED, PDUP, PLAT, NPCOLS };
+enum {
+	PT, PALIVE, PDIN, PDOUT, PCIN, PPLAYED, PMISSED, PDUP, PLAT, POFFER,
+	NPCOLS
+};
 static const char *const peer_cols[NPCOLS] = {
     "time_s", "alive",	"data_bytes_in",   "data_bytes_out",   "ctrl_bytes_in",
-    "played", "missed", "duplicate_bytes", "segment_latency_s"};
+    "played", "missed", "duplicate_bytes", "segment_latency_s",
+    "data_bytes_offered"};
 
 static void peers_first_pass(struct rp_ctx *ctx, struct rp_run *r,
 			     struct rp_host *h, struct peer_map *m)
@@ -590,6 +599,7 @@ static void peers_first_pass(struct rp_ctx *ctx, struct rp_run *r,
 		p->source_class = cls && !strcmp(cls, "source");
 		p->data_in = v[PDIN];
 		p->data_out = v[PDOUT];
+		p->data_offered = v[POFFER];
 		p->ctrl_in = v[PCIN];
 		p->played = v[PPLAYED];
 		p->missed = v[PMISSED];
@@ -624,7 +634,8 @@ static void peers_second_pass(struct rp_ctx *ctx, struct rp_run *r,
 		double dt;
 
 		if (!p || !bin_of(r, v[PT], &bin) ||
-		    is_source(p->source_class, p->data_in, p->data_out))
+		    is_source(p->source_class, p->data_in, p->data_out,
+			      p->data_offered))
 			continue;
 		dt = v[PT] - p->p_t;
 		if (p->p_seen && p->p_alive && dt > 0 && v[PDIN] >= p->p_data) {
@@ -692,7 +703,8 @@ static void finals_from_peers(struct rp_run *r, struct rp_host *h,
 
 		if (!p)
 			return;
-		p->source = is_source(s->source_class, s->data_in, s->data_out);
+		p->source = is_source(s->source_class, s->data_in, s->data_out,
+				      s->data_offered);
 		p->data_in = s->data_in;
 		p->rate_Bps = ratio(s->data_in, s->alive_s);
 		p->continuity = ratio(s->played, s->played + s->missed);
@@ -711,11 +723,11 @@ static void finals_from_peers(struct rp_run *r, struct rp_host *h,
 	r->have_final = r->have_final || m->n;
 }
 
-enum { FDIN, FDOUT, FRATE, FCONT, FSTART, FLAT, FOVH, FDUP, NFCOLS };
+enum { FDIN, FDOUT, FRATE, FCONT, FSTART, FLAT, FOVH, FDUP, FOFFER, NFCOLS };
 static const char *const final_cols[NFCOLS] = {
     "data_bytes_in",	"data_bytes_out",  "rate_Bps",
     "continuity",	"startup_delay_s", "segment_latency_s",
-    "control_overhead", "duplicate_ratio"};
+    "control_overhead", "duplicate_ratio", "data_bytes_offered"};
 
 /* peers-final.csv; false when it gave no peer. */
 static bool read_finals(struct rp_ctx *ctx, struct rp_run *r, struct rp_host *h,
@@ -755,7 +767,8 @@ static bool read_finals(struct rp_ctx *ctx, struct rp_run *r, struct rp_host *h,
 		if (!p)
 			break;
 		p->source =
-		    is_source(cls && !strcmp(cls, "source"), v[FDIN], v[FDOUT]);
+		    is_source(cls && !strcmp(cls, "source"), v[FDIN], v[FDOUT],
+			      v[FOFFER]);
 		p->data_in = v[FDIN];
 		p->rate_Bps = v[FRATE];
 		p->continuity = v[FCONT];

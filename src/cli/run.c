@@ -18,6 +18,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,16 @@
 #define MAX_PARAMS 64
 #define MAX_TRACE 64
 #define MAX_PLAYOUT 16
+#define MAX_SCALE 64
+#define SCALE_MAX 1000.0 /* the largest --scale-upload factor */
+
+/* --scale-upload [CLASS=]FACTOR: cls (cls_len bytes of the argument) is
+ * NULL for every class. */
+struct scale {
+	const char *cls;
+	size_t cls_len;
+	double factor;
+};
 
 struct run_opts {
 	uint64_t peers;
@@ -58,12 +69,15 @@ struct run_opts {
 	const char *file;      /* an experiment file, or NULL for chains */
 	const struct cr_experiment *experiment; /* read from it */
 	uint64_t given;	       /* options given, by bit (1 << (O_x - 256)) */
+	size_t events_skipped; /* after the end of the run: not run */
 	struct cr_node_param params[MAX_PARAMS];
 	size_t nparams;
 	const char *trace[MAX_TRACE]; /* --trace patterns */
 	size_t ntrace;
 	struct cr_node_playout playout[MAX_PLAYOUT];
 	size_t nplayout;
+	struct scale scale[MAX_SCALE]; /* --scale-upload */
+	size_t nscale;
 	int argc; /* the command line, for command.txt */
 	char **argv;
 };
@@ -111,6 +125,10 @@ static void run_usage(FILE *f)
 	      "                       `FROM TO DELAY` (e.g. 127.0.0.1:20001 127.0.0.1:20002 35ms)\n"
 	      "  --source-upload RATE (chains, mesh) the source's own upload limit (default: as\n"
 	      "                       the peers')\n"
+	      "  --scale-upload [CLASS=]F  (file) multiply every class's upload limit by F\n"
+	      "                       (0.75: a quarter less), or CLASS's only, which then\n"
+	      "                       takes no other factor (repeatable: --scale-upload 0.5\n"
+	      "                       --scale-upload source=1 scales all but the source)\n"
 	      "  --seed N             seed for jitter, loss and source data (default 1)\n"
 	      "  --batch TIME         releases due within TIME of a wake-up leave with it,\n"
 	      "                       up to TIME early: fewer wake-ups and system calls for\n"
@@ -213,6 +231,7 @@ enum {
 	O_BUSY,
 	O_SPIN,
 	O_MESH,
+	O_SCALE_UP,
 };
 
 static const struct option long_opts[] = {
@@ -248,6 +267,7 @@ static const struct option long_opts[] = {
 	{"spin", required_argument, NULL, O_SPIN},
 	{"mesh", no_argument, NULL, O_MESH},
 	{"source-upload", required_argument, NULL, O_SRC_UP},
+	{"scale-upload", required_argument, NULL, O_SCALE_UP},
 	{"trace", required_argument, NULL, O_TRACE},
 	{"play-out", required_argument, NULL, O_PLAYOUT},
 	{NULL, 0, NULL, 0},
@@ -264,6 +284,37 @@ static const char *opt_name(int c)
 		}
 	}
 	return "option";
+}
+
+/* --scale-upload's value, kept in o: 0, or exit status 2 (with the
+ * message) for no factor, a class named twice, or two factors for every
+ * class. */
+static int parse_scale(const char *arg, struct run_opts *o)
+{
+	const char *eq = strchr(arg, '='), *num = eq ? eq + 1 : arg;
+	struct scale sc = {eq ? arg : NULL, eq ? (size_t)(eq - arg) : 0, 0};
+	char *end;
+
+	sc.factor = strtod(num, &end);
+	if (end == num || *end || !(sc.factor > 0 && sc.factor <= SCALE_MAX) ||
+	    (eq && eq == arg))
+		return bad("--scale-upload", arg,
+			   "a factor above 0 and at most 1000, such as 0.75, "
+			   "or CLASS=FACTOR for one class");
+	for (size_t i = 0; i < o->nscale; i++)
+		if (o->scale[i].cls_len == sc.cls_len &&
+		    (!sc.cls || !strncmp(o->scale[i].cls, sc.cls, sc.cls_len))) {
+			fprintf(stderr,
+				"crystal run: --scale-upload '%s': %s%.*s is "
+				"scaled twice\n",
+				arg, sc.cls ? "class " : "every class",
+				(int)sc.cls_len, sc.cls ? sc.cls : "");
+			return 2;
+		}
+	if (o->nscale == MAX_SCALE)
+		return bad("--scale-upload", arg, "at most 64 of them");
+	o->scale[o->nscale++] = sc;
+	return 0;
 }
 
 static int parse_opts(int argc, char **argv, struct run_opts *o)
@@ -410,6 +461,10 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 				return bad("--source-upload", optarg,
 					   CR_RATE_FORMS);
 			break;
+		case O_SCALE_UP:
+			if (parse_scale(optarg, o))
+				return 2;
+			break;
 		case O_WARMUP:
 			if (cr_parse_time(optarg, CR_SEC, &o->warmup_ns))
 				return bad("--warmup", optarg, CR_TIME_FORMS);
@@ -537,6 +592,12 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 			}
 		return 0; /* the file's values are checked when it is read */
 	}
+	if (o->nscale) {
+		fprintf(stderr, "crystal run: --scale-upload scales the classes "
+				"of an experiment file; the built-in chains "
+				"and mesh take --upload and --source-upload\n");
+		return 2;
+	}
 	if (o->warmup_ns >= o->duration_ns)
 		return bad("--warmup", "", "less than --duration");
 	if (o->msg_size > o->max_msg)
@@ -600,6 +661,26 @@ static void json_dist(struct cr_json *j, const char *key,
 	cr_json_close(j);
 }
 
+/* --scale-upload's factors, and each class's upload limit as the run used
+ * it (0: unlimited). */
+static void json_scale(struct cr_json *j, const struct run_opts *o)
+{
+	const struct cr_experiment *e = o->experiment;
+	char key[300];
+
+	for (size_t i = 0; i < o->nscale; i++) {
+		const struct scale *sc = &o->scale[i];
+		snprintf(key, sizeof(key), "scale_upload%s%.*s",
+			 sc->cls ? "." : "", (int)sc->cls_len,
+			 sc->cls ? sc->cls : "");
+		cr_json_num(j, key, sc->factor);
+	}
+	for (size_t i = 0; e && i < e->nclasses; i++) {
+		snprintf(key, sizeof(key), "upload_Bps.%s", e->classes[i].name);
+		cr_json_uint(j, key, e->classes[i].limits.upload_Bps);
+	}
+}
+
 static int write_summary(const char *dir, const struct run_opts *o,
 			 const struct cr_node_config *cfg,
 			 const cr_algorithm *algo,
@@ -657,6 +738,7 @@ static int write_summary(const char *dir, const struct run_opts *o,
 	cr_json_uint(&j, "births", r->births);
 	cr_json_uint(&j, "deaths", r->deaths);
 	cr_json_uint(&j, "failed_births", r->failed_births);
+	cr_json_uint(&j, "events_skipped", o->events_skipped);
 	cr_json_num(&j, "cpu_percent",
 		    r->elapsed_ns > 0 ? 100.0 * cpu / ((double)r->elapsed_ns / 1e9)
 				      : 0);
@@ -775,8 +857,12 @@ static int write_summary(const char *dir, const struct run_opts *o,
 	cr_json_num(&j, "batch_us", (double)r->batch_ns / 1e3);
 	cr_json_bool(&j, "busy_poll", o->busy_poll);
 	cr_json_num(&j, "spin_budget_percent", 100 * r->spin_budget);
-	if (o->file)
-		goto params; /* links are per class: see the experiment file */
+	if (o->file) {
+		/* links are per class: see the experiment file; the upload
+		 * limits as this run used them */
+		json_scale(&j, o);
+		goto params;
+	}
 	cr_json_uint(&j, "upload_Bps", o->lim.upload_Bps);
 	cr_json_uint(&j, "download_Bps", o->lim.download_Bps);
 	cr_json_uint(&j, "total_Bps", o->lim.total_Bps);
@@ -836,6 +922,28 @@ static void status_line(cr_node *n, const struct run_opts *o,
 	fflush(stderr);
 }
 
+/* node.csv's row of second t: the workers publish their counters at
+ * every whole second too, so the row waits for the last of them (up to
+ * 100 ms: a worker that late has not kept up, and its counters are then
+ * as of its previous publication). */
+static void node_row(cr_node *n, struct cr_node_csv *nc, int64_t t)
+{
+	struct cr_node_csv_row r = {.t_ns = t};
+	const struct timespec ms = {0, CR_MS};
+	uint64_t peers;
+	int64_t now;
+	double cont;
+
+	for (int i = 0; i < 100 && cr_node_live_since(n) < t; i++)
+		nanosleep(&ms, NULL);
+	cr_node_live(n, &now, &r.data_bytes_in, &peers);
+	cr_node_live_stream(n, &r.peers_alive, &cont);
+	r.cpu_s = cr_cpu_seconds();
+	r.cpu_ns = cr_node_now(n);
+	r.rss_bytes = cr_rss_bytes();
+	cr_node_csv_sample(nc, &r);
+}
+
 /* Runs until the duration passes, the experiment stops itself, or a
  * signal arrives, sampling node.csv every second.  Returns the signal
  * number, or 0. */
@@ -857,15 +965,14 @@ static int supervise(cr_node *n, const struct run_opts *o, bool live,
 		int sig;
 
 		if (now >= next_sample) {
-			uint64_t bytes, peers, alive;
-			double cont, cpu0 = nc->last_cpu_s;
-			int64_t t0 = nc->last_ns;
-			cr_node_live(n, &now, &bytes, &peers);
-			cr_node_live_stream(n, &alive, &cont);
-			cr_node_csv_sample(nc, now, alive, bytes);
-			if (now > t0)
-				cpu_percent = 100 * (nc->last_cpu_s - cpu0) /
-					      ((double)(now - t0) / 1e9);
+			double cpu0 = nc->last_cpu_s;
+			int64_t t0 = nc->last_cpu_ns;
+			node_row(n, nc, next_sample);
+			if (nc->last_cpu_ns > t0)
+				cpu_percent =
+					100 * (nc->last_cpu_s - cpu0) /
+					((double)(nc->last_cpu_ns - t0) / 1e9);
+			now = cr_node_now(n);
 			next_sample = (now / CR_SEC + 1) * CR_SEC;
 		}
 		if (next_sample - now < wait)
@@ -915,6 +1022,7 @@ static int execute(struct run_opts *o, struct cr_node_config *cfg,
 	cr_node *node = NULL;
 	char err[512];
 	struct cr_node_csv nc = {0};
+	struct cr_node_csv_row last = {0};
 	sigset_t set;
 	bool live;
 	double cpu0, cpu1;
@@ -976,19 +1084,26 @@ static int execute(struct run_opts *o, struct cr_node_config *cfg,
 	/* CPU of the experiment itself: from its start to its end, without
 	 * setting up sockets before or closing them after */
 	cpu0 = cr_cpu_seconds();
+	cr_node_csv_start(&nc, cr_node_now(node));
 	sig = supervise(node, o, live, &nc);
 	cpu1 = cr_cpu_seconds();
+	last.cpu_s = cpu1;
+	last.cpu_ns = cr_node_now(node);
+	last.rss_bytes = cr_rss_bytes();
 	cr_node_join(node);
 	if (live)
 		fputc('\n', stderr);
 	cr_node_result(node, &res);
 	{
-		uint64_t bytes, peers, alive;
+		/* node.csv's last row: the counters as the workers ended,
+		 * at the end's time; the CPU until then, not the closing */
+		uint64_t peers;
 		int64_t now;
 		double cont;
-		cr_node_live(node, &now, &bytes, &peers);
-		cr_node_live_stream(node, &alive, &cont);
-		cr_node_csv_sample(&nc, res.elapsed_ns, alive, bytes);
+		last.t_ns = res.elapsed_ns;
+		cr_node_live(node, &now, &last.data_bytes_in, &peers);
+		cr_node_live_stream(node, &last.peers_alive, &cont);
+		cr_node_csv_final(&nc, &last);
 	}
 	if (cr_node_csv_close(&nc))
 		fprintf(stderr, "crystal run: cannot write %s/node.csv: %s\n",
@@ -1045,6 +1160,52 @@ static void run_dir(const struct run_opts *o, const char *name, char *dir,
 
 #define GIVEN(o, opt) ((o)->given & (1ull << ((opt)-256)))
 
+/* The --scale-upload factor of a class: its own, or every class's, or 1. */
+static double scale_of(const struct run_opts *o, const char *cls)
+{
+	double f = 1;
+
+	for (size_t i = 0; i < o->nscale; i++) {
+		const struct scale *sc = &o->scale[i];
+		if (!sc->cls)
+			f = sc->factor;
+		else if (strlen(cls) == sc->cls_len &&
+			 !strncmp(cls, sc->cls, sc->cls_len))
+			return sc->factor;
+	}
+	return f;
+}
+
+/* Every class --scale-upload names is one of the file's; 0 or exit 2. */
+static int check_scale(const struct run_opts *o, const struct cr_experiment *e)
+{
+	for (size_t i = 0; i < o->nscale; i++) {
+		const struct scale *sc = &o->scale[i];
+		char names[512] = "";
+		size_t k;
+
+		if (!sc->cls)
+			continue;
+		for (k = 0; k < e->nclasses; k++)
+			if (strlen(e->classes[k].name) == sc->cls_len &&
+			    !strncmp(e->classes[k].name, sc->cls, sc->cls_len))
+				break;
+		if (k < e->nclasses)
+			continue;
+		for (k = 0; k < e->nclasses; k++)
+			snprintf(names + strlen(names),
+				 sizeof(names) - strlen(names), "%s%s",
+				 k ? ", " : "", e->classes[k].name);
+		fprintf(stderr,
+			"crystal run: --scale-upload %.*s=%g: %s has no class "
+			"'%.*s' (its classes: %s)\n",
+			(int)sc->cls_len, sc->cls, sc->factor, o->file,
+			(int)sc->cls_len, sc->cls, names);
+		return 2;
+	}
+	return 0;
+}
+
 /* Command-line options over the file's values. */
 static void override(const struct run_opts *o, struct cr_experiment *e)
 {
@@ -1089,6 +1250,12 @@ static void override(const struct run_opts *o, struct cr_experiment *e)
 			l->jitter_ns = o->lim.jitter_ns;
 		if (GIVEN(o, O_LOSS))
 			l->loss = o->lim.loss;
+		/* unlimited stays unlimited; a limit never rounds to none */
+		if (l->upload_Bps) {
+			double up = (double)l->upload_Bps *
+				    scale_of(o, e->classes[i].name);
+			l->upload_Bps = up < 1 ? 1 : (uint64_t)llround(up);
+		}
 	}
 }
 
@@ -1102,7 +1269,19 @@ static int from_file(struct run_opts *o, struct cr_experiment *e,
 		fprintf(stderr, "crystal run: %s\n", err);
 		return 2;
 	}
+	if (check_scale(o, e))
+		return 2;
 	override(o, e);
+	if (e->warmup_ns >= e->duration_ns && GIVEN(o, O_DURATION) &&
+	    !GIVEN(o, O_WARMUP)) {
+		fprintf(stderr,
+			"crystal run: --duration %g s is not longer than the "
+			"warm-up of %s (%g s): give a shorter --warmup with "
+			"it, such as --warmup 0\n",
+			(double)e->duration_ns / 1e9, o->file,
+			(double)e->warmup_ns / 1e9);
+		return 2;
+	}
 	if (e->warmup_ns >= e->duration_ns) {
 		fprintf(stderr, "crystal run: the warm-up (%.3f s) must be "
 				"shorter than the duration (%.3f s)\n",
@@ -1125,6 +1304,16 @@ static int from_file(struct run_opts *o, struct cr_experiment *e,
 			  sizeof(err))) {
 		fprintf(stderr, "crystal run: %s\n", err);
 		return 2;
+	}
+	if (pl->events_skipped) {
+		o->events_skipped = pl->events_skipped;
+		fprintf(stderr,
+			"crystal run: %s: %zu event%s after the end of the "
+			"run (%g s) not run, from line %u (%g s)\n",
+			e->events_path, pl->events_skipped,
+			pl->events_skipped == 1 ? "" : "s",
+			(double)e->duration_ns / 1e9, pl->skipped_line,
+			(double)pl->skipped_ns / 1e9);
 	}
 	/* the summary reports what ran */
 	o->duration_ns = e->duration_ns;
@@ -1209,7 +1398,7 @@ static int run_mesh(struct run_opts *o, const cr_algorithm *algo,
 	return rc;
 }
 
-int cr_cli_run(int argc, char **argv)
+static int run_cmd(int argc, char **argv, char **typed)
 {
 	struct run_opts o;
 	struct cr_node_config cfg = {0};
@@ -1225,6 +1414,7 @@ int cr_cli_run(int argc, char **argv)
 	rc = parse_opts(argc, argv, &o);
 	if (rc)
 		return rc;
+	o.argv = typed;
 	if (o.file)
 		return run_file(&o);
 	algo = cr__algorithm_find(o.algorithm, err, sizeof(err));
@@ -1315,6 +1505,42 @@ static void list_algorithm(const cr_algorithm *a)
 		printf("    -D %s=%s  %s\n", d->name,
 		       d->default_value ? d->default_value : "",
 		       d->help ? d->help : "(no description)");
+}
+
+/* A copy of the command line in one block (free() it), or NULL. */
+static char **argv_copy(int argc, char **argv)
+{
+	size_t len = 0;
+	char **v, *s;
+
+	for (int i = 0; i < argc; i++)
+		len += strlen(argv[i]) + 1;
+	v = malloc((size_t)(argc + 1) * sizeof(*v) + len);
+	if (!v)
+		return NULL;
+	s = (char *)(v + argc + 1);
+	for (int i = 0; i < argc; i++) {
+		v[i] = s;
+		s = stpcpy(s, argv[i]) + 1;
+	}
+	v[argc] = NULL;
+	return v;
+}
+
+int cr_cli_run(int argc, char **argv)
+{
+	/* command.txt has the command line as it was typed: getopt reorders
+	 * argv, and -D and --play-out cut their values at the '=' */
+	char **typed = argv_copy(argc, argv);
+	int rc;
+
+	if (!typed) {
+		fprintf(stderr, "crystal run: out of memory\n");
+		return 1;
+	}
+	rc = run_cmd(argc, argv, typed);
+	free(typed);
+	return rc;
 }
 
 int cr_cli_algorithms(int argc, char **argv)

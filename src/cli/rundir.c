@@ -152,24 +152,36 @@ int cr_node_csv_open(struct cr_node_csv *c, const char *dir, char *err,
 	return 0;
 }
 
-void cr_node_csv_sample(struct cr_node_csv *c, int64_t now_ns,
-			uint64_t peers_alive, uint64_t data_bytes_in)
+void cr_node_csv_start(struct cr_node_csv *c, int64_t now_ns)
 {
-	double cpu = cr_cpu_seconds();
-	double dt = (double)(now_ns - c->last_ns) / 1e9;
+	c->last_ns = c->last_cpu_ns = now_ns;
+	c->last_cpu_s = cr_cpu_seconds();
+}
+
+void cr_node_csv_final(struct cr_node_csv *c, const struct cr_node_csv_row *r)
+{
+	if (r->t_ns - c->last_ns >= CR_NODE_CSV_MIN_LAST)
+		cr_node_csv_sample(c, r);
+}
+
+void cr_node_csv_sample(struct cr_node_csv *c, const struct cr_node_csv_row *r)
+{
+	double dt = (double)(r->t_ns - c->last_ns) / 1e9;
+	double cpu_dt = (double)(r->cpu_ns - c->last_cpu_ns) / 1e9;
 
 	if (!c->f || dt <= 0)
 		return;
-	fprintf(c->f, "%.3f,%.1f,%llu,%llu,%llu,%.0f\n", (double)now_ns / 1e9,
-		100 * (cpu - c->last_cpu_s) / dt,
-		(unsigned long long)cr_rss_bytes(),
-		(unsigned long long)peers_alive,
-		(unsigned long long)data_bytes_in,
-		(double)(data_bytes_in - c->last_bytes) / dt);
+	fprintf(c->f, "%.3f,%.1f,%llu,%llu,%llu,%.0f\n", (double)r->t_ns / 1e9,
+		cpu_dt > 0 ? 100 * (r->cpu_s - c->last_cpu_s) / cpu_dt : 0,
+		(unsigned long long)r->rss_bytes,
+		(unsigned long long)r->peers_alive,
+		(unsigned long long)r->data_bytes_in,
+		(double)(r->data_bytes_in - c->last_bytes) / dt);
 	fflush(c->f);
-	c->last_ns = now_ns;
-	c->last_cpu_s = cpu;
-	c->last_bytes = data_bytes_in;
+	c->last_ns = r->t_ns;
+	c->last_bytes = r->data_bytes_in;
+	c->last_cpu_s = r->cpu_s;
+	c->last_cpu_ns = r->cpu_ns;
 }
 
 int cr_node_csv_close(struct cr_node_csv *c)

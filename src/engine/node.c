@@ -742,6 +742,9 @@ static void publish_stats(void *ctx, void *arg)
 				      memory_order_relaxed);
 	atomic_store_explicit(&w->pub_played, played, memory_order_relaxed);
 	atomic_store_explicit(&w->pub_due, due, memory_order_relaxed);
+	/* last, so that whoever reads this time reads counters as new */
+	atomic_store_explicit(&w->pub_stats_ns, cr__clock_now(w->clock),
+			      memory_order_release);
 }
 
 static void sample(void *ctx, void *arg)
@@ -1042,6 +1045,19 @@ void cr_node_live(const cr_node *n, int64_t *now_ns, uint64_t *data_bytes_in,
 	*now_ns = cr__clock_now(&n->clock);
 	*data_bytes_in = bytes;
 	*peers_up = n->npeers;
+}
+
+int64_t cr_node_live_since(const cr_node *n)
+{
+	int64_t oldest = INT64_MAX;
+
+	for (int i = 0; i < n->nworkers_started; i++) {
+		int64_t t = atomic_load_explicit(&n->workers[i].pub_stats_ns,
+						 memory_order_acquire);
+		if (t < oldest)
+			oldest = t;
+	}
+	return oldest == INT64_MAX ? 0 : oldest;
 }
 
 int64_t cr_node_live_late_p99(const cr_node *n)

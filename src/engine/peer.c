@@ -30,6 +30,7 @@ void cr__peer_dispatch(struct cr_peer *p, const cr_addr *from,
 	if (!p->alive)
 		return;
 	if (m->type < CR_MSG_CONTROL_MIN) {
+		p->st.tracker_bytes_in += m->len;
 		cr__tracker_handle(p, from, m);
 		return;
 	}
@@ -48,6 +49,19 @@ void cr__peer_dispatch(struct cr_peer *p, const cr_addr *from,
 		p->st.ctrl_bytes_in += m->len;
 		if (p->algo->process)
 			p->algo->process(p, from, m);
+	}
+}
+
+void cr__peer_sent(struct cr_peer *p, const struct cr_msg *m)
+{
+	if (m->type >= CR_MSG_DATA_MIN) {
+		p->st.data_msgs_out++;
+		p->st.data_bytes_out += m->len;
+	} else if (m->type >= CR_MSG_CONTROL_MIN) {
+		p->st.ctrl_msgs_out++;
+		p->st.ctrl_bytes_out += m->len;
+	} else if (m->type != CR__T_HELLO && m->type != CR__T_GOODBYE) {
+		p->st.tracker_bytes_out += m->len;
 	}
 }
 
@@ -144,12 +158,10 @@ int cr_send(cr_peer *p, const cr_addr *to, cr_msg *m, cr_proto proto)
 		return err; /* refused: not sent, not counted */
 	if (p->log_level >= CR_LOG_TRACE)
 		trace_msg(p, proto == CR_UDP ? "out udp " : "out ", to, m);
+	/* what left the link is counted as it leaves (cr__peer_sent) */
 	if (m->type >= CR_MSG_DATA_MIN) {
-		p->st.data_msgs_out++;
-		p->st.data_bytes_out += m->len;
-	} else {
-		p->st.ctrl_msgs_out++;
-		p->st.ctrl_bytes_out += m->len;
+		p->st.data_msgs_offered++;
+		p->st.data_bytes_offered += m->len;
 	}
 	return 0;
 }

@@ -19,7 +19,8 @@
 static const char PEERS_HEADER[] =
 	"time_s,peer,class,session,alive,data_bytes_in,data_bytes_out,"
 	"ctrl_bytes_in,ctrl_bytes_out,buffer_segments,played,missed,"
-	"duplicate_bytes,segment_latency_s\n";
+	"duplicate_bytes,segment_latency_s,data_bytes_offered,"
+	"tracker_bytes_in,tracker_bytes_out\n";
 static const char WORKERS_HEADER[] =
 	"time_s,worker,peers_alive,timer_lag_p50_us,timer_lag_p99_us,"
 	"release_late_p99_us,messages_switched\n";
@@ -27,7 +28,8 @@ static const char FINAL_HEADER[] =
 	"peer,class,session,alive_s,data_bytes_in,data_bytes_out,"
 	"ctrl_bytes_in,ctrl_bytes_out,rate_Bps,played,missed,continuity,"
 	"startup_delay_s,segment_latency_s,control_overhead,"
-	"duplicate_ratio\n";
+	"duplicate_ratio,data_bytes_offered,tracker_bytes_in,"
+	"tracker_bytes_out\n";
 
 static FILE *open_csv(const char *dir, const char *name, const char *header,
 		      char *err, size_t errlen)
@@ -130,11 +132,13 @@ static void peer_row(struct cr__worker *w, const struct cr_peer *p,
 	else
 		rows_printf(w, ",,,,");
 	if (st->play_reported && pl->completed)
-		rows_printf(w, "%.6f\n",
+		rows_printf(w, "%.6f",
 			    (double)pl->latency_sum_ns /
 				    (double)pl->completed / 1e9);
-	else
-		rows_printf(w, "\n");
+	rows_printf(w, ",%llu,%llu,%llu\n",
+		    (unsigned long long)st->data_bytes_offered,
+		    (unsigned long long)st->tracker_bytes_in,
+		    (unsigned long long)st->tracker_bytes_out);
 }
 
 static void append(struct cr__node *n, FILE *f, const char *b, size_t len)
@@ -259,6 +263,10 @@ static void final_row(FILE *f, const struct cr_peer *p)
 	ratio(f, (double)st->ctrl_bytes_in, (double)st->data_bytes_in);
 	ratio(f, st->play_reported ? (double)pl->duplicate_bytes : 0,
 	      (double)st->data_bytes_in);
+	fprintf(f, ",%llu,%llu,%llu",
+		(unsigned long long)st->data_bytes_offered,
+		(unsigned long long)st->tracker_bytes_in,
+		(unsigned long long)st->tracker_bytes_out);
 	value_cells(f, p);
 	fputc('\n', f);
 }

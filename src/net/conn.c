@@ -365,6 +365,7 @@ static void queue_consume(struct cr__conn *c, size_t n, int64_t now,
 		n -= flen;
 		if (e->release_ns)
 			cr__shaper_written(c, e, flen, now, after_full);
+		cr__peer_sent(c->peer, e->m);
 		cr_msg_release(e->m);
 		c->qhead = (c->qhead + 1) & (c->qcap - 1);
 		c->qlen--;

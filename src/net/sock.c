@@ -170,8 +170,10 @@ static int udp_sendto(struct cr_peer *p, const cr_addr *to, struct cr_msg *m)
 	for (;;) {
 		ssize_t w = sendto(p->udp_fd, m->frame, CR__HDR_SIZE + m->len,
 				   0, (struct sockaddr *)&ss, sl);
-		if (w >= 0)
+		if (w >= 0) {
+			cr__peer_sent(p, m);
 			return 1;
+		}
 		if (errno == EINTR)
 			continue;
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS)

@@ -320,11 +320,6 @@ static int parse_event(struct loader *ld, struct cr_event *ev)
 			    "time '%s': expected %s (a bare number is in "
 			    "seconds)",
 			    tok[0], CR_TIME_FORMS);
-	if (ev->time_ns > ld->e->duration_ns)
-		return fail(ld,
-			    "time '%s' is after the experiment's end (its "
-			    "duration is %g s)",
-			    tok[0], (double)ld->e->duration_ns / CR_SEC);
 	if (cr_addr_parse(&ev->peer, tok[1]))
 		return fail(ld, "'%s': expected " ADDR_FORMS, tok[1]);
 	if (!cr_experiment_class_of(ld->e, &ev->peer))

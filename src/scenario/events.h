@@ -29,10 +29,13 @@ struct cr_event {
 
 /* Reads an events file, checking it against the experiment: every address
  * in a class, per peer times never going back, no event before a peer's
- * birth or after its death, known sessions.  Events come out sorted by
- * time (stable: file order within one time), in an array to free() (NULL
- * when the file has none).  Returns 0 or a negative error with err holding
- * "FILE:LINE: ..."; on error *out is NULL and *n 0. */
+ * birth or after its death, known sessions.  Events after the
+ * experiment's duration are read and checked like the others (a run
+ * shorter than the file was made for leaves them out: cr_plan_build).
+ * Events come out sorted by time (stable: file order within one time), in
+ * an array to free() (NULL when the file has none).  Returns 0 or a
+ * negative error with err holding "FILE:LINE: ..."; on error *out is NULL
+ * and *n 0. */
 int cr_events_load(const char *path, const struct cr_experiment *e,
 		   struct cr_event **out, size_t *n, char *err, size_t errlen);
 

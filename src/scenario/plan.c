@@ -33,7 +33,9 @@ static enum cr_node_ev node_ev(enum cr_event_type t)
 }
 
 /* Groups the file's events by peer (stable, so each peer's stay in time
- * order) and points every peer at its own. */
+ * order) and points every peer at its own.  Events after the duration are
+ * left out and counted: a run may be shorter than its events file, when
+ * --duration cuts it or the file was made for a longer one. */
 static int place_events(struct cr_plan *pl, const struct cr_experiment *e,
 			const struct cr_event *ev, size_t n, char *err,
 			size_t errlen)
@@ -57,6 +59,14 @@ static int place_events(struct cr_plan *pl, const struct cr_experiment *e,
 			rc = -CR_EINVAL;
 			goto out;
 		}
+		if (ev[i].time_ns > e->duration_ns) {
+			/* sorted by time: the first is the earliest */
+			if (!pl->events_skipped++) {
+				pl->skipped_line = ev[i].line;
+				pl->skipped_ns = ev[i].time_ns;
+			}
+			continue;
+		}
 		count[idx]++;
 	}
 	for (size_t i = 0, sum = 0; i < e->npeers; i++) {
@@ -67,6 +77,8 @@ static int place_events(struct cr_plan *pl, const struct cr_experiment *e,
 	}
 	for (size_t i = 0; i < n; i++) {
 		size_t idx;
+		if (ev[i].time_ns > e->duration_ns)
+			continue;
 		cr_experiment_peer_index(e, &ev[i].peer, &idx);
 		pl->events[at[idx]++] = (struct cr_node_event){
 			ev[i].time_ns, (uint8_t)node_ev(ev[i].type),

@@ -17,6 +17,11 @@ struct cr_plan {
 	struct cr_node_param *params;
 	struct cr_latency *matrix;
 	size_t nevents_file; /* events read from the events file */
+	/* Events after the duration are not run: how many, and the line
+	 * and time of the earliest of them. */
+	size_t events_skipped;
+	unsigned skipped_line;
+	int64_t skipped_ns;
 	bool has_events;
 	char idtext[512];
 };
