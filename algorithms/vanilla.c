@@ -835,6 +835,7 @@ static int setup(cr_peer *p, struct vanilla *v, uint16_t session, bool source)
 {
 	cr_session_info info;
 	cr_playbuf_config cfg;
+	uint64_t phase;
 	uint32_t block;
 	int err;
 
@@ -886,11 +887,19 @@ static int setup(cr_peer *p, struct vanilla *v, uint16_t session, bool source)
 		teardown(p, v);
 		return err;
 	}
-	v->t_map = cr_timer_start(p, 0, v->map_ns, announce, NULL);
-	if (!source)
-		v->t_req = cr_timer_start(p, v->req_ns, v->req_ns, schedule,
-					  NULL);
+	/* Peers that join together would announce and schedule in step,
+	 * every one of them in the same instant, a burst no set of real
+	 * hosts makes: each keeps its own phase (from its address), after a
+	 * first map at once. */
+	phase = cr_addr_hash(cr_self(p));
 	v->ready = true;
+	announce(p, NULL);
+	v->t_map = cr_timer_start(p, (int64_t)(phase % (uint64_t)v->map_ns) + 1,
+				  v->map_ns, announce, NULL);
+	if (!source)
+		v->t_req = cr_timer_start(
+			p, v->req_ns + (int64_t)((phase >> 32) % (uint64_t)v->req_ns),
+			v->req_ns, schedule, NULL);
 	return 0;
 }
 

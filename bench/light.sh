@@ -88,7 +88,7 @@ if [ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null)" 
 fi
 {
 	echo "# bench/light.sh at $COMMIT, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(getconf _NPROCESSORS_ONLN) CPUs, $RUNS runs of ${SECS}s"
-	echo "example,load,spin,run,fidelity,cpu_percent,spin_cpu_percent,release_late_p99_us,download_late_p99_us,timer_lag_p99_us,wake_late_p99_us,wake_lead_mean_us,wakeups,reason"
+	echo "example,load,spin,run,fidelity,cpu_percent,spin_cpu_percent,release_late_p99_us,download_late_p99_us,timer_lag_p99_us,wake_late_p99_us,wake_lead_mean_us,wakeups,spin_misses,cores_contended_percent,reason"
 } >"$CSV.tmp"
 
 n=0
@@ -97,11 +97,13 @@ for load in $LOADS; do
 		sh -c 'while :; do :; done' &
 		hog=$!
 	fi
-	for x in $EXAMPLES; do
-		name=$(basename "$x" .ini)
-		for spin in $SPINS; do
-			r=1
-			while [ "$r" -le "$RUNS" ]; do
+	# run by run, every example and spin in turn, so that a spell of
+	# slow wake-ups (they come and go over minutes) weighs on all alike
+	r=1
+	while [ "$r" -le "$RUNS" ]; do
+		for x in $EXAMPLES; do
+			name=$(basename "$x" .ini)
+			for spin in $SPINS; do
 				n=$((n + 1))
 				d=$TMP/run-$n
 				set -- run "$ROOT/$x" --quiet --spin "$spin" --out "$d"
@@ -120,17 +122,18 @@ for load in $LOADS; do
 					exit 1
 				fi
 				s=$d/summary.json
-				printf '%s,%s,%s,%d,%s,%s,%s,%s,%s,%s,%s,%s,%s,"%s"\n' \
+				printf '%s,%s,%s,%d,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,"%s"\n' \
 					"$name" "$load" "$spin" "$r" "$(sjson "$s" fidelity)" \
 					"$(sjson "$s" cpu_percent)" "$(sjson "$s" spin_cpu_percent)" \
 					"$(sjson "$s" release_late_p99_us)" "$(sjson "$s" download_late_p99_us)" \
 					"$(sjson "$s" timer_lag_p99_us)" "$(sjson "$s" wake_late_p99_us)" \
 					"$(sjson "$s" wake_lead_mean_us)" "$(sjson "$s" wakeups)" \
+					"$(sjson "$s" spin_misses)" "$(sjson "$s" cores_contended_percent)" \
 					"$(sjson "$s" fidelity_reason | tr -d '",')" >>"$CSV.tmp"
 				rm -rf "$d"
-				r=$((r + 1))
 			done
 		done
+		r=$((r + 1))
 	done
 	if [ -n "$hog" ]; then
 		kill "$hog" 2>/dev/null || :

@@ -400,8 +400,8 @@ void cr__udpq_drop(struct cr__udpq *q);
 #define CR__SHAPE_BATCH_MAX (100 * CR_MS)
 /* Received datagrams that may wait for the download limit. */
 #define CR__UDP_RX_QUEUE 256u
-/* The share of a core a worker may spend spinning to wake on time, unless
- * the node sets another (cr_node_config.spin_budget). */
+/* The share of a core a worker may spend spinning to wake on time with
+ * `--spin auto` (cr_node_config.spin_budget). */
 #define CR__SPIN_BUDGET 0.2
 
 void cr__shaper_peer_init(struct cr_peer *p, const cr_link_limits *l);
@@ -650,12 +650,19 @@ struct cr__worker {
 	bool spinning;
 	double spin_budget;	  /* fraction of a core; 0: never spin */
 	int64_t lead_ns, lead_target_ns;
+	int64_t wake_p99_ns[8];	  /* of the last windows, a ring */
+	unsigned wake_p99_at;
 	int64_t fd_at;		  /* what the timerfd is set for */
 	int64_t sleep_from;	  /* the loop last went to sleep; -1: awake */
 	int64_t spin_from;	  /* spinning is counted up to here */
 	int64_t win_from, win_spin_ns; /* the current adaptation window */
-	int64_t run_delay_ns;	  /* time runnable but not running, so far */
+	/* the machine's busy time and this process's CPU time, as at the
+	 * last window, to tell the load of other work */
+	int64_t busy_ns, self_ns;
 	int spin_hold;		  /* windows left before spinning may resume */
+	int spin_backoff;	  /* the next hold after a failed window */
+	uint64_t win_misses;	  /* deadlines run late while spinning for them */
+	uint64_t spin_misses;	  /* ... over the run */
 	uint64_t windows, contended_windows; /* ... when it waited for a core */
 	struct cr__hist wake_win; /* wake-up lateness from sleep, this window */
 	struct cr__hist wake_late; /* ... over the run */
@@ -687,6 +694,9 @@ struct cr__worker {
 	uint64_t msgs_switched;
 	struct cr__hist lag; /* timer lag, kept after the timers are freed */
 	struct cr__hist late; /* how late stamped frames were written */
+	/* ... and how many later than the fidelity threshold, exactly (the
+	 * histogram's quantiles are only within 12.5%) */
+	uint64_t late_over, rx_late_over;
 	struct cr__hist rx_late; /* how late reading resumed after a download
 				  * bucket's wait */
 	struct cr__hist queueing; /* how long frames waited for their link:

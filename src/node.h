@@ -114,8 +114,8 @@ struct cr_node_config {
 	bool busy_poll;
 	/* The share of a core each worker may spend spinning so that it
 	 * wakes on time for its next release rather than when an idle core
-	 * gets round to it (0: CR__SPIN_BUDGET, 0.2; negative: never spin;
-	 * at most 1). */
+	 * gets round to it: 0 (the default) never spins; at most 1.  `--spin
+	 * auto` is CR__SPIN_BUDGET. */
 	double spin_budget;
 	int64_t hello_timeout_ns;  /* 0: CR__HELLO_TIMEOUT */
 	cr_link_limits limits;	   /* every peer's link, unless its own */
@@ -154,6 +154,9 @@ struct cr_node_result {
 	/* link emulation fidelity */
 	bool shaped;
 	uint64_t late_samples;	/* stamped frames written */
+	/* ... and those later than CR_FID_LATE_P99_NS; the same of the
+	 * reads resumed after a download bucket's wait */
+	uint64_t late_over, rx_late_over;
 	int64_t late_p50_ns, late_p99_ns, late_max_ns;
 	double late_mean_ns;
 	int64_t batch_ns;	/* the batch window the run used */
@@ -201,6 +204,7 @@ struct cr_node_result {
 	/* the share of the workers' 250 ms windows in which they waited for
 	 * a core (other work competed for it), when spinning stays off */
 	double contended_share;
+	uint64_t spin_misses; /* deadlines run late while spinning for them */
 	/* the algorithm's own values (cr_report_value), by name in byte
 	 * order, each over the peers of this node that reported it */
 	size_t nvalues;
@@ -216,8 +220,12 @@ struct cr_node_result {
  * is judged is what the emulation delivered: how late shaped releases left
  * (sending) and reading resumed (receiving), and the links' rates.  Timer
  * lag is reported but not judged: a late timer that releases nothing costs
- * the emulation nothing, and one that does shows in the releases. */
+ * the emulation nothing, and one that does shows in the releases.  The
+ * lateness test is exact: more than CR_FID_LATE_SHARE of the releases
+ * later than CR_FID_LATE_P99_NS (a p99 above it), counted one by one, not
+ * read off a histogram's bucket. */
 #define CR_FID_LATE_P99_NS (1 * CR_MS)
+#define CR_FID_LATE_SHARE 0.01
 #define CR_FID_RATE_ERR_MEAN 0.01
 #define CR_FID_RATE_ERR_WORST 0.02
 

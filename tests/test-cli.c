@@ -174,6 +174,56 @@ static void run_batch_and_busy_poll(void **state)
 	assert_true(num_in(json, "frames_per_write") >= 1);
 	assert_true(num_in(json, "release_early_max_us") <= 2000);
 	assert_int_equal(strncmp(value_in(json, "busy_poll"), "true", 4), 0);
+	/* busy polling never sleeps, so it never spins */
+	assert_true(num_in(json, "spin_budget_percent") == 0);
+	free(json);
+	free(so);
+	free(se);
+}
+
+/* --spin reaches the workers and the summary: the budget used, the CPU
+ * spent spinning and how early the workers asked to wake; without it the
+ * workers never spin, and their wake-ups are measured all the same. */
+static void run_spin(void **state)
+{
+	char out[128], path[160], *so, *se, *json;
+	int rc;
+
+	(void)state;
+	snprintf(out, sizeof(out), "%s/spin", dir);
+	char *argv[] = {crystal,   "run",	   "--duration", "1.5",
+			"--peers", "4",		   "--delay",	 "10ms",
+			"--rate",  "100KB/s",	   "--spin",	 "35%",
+			"--out",   out,		   "--base-port", "32720",
+			"--quiet", NULL};
+	rc = t_run(argv, 60000, &so, &se);
+	if (rc != 0)
+		fail_msg("exit status %d; stderr: %s", rc, se ? se : "");
+	snprintf(path, sizeof(path), "%s/summary.json", out);
+	json = t_slurp(path);
+	assert_non_null(json);
+	assert_true(num_in(json, "spin_budget_percent") == 35);
+	assert_true(num_in(json, "wake_lead_mean_us") > 0);
+	assert_true(num_in(json, "spin_cpu_percent") >= 0);
+	free(json);
+	free(so);
+	free(se);
+
+	snprintf(out, sizeof(out), "%s/nospin", dir);
+	char *plain[] = {crystal,   "run",     "--duration", "1.5",
+			 "--peers", "4",       "--delay",    "10ms",
+			 "--rate",  "100KB/s", "--out",      out,
+			 "--base-port", "32730", "--quiet",  NULL};
+	rc = t_run(plain, 60000, &so, &se);
+	if (rc != 0)
+		fail_msg("exit status %d; stderr: %s", rc, se ? se : "");
+	snprintf(path, sizeof(path), "%s/summary.json", out);
+	json = t_slurp(path);
+	assert_non_null(json);
+	assert_true(num_in(json, "spin_budget_percent") == 0);
+	assert_true(num_in(json, "spin_cpu_percent") == 0);
+	assert_true(num_in(json, "wake_lead_mean_us") == 0);
+	assert_true(num_in(json, "wakeups") > 0);
 	free(json);
 	free(so);
 	free(se);
@@ -196,6 +246,10 @@ static void bad_options_exit_2(void **state)
 	    {{"--batch", "200ms"}, "--batch"},
 	    {{"--batch", "-1ms"}, "--batch"},
 	    {{"--batch", "soon"}, "--batch"},
+	    {{"--spin", "200%"}, "--spin"},
+	    {{"--spin", "0%"}, "--spin"},
+	    {{"--spin", "often"}, "--spin"},
+	    {{"--spin", "20"}, "--spin"},
 	    {{"--bogus"}, "--bogus"},
 	    {{"-D", "noequals"}, "-D"},
 	    {{"--peers"}, "--peers"}, /* no value */
@@ -865,6 +919,7 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(run_batch_and_busy_poll, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(run_spin, setup, teardown),
 	    cmocka_unit_test_setup_teardown(bad_options_exit_2, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(too_many_peers_for_the_descriptors,

@@ -349,10 +349,10 @@ int cr_node_create(const struct cr_node_config *cfg, cr_node **out,
 	e = init_params(n, err, errlen);
 	if (e)
 		goto fail;
-	if (!(cfg->spin_budget <= 1)) {
+	if (!(cfg->spin_budget >= 0 && cfg->spin_budget <= 1)) {
 		snprintf(err, errlen,
-			 "spin budget %g out of range: at most 1 (a whole core "
-			 "per worker), or negative for none",
+			 "spin budget %g out of range: 0 (no spinning) to 1 (a "
+			 "whole core per worker)",
 			 cfg->spin_budget);
 		e = -CR_EINVAL;
 		goto fail;
@@ -381,9 +381,7 @@ int cr_node_create(const struct cr_node_config *cfg, cr_node **out,
 		w->node = n;
 		w->id = i;
 		w->batch_ns = cfg->batch_ns ? cfg->batch_ns : CR__SHAPE_COALESCE;
-		w->spin_budget = cfg->spin_budget == 0 ? CR__SPIN_BUDGET
-				 : cfg->spin_budget < 0 ? 0
-							: cfg->spin_budget;
+		w->spin_budget = cfg->spin_budget;
 		w->peers = calloc(n->npeers / (size_t)n->nworkers + 2,
 				  sizeof(*w->peers));
 		if (!w->peers)
@@ -771,13 +769,26 @@ static void warmup_done(void *ctx, void *arg)
 	}
 	cr__hist_reset(&w->timers.lag);
 	cr__hist_reset(&w->late);
+	cr__hist_reset(&w->rx_late);
+	cr__hist_reset(&w->queueing);
+	cr__hist_reset(&w->wake_late);
+	w->late_over = w->rx_late_over = 0;
+	w->frames_after_full = 0;
 	w->shaped_writes = 0;
 	w->early_max = 0;
 	cr__hist_reset(&w->lag_mark);
 	cr__hist_reset(&w->late_mark);
+	cr__hist_reset(&w->rx_late_mark);
 	w->fid_links = 0;
 	w->fid_err_sum = 0;
 	w->fid_err_worst = 0;
+	w->fid_rx_links = 0;
+	w->fid_rx_err_sum = 0;
+	w->fid_rx_err_worst = 0;
+	w->fid_late_worst_ns = 0;
+	w->fid_late_worst_link[0] = 0;
+	w->fid_rx_worst_link[0] = 0;
+	w->fid_worst_link[0] = 0;
 }
 
 static void flush_log(void *ctx, void *arg)
@@ -1110,6 +1121,7 @@ static void wake_results(const cr_node *n, struct cr_node_result *r)
 		spin += (double)w->spin_ns;
 		windows += w->windows;
 		contended += w->contended_windows;
+		r->spin_misses += w->spin_misses;
 	}
 	r->contended_share = windows ? (double)contended / (double)windows : 0;
 	r->wakeups = wake.n;
@@ -1195,6 +1207,10 @@ static void fidelity(const cr_node *n, struct cr_node_result *r)
 		}
 	}
 	r->late_samples = late.n;
+	for (int i = 0; i < n->nworkers; i++) {
+		r->late_over += n->workers[i].late_over;
+		r->rx_late_over += n->workers[i].rx_late_over;
+	}
 	r->batch_ns = n->workers[0].batch_ns;
 	wake_results(n, r);
 	r->late_p50_ns = cr__hist_quantile(&late, 0.50);

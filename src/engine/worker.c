@@ -13,7 +13,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -141,22 +140,32 @@ static void flush_dirty(struct cr__worker *w)
  * earliest deadline, and it spins the last stretch: an idle handle keeps the
  * loop polling its sockets with a zero timeout, and the timers run when
  * their time comes.  The lead follows how late this worker's wake-ups from
- * sleep have been (their 99th percentile over the last window, plus a
- * margin, at most LEAD_MAX).  Spinning is held to spin_budget of a core:
- * past it the lead shrinks in proportion, so a worker whose deadlines are
- * dense spins less and is late more, and says so in its fidelity.  A loop
- * that never sleeps has no wake-up to be late, and so spins only while its
- * next deadline is nearer than the lead.
+ * sleep have been (the largest 99th percentile of the last eight windows,
+ * two seconds, plus a margin, at most LEAD_MAX): slow wake-ups come in
+ * spells, and one window holds few of them.  Spinning is held to
+ * spin_budget of a core: past it the lead shrinks in proportion, so a
+ * worker whose deadlines are dense spins less and is late more, and says
+ * so in its fidelity.  While other work keeps a core busy, spinning stops
+ * (see wake_adapt).  A loop that never sleeps has no wake-up to be late,
+ * and so spins only while its next deadline is nearer than the lead.
  */
 #define WAKE_WINDOW (250 * CR_MS)
 #define LEAD_INIT (500 * CR_US)
 #define LEAD_MAX (5 * CR_MS)
 #define LEAD_MARGIN (50 * CR_US)
 #define LEAD_MIN_SAMPLES 8
-/* Time runnable but waiting for a core, in a window, that says the cores
- * are contended; and how many windows spinning then stays off. */
-#define CONTENDED (WAKE_WINDOW / 100)
+/* Other work that keeps this share of a core busy, on average over a
+ * window, contends with the workers; and how many windows spinning then
+ * stays off. */
+#define CONTENDED 0.3
 #define SPIN_HOLD 8
+/* A deadline run later than this, half the fidelity threshold, although
+ * the worker spun for it is a miss: the spinning thread lost its core, or
+ * the loop was busy, where spinning does not help either.  A window with a
+ * miss stops spinning for SPIN_HOLD windows, doubling at each failure to
+ * SPIN_HOLD_MAX. */
+#define SPIN_MISS (500 * CR_US)
+#define SPIN_HOLD_MAX 64
 
 static void arm_fd(struct cr__worker *w, int64_t at)
 {
@@ -234,6 +243,9 @@ static void timerfd_cb(uv_poll_t *h, int status, int events)
 	}
 	w->sleep_from = -1;
 	w->fd_at = INT64_MIN; /* it has rung: unset */
+	/* the backstop rang while the worker spun: the spin lost its core */
+	if (w->spinning && now - cr__timers_next(&w->timers) > SPIN_MISS)
+		w->win_misses++;
 	run_timers(w);
 }
 
@@ -245,9 +257,14 @@ static void timer_ms_cb(uv_timer_t *t)
 static void spin_cb(uv_idle_t *h)
 {
 	struct cr__worker *w = h->loop->data;
+	int64_t now = cr__clock_now(w->clock);
+	int64_t next = cr__timers_next(&w->timers);
 
-	if (cr__timers_next(&w->timers) <= cr__clock_now(w->clock))
-		run_timers(w);
+	if (next > now)
+		return;
+	if (now - next > SPIN_MISS)
+		w->win_misses++;
+	run_timers(w);
 }
 
 static int64_t min64(int64_t a, int64_t b)
@@ -260,60 +277,97 @@ static int64_t max64(int64_t a, int64_t b)
 	return a > b ? a : b;
 }
 
-/* How long this thread has been runnable but not running since the last
- * call: the kernel's schedstat (its second field).  A thread that waits for
- * a core is competing with other work; a slow wake-up of an idle core does
- * not count here, as the thread is not runnable until the core is up. */
-static int64_t run_delay(struct cr__worker *w)
+/* The machine's busy time over all its cores (the first line of
+ * /proc/stat, in clock ticks), in ns; -1 where it cannot be read. */
+static int64_t machine_busy_ns(void)
 {
-	char buf[128];
-	uint64_t on_cpu, delay;
+	char buf[256];
+	unsigned long long v[8] = {0};
 	ssize_t n;
-	int64_t d;
+	long hz = sysconf(_SC_CLK_TCK);
 	/* opened each time, not kept: a descriptor is worth more to a peer */
-	int fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+	int fd = open("/proc/stat", O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0)
-		return 0;
+		return -1;
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
-	if (n <= 0)
-		return 0;
+	if (n <= 0 || hz <= 0)
+		return -1;
 	buf[n] = 0;
-	if (sscanf(buf, "%" SCNu64 " %" SCNu64, &on_cpu, &delay) != 2)
+	/* user nice system idle iowait irq softirq steal */
+	if (sscanf(buf, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
+		   &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) < 7)
+		return -1;
+	return (int64_t)((v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) *
+			 (CR_SEC / hz));
+}
+
+static int64_t self_cpu_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts))
+		return -1;
+	return (int64_t)ts.tv_sec * CR_SEC + ts.tv_nsec;
+}
+
+/* The cores that work other than this process kept busy since the last
+ * call, on average over `span`: other work the workers compete with.
+ * Slow wake-ups of idle cores do not show here (an idle core is not busy),
+ * which is what spinning is for. */
+static double other_load(struct cr__worker *w, int64_t span)
+{
+	int64_t busy = machine_busy_ns(), self = self_cpu_ns();
+	double load = 0;
+
+	if (busy < 0 || self < 0)
 		return 0;
-	d = (int64_t)delay - w->run_delay_ns;
-	w->run_delay_ns = (int64_t)delay;
-	return d;
+	if (w->busy_ns && span > 0)
+		load = (double)((busy - w->busy_ns) - (self - w->self_ns)) /
+		       (double)span;
+	w->busy_ns = busy;
+	w->self_ns = self;
+	return load;
 }
 
 /* At the end of a window: a lead from the window's wake-ups, within the
- * spin budget.  A worker that waited for a core in this window is competing
- * with other work: there spinning gains nothing and takes a core from
- * someone (a spinning thread also loses the scheduler's favour, and wakes
- * later still), so it stops spinning for a while. */
+ * spin budget.  While other work keeps a core busy the workers compete
+ * with it: spinning then gains nothing and takes a core from someone (and
+ * a spinning thread loses the scheduler's favour, so it wakes later
+ * still), so it stops for a while. */
 static void wake_adapt(struct cr__worker *w, int64_t now)
 {
 	int64_t span = now - w->win_from, lead = w->lead_ns;
-	int64_t waited = run_delay(w);
+	double others = other_load(w, span);
 	double frac;
 
 	w->spin_ns += w->win_spin_ns;
 	w->windows++;
 	w->lead_ns_sum += (double)w->lead_ns * (double)span;
 	w->lead_time_ns += span;
-	if (w->wake_win.n >= LEAD_MIN_SAMPLES)
-		w->lead_target_ns =
-			min64(cr__hist_quantile(&w->wake_win, 0.99) +
-				      LEAD_MARGIN,
-			      LEAD_MAX);
+	if (w->wake_win.n >= LEAD_MIN_SAMPLES) {
+		int64_t worst = 0;
+		w->wake_p99_ns[w->wake_p99_at++ % 8] =
+			cr__hist_quantile(&w->wake_win, 0.99);
+		for (int i = 0; i < 8; i++)
+			worst = max64(worst, w->wake_p99_ns[i]);
+		w->lead_target_ns = min64(worst + LEAD_MARGIN, LEAD_MAX);
+	}
 	frac = (double)w->win_spin_ns / (double)span;
-	if (getenv("CR_SPIN_DEBUG"))
-		fprintf(stderr, "w%d t=%.2f waited=%lld wake_n=%llu p99=%lld spin=%.3f lead=%lld target=%lld\n", w->id, now/1e9, (long long)waited, (unsigned long long)w->wake_win.n, (long long)cr__hist_quantile(&w->wake_win, 0.99), frac, (long long)lead, (long long)w->lead_target_ns);
-	if (waited > CONTENDED) {
+	w->spin_misses += w->win_misses;
+	if (others > CONTENDED) {
 		lead = 0;
 		w->spin_hold = SPIN_HOLD;
 		w->contended_windows++;
+	} else if (w->win_misses) {
+		/* spinning did not keep the deadlines: the core was taken
+		 * from under it (by the host of a virtual machine, say) */
+		lead = 0;
+		w->spin_hold = w->spin_backoff;
+		w->spin_backoff = w->spin_backoff * 2 > SPIN_HOLD_MAX
+					  ? SPIN_HOLD_MAX
+					  : w->spin_backoff * 2;
 	} else if (frac > w->spin_budget) {
 		lead = (int64_t)((double)lead * w->spin_budget / frac * 0.9);
 	} else if (w->spin_hold > 0) {
@@ -321,13 +375,18 @@ static void wake_adapt(struct cr__worker *w, int64_t now)
 	} else { /* grow back gently, so the budget does not oscillate */
 		lead = min64(w->lead_target_ns, lead + lead / 2 + 50 * CR_US);
 	}
+	if (w->spin_budget <= 0)
+		lead = 0; /* measuring only */
 	if (lead != w->lead_ns) {
 		w->lead_ns = lead;
 		w->armed_ns = INT64_MIN; /* rearm with the new lead */
 		cr__worker_rearm(w);
 	}
+	if (w->win_spin_ns && !w->win_misses)
+		w->spin_backoff = SPIN_HOLD; /* a clean window of spinning */
 	cr__hist_reset(&w->wake_win);
 	w->win_spin_ns = 0;
+	w->win_misses = 0;
 	w->win_from = now;
 }
 
@@ -339,6 +398,10 @@ static void wake_plan(struct cr__worker *w)
 
 	if (now - w->win_from >= WAKE_WINDOW)
 		wake_adapt(w, now);
+	if (w->spin_budget <= 0) { /* only the wake-ups are measured */
+		w->sleep_from = now;
+		return;
+	}
 	if (w->lead_ns && w->armed_ns != INT64_MAX &&
 	    w->armed_ns - now <= w->lead_ns && !w->stopping) {
 		if (!w->spinning) {
@@ -392,8 +455,7 @@ static void flush_hook_cb(uv_prepare_t *h)
 	flush_dirty(w);
 	if (cr__timers_next(&w->timers) < w->armed_ns)
 		cr__worker_rearm(w);
-	if (w->spin_budget > 0)
-		wake_plan(w);
+	wake_plan(w);
 }
 
 /* --- life cycle ------------------------------------------------------------- */
@@ -484,12 +546,12 @@ int cr__worker_setup(struct cr__worker *w)
 	uv_timer_init(&w->loop, &w->timer_ms);
 	w->timer_ms.data = (void *)(uintptr_t)timer_ms_cb;
 	uv_idle_init(&w->loop, &w->spin);
-	run_delay(w); /* from here on */
 	/* spinning needs a timer with a fine wake-up, and is pointless when
 	 * the loop never sleeps */
 	if (w->timer_fd < 0 || n->cfg.busy_poll)
 		w->spin_budget = 0;
 	w->lead_ns = w->spin_budget > 0 ? LEAD_INIT : 0;
+	w->spin_backoff = SPIN_HOLD;
 
 	/* peers born later open theirs at birth */
 	for (size_t i = 0; i < w->npeers; i++) {

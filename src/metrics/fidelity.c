@@ -36,14 +36,20 @@ void cr_fidelity_judge(struct cr_node_result *r)
 			why += k, left -= (size_t)k;                           \
 		r->degraded = true;                                            \
 	} while (0)
-	if (r->late_p99_ns > CR_FID_LATE_P99_NS)
-		DEGRADED("releases late by %.0f us at p99 > %lld us",
+	if ((double)r->late_over > CR_FID_LATE_SHARE * (double)r->late_samples)
+		DEGRADED("releases late by %.0f us at p99 > %lld us (%.2f%% "
+			 "later than that)",
 			 (double)r->late_p99_ns / 1e3,
-			 CR_FID_LATE_P99_NS / CR_US);
-	if (r->rx_late_p99_ns > CR_FID_LATE_P99_NS)
-		DEGRADED("downloads resumed late by %.0f us at p99 > %lld us",
+			 CR_FID_LATE_P99_NS / CR_US,
+			 100.0 * (double)r->late_over / (double)r->late_samples);
+	if ((double)r->rx_late_over >
+	    CR_FID_LATE_SHARE * (double)r->rx_late_samples)
+		DEGRADED("downloads resumed late by %.0f us at p99 > %lld us "
+			 "(%.2f%% later than that)",
 			 (double)r->rx_late_p99_ns / 1e3,
-			 CR_FID_LATE_P99_NS / CR_US);
+			 CR_FID_LATE_P99_NS / CR_US,
+			 100.0 * (double)r->rx_late_over /
+				 (double)r->rx_late_samples);
 	if (r->rate_err_mean > CR_FID_RATE_ERR_MEAN)
 		DEGRADED("link rates off by %.2f%% on average > %.0f%%",
 			 100 * r->rate_err_mean, 100 * CR_FID_RATE_ERR_MEAN);

@@ -85,6 +85,7 @@ static int64_t jitter(struct cr_peer *p)
 static void note_written(struct cr__worker *w, int64_t release, int64_t now)
 {
 	cr__hist_add(&w->late, now - release);
+	w->late_over += now - release > CR_FID_LATE_P99_NS;
 	if (release - now > w->early_max)
 		w->early_max = release - now;
 }
@@ -606,6 +607,7 @@ static void rx_cb(void *ctx, void *arg)
 	CR__UNUSED(ctx);
 	/* the download link's release: reading resumes now */
 	cr__hist_add(&c->w->rx_late, late);
+	c->w->rx_late_over += late > CR_FID_LATE_P99_NS;
 	if (!f->rx_waits++)
 		f->rx_first_wait_ns = c->rx_due;
 	f->rx_last_wait_ns = now;
@@ -700,6 +702,7 @@ static void udp_rx_cb(void *ctx, void *arg)
 
 	CR__UNUSED(arg);
 	cr__hist_add(&p->w->rx_late, now_of(p) - p->udp_rx_due);
+	p->w->rx_late_over += now_of(p) - p->udp_rx_due > CR_FID_LATE_P99_NS;
 	p->udp_rx_timer = 0;
 	udp_rx_drain(p);
 }
