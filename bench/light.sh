@@ -3,13 +3,16 @@
 #
 # bench/light.sh - the fidelity verdict of light runs: the examples a new
 # user starts with, run many times, on an otherwise idle machine and beside
-# one CPU-bound process, with the workers' early wake-ups (--spin auto, the
-# default) and without them (--spin off).  It reports how many runs said
-# "ok", the CPU they took and the share of it spent spinning, and the
-# release lateness behind each verdict.  `make bench` runs it
-# (BENCH_FIGS=light); bench/README.md has its latest numbers.
+# one CPU-bound process, with the workers sleeping until their deadlines
+# (the default, --spin off) and waking early to spin the last stretch
+# (--spin auto).  It reports how many runs said "ok", the CPU they took and
+# the share of it spent spinning, and the release lateness behind each
+# verdict.  `make bench` runs it (BENCH_FIGS=light); bench/README.md has
+# its latest numbers.
 #
-#   sh bench/light.sh                the default set (about 25 minutes)
+#   sh bench/light.sh                the default set (about 17 minutes)
+#   BENCH_LIGHT_SPIN="off auto busy1" sh bench/light.sh   with the
+#                                    busy-polling reference (26 minutes)
 #   BENCH_LIGHT_RUNS=3 sh bench/light.sh
 #
 # Environment (all optional):
@@ -18,7 +21,9 @@
 #                         "examples/vanilla-50.ini examples/churn.ini")
 #   BENCH_LIGHT_SECONDS   --duration of each run, seconds (default 12; 0:
 #                         each example's own duration)
-#   BENCH_LIGHT_SPIN      the --spin values compared (default "auto off")
+#   BENCH_LIGHT_SPIN      the modes compared (default "off auto"): a --spin
+#                         value (off, auto, N%), or busy1 for --busy-poll with
+#                         one worker, the precise and costly reference
 #   BENCH_LIGHT_LOADS     idle and/or hog (default "idle hog"); hog runs one
 #                         CPU-bound process beside each run
 #   BENCH_RESULTS         directory for light.csv (default bench/results)
@@ -37,7 +42,7 @@ RESULTS=${BENCH_RESULTS:-$ROOT/bench/results}
 RUNS=${BENCH_LIGHT_RUNS:-10}
 EXAMPLES=${BENCH_LIGHT_EXAMPLES:-examples/vanilla-50.ini examples/churn.ini}
 SECS=${BENCH_LIGHT_SECONDS:-12}
-SPINS=${BENCH_LIGHT_SPIN:-auto off}
+SPINS=${BENCH_LIGHT_SPIN:-off auto}
 LOADS=${BENCH_LIGHT_LOADS:-idle hog}
 
 warn() { printf 'bench: %s\n' "$*" >&2; }
@@ -106,7 +111,11 @@ for load in $LOADS; do
 			for spin in $SPINS; do
 				n=$((n + 1))
 				d=$TMP/run-$n
-				set -- run "$ROOT/$x" --quiet --spin "$spin" --out "$d"
+				if [ "$spin" = busy1 ]; then
+					set -- run "$ROOT/$x" --quiet --busy-poll --workers 1 --out "$d"
+				else
+					set -- run "$ROOT/$x" --quiet --spin "$spin" --out "$d"
+				fi
 				[ "$SECS" -gt 0 ] && set -- "$@" --duration "$SECS"
 				if [ -t 2 ]; then
 					printf '\r\033[K%s %s --spin %s, run %d/%d' "$name" "$load" "$spin" "$r" "$RUNS" >&2
