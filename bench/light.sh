@@ -22,8 +22,9 @@
 #   BENCH_LIGHT_SECONDS   --duration of each run, seconds (default 12; 0:
 #                         each example's own duration)
 #   BENCH_LIGHT_SPIN      the modes compared (default "off auto"): a --spin
-#                         value (off, auto, N%), or busy1 for --busy-poll with
-#                         one worker, the precise and costly reference
+#                         value (off, auto, N%), w1 or w2 for --workers 1 or
+#                         2, or busy1 for --busy-poll with one worker, the
+#                         precise and costly reference
 #   BENCH_LIGHT_LOADS     idle and/or hog (default "idle hog"); hog runs one
 #                         CPU-bound process beside each run
 #   BENCH_RESULTS         directory for light.csv (default bench/results)
@@ -113,6 +114,10 @@ for load in $LOADS; do
 				d=$TMP/run-$n
 				if [ "$spin" = busy1 ]; then
 					set -- run "$ROOT/$x" --quiet --busy-poll --workers 1 --out "$d"
+				elif [ "$spin" = w1 ]; then
+					set -- run "$ROOT/$x" --quiet --workers 1 --out "$d"
+				elif [ "$spin" = w2 ]; then
+					set -- run "$ROOT/$x" --quiet --workers 2 --out "$d"
 				else
 					set -- run "$ROOT/$x" --quiet --spin "$spin" --out "$d"
 				fi

@@ -469,6 +469,8 @@ struct cr__peer_stats {
 	uint64_t udp_dropped;	 /* the local socket or queue refused it */
 	uint64_t udp_lost;	 /* emulated loss */
 	uint64_t udp_rx_dropped; /* over the download queue */
+	uint64_t udp_rx_overflow; /* the kernel dropped them: the socket
+				   * buffer was full (SO_RXQ_OVFL) */
 	uint64_t bad_frames;
 	uint64_t bad_datagrams;
 	uint64_t departures;

@@ -185,7 +185,7 @@ struct cr_node_result {
 	/* the link whose writes were latest on average */
 	int64_t added_delay_worst_mean_ns;
 	char added_delay_worst_link[2 * CR_ADDR_STRLEN + 8];
-	uint64_t udp_lost, udp_dropped, udp_rx_dropped;
+	uint64_t udp_lost, udp_dropped, udp_rx_dropped, udp_rx_overflow;
 	uint64_t births, deaths, failed_births;
 	/* stream quality (see cr_report_playback) */
 	struct cr_node_dist continuity;	      /* played / due */

@@ -50,6 +50,7 @@ struct rec {
 	bool check_order;	/* TCP: every message the next in sequence */
 	uint64_t next_seq, out_of_order, wrong_size;
 	uint32_t want_size;
+	int64_t stall_ns; /* block the worker this long at the first frame */
 };
 
 static struct rec recs[65536];
@@ -94,6 +95,12 @@ static void meter_data(cr_peer *p, const cr_addr *from, cr_msg *m)
 		for (size_t i = 0; i < n; i++)
 			cr_send(p, &down[i], m, proto);
 		return;
+	}
+	if (r->stall_ns) {
+		struct timespec ts = {r->stall_ns / CR_SEC, r->stall_ns % CR_SEC};
+
+		r->stall_ns = 0;
+		nanosleep(&ts, NULL);
 	}
 	r->bytes += frame;
 	r->msgs++;
@@ -632,7 +639,8 @@ static void test_fidelity_counts(void **state)
 /* The verdict judges what the emulation delivered.  A run whose timers
  * were late but whose releases were not is not degraded; releases late on
  * either side, or a link's rate off, sending or receiving, are; an
- * unshaped run never is.  Lateness is judged on exact counts: a p99 read
+ * unshaped run never is; datagrams dropped by a full socket buffer are.
+ * Lateness is judged on exact counts: a p99 read
  * off the histogram (the top of its bucket, up to 12.5% high) above 1 ms
  * with fewer than 1% of the releases later than 1 ms is not degraded. */
 static void test_fidelity_verdict(void **state)
@@ -688,6 +696,16 @@ static void test_fidelity_verdict(void **state)
 	r.rx_rate_err_mean = 0.02;
 	cr_fidelity_judge(&r);
 	assert_non_null(strstr(r.degraded_reason, "download rates off by 2.00%"));
+	r.rx_rate_err_mean = 0;
+	r.rx_rate_err_worst = 0;
+
+	/* datagrams the kernel dropped were lost by the machine */
+	r.udp_rx_overflow = 3;
+	cr_fidelity_judge(&r);
+	assert_true(r.degraded);
+	assert_string_equal(r.degraded_reason,
+			    "3 datagrams dropped by full socket buffers, not "
+			    "by the emulation");
 
 	r.shaped = false;
 	cr_fidelity_judge(&r);
@@ -795,9 +813,12 @@ static void test_download_pushback(void **state)
 	cr_node_destroy(n);
 }
 
-/* 10% UDP loss over 10,000 datagrams: 10% +- 2% lost, all of it counted
- * as emulated loss, and the same seed loses the same datagrams. */
-static void udp_loss_run(uint64_t seed, uint8_t *seen_out, uint64_t *lost)
+/* 10% UDP loss over 10,000 datagrams: 10% +- 2% lost, every datagram
+ * either received or counted (as emulated loss, or as dropped by a full
+ * socket buffer should the machine stall), and the same seed loses the
+ * same datagrams. */
+static void udp_loss_run(uint64_t seed, uint8_t *seen_out, uint64_t *lost,
+			 uint64_t *overflow)
 {
 	struct exp e = {.duration = 3 * CR_SEC, .seed = seed};
 	struct rec *r = &recs[26601];
@@ -832,6 +853,7 @@ static void udp_loss_run(uint64_t seed, uint8_t *seen_out, uint64_t *lost)
 	assert_int_equal(cr_node_create(&cfg, &n, err, sizeof(err)), 0);
 	assert_int_equal(cr_node_run(n, err, sizeof(err)), 0);
 	*lost = cr_node_peer_stats(n, s)->udp_lost;
+	*overflow = cr_node_peer_stats(n, d)->udp_rx_overflow;
 	assert_int_equal(cr_node_peer_stats(n, s)->udp_dropped, 0);
 	assert_int_equal(cr_node_peer_stats(n, d)->udp_rx_dropped, 0);
 	memcpy(seen_out, r->seen, 10000);
@@ -841,27 +863,84 @@ static void udp_loss_run(uint64_t seed, uint8_t *seen_out, uint64_t *lost)
 static void test_udp_loss(void **state)
 {
 	uint8_t *a = malloc(10000), *b = malloc(10000), *c = malloc(10000);
-	uint64_t lost_a, lost_b, lost_c, got = 0;
-	size_t differ = 0;
+	uint64_t lost_a, lost_b, lost_c, ovf_a, ovf_b, ovf_c, got = 0;
+	size_t differ = 0, same_seed_differ = 0;
 
 	(void)state;
-	udp_loss_run(7, a, &lost_a);
-	udp_loss_run(7, b, &lost_b);
-	udp_loss_run(8, c, &lost_c);
+	udp_loss_run(7, a, &lost_a, &ovf_a);
+	udp_loss_run(7, b, &lost_b, &ovf_b);
+	udp_loss_run(8, c, &lost_c, &ovf_c);
 	for (size_t i = 0; i < 10000; i++) {
 		assert_true(a[i] <= 1); /* nothing twice */
 		got += a[i];
 		differ += a[i] != c[i];
+		same_seed_differ += a[i] != b[i];
 	}
-	/* every datagram not received was lost by the emulation */
-	assert_int_equal(got + lost_a, 10000);
+	/* every datagram not received was lost by the emulation, or, if a
+	 * worker stalled, dropped by the kernel and counted as such */
+	assert_int_equal(got + lost_a + ovf_a, 10000);
 	assert_true(lost_a >= 800 && lost_a <= 1200);
-	assert_memory_equal(a, b, 10000);
+	/* the emulation loses the same datagrams for the same seed: any
+	 * difference is one the kernel dropped */
 	assert_int_equal(lost_a, lost_b);
+	assert_true(same_seed_differ <= ovf_a + ovf_b);
 	assert_true(differ > 0); /* another seed, other datagrams */
 	free(a);
 	free(b);
 	free(c);
+}
+
+/* A receiver whose worker stalls for 500 ms while 10,000 datagrams a second
+ * arrive: the kernel drops what its socket buffer cannot hold, and those
+ * are counted, so that every datagram is either received or accounted
+ * for, and the run is degraded. */
+static void test_udp_overflow_counted(void **state)
+{
+	struct exp e = {.duration = 3 * CR_SEC};
+	struct rec *r = &recs[26801];
+	struct cr_node_config cfg = {0};
+	struct cr_node_result res;
+	cr_node *n = NULL;
+	char err[256];
+	size_t s, d;
+	uint64_t got = 0, ovf;
+
+	(void)state;
+	rec_reset();
+	s = add_peer(&e, 26800);
+	d = add_peer(&e, 26801);
+	e.lim[s].upload_Bps = 10000000; /* shaped, so that it is judged */
+	connect_peers(&e, s, d);
+	add_source(&e, s, 100, 1000000, 10000);
+	e.params[0] = (struct cr_node_param){"proto", "udp"};
+	e.nparams = 1;
+	r->seen = calloc(10000, 1);
+	r->nseen = 10000;
+	r->stall_ns = 500 * CR_MS;
+
+	cfg.name = "test-shaper";
+	cfg.duration_ns = e.duration;
+	cfg.workers = 2;
+	cfg.algo = &meter;
+	cfg.peers = e.peers;
+	cfg.npeers = e.npeers;
+	cfg.sources = e.src;
+	cfg.nsources = e.nsrc;
+	cfg.params = e.params;
+	cfg.nparams = e.nparams;
+	cfg.log_level = CR_LOG_WARN;
+	assert_int_equal(cr_node_create(&cfg, &n, err, sizeof(err)), 0);
+	assert_int_equal(cr_node_run(n, err, sizeof(err)), 0);
+	for (size_t i = 0; i < 10000; i++)
+		got += r->seen[i];
+	ovf = cr_node_peer_stats(n, d)->udp_rx_overflow;
+	assert_true(ovf > 0);
+	assert_int_equal(got + ovf, 10000);
+	cr_node_result(n, &res);
+	assert_int_equal(res.udp_rx_overflow, ovf);
+	assert_true(res.degraded);
+	assert_non_null(strstr(res.degraded_reason, "full socket buffers"));
+	cr_node_destroy(n);
 }
 
 /* Datagrams offered at twice a 100 KB/s upload: what the sender counts as
@@ -924,6 +1003,7 @@ int main(void)
 		cmocka_unit_test(test_total_limit),
 		cmocka_unit_test(test_download_pushback),
 		cmocka_unit_test(test_udp_loss),
+		cmocka_unit_test(test_udp_overflow_counted),
 		cmocka_unit_test(test_udp_out_is_what_left),
 		cmocka_unit_test(test_batch),
 		cmocka_unit_test(test_batch_default),

@@ -830,6 +830,7 @@ static int write_summary(const char *dir, const struct run_opts *o,
 	cr_json_uint(&j, "udp_lost", r->udp_lost);
 	cr_json_uint(&j, "udp_dropped", r->udp_dropped);
 	cr_json_uint(&j, "udp_rx_dropped", r->udp_rx_dropped);
+	cr_json_uint(&j, "udp_rx_overflow", r->udp_rx_overflow);
 	cr_json_close(&j);
 	cr_json_object(&j, "parameters");
 	cr_json_str(&j, "algorithm", algo->name);

@@ -1189,6 +1189,7 @@ static void fidelity(const cr_node *n, struct cr_node_result *r)
 		r->failed_births += p->st.failed_births;
 		r->udp_dropped += p->st.udp_dropped;
 		r->udp_rx_dropped += p->st.udp_rx_dropped;
+		r->udp_rx_overflow += p->st.udp_rx_overflow;
 	}
 	for (int i = 0; i < n->nworkers; i++) {
 		const struct cr__worker *w = &n->workers[i];

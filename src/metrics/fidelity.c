@@ -10,6 +10,8 @@
  * the emulation nothing, and a late one that releases something shows in
  * the releases.  Waiting for a link (its rate, or a receiver that does not
  * read) is queueing, part of what is emulated, and not judged either.
+ * Datagrams the kernel dropped because a peer's socket buffer was full
+ * were lost by the machine, not by the emulation: any of them degrades.
  */
 #include "../node.h"
 
@@ -63,5 +65,9 @@ void cr_fidelity_judge(struct cr_node_result *r)
 		DEGRADED("download of link %s off by %+.2f%% > %.0f%%",
 			 r->rx_rate_worst_link, 100 * r->rx_rate_err_worst,
 			 100 * CR_FID_RATE_ERR_WORST);
+	if (r->udp_rx_overflow)
+		DEGRADED("%llu datagrams dropped by full socket buffers, "
+			 "not by the emulation",
+			 (unsigned long long)r->udp_rx_overflow);
 #undef DEGRADED
 }

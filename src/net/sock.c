@@ -19,6 +19,8 @@
 #define UDP_MAX_FRAME 65507u
 #define UDP_QUEUE_MAX 4096u
 #define UDP_READS_PER_WAKE 64
+/* the receive buffer asked for each peer's UDP socket */
+#define UDP_RCVBUF (1 << 20)
 #define BAD_FRAME_LOGS 10
 
 static void listen_cb(uv_poll_t *h, int status, int events)
@@ -85,6 +87,12 @@ int cr__peer_open_sockets(struct cr_peer *p, char *err, size_t errlen)
 		return open_err(p, "socket (UDP)", err, errlen);
 	if (bind(p->udp_fd, (struct sockaddr *)&ss, sl) < 0)
 		return open_err(p, "bind (UDP)", err, errlen);
+	/* a worker that stalls for a moment should not lose datagrams to a
+	 * full socket buffer (the kernel caps this at net.core.rmem_max);
+	 * whatever the kernel still drops is counted (udp_rx_overflow) */
+	setsockopt(p->udp_fd, SOL_SOCKET, SO_RCVBUF, &(int){UDP_RCVBUF},
+		   sizeof(int));
+	setsockopt(p->udp_fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one));
 
 	uv_poll_init_socket(&p->w->loop, &p->listen_poll, p->listen_fd);
 	p->listen_poll.data = p;
@@ -243,6 +251,21 @@ static void udp_bad(struct cr_peer *p, const char *from, const char *why)
 				 : "");
 }
 
+
+/* The kernel's count of datagrams it dropped at this socket, its receive
+ * buffer being full, rides on each datagram read after a drop. */
+static void udp_note_overflow(struct cr_peer *p, struct msghdr *mh)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		uint32_t drops;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL)
+			continue;
+		memcpy(&drops, CMSG_DATA(c), sizeof(drops));
+		if (drops > p->st.udp_rx_overflow)
+			p->st.udp_rx_overflow = drops;
+	}
+}
 static void udp_read(struct cr_peer *p)
 {
 	cr__pool *pool = &p->w->pool;
@@ -266,13 +289,25 @@ static void udp_read(struct cr_peer *p)
 			if (!s)
 				return;
 		}
-		r = recvfrom(p->udp_fd, s->data + s->fill, UDP_MAX_FRAME, 0,
-			     (struct sockaddr *)&ss, &sl);
+		struct iovec iov = {s->data + s->fill, UDP_MAX_FRAME};
+		union {
+			struct cmsghdr align;
+			char buf[CMSG_SPACE(sizeof(uint32_t))];
+		} cbuf;
+		struct msghdr mh = {.msg_name = &ss,
+				    .msg_namelen = sl,
+				    .msg_iov = &iov,
+				    .msg_iovlen = 1,
+				    .msg_control = cbuf.buf,
+				    .msg_controllen = sizeof(cbuf.buf)};
+
+		r = recvmsg(p->udp_fd, &mh, 0);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
 			return; /* EAGAIN, or an ICMP error for an old send */
 		}
+		udp_note_overflow(p, &mh);
 		cr__addr_from_sockaddr(&fa, (struct sockaddr *)&ss);
 		if ((size_t)r < CR__HDR_SIZE) {
 			udp_bad(p, cr_addr_format(&fa, from, sizeof(from)),
