@@ -13,8 +13,8 @@
 # each beside a plain-C paced relay.  Tables go to stdout, CSV to
 # bench/results/.  See bench/README.md.
 #
-#   make bench                      everything (about 17 minutes on 2 cores)
-#   BENCH_QUICK=1 make bench        one short run per point (about 4 minutes)
+#   make bench                      everything (about 35 minutes on 2 cores)
+#   BENCH_QUICK=1 make bench        one short run per point (about 6 minutes)
 #   sh bench/run.sh                 the same without rebuilding crystal
 #
 # Environment (all optional):
@@ -28,7 +28,7 @@
 #                     light (bench/light.sh: how often the light examples
 #                     judge their fidelity ok, with their spin's CPU)
 #                     (fig4, fig9, fig6, fig7 and all are accepted too);
-#                     default "4 9 fidelity 6 7"
+#                     default "4 9 fidelity 6 7 light"
 #   BENCH_PEERS       Fig. 4-5 peer counts (default "10 50 100 200 500 1000")
 #   BENCH_SIZES       Fig. 9 message sizes in bytes
 #                     (default "1024 2048 5120 10240 20480 40960")
