@@ -8,6 +8,8 @@
  *     them out and counts them;
  *   - random garbage, truncations and byte flips never crash a parser
  *     and, when refused, always name a line of the file;
+ *   - a file without sessions loads; the loader from memory reads as the
+ *     loader from a file does;
  *   - the files under examples/ load.
  */
 #include "../src/core/units.h"
@@ -329,6 +331,77 @@ static void test_experiment_defaults(void **state)
 	assert_string_equal(e.algorithm, "relay");
 	assert_int_equal(e.classes[0].line, 6);
 	cr_experiment_free(&e);
+}
+
+/* A file with no [session] is valid (peers that only take part, or a
+ * topology of pings): the session checks must not index the NULL session
+ * array (UBSan, clang: "applying zero offset to null pointer"). */
+static void test_experiment_without_sessions(void **state)
+{
+	static const char text[] =
+	    "[experiment]\nname = nosession\nduration = 5s\n"
+	    "[tracker]\naddress = 127.0.0.1:19999\n"
+	    "[class peers]\ncount = 3\naddresses = 127.0.0.1:20001-20003\n"
+	    "[class more]\ncount = 1\naddresses = 127.0.0.1:20004\n";
+	struct cr_experiment e;
+	char path[256], err[512];
+
+	put("nosession.ini", text, path);
+	assert_int_equal(cr_experiment_load(path, &e, err, sizeof(err)), 0);
+	assert_int_equal(e.nsessions, 0);
+	assert_null(e.sessions);
+	assert_int_equal(e.npeers, 4);
+	cr_experiment_free(&e);
+}
+
+/* The loader from memory reads as the loader from a file: the same values,
+ * the same errors (naming the path given), an empty text, and NUL bytes
+ * refused. */
+static void test_experiment_from_memory(void **state)
+{
+	static const char bad[] = "[experiment]\nname = x\nduration = 0\n";
+	static const char nul[] = "[experiment]\nname = x\0y\n";
+	struct cr_experiment a, b;
+	char text[sizeof(full_exp) + 64], path[256], err[512], err2[512];
+
+	put_referenced_files();
+	snprintf(text, sizeof(text), full_exp, dir);
+	put("full.ini", text, path);
+	assert_int_equal(cr_experiment_load(path, &a, err, sizeof(err)), 0);
+	assert_int_equal(cr_experiment_load_mem(path, text, strlen(text), &b,
+						err, sizeof(err)),
+			 0);
+	assert_string_equal(a.name, b.name);
+	assert_string_equal(a.dir, b.dir);
+	assert_string_equal(a.events_path, b.events_path);
+	assert_int_equal(a.npeers, b.npeers);
+	assert_int_equal(a.nsessions, b.nsessions);
+	assert_int_equal(a.nparams, b.nparams);
+	assert_int_equal(a.duration_ns, b.duration_ns);
+	for (size_t i = 0; i < a.nclasses; i++)
+		assert_memory_equal(a.classes[i].addrs, b.classes[i].addrs,
+				    a.classes[i].count * sizeof(cr_addr));
+	cr_experiment_free(&a);
+	cr_experiment_free(&b);
+
+	put("bad.ini", bad, path);
+	assert_int_equal(cr_experiment_load(path, &a, err, sizeof(err)),
+			 -CR_EINVAL);
+	assert_int_equal(cr_experiment_load_mem(path, bad, strlen(bad), &b,
+						err2, sizeof(err2)),
+			 -CR_EINVAL);
+	assert_string_equal(err, err2);
+	assert_true(all_zero(&b, sizeof(b)));
+
+	assert_int_equal(
+	    cr_experiment_load_mem("nul.ini", nul, sizeof(nul) - 1, &b, err,
+				   sizeof(err)),
+	    -CR_EINVAL);
+	check_err("NUL", err, "nul.ini", 2, "a NUL byte");
+	assert_int_equal(
+	    cr_experiment_load_mem("empty.ini", "", 0, &b, err, sizeof(err)),
+	    -CR_EINVAL);
+	check_err("empty", err, "empty.ini", 1, "no [experiment] section");
 }
 
 static void test_experiment_ranges(void **state)
@@ -1158,6 +1231,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_experiment_full, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_experiment_defaults, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_experiment_without_sessions,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_experiment_from_memory, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_experiment_ranges, setup,
 					    teardown),

@@ -105,6 +105,11 @@ struct cr_experiment {
  * nothing (all zero); on success free it with cr_experiment_free. */
 int cr_experiment_load(const char *path, struct cr_experiment *out, char *err,
 		       size_t errlen);
+/* The same, from the file's text in memory (len bytes, NUL bytes in it
+ * refused as in a file): `path` names it in messages and is the base of
+ * the relative paths in it.  For tests and fuzzing. */
+int cr_experiment_load_mem(const char *path, const char *text, size_t len,
+			   struct cr_experiment *out, char *err, size_t errlen);
 /* Frees what load allocated; safe on an all-zero experiment, and twice. */
 void cr_experiment_free(struct cr_experiment *e);
 
