@@ -494,6 +494,11 @@ static const struct bad_case bad_experiments[] = {
      "core)"},
     {"count 0", BASE "[class b]\ncount = 0\n", 12,
      "count '0': expected a whole number from 1 to 1000000"},
+    {"too many peers in all",
+     BASE "[class b]\ncount = 1000000\naddresses = 127.1.0.0-127.31.0.0:9\n",
+     12,
+     "class b: count 1000000 makes 1000010 peers with the classes before "
+     "it; an experiment has at most 1000000"},
     {"loss out of range", BASE CLASS_B "loss = 1.5\n", 14,
      "loss '1.5': expected a probability from 0 to 1"},
     {"peers_per_reply 0",

@@ -1070,6 +1070,13 @@ static int expand_class(struct loader *ld, const struct sect *s)
 		    ld, s->key_line[CL_ADDRESSES], -CR_EINVAL,
 		    "class %s: %s holds %llu addresses, count is %zu", c->name,
 		    s->range_text, (unsigned long long)s->range.size, c->count);
+	if (c->count > CR_EXPERIMENT_MAX_PEERS - ld->e->npeers)
+		return fail_at(ld, s->key_line[CL_COUNT], -CR_EINVAL,
+			       "class %s: count %zu makes %zu peers with the "
+			       "classes before it; an experiment has at most "
+			       "%d",
+			       c->name, c->count, ld->e->npeers + c->count,
+			       CR_EXPERIMENT_MAX_PEERS);
 	c->addrs = malloc(c->count * sizeof(*c->addrs));
 	if (!c->addrs)
 		return fail_at(ld, s->line, -CR_ENOMEM, "out of memory");

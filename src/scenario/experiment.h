@@ -14,8 +14,12 @@
 #define CR_NAME_MAX 64
 #define CR_PATH_MAX 4096
 
-/* Most peers one class may hold. */
+/* Most peers one class may hold, and all the classes of an experiment
+ * (one node runs them all, and no host has descriptors for more): the
+ * addresses a file of a few bytes makes the loader expand stay within
+ * tens of MB. */
 #define CR_CLASS_MAX_PEERS 1000000
+#define CR_EXPERIMENT_MAX_PEERS 1000000
 
 /* A class of peers: how many, where, and their access link. */
 struct cr_peer_class {
