@@ -11,8 +11,8 @@
  *   - played back in file order, each peer's events go forward in time,
  *     start with a birth, and nothing but a birth follows a death.
  */
-#include "fuzz.h"
 #include "../src/scenario/events.h"
+#include "fuzz.h"
 
 #include <string.h>
 

@@ -13,8 +13,8 @@
  *   - the warm-up is shorter than the run, a tracker in a node has an
  *     address of its own and a timeout longer than its interval.
  */
-#include "fuzz.h"
 #include "../src/scenario/experiment.h"
+#include "fuzz.h"
 
 #include <string.h>
 #include <unistd.h>

@@ -5,8 +5,8 @@
  * pair's reverse present (given, or taken from the pair), delays not
  * negative, and no more pairs than twice the lines of the file.
  */
-#include "fuzz.h"
 #include "../src/scenario/matrix.h"
+#include "fuzz.h"
 
 #include <string.h>
 

@@ -15,8 +15,8 @@
  * p5 <= p50 <= p95); and the tables are made of them (text, CSV and HTML,
  * to /dev/null).  The plots (gnuplot) are left out.
  */
-#include "fuzz.h"
 #include "../src/cli/report.h"
+#include "fuzz.h"
 
 #include <math.h>
 #include <string.h>
@@ -25,9 +25,8 @@
 
 #define NFILES 5
 
-static const char *const files[NFILES] = {"summary.json", "node.csv",
-					  "workers.csv", "peers.csv",
-					  "peers-final.csv"};
+static const char *const files[NFILES] = {
+    "summary.json", "node.csv", "workers.csv", "peers.csv", "peers-final.csv"};
 static char top[64], dirs[2][96];
 static FILE *null_out;
 
@@ -120,8 +119,7 @@ static void check_dist(const struct rp_run *r)
 	if (n) {
 		FZ_CHECK(d.peers == (double)n);
 		FZ_CHECK(d.min <= d.p5 && d.p5 <= d.p50 && d.p50 <= d.p95);
-		FZ_CHECK(isnan(d.mean) ||
-			 d.mean >= d.min - fabs(d.min) * 1e-9);
+		FZ_CHECK(isnan(d.mean) || d.mean >= d.min - fabs(d.min) * 1e-9);
 	}
 	free(v);
 }

@@ -7,8 +7,8 @@
  * peer on one line at most, never its own neighbour, no neighbour twice,
  * and at least one neighbour a line.
  */
-#include "fuzz.h"
 #include "../src/scenario/events.h"
+#include "fuzz.h"
 
 #include <string.h>
 

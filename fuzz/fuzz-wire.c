@@ -20,8 +20,8 @@
  * timer) is in src/net/conn.c and is exercised against a live node by
  * tests/test-frames.c, not here.
  */
-#include "fuzz.h"
 #include "../src/internal.h"
+#include "fuzz.h"
 
 #include <string.h>
 
