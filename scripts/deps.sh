@@ -2,7 +2,10 @@
 # Installs the Debian packages Crystal needs; quiet and quick when nothing
 # is missing.  Run as root (or through sudo) on Debian 12.
 set -eu
-PKGS="make gcc libc6-dev clang pkg-config libuv1-dev libcmocka-dev libinih-dev libgsl-dev libjansson-dev gnuplot-nox ffmpeg iproute2"
+# libclang-rt-14-dev: the sanitizer and libFuzzer runtimes of Debian 12's
+# clang (14), which clang only recommends (make check CC=clang SANITIZE=1,
+# make fuzz)
+PKGS="make gcc libc6-dev clang libclang-rt-14-dev pkg-config libuv1-dev libcmocka-dev libinih-dev libgsl-dev libjansson-dev gnuplot-nox ffmpeg iproute2"
 
 missing=""
 for p in $PKGS; do

@@ -375,6 +375,12 @@ struct cr__conn *cr__conn_find(struct cr__worker *w, const struct cr_peer *p,
 int cr__sockaddr_from(const cr_addr *a, struct sockaddr_storage *ss,
 		      socklen_t *len);
 void cr__addr_from_sockaddr(cr_addr *a, const struct sockaddr *sa);
+/* Whether a peer could bind a here, by a trial bind(): 0, or the errno
+ * that says it never can (EADDRNOTAVAIL: no interface has the IP;
+ * EAFNOSUPPORT: the host has no IPv6; EACCES: a port the process may not
+ * bind).  Anything else is 0, a port in use too: that may pass, and the
+ * run says so when it binds. */
+int cr__addr_bindable(const cr_addr *a);
 int cr__peer_open_sockets(struct cr_peer *p, char *err, size_t errlen);
 void cr__peer_close_sockets(struct cr_peer *p, bool rst);
 int cr__udp_send(struct cr_peer *p, const cr_addr *to, struct cr_msg *m);

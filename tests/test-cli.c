@@ -6,7 +6,11 @@
  *   - bad options exit 2 with a message naming the option, and start
  *     nothing (no run directory): --peers 0, --duration -1, --rate fast,
  *     --message-size 1XB, an unknown option, -D without '=', a missing
- *     value, an unknown --algorithm (the message names the built-ins);
+ *     value, an unknown --algorithm (the message names the built-ins),
+ *     an --ip this host does not have;
+ *   - an experiment file with a class, or a tracker in the node, at an
+ *     address this host does not have exits 2 naming the file, the line
+ *     and the address (crystal tracker too, for --address);
  *   - an experiment that cannot have its descriptors (--peers 12000) exits
  *     2 naming needed and available descriptors, before starting anything;
  *   - SIGINT ends a 30 s run early with status 130 and a summary that says
@@ -258,6 +262,11 @@ static void bad_options_exit_2(void **state)
 	    {{"stray"}, "stray"},
 	    {{"--mesh", "--chain-length", "5"}, "--chain-length"},
 	    {{"--mesh", "x.ini"}, "--mesh"},
+	    /* addresses that bind() alone would refuse, once started
+	     * (192.0.2.0/24 is for documentation: no host has it) */
+	    {{"--ip", "192.0.2.1"}, "--ip '192.0.2.1': no interface"},
+	    {{"--ip", "192.0.2.1", "--mesh"}, "--ip '192.0.2.1'"},
+	    {{"--ip", "2001:db8::1"}, "--ip '2001:db8::1'"},
 	};
 	char out[128];
 
@@ -290,6 +299,58 @@ static void bad_options_exit_2(void **state)
 		free(so);
 		free(se);
 	}
+}
+
+/* An experiment file whose classes, or whose tracker in this node, are at
+ * addresses this host does not have is bad input: exit 2 naming the file,
+ * the line and the address, before anything starts; crystal tracker
+ * likewise for --address. */
+static void foreign_addresses_in_a_file_exit_2(void **state)
+{
+	static const struct {
+		const char *text, *named;
+	} cases[] = {
+	    {"[experiment]\nname = f\nduration = 1\n"
+	     "[tracker]\naddress = 127.0.0.1:32799\n"
+	     "[class a]\ncount = 2\naddresses = 127.0.0.1:32790-32791\n"
+	     "[class far]\ncount = 2\naddresses = 192.0.2.1-192.0.2.2:9000\n",
+	     "foreign.ini:9: class far: 192.0.2.1:9000: no interface"},
+	    {"[experiment]\nname = f\nduration = 1\n"
+	     "[tracker]\naddress = 192.0.2.1:32799\n"
+	     "[class a]\ncount = 2\naddresses = 127.0.0.1:32790-32791\n",
+	     "foreign.ini: [tracker] address 192.0.2.1:32799: no interface"},
+	};
+	char ini[160], out[128], *so, *se;
+	int rc;
+
+	snprintf(ini, sizeof(ini), "%s/foreign.ini", dir);
+	snprintf(out, sizeof(out), "%s/foreign", dir);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		FILE *f = fopen(ini, "w");
+		char *argv[] = {crystal, "run", ini, "--out", out, "--quiet",
+				NULL};
+
+		assert_non_null(f);
+		fputs(cases[i].text, f);
+		assert_int_equal(fclose(f), 0);
+		rc = t_run(argv, 30000, &so, &se);
+		if (rc != 2 || !se || !strstr(se, cases[i].named))
+			fail_msg("case %zu: exit status %d, expected 2 and "
+				 "'%s': %s",
+				 i, rc, cases[i].named, se ? se : "");
+		assert_false(t_exists(out));
+		free(so);
+		free(se);
+	}
+	char *tracker[] = {crystal, "tracker", ini, "--address",
+			   "192.0.2.1:9000", "--duration", "1", NULL};
+	rc = t_run(tracker, 30000, &so, &se);
+	if (rc != 2 || !se || !strstr(se, "--address 192.0.2.1:9000: no "
+					  "interface"))
+		fail_msg("crystal tracker: exit status %d, expected 2: %s", rc,
+			 se ? se : "");
+	free(so);
+	free(se);
 }
 
 static void too_many_peers_for_the_descriptors(void **state)
@@ -920,6 +981,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(run_batch_and_busy_poll, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(run_spin, setup, teardown),
+	    cmocka_unit_test_setup_teardown(foreign_addresses_in_a_file_exit_2,
+					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(bad_options_exit_2, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(too_many_peers_for_the_descriptors,

@@ -13,7 +13,9 @@
  *   - a degraded run is flagged; without gnuplot the report has the
  *     table; bad usage exits 2 naming what was wrong;
  *   - seeded junk in every file (after a real header) never crashes it,
- *     also under the sanitizers.
+ *     also under the sanitizers;
+ *   - a tiny directory costs little memory, whatever interval or times
+ *     it gives.
  * The expected figures are computed here from the same per-peer values
  * the files are written from, with the quantile rule of summary.json
  * (nearest rank).
@@ -27,7 +29,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -1106,6 +1111,98 @@ static void garbage_is_never_a_crash(void **state)
 	}
 }
 
+/* crystal report --csv on one directory, as a child of its own: its peak
+ * resident memory (kB); its stderr in err (free it). */
+static long report_peak_kb(const char *run, char **err)
+{
+	char errpath[128];
+	struct rusage ru;
+	int status;
+	pid_t pid;
+
+	snprintf(errpath, sizeof(errpath), "%s/peak.err", dir);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int out = open("/dev/null", O_WRONLY);
+		int e = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+		if (out < 0 || e < 0 || dup2(out, 1) < 0 || dup2(e, 2) < 0)
+			_exit(127);
+		execl(crystal, crystal, "report", "--csv", run,
+		      (char *)NULL);
+		_exit(127);
+	}
+	assert_int_equal(wait4(pid, &status, 0, &ru), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	*err = t_slurp(errpath);
+	assert_non_null(*err);
+	return ru.ru_maxrss;
+}
+
+static void tiny_run(const char *name, const char *summary, const char *node)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_int_equal(mkdir(path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/%s/summary.json", dir, name);
+	assert_non_null(f = fopen(path, "w"));
+	fputs(summary, f);
+	assert_int_equal(fclose(f), 0);
+	snprintf(path, sizeof(path), "%s/%s/node.csv", dir, name);
+	assert_non_null(f = fopen(path, "w"));
+	fputs(node, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* A run directory of a few hundred bytes costs a report memory and work in
+ * proportion: neither a tiny sample_interval_s (said, naming the file and
+ * the key, and 1 s used) nor a time far past the file's rows makes it
+ * allocate series of millions of intervals (it took about 100 MB). */
+static void tiny_files_cost_little(void **state)
+{
+	static const char node[] =
+	    "time_s,cpu_percent,rss_bytes,peers_alive,data_bytes_in\n"
+	    "1,10,1000,3,100\n2,20,2000,3,200\n3,30,3000,3,300\n";
+	static const char brief[] =
+	    "time_s,cpu_percent,rss_bytes,peers_alive,data_bytes_in\n"
+	    "1e-9,10,1000,3,100\n0.004,20,2000,3,200\n";
+	static const char far[] =
+	    "time_s,cpu_percent,rss_bytes,peers_alive,data_bytes_in\n"
+	    "1,10,1000,3,100\n2,20,2000,3,200\n4000000,30,3000,3,300\n";
+	char p[128], *err;
+	long base, tiny, late;
+
+	tiny_run("plain", "{\"experiment\": \"x\", \"sample_interval_s\": 1}\n",
+		 node);
+	tiny_run("tiny", "{\"experiment\": \"x\", \"sample_interval_s\": 1e-9}\n",
+		 brief);
+	tiny_run("late",
+		 "{\"experiment\": \"x\", \"sample_interval_s\": 1}\n", far);
+	snprintf(p, sizeof(p), "%s/plain", dir);
+	base = report_peak_kb(p, &err);
+	free(err);
+	snprintf(p, sizeof(p), "%s/tiny", dir);
+	tiny = report_peak_kb(p, &err);
+	if (!strstr(err, "tiny/summary.json: sample_interval_s 1e-09 is out "
+			 "of range"))
+		fail_msg("not said: %s", err);
+	free(err);
+	snprintf(p, sizeof(p), "%s/late", dir);
+	late = report_peak_kb(p, &err);
+	if (!strstr(err, "late/node.csv: 1 malformed row skipped (line 4: "
+			 "time_s '4000000' is no time of a run)"))
+		fail_msg("not said: %s", err);
+	free(err);
+	if (tiny > base + 8192 || late > base + 8192)
+		fail_msg("peak memory %ld kB and %ld kB, against %ld kB for "
+			 "the same files sampled every second",
+			 tiny, late, base);
+}
+
 struct bad_use {
 	const char *args[4];
 	const char *named; /* the message must contain this */
@@ -1188,6 +1285,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(garbage_is_never_a_crash, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(bad_usage_exits_2, setup, teardown),
+	    cmocka_unit_test_setup_teardown(tiny_files_cost_little, setup,
+					    teardown),
 	};
 
 	return cmocka_run_group_tests_name("report", tests, group_setup,

@@ -1,17 +1,23 @@
-/* The scenario files (src/scenario/experiment.c, events.c, topology.c),
+/* The scenario files (src/scenario/experiment.c, events.c, topology.c,
+ * matrix.c),
  * written into a temporary directory by each test:
  *   - valid files of each kind come back as exactly the values written,
  *     with the documented defaults and paths resolved against the file;
  *   - every class of bad input is refused with the exact FILE:LINE and the
  *     phrase that says what is wrong, and a failed load returns nothing;
+ *   - a latency matrix makes every pair's way back, refuses each kind of
+ *     bad line naming it, and loads the pairs of 600 peers in a moment;
  *   - events after the experiment's end are loaded, and the plan leaves
  *     them out and counts them;
  *   - random garbage, truncations and byte flips never crash a parser
  *     and, when refused, always name a line of the file;
+ *   - a file without sessions loads; the loader from memory reads as the
+ *     loader from a file does;
  *   - the files under examples/ load.
  */
 #include "../src/core/units.h"
 #include "../src/scenario/events.h"
+#include "../src/scenario/matrix.h"
 #include "../src/scenario/plan.h"
 #include "support.h"
 
@@ -22,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -331,6 +338,77 @@ static void test_experiment_defaults(void **state)
 	cr_experiment_free(&e);
 }
 
+/* A file with no [session] is valid (peers that only take part, or a
+ * topology of pings): the session checks must not index the NULL session
+ * array (UBSan, clang: "applying zero offset to null pointer"). */
+static void test_experiment_without_sessions(void **state)
+{
+	static const char text[] =
+	    "[experiment]\nname = nosession\nduration = 5s\n"
+	    "[tracker]\naddress = 127.0.0.1:19999\n"
+	    "[class peers]\ncount = 3\naddresses = 127.0.0.1:20001-20003\n"
+	    "[class more]\ncount = 1\naddresses = 127.0.0.1:20004\n";
+	struct cr_experiment e;
+	char path[256], err[512];
+
+	put("nosession.ini", text, path);
+	assert_int_equal(cr_experiment_load(path, &e, err, sizeof(err)), 0);
+	assert_int_equal(e.nsessions, 0);
+	assert_null(e.sessions);
+	assert_int_equal(e.npeers, 4);
+	cr_experiment_free(&e);
+}
+
+/* The loader from memory reads as the loader from a file: the same values,
+ * the same errors (naming the path given), an empty text, and NUL bytes
+ * refused. */
+static void test_experiment_from_memory(void **state)
+{
+	static const char bad[] = "[experiment]\nname = x\nduration = 0\n";
+	static const char nul[] = "[experiment]\nname = x\0y\n";
+	struct cr_experiment a, b;
+	char text[sizeof(full_exp) + 64], path[256], err[512], err2[512];
+
+	put_referenced_files();
+	snprintf(text, sizeof(text), full_exp, dir);
+	put("full.ini", text, path);
+	assert_int_equal(cr_experiment_load(path, &a, err, sizeof(err)), 0);
+	assert_int_equal(cr_experiment_load_mem(path, text, strlen(text), &b,
+						err, sizeof(err)),
+			 0);
+	assert_string_equal(a.name, b.name);
+	assert_string_equal(a.dir, b.dir);
+	assert_string_equal(a.events_path, b.events_path);
+	assert_int_equal(a.npeers, b.npeers);
+	assert_int_equal(a.nsessions, b.nsessions);
+	assert_int_equal(a.nparams, b.nparams);
+	assert_int_equal(a.duration_ns, b.duration_ns);
+	for (size_t i = 0; i < a.nclasses; i++)
+		assert_memory_equal(a.classes[i].addrs, b.classes[i].addrs,
+				    a.classes[i].count * sizeof(cr_addr));
+	cr_experiment_free(&a);
+	cr_experiment_free(&b);
+
+	put("bad.ini", bad, path);
+	assert_int_equal(cr_experiment_load(path, &a, err, sizeof(err)),
+			 -CR_EINVAL);
+	assert_int_equal(cr_experiment_load_mem(path, bad, strlen(bad), &b,
+						err2, sizeof(err2)),
+			 -CR_EINVAL);
+	assert_string_equal(err, err2);
+	assert_true(all_zero(&b, sizeof(b)));
+
+	assert_int_equal(
+	    cr_experiment_load_mem("nul.ini", nul, sizeof(nul) - 1, &b, err,
+				   sizeof(err)),
+	    -CR_EINVAL);
+	check_err("NUL", err, "nul.ini", 2, "a NUL byte");
+	assert_int_equal(
+	    cr_experiment_load_mem("empty.ini", "", 0, &b, err, sizeof(err)),
+	    -CR_EINVAL);
+	check_err("empty", err, "empty.ini", 1, "no [experiment] section");
+}
+
 static void test_experiment_ranges(void **state)
 {
 	struct cr_experiment e;
@@ -416,6 +494,11 @@ static const struct bad_case bad_experiments[] = {
      "core)"},
     {"count 0", BASE "[class b]\ncount = 0\n", 12,
      "count '0': expected a whole number from 1 to 1000000"},
+    {"too many peers in all",
+     BASE "[class b]\ncount = 1000000\naddresses = 127.1.0.0-127.31.0.0:9\n",
+     12,
+     "class b: count 1000000 makes 1000010 peers with the classes before "
+     "it; an experiment has at most 1000000"},
     {"loss out of range", BASE CLASS_B "loss = 1.5\n", 14,
      "loss '1.5': expected a probability from 0 to 1"},
     {"peers_per_reply 0",
@@ -1116,6 +1199,100 @@ static void test_fuzz(void **state)
 	cr_experiment_free(&e);
 }
 
+/* --- latency matrix files ------------------------------------------------- */
+
+static const struct cr_latency *pair_in(const struct cr_latency *m, size_t n,
+					const char *from, const char *to)
+{
+	cr_addr f = addr(from), t = addr(to);
+
+	for (size_t i = 0; i < n; i++)
+		if (cr_addr_eq(&m[i].from, &f) && cr_addr_eq(&m[i].to, &t))
+			return &m[i];
+	return NULL;
+}
+
+static void test_matrix(void **state)
+{
+	static const struct bad_case bad[] = {
+	    {"fields", "# c\n127.0.0.1:1 127.0.0.1:2\n", 2,
+	     "expected `FROM TO DELAY`"},
+	    {"address", "127.0.0.1:1 localhost:2 3ms\n", 1,
+	     "'localhost:2': expected a peer address"},
+	    {"delay", "127.0.0.1:1 127.0.0.1:2 -3ms\n", 1,
+	     "delay '-3ms': expected"},
+	    {"twice", "127.0.0.1:1 127.0.0.1:2 3\n127.0.0.1:2 127.0.0.1:1 4\n"
+		      "127.0.0.1:1 127.0.0.1:2 5\n",
+	     3, "127.0.0.1:1 -> 127.0.0.1:2 is already set"},
+	};
+	struct cr_latency *m;
+	char path[256], err[512];
+	size_t n;
+
+	put("good.matrix",
+	    "# FROM TO DELAY\n"
+	    "127.0.0.1:1  127.0.0.1:2  35ms\n"
+	    "127.0.0.1:2  127.0.0.1:1  40   # the way back: bare ms\n"
+	    "\n"
+	    "[::1]:7 127.0.0.1:3 1.5s\n"
+	    "127.0.0.1:4 127.0.0.1:4 1ms\n",
+	    path);
+	assert_int_equal(cr_matrix_load(path, &m, &n, err, sizeof(err)), 0);
+	assert_int_equal(n, 5); /* 4 lines, and [::1]:7's way back */
+	assert_int_equal(pair_in(m, n, "127.0.0.1:1", "127.0.0.1:2")->delay_ns,
+			 35 * CR_MS);
+	assert_int_equal(pair_in(m, n, "127.0.0.1:2", "127.0.0.1:1")->delay_ns,
+			 40 * CR_MS);
+	assert_int_equal(pair_in(m, n, "127.0.0.1:3", "[::1]:7")->delay_ns,
+			 1500 * CR_MS);
+	assert_non_null(pair_in(m, n, "127.0.0.1:4", "127.0.0.1:4"));
+	free(m);
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		put("bad.matrix", bad[i].text, path);
+		m = (struct cr_latency *)1;
+		if (cr_matrix_load(path, &m, &n, err, sizeof(err)) != -CR_EINVAL)
+			fail_msg("%s: loaded", bad[i].what);
+		check_err(bad[i].what, err, path, bad[i].line, bad[i].phrase);
+		assert_null(m);
+		assert_int_equal(n, 0);
+	}
+}
+
+/* Every pair of 600 peers one way: 179,700 lines load in well under a
+ * second (checking each line against every other took minutes), with
+ * every way back made. */
+static void test_matrix_large(void **state)
+{
+	enum { PEERS = 600 };
+	struct cr_latency *m;
+	struct timespec t0, t1;
+	char path[256], err[512];
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/large.matrix", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	for (int a = 0; a < PEERS; a++)
+		for (int b = a + 1; b < PEERS; b++)
+			fprintf(f, "127.0.%d.%d:%d 127.0.%d.%d:%d %dms\n", a / 256,
+				a % 256, 1000 + a, b / 256, b % 256, 1000 + b,
+				(a + b) % 97);
+	assert_int_equal(fclose(f), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (cr_matrix_load(path, &m, &n, err, sizeof(err)))
+		fail_msg("%s", err);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	assert_int_equal(n, PEERS * (PEERS - 1));
+	assert_int_equal(
+	    pair_in(m, n, "127.0.2.87:1599", "127.0.0.5:1005")->delay_ns,
+	    (599 + 5) % 97 * CR_MS);
+	free(m);
+	if (t1.tv_sec - t0.tv_sec > 20)
+		fail_msg("%lld s to load", (long long)(t1.tv_sec - t0.tv_sec));
+}
+
 /* --- the examples --------------------------------------------------------- */
 
 static void test_examples(void **state)
@@ -1159,6 +1336,10 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_experiment_defaults, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_experiment_without_sessions,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_experiment_from_memory, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_experiment_ranges, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_experiment_errors, setup,
@@ -1174,6 +1355,8 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_topology_errors, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(test_matrix, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_matrix_large, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_fuzz, setup, teardown),
 	    cmocka_unit_test(test_examples),
 	};

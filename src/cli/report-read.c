@@ -27,6 +27,17 @@
 
 /* time_s beyond this many sampling intervals is taken as garbage */
 #define MAX_BINS (1u << 22)
+/* Nor may a file's times span more intervals than it has bytes over
+ * BYTES_PER_BIN (a row takes at least a time, a comma, a value and a line
+ * break), with BINS_SLACK for a short file: so the series, and the memory
+ * and work of a report, grow with the data that is there, never with a
+ * time or an interval read from a file. */
+#define BYTES_PER_BIN 4
+#define BINS_SLACK 64
+/* The sampling intervals taken from summary.json; another is said and
+ * 1 s used instead. */
+#define INTERVAL_MIN_S 1e-3
+#define INTERVAL_MAX_S 86400.0
 
 /* --- summary.json -------------------------------------------------------- */
 
@@ -282,6 +293,7 @@ struct reader {
 	struct rp_csv c;
 	char path[4096];
 	bool quiet; /* a second pass: problems were said by the first */
+	size_t max_bins; /* the intervals its size can span */
 	unsigned long bad, first_bad;
 	char why[160];
 };
@@ -292,11 +304,17 @@ static bool reader_open(struct rp_ctx *ctx, struct reader *rd, const char *dir,
 			const char *name, const char *const *required,
 			const char *lost)
 {
+	struct stat st;
 	int rc;
 
 	memset(rd, 0, sizeof(*rd));
 	snprintf(rd->path, sizeof(rd->path), "%s/%s", dir, name);
 	rc = rp_csv_open(&rd->c, rd->path);
+	if (!rc)
+		rd->max_bins = fstat(fileno(rd->c.f), &st)
+				   ? BINS_SLACK
+				   : (size_t)st.st_size / BYTES_PER_BIN +
+					 BINS_SLACK;
 	if (rc == -1) {
 		if (errno == ENOENT)
 			rp_problem(ctx, "%s: missing: %s", rd->path, lost);
@@ -387,12 +405,14 @@ static void cols_of(const struct reader *rd, const char *const *names,
 		cols[i] = rp_csv_col(&rd->c, names[i]);
 }
 
-/* The bin of a time; false when it is no time of a run. */
-static bool bin_of(const struct rp_run *r, double t, size_t *bin)
+/* The bin of a time in rd's file; false when it is no time of a run. */
+static bool bin_of(const struct rp_run *r, const struct reader *rd, double t,
+		   size_t *bin)
 {
 	double b = t / r->interval_s;
 
-	if (isnan(b) || b < -0.5 || b >= MAX_BINS)
+	if (isnan(b) || b < -0.5 || b >= MAX_BINS ||
+	    b >= (double)rd->max_bins - 0.5)
 		return false;
 	*bin = (size_t)llround(b);
 	return true;
@@ -414,7 +434,7 @@ static void read_node(struct rp_ctx *ctx, struct rp_run *r, struct rp_host *h)
 		return;
 	cols_of(&rd, names, cols, 5);
 	while ((rc = reader_next(&rd, cols, v, 5)) == 1) {
-		if (!bin_of(r, v[0], &bin)) {
+		if (!bin_of(r, &rd, v[0], &bin)) {
 			reader_bad(&rd, "time_s '%s' is no time of a run",
 				   rp_csv_field(&rd.c, cols[0]));
 			continue;
@@ -459,7 +479,7 @@ static void read_workers(struct rp_ctx *ctx, struct rp_run *r,
 		return;
 	cols_of(&rd, names, cols, 2);
 	while ((rc = reader_next(&rd, cols, v, 2)) == 1) {
-		if (!bin_of(r, v[0], &bin)) {
+		if (!bin_of(r, &rd, v[0], &bin)) {
 			reader_bad(&rd, "time_s '%s' is no time of a run",
 				   rp_csv_field(&rd.c, cols[0]));
 			continue;
@@ -582,7 +602,7 @@ static void peers_first_pass(struct rp_ctx *ctx, struct rp_run *r,
 		const char *cls = rp_csv_field(&rd.c, cclass);
 		struct pstate *p;
 
-		if (!bin_of(r, v[PT], &bin)) {
+		if (!bin_of(r, &rd, v[PT], &bin)) {
 			reader_bad(&rd, "time_s '%s' is no time of a run",
 				   rp_csv_field(&rd.c, cols[PT]));
 			continue;
@@ -633,7 +653,7 @@ static void peers_second_pass(struct rp_ctx *ctx, struct rp_run *r,
 		struct pstate *p = slot ? *slot : NULL;
 		double dt;
 
-		if (!p || !bin_of(r, v[PT], &bin) ||
+		if (!p || !bin_of(r, &rd, v[PT], &bin) ||
 		    is_source(p->source_class, p->data_in, p->data_out,
 			      p->data_offered))
 			continue;
@@ -971,6 +991,23 @@ void rp_runs_free(struct rp_run *runs, size_t nruns)
 	free(runs);
 }
 
+/* The run's sampling interval: summary.json's, or 1 s. */
+static double interval_of(struct rp_ctx *ctx, const struct rp_host *h)
+{
+	double iv = h->sum.sample_interval_s;
+
+	if (isnan(iv))
+		return 1.0;
+	if (iv >= INTERVAL_MIN_S && iv <= INTERVAL_MAX_S)
+		return iv;
+	rp_problem(ctx,
+		   "%s/summary.json: sample_interval_s %g is out of range "
+		   "(expected %g to %g s): the CSV files' times are taken in "
+		   "intervals of 1 s",
+		   h->dir, iv, INTERVAL_MIN_S, INTERVAL_MAX_S);
+	return 1.0;
+}
+
 int rp_read_runs(struct rp_ctx *ctx, char **dirs, size_t ndirs,
 		 struct rp_run **out)
 {
@@ -997,9 +1034,7 @@ int rp_read_runs(struct rp_ctx *ctx, char **dirs, size_t ndirs,
 	}
 	for (size_t i = 0; i < nruns; i++) {
 		struct rp_run *r = &runs[i];
-		double iv = r->hosts[0].sum.sample_interval_s;
-
-		r->interval_s = iv > 0 ? iv : 1.0;
+		r->interval_s = interval_of(ctx, &r->hosts[0]);
 		for (size_t k = 0; k < r->nhosts; k++)
 			read_csvs(ctx, r, &r->hosts[k]);
 		if (usable(ctx, r))

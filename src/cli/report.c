@@ -67,7 +67,8 @@ void rp_problem(struct rp_ctx *ctx, const char *fmt, ...)
 	va_end(ap);
 	if (!msg)
 		return;
-	fprintf(stderr, "crystal report: %s\n", msg);
+	if (!ctx->quiet)
+		fprintf(stderr, "crystal report: %s\n", msg);
 	list = realloc(ctx->problems, (ctx->nproblems + 1) * sizeof(*list));
 	if (!list) {
 		free(msg);

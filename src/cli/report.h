@@ -17,6 +17,7 @@
 struct rp_ctx {
 	char **problems;
 	size_t nproblems;
+	bool quiet; /* kept, not said (the fuzz target sets it) */
 };
 
 void rp_problem(struct rp_ctx *ctx, const char *fmt, ...)

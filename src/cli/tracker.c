@@ -12,6 +12,7 @@
 #include "../scenario/experiment.h"
 #include "cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <string.h>
@@ -51,7 +52,7 @@ int cr_cli_tracker(int argc, char **argv)
 	char err[1024], idtext[512];
 	cr_node *n = NULL;
 	sigset_t set;
-	int c, rc = 0;
+	int c, bad, rc = 0;
 
 	optind = 1;
 	opterr = 0;
@@ -110,6 +111,22 @@ int cr_cli_tracker(int argc, char **argv)
 			"crystal tracker: %s has no tracker address: give "
 			"[tracker] address, or --address\n",
 			argv[optind]);
+		rc = 2;
+		goto out;
+	}
+	if ((bad = cr__addr_bindable(&peer.addr))) {
+		char buf[CR_ADDR_STRLEN];
+
+		fprintf(stderr,
+			"crystal tracker: %s %s: %s; expected an address of "
+			"this host\n",
+			addr ? "--address" : "the file's tracker address",
+			cr_addr_format(&peer.addr, buf, sizeof(buf)),
+			bad == EADDRNOTAVAIL ? "no interface of this host has it"
+			: bad == EAFNOSUPPORT
+			    ? "this host has no IPv6"
+			    : "this user may not bind its port (below 1024 "
+			      "it takes root or CAP_NET_BIND_SERVICE)");
 		rc = 2;
 		goto out;
 	}

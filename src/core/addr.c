@@ -6,6 +6,8 @@
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 static int parse_port(const char *s, uint16_t *port)
 {
@@ -132,4 +134,22 @@ void cr__addr_from_sockaddr(cr_addr *a, const struct sockaddr *sa)
 		a->port = ntohs(s6->sin6_port);
 		memcpy(a->ip, &s6->sin6_addr, 16);
 	}
+}
+
+int cr__addr_bindable(const cr_addr *a)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	int fd, e = 0, one = 1;
+
+	if (cr__sockaddr_from(a, &ss, &sl))
+		return EINVAL;
+	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return errno == EAFNOSUPPORT ? EAFNOSUPPORT : 0;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, (struct sockaddr *)&ss, sl) < 0)
+		e = errno;
+	close(fd);
+	return e == EADDRNOTAVAIL || e == EACCES ? e : 0;
 }

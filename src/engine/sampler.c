@@ -81,7 +81,9 @@ static void rows_printf(struct cr__worker *w, const char *fmt, ...)
 	for (;;) {
 		size_t left = w->rows_cap - w->rows_len;
 		va_start(ap, fmt);
-		k = vsnprintf(w->rows + w->rows_len, left, fmt, ap);
+		/* no buffer yet: NULL, not NULL + 0, to learn the length */
+		k = vsnprintf(w->rows ? w->rows + w->rows_len : NULL, left, fmt,
+			      ap);
 		va_end(ap);
 		if (k < 0)
 			return;

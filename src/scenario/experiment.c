@@ -1070,6 +1070,13 @@ static int expand_class(struct loader *ld, const struct sect *s)
 		    ld, s->key_line[CL_ADDRESSES], -CR_EINVAL,
 		    "class %s: %s holds %llu addresses, count is %zu", c->name,
 		    s->range_text, (unsigned long long)s->range.size, c->count);
+	if (c->count > CR_EXPERIMENT_MAX_PEERS - ld->e->npeers)
+		return fail_at(ld, s->key_line[CL_COUNT], -CR_EINVAL,
+			       "class %s: count %zu makes %zu peers with the "
+			       "classes before it; an experiment has at most "
+			       "%d",
+			       c->name, c->count, ld->e->npeers + c->count,
+			       CR_EXPERIMENT_MAX_PEERS);
 	c->addrs = malloc(c->count * sizeof(*c->addrs));
 	if (!c->addrs)
 		return fail_at(ld, s->line, -CR_ENOMEM, "out of memory");
@@ -1143,9 +1150,13 @@ static int finish_sessions(struct loader *ld)
 
 	for (size_t i = 0; i < ld->nsecs; i++) {
 		const struct sect *s = &ld->secs[i];
-		const struct cr_session_cfg *ss = &e->sessions[s->index];
+		const struct cr_session_cfg *ss;
+
+		/* only a session's index is one into e->sessions, which is
+		 * NULL in a file without any */
 		if (s->kind != K_SESSION)
 			continue;
+		ss = &e->sessions[s->index];
 		if (cr_experiment_peer_index(e, &ss->source, &idx))
 			return fail_at(ld, s->key_line[SE_SOURCE], -CR_EINVAL,
 				       "session %u: source %s is in no class; "
@@ -1260,29 +1271,15 @@ static int init(struct cr_experiment *e, const char *path, char *err,
 	return 0;
 }
 
-int cr_experiment_load(const char *path, struct cr_experiment *out, char *err,
+/* Reads the experiment from f, once init has set out up. */
+static int load_stream(FILE *f, struct cr_experiment *out, char *err,
 		       size_t errlen)
 {
-	struct loader ld = {.e = out, .cur = NO_SECT};
-	char scratch[1];
+	struct loader ld = {.e = out, .cur = NO_SECT, .f = f};
 	int r;
 
-	if (!err || !errlen) {
-		err = scratch;
-		errlen = sizeof(scratch);
-	}
 	ld.err = err;
 	ld.errlen = errlen;
-	err[0] = 0;
-	if ((r = init(out, path, err, errlen))) {
-		memset(out, 0, sizeof(*out));
-		return r;
-	}
-	ld.f = fopen(path, "r");
-	if (!ld.f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -CR_ENOENT;
-	}
 	r = ini_parse_stream(read_line, &ld, on_key, &ld);
 	/* inih's own complaint (a line that is neither a header nor a key)
 	 * counts when it comes first */
@@ -1296,11 +1293,55 @@ int cr_experiment_load(const char *path, struct cr_experiment *out, char *err,
 	}
 	if (!ld.rc)
 		finish(&ld);
-	fclose(ld.f);
 	free(ld.secs);
 	if (ld.rc)
 		cr_experiment_free(out);
 	return ld.rc;
+}
+
+/* The file at path, or (text non-NULL) its len bytes in memory. */
+static int load(const char *path, const char *text, size_t len,
+		struct cr_experiment *out, char *err, size_t errlen)
+{
+	char scratch[1];
+	FILE *f;
+	int r;
+
+	if (!err || !errlen) {
+		err = scratch;
+		errlen = sizeof(scratch);
+	}
+	err[0] = 0;
+	if ((r = init(out, path, err, errlen))) {
+		memset(out, 0, sizeof(*out));
+		return r;
+	}
+	if (!text)
+		f = fopen(path, "r");
+	else if (len)
+		f = fmemopen((void *)text, len, "r");
+	else /* fmemopen takes no empty buffer: /dev/null is as empty */
+		f = fopen("/dev/null", "r");
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		memset(out, 0, sizeof(*out));
+		return text ? -CR_ENOMEM : -CR_ENOENT;
+	}
+	r = load_stream(f, out, err, errlen);
+	fclose(f);
+	return r;
+}
+
+int cr_experiment_load(const char *path, struct cr_experiment *out, char *err,
+		       size_t errlen)
+{
+	return load(path, NULL, 0, out, err, errlen);
+}
+
+int cr_experiment_load_mem(const char *path, const char *text, size_t len,
+			   struct cr_experiment *out, char *err, size_t errlen)
+{
+	return load(path, text ? text : "", len, out, err, errlen);
 }
 
 void cr_experiment_free(struct cr_experiment *e)

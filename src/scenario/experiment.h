@@ -14,8 +14,12 @@
 #define CR_NAME_MAX 64
 #define CR_PATH_MAX 4096
 
-/* Most peers one class may hold. */
+/* Most peers one class may hold, and all the classes of an experiment
+ * (one node runs them all, and no host has descriptors for more): the
+ * addresses a file of a few bytes makes the loader expand stay within
+ * tens of MB. */
 #define CR_CLASS_MAX_PEERS 1000000
+#define CR_EXPERIMENT_MAX_PEERS 1000000
 
 /* A class of peers: how many, where, and their access link. */
 struct cr_peer_class {
@@ -105,6 +109,11 @@ struct cr_experiment {
  * nothing (all zero); on success free it with cr_experiment_free. */
 int cr_experiment_load(const char *path, struct cr_experiment *out, char *err,
 		       size_t errlen);
+/* The same, from the file's text in memory (len bytes, NUL bytes in it
+ * refused as in a file): `path` names it in messages and is the base of
+ * the relative paths in it.  For tests and fuzzing. */
+int cr_experiment_load_mem(const char *path, const char *text, size_t len,
+			   struct cr_experiment *out, char *err, size_t errlen);
 /* Frees what load allocated; safe on an all-zero experiment, and twice. */
 void cr_experiment_free(struct cr_experiment *e);
 
