@@ -39,11 +39,12 @@
 
 #include <cmocka.h>
 
-#define MS(x) ((int64_t)(x) * CR_MS)
+#define MS(x) ((int64_t)(x)*CR_MS)
 
 enum { T_REGISTER = 3, T_PEERS = 4, T_REPORT = 5, T_QUERY = 7 };
 
-/* --- raw clients ------------------------------------------------------------ */
+/* --- raw clients ------------------------------------------------------------
+ */
 
 struct raw {
 	int fd;
@@ -164,7 +165,8 @@ static void assert_names_exactly(const struct answer *a, const uint16_t *ports,
 	}
 }
 
-/* --- a node with a tracker, and a recorder for its peers ---------------------- */
+/* --- a node with a tracker, and a recorder for its peers
+ * ---------------------- */
 
 static struct {
 	size_t nboot;
@@ -186,9 +188,9 @@ static int rec_bootstrap(cr_peer *p)
 }
 
 static const cr_algorithm recorder = {
-	.api_version = CR_API_VERSION,
-	.name = "tracker-recorder",
-	.bootstrap = rec_bootstrap,
+    .api_version = CR_API_VERSION,
+    .name = "tracker-recorder",
+    .bootstrap = rec_bootstrap,
 };
 
 struct node_plan {
@@ -200,8 +202,8 @@ struct node_plan {
 
 /* A tracker at `tracker`, and peers of session 1 at the ports after it,
  * born at the given times (-1: at 0). */
-static void plan_node(struct node_plan *pl, const char *name,
-		      uint16_t tracker, const int64_t *born, size_t npeers)
+static void plan_node(struct node_plan *pl, const char *name, uint16_t tracker,
+		      const int64_t *born, size_t npeers)
 {
 	memset(pl, 0, sizeof(*pl));
 	assert_true(npeers < 8);
@@ -212,8 +214,8 @@ static void plan_node(struct node_plan *pl, const char *name,
 		p->addr = t_addr((uint16_t)(tracker + 1 + i));
 		p->session = 1;
 		if (born[i] > 0) {
-			pl->ev[i][0] = (struct cr_node_event){born[i],
-							      CR_NEV_BIRTH, 0, 0};
+			pl->ev[i][0] =
+			    (struct cr_node_event){born[i], CR_NEV_BIRTH, 0, 0};
 			p->events = pl->ev[i];
 			p->nevents = 1;
 		}
@@ -299,7 +301,8 @@ static int64_t mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* --- a REGISTER flood over one connection -------------------------------------- */
+/* --- a REGISTER flood over one connection
+ * -------------------------------------- */
 
 #define FL_TRACKER 22200 /* peers 22201..22203, 22204 born late */
 #define FL_LATE	   22204
@@ -336,8 +339,8 @@ static void test_register_flood(void **state)
 	buf = malloc((size_t)(FLOOD + 1) * (T_HDR_SIZE + 4));
 	assert_non_null(buf);
 	for (uint32_t i = 0; i < FLOOD; i++)
-		len += put_msg(buf + len, &fl, T_REGISTER,
-			       (uint16_t)(i + 2), 0);
+		len +=
+		    put_msg(buf + len, &fl, T_REGISTER, (uint16_t)(i + 2), 0);
 	len += put_msg(buf + len, &fl, T_QUERY, 1, 0);
 	assert_int_equal(t_send_all(fl.fd, buf, len), 0);
 	free(buf);
@@ -418,15 +421,17 @@ static void test_register_flood(void **state)
 	assert_int_equal(lines_with(log, who, "is registered in 16 sessions"),
 			 1);
 	assert_int_equal(lines_with(log, who, "65520 REGISTERs refused"), 1);
-	assert_int_equal(lines_with(log, "INFO", "65520 refused (65520 past "
-						 "max_sessions_per_peer, 0 "
-						 "past max_peers_per_session)"),
+	assert_int_equal(lines_with(log, "INFO",
+				    "65520 refused (65520 past "
+				    "max_sessions_per_peer, 0 "
+				    "past max_peers_per_session)"),
 			 1);
 	free(log);
 	t_rm_rf(pl.logdir);
 }
 
-/* --- a full session ------------------------------------------------------------- */
+/* --- a full session
+ * ------------------------------------------------------------- */
 
 #define FS_TRACKER 22300
 #define FS_CLIENT  22310 /* clients 22310..22314 */
@@ -490,14 +495,16 @@ static void test_session_limit(void **state)
 	assert_int_equal(r.tracker.registrations, 4);
 	log = logs(pl.logdir);
 	assert_int_equal(lines_with(log, "WARN", "session 7 holds 3 peers"), 1);
-	assert_int_equal(lines_with(log, "WARN", "session 7: 2 REGISTERs "
-						 "refused in all"),
+	assert_int_equal(lines_with(log, "WARN",
+				    "session 7: 2 REGISTERs "
+				    "refused in all"),
 			 1);
 	free(log);
 	t_rm_rf(pl.logdir);
 }
 
-/* --- random subsets of live peers, after registrations and expiries ------------ */
+/* --- random subsets of live peers, after registrations and expiries
+ * ------------ */
 
 #define RS_TRACKER 22400
 #define RS_CLIENT  22410 /* clients 22410..22457 */
@@ -640,9 +647,9 @@ static void test_random_live_subsets(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_register_flood),
-		cmocka_unit_test(test_session_limit),
-		cmocka_unit_test(test_random_live_subsets),
+	    cmocka_unit_test(test_register_flood),
+	    cmocka_unit_test(test_session_limit),
+	    cmocka_unit_test(test_random_live_subsets),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
