@@ -466,10 +466,10 @@ static bool refused(struct cr__tracker *t, const cr_addr *from,
 	if (r && r->nentries >= t->max_sessions_per_peer) {
 		if (!r->refused++)
 			cr__plog(t->p, CR_LOG_WARN,
-				 "tracker: %s is registered in %u sessions, "
-				 "max_sessions_per_peer: its REGISTER for "
-				 "session %u is refused, and any more it sends "
-				 "(counted, not logged)",
+				 "tracker: %s is registered in %u sessions "
+				 "(max_sessions_per_peer): its REGISTER for "
+				 "session %u is refused, as will be any for more "
+				 "sessions (counted, not logged one by one)",
 				 cr_addr_format(from, a, sizeof(a)),
 				 r->nentries, session);
 		t->st->refused_sessions_per_peer++;
@@ -478,10 +478,10 @@ static bool refused(struct cr__tracker *t, const cr_addr *from,
 	if (s && s->n >= t->max_peers_per_session) {
 		if (!s->refused++)
 			cr__plog(t->p, CR_LOG_WARN,
-				 "tracker: session %u holds %u peers, "
-				 "max_peers_per_session: the REGISTER of %s is "
-				 "refused, and any more for it (counted, not "
-				 "logged)",
+				 "tracker: session %u holds %u peers "
+				 "(max_peers_per_session): the REGISTER of %s is "
+				 "refused, as will be any of more peers (counted, "
+				 "not logged one by one)",
 				 session, s->n,
 				 cr_addr_format(from, a, sizeof(a)));
 		t->st->refused_peers_per_session++;
