@@ -18,7 +18,9 @@
  *   of the live peers of the session asked, of the size asked (at most
  *   peers_per_reply), never the asker, never a peer that timed out, and
  *   over many answers every live peer comes up; a REGISTER refreshes its
- *   own session only, a REPORT all of the sender's.
+ *   own session only, a REPORT all of the sender's;
+ * - with active liveness, a peer registered in three sessions gets one
+ *   PROBE an interval, not three, and its REPORTs keep all three alive.
  *
  * How fast the tracker answers a flood is measured by bench/tracker.c, not
  * here.
@@ -644,12 +646,86 @@ static void test_random_live_subsets(void **state)
 	t_rm_rf(pl.logdir);
 }
 
+/* --- active liveness: one PROBE per peer, whatever its sessions
+ * ---------------- */
+
+#define PR_TRACKER 22480
+#define PR_CLIENT  22481
+#define PR_ASKER   22482
+
+/* Reads the next frame, if one comes within ms; its type, or -1. */
+static int next_frame(const struct raw *r, int ms)
+{
+	struct pollfd pf = {.fd = r->fd, .events = POLLIN};
+	uint8_t h[T_HDR_SIZE], pl[1024];
+	uint32_t len;
+
+	if (poll(&pf, 1, ms) != 1 || t_read_exact(r->fd, h, sizeof(h)))
+		return -1;
+	len = (uint32_t)h[8] << 24 | (uint32_t)h[9] << 16 |
+	      (uint32_t)h[10] << 8 | h[11];
+	assert_true(len <= sizeof(pl));
+	if (len)
+		assert_int_equal(t_read_exact(r->fd, pl, len), 0);
+	return h[3];
+}
+
+static void test_probe_per_peer(void **state)
+{
+	struct node_plan pl;
+	struct cr_node_result r;
+	struct answer a;
+	struct raw c, asker;
+	int probes = 0;
+	int64_t until;
+	cr_node *n;
+
+	(void)state;
+	plan_node(&pl, "test-tracker-probe", PR_TRACKER, NULL, 0);
+	pl.cfg.log_level = CR_LOG_WARN;
+	pl.cfg.tracker.probe = true;
+	pl.cfg.tracker.interval_ns = MS(200);
+	pl.cfg.tracker.timeout_ns = CR_SEC;
+	n = start(&pl);
+	c = raw_open(pl.cfg.exp_id, PR_TRACKER, PR_CLIENT);
+	for (uint16_t s = 1; s <= 3; s++) {
+		send_msg(&c, T_REGISTER, s, 0);
+		read_peers(&c, &a);
+		assert_int_equal(a.session, s);
+	}
+	/* 2 s: about 10 intervals, one PROBE each, each answered */
+	until = mono_ms() + 2000;
+	while (mono_ms() < until) {
+		int type = next_frame(&c, 50);
+		if (type < 0)
+			continue;
+		assert_int_equal(type, 6); /* PROBE: nothing else comes */
+		probes++;
+		send_msg(&c, T_REPORT, 0, 0);
+	}
+	assert_true(probes >= 5);
+	assert_true(probes <= 12);
+	/* the REPORTs kept it alive in all three sessions */
+	asker = raw_open(pl.cfg.exp_id, PR_TRACKER, PR_ASKER);
+	for (uint16_t s = 1; s <= 3; s++) {
+		query(&asker, s, 0, &a);
+		assert_int_equal(a.n, 1);
+		assert_int_equal(a.ports[0], PR_CLIENT);
+	}
+	close(c.fd);
+	close(asker.fd);
+	stop(n, &r);
+	assert_int_equal(r.tracker.timed_out, 0);
+	t_rm_rf(pl.logdir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_register_flood),
 	    cmocka_unit_test(test_session_limit),
 	    cmocka_unit_test(test_random_live_subsets),
+	    cmocka_unit_test(test_probe_per_peer),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
