@@ -13,17 +13,24 @@
 #   kshape        goodput and delay through the kernel's shaper (tbf, htb,
 #                 netem) between two network namespaces
 #   paced_relay   the CPU floor of paced relaying, one frame per system call
+#   tracker       the time the tracker takes to answer N REGISTERs, N from
+#                 1,000 to 65,535 (links against libcrystal.a)
 
 .DEFAULT_GOAL := bench-programs
 
 include Makefile
 
 .PHONY: bench-programs
-bench-programs: $(BUILD)/bench/fidelity $(BUILD)/bench/kshape $(BUILD)/bench/paced_relay
+bench-programs: $(BUILD)/bench/fidelity $(BUILD)/bench/kshape $(BUILD)/bench/paced_relay \
+	$(BUILD)/bench/tracker
 
 $(BUILD)/bench/fidelity: bench/fidelity.c $(BUILD)/libcrystal.a $(wildcard src/*.h src/*/*.h include/crystal/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ bench/fidelity.c $(BUILD)/libcrystal.a $(ALL_LDFLAGS) $(LDLIBS)
+
+$(BUILD)/bench/tracker: bench/tracker.c $(BUILD)/libcrystal.a $(wildcard src/*.h src/*/*.h include/crystal/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ bench/tracker.c $(BUILD)/libcrystal.a $(ALL_LDFLAGS) $(LDLIBS)
 
 $(BUILD)/bench/kshape: bench/kshape.c
 	@mkdir -p $(dir $@)

@@ -460,6 +460,17 @@ struct cr__udpq {
 	uint32_t cap, head, len;
 };
 
+/* What a tracker did (tracker.c), counted on its own peer: registrations
+ * recorded (new entries and refreshes), queries, answers sent, entries
+ * dropped as silent or as departed, REGISTERs refused past either limit,
+ * and the most entries it held at once. */
+struct cr__tracker_stats {
+	uint64_t registrations, queries, replies;
+	uint64_t timed_out, departed;
+	uint64_t refused_sessions_per_peer, refused_peers_per_session;
+	uint64_t entries_max;
+};
+
 /* Payload bytes of the algorithm's messages: in, as dispatched to it; out,
  * as they left the emulated link (written to the socket whole); offered,
  * as handed to cr_send (some may still wait, or be dropped, when the run
@@ -479,6 +490,7 @@ struct cr__peer_stats {
 				   * buffer was full (SO_RXQ_OVFL) */
 	uint64_t bad_frames;
 	uint64_t bad_datagrams;
+	struct cr__tracker_stats tracker; /* when this peer is the tracker */
 	uint64_t departures;
 	uint64_t births, deaths, failed_births;
 	/* what its viewer saw (cr_report_playback) */
@@ -589,6 +601,11 @@ bool cr__peer_born_at_start(const struct cr_peer *p);
 
 /* How long a new peer waits for the tracker before it bootstraps alone. */
 #define CR__TRACKER_WAIT (2 * CR_SEC)
+/* The tracker's limits by default: the sessions one peer address may be
+ * registered in (a peer registers in one), and the peers one session may
+ * hold.  A REGISTER past either is refused. */
+#define CR__TRACKER_SESSIONS_PER_PEER 16
+#define CR__TRACKER_PEERS_PER_SESSION 65536
 
 int cr__tracker_start(struct cr_peer *p);
 void cr__tracker_stop(struct cr_peer *p);

@@ -69,6 +69,10 @@ struct cr_node_tracker {
 	bool probe;	      /* the tracker probes (else peers report) */
 	int64_t interval_ns;
 	int64_t timeout_ns;
+	/* REGISTERs past these are refused (0: CR__TRACKER_SESSIONS_PER_PEER,
+	 * CR__TRACKER_PEERS_PER_SESSION) */
+	uint32_t max_sessions_per_peer;
+	uint32_t max_peers_per_session;
 };
 
 struct cr_node_config {
@@ -212,6 +216,9 @@ struct cr_node_result {
 		char name[CR_REPORT_NAME_MAX + 1];
 		struct cr_node_dist dist;
 	} values[CR_REPORT_VALUES_MAX];
+	/* the tracker of this node, if it ran one (tracker_ran) */
+	bool tracker_ran;
+	struct cr__tracker_stats tracker;
 	bool degraded;
 	char degraded_reason[256];
 };

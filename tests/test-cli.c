@@ -7,7 +7,9 @@
  *     nothing (no run directory): --peers 0, --duration -1, --rate fast,
  *     --message-size 1XB, an unknown option, -D without '=', a missing
  *     value, an unknown --algorithm (the message names the built-ins),
- *     an --ip this host does not have;
+ *     an --ip this host does not have, a tracker limit out of range or
+ *     given to the chains, which have no tracker; `crystal tracker` lists
+ *     its limits in --help and refuses bad ones the same way;
  *   - an experiment file with a class, or a tracker in the node, at an
  *     address this host does not have exits 2 naming the file, the line
  *     and the address (crystal tracker too, for --address);
@@ -17,7 +19,8 @@
  *     "interrupted": true;
  *   - `crystal run --mesh` runs the pingpong plugin and Vanilla on a mesh of
  *     peers that find each other through a tracker: pings are answered,
- *     data moves and every peer plays, and the summary records the mesh;
+ *     data moves and every peer plays, and the summary records the mesh
+ *     and its tracker (--tracker-max-sessions-per-peer reaches it);
  *   - values an algorithm reports (cr_report_value) reach summary.json,
  *     peers-final.csv and crystal report with exact summaries;
  *   - `crystal algorithms PATH` lists a plugin's parameters, says when it
@@ -267,6 +270,15 @@ static void bad_options_exit_2(void **state)
 	    {{"--ip", "192.0.2.1"}, "--ip '192.0.2.1': no interface"},
 	    {{"--ip", "192.0.2.1", "--mesh"}, "--ip '192.0.2.1'"},
 	    {{"--ip", "2001:db8::1"}, "--ip '2001:db8::1'"},
+	    {{"--mesh", "--tracker-max-sessions-per-peer", "0"},
+	     "--tracker-max-sessions-per-peer"},
+	    {{"--mesh", "--tracker-max-sessions-per-peer", "65537"},
+	     "--tracker-max-sessions-per-peer"},
+	    {{"--mesh", "--tracker-max-peers-per-session", "some"},
+	     "--tracker-max-peers-per-session"},
+	    /* the chains have no tracker */
+	    {{"--tracker-max-peers-per-session", "10"},
+	     "--tracker-max-peers-per-session"},
 	};
 	char out[128];
 
@@ -351,6 +363,36 @@ static void foreign_addresses_in_a_file_exit_2(void **state)
 			 se ? se : "");
 	free(so);
 	free(se);
+}
+
+/* crystal tracker: its limits in --help, and bad values refused before
+ * the file is read. */
+static void tracker_limits_options(void **state)
+{
+	static const char *const cases[][2] = {
+	    {"--max-sessions-per-peer", "0"},
+	    {"--max-sessions-per-peer", "65537"},
+	    {"--max-peers-per-session", "0"},
+	    {"--max-peers-per-session", "-3"},
+	};
+	char *help[] = {crystal, "tracker", "--help", NULL}, *so, *se;
+
+	(void)state;
+	assert_int_equal(t_run(help, 30000, &so, &se), 0);
+	assert_non_null(strstr(so, "--max-sessions-per-peer N"));
+	assert_non_null(strstr(so, "--max-peers-per-session N"));
+	free(so);
+	free(se);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *argv[] = {crystal,	  "tracker", "none.ini",
+				(char *)cases[i][0], (char *)cases[i][1], NULL};
+		assert_int_equal(t_run(argv, 30000, &so, &se), 2);
+		if (!se || !strstr(se, cases[i][0]))
+			fail_msg("%s %s: the message does not name it: %s",
+				 cases[i][0], cases[i][1], se ? se : "(none)");
+		free(so);
+		free(se);
+	}
 }
 
 static void too_many_peers_for_the_descriptors(void **state)
@@ -797,11 +839,29 @@ static void run_mesh_pingpong(void **state)
 	snprintf(out, sizeof(out), "%s/mesh-pp", dir);
 	snprintf(so_path, sizeof(so_path), "%s/examples/pingpong.so",
 		 t_build_dir());
-	char *args[] = {"run",	     "--mesh",	"--peers",     "5",
-			"--duration", "2",	"--algorithm", so_path,
-			"--base-port", "32661", "--out",      out,
-			"--quiet",   NULL};
+	char *args[] = {"run",
+			"--mesh",
+			"--peers",
+			"5",
+			"--duration",
+			"2",
+			"--algorithm",
+			so_path,
+			"--base-port",
+			"32661",
+			"--out",
+			out,
+			"--tracker-max-sessions-per-peer",
+			"4",
+			"--quiet",
+			NULL};
 	root = run_ok(args, out);
+	/* the tracker: every peer registered once, nothing refused */
+	assert_true(jnum(root, "tracker.registrations") == 6);
+	assert_true(jnum(root, "tracker.refused_sessions_per_peer") == 0);
+	assert_true(jnum(root, "tracker.refused_peers_per_session") == 0);
+	assert_true(jnum(root, "tracker.max_sessions_per_peer") == 4);
+	assert_true(jnum(root, "tracker.max_peers_per_session") == 65536);
 	params = json_object_get(root, "parameters");
 	assert_non_null(params);
 	assert_true(json_is_true(json_object_get(params, "mesh")));
@@ -984,6 +1044,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(foreign_addresses_in_a_file_exit_2,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(bad_options_exit_2, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(tracker_limits_options, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(too_many_peers_for_the_descriptors,
 					    setup, teardown),

@@ -153,7 +153,9 @@ static const char full_exp[] = "; every section and key\n"
 			       "peers_per_reply = 50\n"
 			       "liveness = probe\n"
 			       "interval = 2s\n"
-			       "timeout = 6s\n";
+			       "timeout = 6s\n"
+			       "max_sessions_per_peer = 4\n"
+			       "max_peers_per_session = 100000\n";
 
 static void put_referenced_files(void)
 {
@@ -286,6 +288,8 @@ static void test_experiment_full(void **state)
 	assert_int_equal(e.tracker.liveness, CR_LIVENESS_PROBE);
 	assert_int_equal(e.tracker.interval_ns, 2 * CR_SEC);
 	assert_int_equal(e.tracker.timeout_ns, 6 * CR_SEC);
+	assert_int_equal(e.tracker.max_sessions_per_peer, 4);
+	assert_int_equal(e.tracker.max_peers_per_session, 100000);
 	cr_experiment_free(&e);
 	assert_true(all_zero(&e, sizeof(e)));
 	cr_experiment_free(&e); /* twice is harmless */
@@ -322,6 +326,8 @@ static void test_experiment_defaults(void **state)
 	assert_int_equal(e.tracker.liveness, CR_LIVENESS_REPORT);
 	assert_int_equal(e.tracker.interval_ns, 5 * CR_SEC);
 	assert_int_equal(e.tracker.timeout_ns, 15 * CR_SEC);
+	assert_int_equal(e.tracker.max_sessions_per_peer, 16);
+	assert_int_equal(e.tracker.max_peers_per_session, 65536);
 	cr_experiment_free(&e);
 
 	/* a topology file: no tracker; a built-in algorithm by name */
@@ -505,6 +511,22 @@ static const struct bad_case bad_experiments[] = {
      "[experiment]\nname = t\nduration = 1\n[tracker]\n"
      "peers_per_reply = 0\n",
      5, "peers_per_reply '0': expected a whole number from 1 to 1000"},
+    {"max_sessions_per_peer 0",
+     "[experiment]\nname = t\nduration = 1\n[tracker]\n"
+     "max_sessions_per_peer = 0\n",
+     5, "max_sessions_per_peer '0': expected a whole number from 1 to 65536"},
+    {"max_sessions_per_peer past the sessions",
+     "[experiment]\nname = t\nduration = 1\n[tracker]\n"
+     "max_sessions_per_peer = 65537\n",
+     5,
+     "max_sessions_per_peer '65537': expected a whole number from 1 to "
+     "65536"},
+    {"max_peers_per_session 0",
+     "[experiment]\nname = t\nduration = 1\n[tracker]\n"
+     "max_peers_per_session = 0\n",
+     5,
+     "max_peers_per_session '0': expected a whole number from 1 to "
+     "4294967295"},
     {"tracker given twice", BASE "[tracker]\n", 11,
      "section [tracker] is given twice, first at line 4"},
     {"range too small",
@@ -568,6 +590,10 @@ static const struct bad_case bad_experiments[] = {
      "[experiment]\nname = t\nduration = 1\n[tracker]\nmode = none\n"
      "liveness = probe\n" CLASS_B,
      6, "the tracker's mode is none, so 'liveness' has no use"},
+    {"tracker limit unused",
+     "[experiment]\nname = t\nduration = 1\n[tracker]\nmode = none\n"
+     "max_peers_per_session = 5\n" CLASS_B,
+     6, "the tracker's mode is none, so 'max_peers_per_session' has no use"},
     {"tracker mode",
      "[experiment]\nname = t\nduration = 1\n[tracker]\nmode = central\n", 5,
      "mode 'central': expected none, inproc or external"},

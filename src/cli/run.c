@@ -56,6 +56,7 @@ struct run_opts {
 	int log_level;
 	uint64_t max_msg;
 	uint64_t queue_limit;
+	uint64_t tracker_per_peer, tracker_per_session; /* 0: the file's */
 	bool quiet;
 	uint64_t seed;
 	int64_t warmup_ns;
@@ -160,6 +161,12 @@ static void run_usage(FILE *f)
 	      "  --max-message SIZE   largest payload accepted from the wire (default 16MiB)\n"
 	      "  --queue-limit SIZE   bytes a peer may queue before it stops reading its\n"
 	      "                       inputs and TCP pushes back (default 256KiB)\n"
+	      "  --tracker-max-sessions-per-peer N  (mesh, file) sessions one peer\n"
+	      "                       address may register in with the tracker in this\n"
+	      "                       node, 1 to 65536; past it a REGISTER is refused\n"
+	      "                       (default 16)\n"
+	      "  --tracker-max-peers-per-session N  (mesh, file) peers one session may\n"
+	      "                       hold at that tracker, from 1 (default 65536)\n"
 	      "\n"
 	      "The run directory gets summary.json, per-second CSV files of the node, its\n"
 	      "workers and every peer, the input files and one log per worker\n"
@@ -316,6 +323,8 @@ enum {
 	O_SPIN,
 	O_MESH,
 	O_SCALE_UP,
+	O_TRK_PER_PEER,
+	O_TRK_PER_SESSION,
 };
 
 static const struct option long_opts[] = {
@@ -354,6 +363,10 @@ static const struct option long_opts[] = {
 	{"scale-upload", required_argument, NULL, O_SCALE_UP},
 	{"trace", required_argument, NULL, O_TRACE},
 	{"play-out", required_argument, NULL, O_PLAYOUT},
+	{"tracker-max-sessions-per-peer", required_argument, NULL,
+	 O_TRK_PER_PEER},
+	{"tracker-max-peers-per-session", required_argument, NULL,
+	 O_TRK_PER_SESSION},
 	{NULL, 0, NULL, 0},
 };
 
@@ -499,6 +512,19 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 			    o->queue_limit < 4096)
 				return bad("--queue-limit", optarg,
 					   "at least 4KiB (4096 bytes): " CR_SIZE_FORMS);
+			break;
+		case O_TRK_PER_PEER:
+			if (cr_parse_uint(optarg, 65536, &o->tracker_per_peer) ||
+			    !o->tracker_per_peer)
+				return bad(opt_name(c), optarg,
+					   "a whole number from 1 to 65536");
+			break;
+		case O_TRK_PER_SESSION:
+			if (cr_parse_uint(optarg, UINT32_MAX,
+					  &o->tracker_per_session) ||
+			    !o->tracker_per_session)
+				return bad(opt_name(c), optarg,
+					   "a whole number from 1 to 4294967295");
 			break;
 		case O_QUIET:
 			o->quiet = true;
@@ -676,6 +702,14 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 			}
 		return 0; /* the file's values are checked when it is read */
 	}
+	if (!o->mesh && (o->tracker_per_peer || o->tracker_per_session)) {
+		fprintf(stderr,
+			"crystal run: %s: the chains experiment has no tracker "
+			"(--mesh has one, as may an experiment file)\n",
+			opt_name(o->tracker_per_peer ? O_TRK_PER_PEER
+						     : O_TRK_PER_SESSION));
+		return 2;
+	}
 	if (o->nscale) {
 		fprintf(stderr, "crystal run: --scale-upload scales the classes "
 				"of an experiment file; the built-in chains "
@@ -763,6 +797,30 @@ static void json_scale(struct cr_json *j, const struct run_opts *o)
 		snprintf(key, sizeof(key), "upload_Bps.%s", e->classes[i].name);
 		cr_json_uint(j, key, e->classes[i].limits.upload_Bps);
 	}
+}
+
+/* What the tracker of this node did, and its limits as used. */
+static void json_tracker(struct cr_json *j, const struct cr_node_tracker *tc,
+			 const struct cr__tracker_stats *t)
+{
+	cr_json_object(j, "tracker");
+	cr_json_uint(j, "registrations", t->registrations);
+	cr_json_uint(j, "queries", t->queries);
+	cr_json_uint(j, "replies", t->replies);
+	cr_json_uint(j, "timed_out", t->timed_out);
+	cr_json_uint(j, "departed", t->departed);
+	cr_json_uint(j, "entries_max", t->entries_max);
+	cr_json_uint(j, "refused_sessions_per_peer",
+		     t->refused_sessions_per_peer);
+	cr_json_uint(j, "refused_peers_per_session",
+		     t->refused_peers_per_session);
+	cr_json_uint(j, "max_sessions_per_peer",
+		     tc->max_sessions_per_peer ? tc->max_sessions_per_peer
+					       : CR__TRACKER_SESSIONS_PER_PEER);
+	cr_json_uint(j, "max_peers_per_session",
+		     tc->max_peers_per_session ? tc->max_peers_per_session
+					       : CR__TRACKER_PEERS_PER_SESSION);
+	cr_json_close(j);
 }
 
 static int write_summary(const char *dir, const struct run_opts *o,
@@ -914,6 +972,8 @@ static int write_summary(const char *dir, const struct run_opts *o,
 	cr_json_uint(&j, "udp_rx_dropped", r->udp_rx_dropped);
 	cr_json_uint(&j, "udp_rx_overflow", r->udp_rx_overflow);
 	cr_json_close(&j);
+	if (r->tracker_ran)
+		json_tracker(&j, &cfg->tracker, &r->tracker);
 	cr_json_object(&j, "parameters");
 	cr_json_str(&j, "algorithm", algo->name);
 	if (!o->file) {
@@ -1317,6 +1377,11 @@ static void override(const struct run_opts *o, struct cr_experiment *e)
 		e->queue_limit = o->queue_limit;
 	if (GIVEN(o, O_MAXMSG))
 		e->max_message = (uint32_t)o->max_msg;
+	if (o->tracker_per_peer)
+		e->tracker.max_sessions_per_peer = (uint32_t)o->tracker_per_peer;
+	if (o->tracker_per_session)
+		e->tracker.max_peers_per_session =
+			(uint32_t)o->tracker_per_session;
 	if (GIVEN(o, O_MATRIX))
 		snprintf(e->matrix_path, sizeof(e->matrix_path), "%s",
 			 o->matrix_path);
@@ -1365,6 +1430,20 @@ static int from_file(struct run_opts *o, struct cr_experiment *e,
 	}
 	if (check_scale(o, e))
 		return 2;
+	if ((o->tracker_per_peer || o->tracker_per_session) &&
+	    (e->tracker.mode != CR_TRACKER_INPROC || e->topology_path[0])) {
+		fprintf(stderr,
+			"crystal run: %s applies to a tracker in this node, and "
+			"%s has none%s\n",
+			opt_name(o->tracker_per_peer ? O_TRK_PER_PEER
+						     : O_TRK_PER_SESSION),
+			o->file,
+			e->tracker.mode == CR_TRACKER_EXTERNAL
+				? ": give it to crystal tracker, or set it in "
+				  "the file's [tracker]"
+				: "");
+		return 2;
+	}
 	override(o, e);
 	if (e->warmup_ns >= e->duration_ns && GIVEN(o, O_DURATION) &&
 	    !GIVEN(o, O_WARMUP)) {
@@ -1463,6 +1542,11 @@ static int run_mesh(struct run_opts *o, const cr_algorithm *algo,
 	e.workers = (int)o->workers;
 	e.queue_limit = o->queue_limit;
 	e.max_message = (uint32_t)o->max_msg;
+	if (o->tracker_per_peer)
+		e.tracker.max_sessions_per_peer = (uint32_t)o->tracker_per_peer;
+	if (o->tracker_per_session)
+		e.tracker.max_peers_per_session =
+			(uint32_t)o->tracker_per_session;
 	e.sessions[0].rate_Bps = o->rate_Bps;
 	e.sessions[0].message_size = (uint32_t)o->msg_size;
 	for (size_t i = 0; i < e.nclasses; i++)

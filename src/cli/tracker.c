@@ -28,8 +28,14 @@ static void usage(FILE *f)
 	      "  --duration TIME     stop after this long (default: the experiment's\n"
 	      "                      duration plus 10 s)\n"
 	      "  --seed N            as given to `crystal run --seed`, if it was\n"
+	      "  --max-sessions-per-peer N  sessions one peer address may register\n"
+	      "                      in, 1 to 65536; a REGISTER past it is refused\n"
+	      "                      (default: the file's [tracker] key, else 16)\n"
+	      "  --max-peers-per-session N  peers one session may hold, from 1; a\n"
+	      "                      REGISTER past it is refused (default: the\n"
+	      "                      file's [tracker] key, else 65536)\n"
 	      "\n"
-	      "Warnings go to stderr.\n",
+	      "Warnings go to stderr, and the tracker's counts when it ends.\n",
 	      f);
 }
 
@@ -39,6 +45,8 @@ int cr_cli_tracker(int argc, char **argv)
 		{"address", required_argument, NULL, 'a'},
 		{"duration", required_argument, NULL, 'd'},
 		{"seed", required_argument, NULL, 's'},
+		{"max-sessions-per-peer", required_argument, NULL, 'S'},
+		{"max-peers-per-session", required_argument, NULL, 'P'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -48,7 +56,8 @@ int cr_cli_tracker(int argc, char **argv)
 	const cr_algorithm *algo;
 	const char *addr = NULL;
 	int64_t duration = 0;
-	uint64_t seed = 0;
+	uint64_t seed = 0, per_peer = 0, per_session = 0;
+	struct cr_node_result r;
 	char err[1024], idtext[512];
 	cr_node *n = NULL;
 	sigset_t set;
@@ -76,6 +85,28 @@ int cr_cli_tracker(int argc, char **argv)
 				fprintf(stderr,
 					"crystal tracker: --seed '%s': expected "
 					"a whole number\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'S':
+			if (cr_parse_uint(optarg, 65536, &per_peer) ||
+			    !per_peer) {
+				fprintf(stderr,
+					"crystal tracker: --max-sessions-per-peer "
+					"'%s': expected a whole number from 1 to "
+					"65536\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'P':
+			if (cr_parse_uint(optarg, UINT32_MAX, &per_session) ||
+			    !per_session) {
+				fprintf(stderr,
+					"crystal tracker: --max-peers-per-session "
+					"'%s': expected a whole number from 1 to "
+					"4294967295\n",
 					optarg);
 				return 2;
 			}
@@ -152,6 +183,11 @@ int cr_cli_tracker(int argc, char **argv)
 	cfg.tracker.probe = e.tracker.liveness == CR_LIVENESS_PROBE;
 	cfg.tracker.interval_ns = e.tracker.interval_ns;
 	cfg.tracker.timeout_ns = e.tracker.timeout_ns;
+	cfg.tracker.max_sessions_per_peer =
+		per_peer ? (uint32_t)per_peer : e.tracker.max_sessions_per_peer;
+	cfg.tracker.max_peers_per_session =
+		per_session ? (uint32_t)per_session
+			    : e.tracker.max_peers_per_session;
 	if (cr_node_create(&cfg, &n, err, sizeof(err))) {
 		fprintf(stderr, "crystal tracker: %s\n", err);
 		rc = 2;
@@ -182,6 +218,21 @@ int cr_cli_tracker(int argc, char **argv)
 		}
 	}
 	cr_node_join(n);
+	cr_node_result(n, &r);
+	fprintf(stderr,
+		"crystal tracker: %llu registrations, %llu queries, %llu "
+		"replies, %llu timed out, %llu departed; refused: %llu past "
+		"max_sessions_per_peer (%u), %llu past max_peers_per_session "
+		"(%u)\n",
+		(unsigned long long)r.tracker.registrations,
+		(unsigned long long)r.tracker.queries,
+		(unsigned long long)r.tracker.replies,
+		(unsigned long long)r.tracker.timed_out,
+		(unsigned long long)r.tracker.departed,
+		(unsigned long long)r.tracker.refused_sessions_per_peer,
+		cfg.tracker.max_sessions_per_peer,
+		(unsigned long long)r.tracker.refused_peers_per_session,
+		cfg.tracker.max_peers_per_session);
 out:
 	cr_node_destroy(n);
 	cr_experiment_free(&e);

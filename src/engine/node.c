@@ -1341,6 +1341,29 @@ static void values_summary(const cr_node *n, struct cr_node_result *r)
 	free(v);
 }
 
+/* What the tracker of this node did, if it ran one. */
+static void tracker_summary(const cr_node *n, struct cr_node_result *r)
+{
+	for (size_t i = 0; i < n->npeers; i++) {
+		const struct cr_peer *p = &n->peers[i];
+		const struct cr__tracker_stats *s = &p->st.tracker;
+		if (p->remote || !p->is_tracker_peer)
+			continue;
+		r->tracker_ran = true;
+		r->tracker.registrations += s->registrations;
+		r->tracker.queries += s->queries;
+		r->tracker.replies += s->replies;
+		r->tracker.timed_out += s->timed_out;
+		r->tracker.departed += s->departed;
+		r->tracker.refused_sessions_per_peer +=
+			s->refused_sessions_per_peer;
+		r->tracker.refused_peers_per_session +=
+			s->refused_peers_per_session;
+		if (s->entries_max > r->tracker.entries_max)
+			r->tracker.entries_max = s->entries_max;
+	}
+}
+
 void cr_node_result(const cr_node *n, struct cr_node_result *r)
 {
 	double secs, sum = 0, tails = 0, tails_wire = 0;
@@ -1405,4 +1428,5 @@ void cr_node_result(const cr_node *n, struct cr_node_result *r)
 	fidelity(n, r);
 	stream_quality(n, r);
 	values_summary(n, r);
+	tracker_summary(n, r);
 }

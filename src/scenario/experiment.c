@@ -652,6 +652,8 @@ enum {
 	TR_LIVENESS,
 	TR_INTERVAL,
 	TR_TIMEOUT,
+	TR_SESSIONS_PER_PEER,
+	TR_PEERS_PER_SESSION,
 	TR__N
 };
 
@@ -670,6 +672,12 @@ static const struct key tracker_keys[TR__N] = {
 		     .range = "a time above 0"},
     [TR_TIMEOUT] = {"timeout", set_time, FIELD(TRK, timeout_ns), .min = 1,
 		    .range = "a time above 0"},
+    [TR_SESSIONS_PER_PEER] = {"max_sessions_per_peer", set_uint,
+			      FIELD(TRK, max_sessions_per_peer), .min = 1,
+			      .max = 65536},
+    [TR_PEERS_PER_SESSION] = {"max_peers_per_session", set_uint,
+			      FIELD(TRK, max_peers_per_session), .min = 1,
+			      .max = UINT32_MAX},
 };
 
 static const struct {
@@ -1254,7 +1262,9 @@ static int init(struct cr_experiment *e, const char *path, char *err,
 	    .seed = 1,
 	    .tracker = {.reply_peers = 20,
 			.interval_ns = 5 * CR_SEC,
-			.timeout_ns = 15 * CR_SEC},
+			.timeout_ns = 15 * CR_SEC,
+			.max_sessions_per_peer = CR__TRACKER_SESSIONS_PER_PEER,
+			.max_peers_per_session = CR__TRACKER_PEERS_PER_SESSION},
 	};
 	if (strlen(path) >= CR_PATH_MAX) {
 		snprintf(err, errlen, "%.64s...: the path is too long", path);

@@ -70,6 +70,9 @@ struct cr_tracker_cfg {
 	enum cr_liveness liveness;
 	int64_t interval_ns;	 /* report or probe interval (default 5 s) */
 	int64_t timeout_ns;	 /* silent this long: gone (default 15 s) */
+	/* REGISTERs past these are refused (default 16 and 65536) */
+	uint32_t max_sessions_per_peer;
+	uint32_t max_peers_per_session;
 };
 
 struct cr_param_kv {

@@ -7,6 +7,7 @@
  * mesh and a file behave the same.
  */
 #include "mesh.h"
+#include "../internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,6 +74,8 @@ int cr_mesh_build(struct cr_experiment *e, const cr_addr *base,
 	    .liveness = CR_LIVENESS_REPORT,
 	    .interval_ns = 5 * CR_SEC,
 	    .timeout_ns = 15 * CR_SEC,
+	    .max_sessions_per_peer = CR__TRACKER_SESSIONS_PER_PEER,
+	    .max_peers_per_session = CR__TRACKER_PEERS_PER_SESSION,
 	};
 	e->tracker.addr.port = (uint16_t)(base->port + receivers + 1);
 	return 0;

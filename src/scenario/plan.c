@@ -282,6 +282,10 @@ int cr_plan_build(struct cr_plan *pl, const struct cr_experiment *e,
 		cfg->tracker.probe = e->tracker.liveness == CR_LIVENESS_PROBE;
 		cfg->tracker.interval_ns = e->tracker.interval_ns;
 		cfg->tracker.timeout_ns = e->tracker.timeout_ns;
+		cfg->tracker.max_sessions_per_peer =
+			e->tracker.max_sessions_per_peer;
+		cfg->tracker.max_peers_per_session =
+			e->tracker.max_peers_per_session;
 	}
 	free(ev);
 	cr_topology_free(topo, ntopo);
