@@ -436,10 +436,13 @@ int cr_node_create(const struct cr_node_config *cfg, cr_node **out,
 		w->batch_ns = cfg->batch_ns ? cfg->batch_ns : CR__SHAPE_COALESCE;
 		w->spin_budget = cfg->spin_budget;
 		/* each worker holds its share of the node's unfinished
-		 * frames, so that none has to ask the others */
+		 * frames, so that none has to ask the others; never less than
+		 * two of the largest, so that one of them can always finish
+		 * beside others */
 		w->partial_share = n->partial_limit / (uint64_t)n->nworkers;
-		if (!w->partial_share)
-			w->partial_share = 1;
+		if (w->partial_share < 2 * ((uint64_t)n->max_msg + CR__HDR_SIZE))
+			w->partial_share =
+				2 * ((uint64_t)n->max_msg + CR__HDR_SIZE);
 		/* the waits are checked twice within the shorter of them,
 		 * every second at most */
 		w->sweep_ns = n->idle_timeout_ns < n->frame_timeout_ns
