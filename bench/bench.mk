@@ -13,6 +13,8 @@
 #   kshape        goodput and delay through the kernel's shaper (tbf, htb,
 #                 netem) between two network namespaces
 #   paced_relay   the CPU floor of paced relaying, one frame per system call
+#   hostile       hostile connections for bench/hostile.sh and bench/soak.sh
+#                 (speaks the wire format by hand: it measures any build)
 
 .DEFAULT_GOAL := bench-programs
 
@@ -28,6 +30,10 @@ $(BUILD)/bench/fidelity: bench/fidelity.c $(BUILD)/libcrystal.a $(wildcard src/*
 $(BUILD)/bench/kshape: bench/kshape.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu17 $(WARN) -O2 -g -D_GNU_SOURCE -o $@ bench/kshape.c -lm
+
+$(BUILD)/bench/hostile: bench/hostile.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu17 $(WARN) -O2 -g -D_GNU_SOURCE -o $@ bench/hostile.c
 
 $(BUILD)/bench/paced_relay: bench/paced_relay.c
 	@mkdir -p $(dir $@)
