@@ -158,8 +158,7 @@ static const char *const limit_what[CR__LIMIT_N] = {
 	[CR__LIMIT_CONNS] = "refused over the cap on connections",
 	[CR__LIMIT_IDLE] = "closed silent after their hello",
 	[CR__LIMIT_FRAME] = "closed with a frame unfinished in time",
-	[CR__LIMIT_PARTIAL] = "closed over the node's limit on unfinished "
-			      "frames",
+	[CR__LIMIT_PARTIAL] = "closed over the node's budget of partial frames",
 };
 
 void cr__limit_hit(struct cr_peer *p, enum cr__limit k, const char *fmt, ...)
