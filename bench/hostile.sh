@@ -34,7 +34,8 @@
 #   BENCH_HOSTILE_STALL    stalled 16 MiB frames (default 24)
 #   BENCH_HOSTILE_BEFORE   another crystal binary, measured the same way
 #   BENCH_BASE_PORT        the source's port (default 28000)
-#   BENCH_RESULTS          directory for hostile.csv (default bench/results)
+#   BENCH_RESULTS          directory for hostile.csv and hostile-runs.csv
+#                          (default bench/results)
 #   BUILD                  where crystal is (default build); bench/hostile
 #                          is built there
 #
@@ -156,6 +157,7 @@ one() {
 		printf "%.0f %.2f %.0f %d\n", num("per_peer_rate_Bps"), num("cpu_percent"),
 			num("max_rss_kb"), closed < 0 ? 0 : closed
 	}' "$out/summary.json" >>"$TMP/$1-$2"
+	tail -n 1 "$TMP/$1-$2" | tr ' ' ',' | sed "s/^/$1,$2,/" >>"$TMP/runs"
 }
 
 median() {
@@ -218,4 +220,8 @@ for b in $BUILDS; do
 	done
 done
 mv "$csv.tmp" "$csv"
-printf '\n(CSV in %s; per CPU-second: all peers'"'"' bytes over the CPU the run took)\n' "$csv"
+{
+	echo "build,mode,per_peer_rate_Bps,cpu_percent,max_rss_kb,closed_by_limits"
+	cat "$TMP/runs"
+} >"$RESULTS/hostile-runs.csv"
+printf '\n(CSV in %s, every run in hostile-runs.csv; per CPU-second: all peers'"'"' bytes over the CPU the run took)\n' "$csv"
