@@ -26,11 +26,11 @@
  *   hostile --ports 28000:51 --conns 2000 --mode idle \
  *           --id-text "chains 127.0.0.1:28000 50 10 1" --seconds 12
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <arpa/inet.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdint.h>
@@ -120,7 +120,8 @@ static int send_all(int fd, const uint8_t *b, size_t n, uint64_t *sent)
 
 static int tcp_to(const char *ip, uint16_t port)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port)};
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons(port)};
 	struct timeval tv = {5, 0};
 	int one = 1;
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -169,12 +170,13 @@ static void udp_flood(const char *ip, uint16_t first, unsigned nports,
 
 static void usage(void)
 {
-	fputs("usage: hostile --ports FIRST:COUNT[:STRIDE]\n"
-	      "               --mode idle|trickle|stall|udp\n"
-	      "               (--id-text TEXT | --id HEX) [--conns N] [--ip IP]\n"
-	      "               [--claim-base PORT] [--size BYTES] [--seconds S]\n"
-	      "               [--rate N]\n",
-	      stderr);
+	fputs(
+	    "usage: hostile --ports FIRST:COUNT[:STRIDE]\n"
+	    "               --mode idle|trickle|stall|udp\n"
+	    "               (--id-text TEXT | --id HEX) [--conns N] [--ip IP]\n"
+	    "               [--claim-base PORT] [--size BYTES] [--seconds S]\n"
+	    "               [--rate N]\n",
+	    stderr);
 	exit(2);
 }
 
@@ -194,7 +196,8 @@ int main(int argc, char **argv)
 	for (int i = 1; i + 1 < argc; i += 2) {
 		const char *k = argv[i], *v = argv[i + 1];
 		if (!strcmp(k, "--ports")) {
-			if (sscanf(v, "%u:%u:%u", &first, &nports, &stride) < 2 ||
+			if (sscanf(v, "%u:%u:%u", &first, &nports, &stride) <
+				2 ||
 			    !stride)
 				usage();
 		} else if (!strcmp(k, "--mode")) {
@@ -283,9 +286,10 @@ int main(int argc, char **argv)
 			if (pf[i].fd < 0 || !pf[i].revents)
 				continue;
 			while ((pf[i].revents & POLLOUT) && left[i]) {
-				ssize_t w = send(pf[i].fd, buf,
-						 left[i] < 65536 ? left[i] : 65536,
-						 MSG_NOSIGNAL | MSG_DONTWAIT);
+				ssize_t w =
+				    send(pf[i].fd, buf,
+					 left[i] < 65536 ? left[i] : 65536,
+					 MSG_NOSIGNAL | MSG_DONTWAIT);
 				if (w <= 0)
 					break;
 				left[i] -= (uint32_t)w;
@@ -296,7 +300,8 @@ int main(int argc, char **argv)
 			if (!(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
 				continue;
 			n = recv(pf[i].fd, junk, sizeof(junk), MSG_DONTWAIT);
-			if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))
+			if (n > 0 ||
+			    (n < 0 && (errno == EAGAIN || errno == EINTR)))
 				continue;
 			close(pf[i].fd);
 			pf[i].fd = -1;

@@ -40,7 +40,7 @@
 #include <cmocka.h>
 
 #define EXP_ID 0x0BAD0C0FFEE51DE5ULL
-#define CLAIM 41000 /* the hellos' made-up source ports */
+#define CLAIM  41000 /* the hellos' made-up source ports */
 
 static void sleep_ms(int ms)
 {
@@ -178,7 +178,8 @@ static void verify_chains(void)
 		fail_msg("%s", why);
 }
 
-/* --- idle after the hello --------------------------------------------------- */
+/* --- idle after the hello ---------------------------------------------------
+ */
 
 #define IDLE_PER_PEER 150
 
@@ -251,7 +252,8 @@ static void idle_flood_closed_counted_logged_once(void **state)
 	t_rm_rf(dir);
 }
 
-/* --- the cap on connections ------------------------------------------------ */
+/* --- the cap on connections ------------------------------------------------
+ */
 
 static void connections_over_the_cap_closed_at_once(void **state)
 {
@@ -317,7 +319,8 @@ static void connections_over_the_cap_closed_at_once(void **state)
 	sc_cleanup();
 }
 
-/* --- frames begun and not finished ------------------------------------------ */
+/* --- frames begun and not finished ------------------------------------------
+ */
 
 static void stalled_and_trickled_frames_closed(void **state)
 {
@@ -349,7 +352,8 @@ static void stalled_and_trickled_frames_closed(void **state)
 		uint16_t claim = (uint16_t)(CLAIM + k);
 		fds[k] = hello_to(24041, claim);
 		frame_header(buf, 512 * 1024, claim);
-		if (k < STALL) /* a header and some of the frame, then nothing */
+		if (k <
+		    STALL) /* a header and some of the frame, then nothing */
 			assert_int_equal(t_send_all(fds[k], buf, sizeof(buf)),
 					 0);
 		else if (k < STALL + TRICKLE) /* the header, then a byte at a
@@ -382,7 +386,8 @@ static void stalled_and_trickled_frames_closed(void **state)
 	sc_cleanup();
 }
 
-/* --- the node's budget of unfinished frames --------------------------------- */
+/* --- the node's budget of unfinished frames ---------------------------------
+ */
 
 static void unfinished_frames_stay_under_the_node_limit(void **state)
 {
@@ -440,7 +445,8 @@ static void unfinished_frames_stay_under_the_node_limit(void **state)
 	free(frame);
 }
 
-/* --- garbage datagrams ------------------------------------------------------ */
+/* --- garbage datagrams ------------------------------------------------------
+ */
 
 static int udp_sock(void)
 {
