@@ -15,6 +15,8 @@
 #   paced_relay   the CPU floor of paced relaying, one frame per system call
 #   tracker       the time the tracker takes to answer N REGISTERs, N from
 #                 1,000 to 65,535 (links against libcrystal.a)
+#   hostile       hostile connections for bench/hostile.sh and bench/soak.sh
+#                 (speaks the wire format by hand: it measures any build)
 
 .DEFAULT_GOAL := bench-programs
 
@@ -35,6 +37,10 @@ $(BUILD)/bench/tracker: bench/tracker.c $(BUILD)/libcrystal.a $(wildcard src/*.h
 $(BUILD)/bench/kshape: bench/kshape.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu17 $(WARN) -O2 -g -D_GNU_SOURCE -o $@ bench/kshape.c -lm
+
+$(BUILD)/bench/hostile: bench/hostile.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu17 $(WARN) -O2 -g -D_GNU_SOURCE -o $@ bench/hostile.c
 
 $(BUILD)/bench/paced_relay: bench/paced_relay.c
 	@mkdir -p $(dir $@)

@@ -26,7 +26,10 @@
 #                     (default: the number of online CPUs)
 #   BENCH_FIGS        which parts, any of: 4 (Fig. 4-5), 9, fidelity, 6, 7,
 #                     light (bench/light.sh: how often the light examples
-#                     judge their fidelity ok, with their spin's CPU)
+#                     judge their fidelity ok, with their spin's CPU),
+#                     hostile (bench/hostile.sh: the relay's rate beside
+#                     2,000 idle connections and trickled frames held on
+#                     its peers)
 #                     (fig4, fig9, fig6, fig7 and all are accepted too);
 #                     default "4 9 fidelity 6 7 light"
 #   BENCH_PEERS       Fig. 4-5 peer counts (default "10 50 100 200 500 1000")
@@ -97,7 +100,7 @@ else
 fi
 CPUS=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
 WORKERS=${BENCH_WORKERS:-$CPUS}
-FIGS=${BENCH_FIGS:-4 9 fidelity 6 7 light}
+FIGS=${BENCH_FIGS:-4 9 fidelity 6 7 light hostile}
 PEERS=${BENCH_PEERS:-10 50 100 200 500 1000}
 SIZES=${BENCH_SIZES:-1024 2048 5120 10240 20480 40960}
 SIZE_PEERS=${BENCH_SIZE_PEERS:-10 100 200}
@@ -142,7 +145,7 @@ awk -v s="$F7_SECS" 'BEGIN { exit !(s ~ /^([0-9]+\.?[0-9]*|\.[0-9]+)$/ && s + 0 
 	usage_err "BENCH_F7_SECONDS must be a positive number of seconds (got '$F7_SECS')"
 awk -v s="$SECS" 'BEGIN { exit !(s ~ /^([0-9]+\.?[0-9]*|\.[0-9]+)$/ && s + 0 > 0) }' ||
 	usage_err "BENCH_SECONDS must be a positive number of seconds (got '$SECS')"
-DO4=0 DO9=0 DOFID=0 DO6=0 DO7=0 DOLIGHT=0
+DO4=0 DO9=0 DOFID=0 DO6=0 DO7=0 DOLIGHT=0 DOHOSTILE=0
 for f in $(printf '%s' "$FIGS" | tr ',' ' '); do
 	case $f in
 	4 | 5 | 4-5 | fig4 | fig5 | fig4-5) DO4=1 ;;
@@ -151,8 +154,9 @@ for f in $(printf '%s' "$FIGS" | tr ',' ' '); do
 	6 | fig6) DO6=1 ;;
 	7 | fig7) DO7=1 ;;
 	light) DOLIGHT=1 ;;
-	all) DO4=1 DO9=1 DOFID=1 DO6=1 DO7=1 DOLIGHT=1 ;;
-	*) usage_err "BENCH_FIGS takes 4, 9, fidelity, 6, 7 and light (got '$f')" ;;
+	hostile) DOHOSTILE=1 ;;
+	all) DO4=1 DO9=1 DOFID=1 DO6=1 DO7=1 DOLIGHT=1 DOHOSTILE=1 ;;
+	*) usage_err "BENCH_FIGS takes 4, 9, fidelity, 6, 7, light and hostile (got '$f')" ;;
 	esac
 done
 DORELAY=0 DOLINK=0
@@ -1296,6 +1300,16 @@ if [ "$DOLIGHT" = 1 ]; then
 			BUILD=$BUILD BENCH_RESULTS=$RESULTS sh "$ROOT/bench/light.sh" || exit $?
 	else
 		BUILD=$BUILD BENCH_RESULTS=$RESULTS sh "$ROOT/bench/light.sh" || exit $?
+	fi
+fi
+
+if [ "$DOHOSTILE" = 1 ]; then
+	echo
+	if [ "${BENCH_QUICK:-0}" = 1 ]; then
+		BENCH_HOSTILE_RUNS=${BENCH_HOSTILE_RUNS:-1} BENCH_HOSTILE_SECONDS=${BENCH_HOSTILE_SECONDS:-2} \
+			BUILD=$BUILD BENCH_RESULTS=$RESULTS BENCH_BASE_PORT=$BASE_PORT sh "$ROOT/bench/hostile.sh" || exit $?
+	else
+		BUILD=$BUILD BENCH_RESULTS=$RESULTS BENCH_BASE_PORT=$BASE_PORT sh "$ROOT/bench/hostile.sh" || exit $?
 	fi
 fi
 

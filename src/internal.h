@@ -194,6 +194,10 @@ static inline void cr__slab_ref(struct cr__slab *s)
 	s->refs++;
 }
 void cr__slab_unref(struct cr__slab *s);
+/* Gives a slab nobody else references (refs 1) room for `size` bytes,
+ * keeping its contents; the slab may move.  NULL when out of memory (the
+ * slab is then unchanged). */
+struct cr__slab *cr__slab_resize(struct cr__slab *s, uint32_t size);
 struct cr_msg *cr__msg_alloc(cr__pool *pool);
 struct cr__hdr;
 /* Makes a message whose frame lies in `slab` at `frame`, with the fields
@@ -334,6 +338,23 @@ struct cr__conn {
 	struct cr__conn *peer_prev, *peer_next;
 	uint64_t bytes_in, bytes_out;
 	uint64_t hello_timer; /* incoming: closes it if no hello comes */
+	uint64_t frames_in;   /* whole frames received, the hello included */
+
+	/* back-pressure: its peer stopped reading while it was readable, so
+	 * it withdrew its own interest in reading and waits in the peer's
+	 * list of paused connections until the peer resumes */
+	bool paused;
+	struct cr__conn *pause_prev, *pause_next;
+
+	/* the worker's watch (see cr__conn_sweep): an incoming connection
+	 * that has sent nothing since its hello, or one with a frame begun
+	 * and not finished, waits on the clock; wait_mark says what it was
+	 * waiting for when wait_since was taken */
+	bool watched;
+	struct cr__conn *watch_prev, *watch_next;
+	uint64_t wait_mark;
+	int64_t wait_since; /* 0: not seen by a sweep yet */
+	uint32_t partial; /* bytes of its unfinished frame, as counted */
 
 	/* link emulation (see shaper.c) */
 	struct cr__bucket up, down; /* this connection's own limits */
@@ -353,6 +374,20 @@ struct cr__conn {
 /* An incoming connection that has not said hello by then is closed. */
 #define CR__HELLO_TIMEOUT (10 * CR_SEC)
 
+/* The limits on what a remote may make a peer hold (docs/wire-format.md,
+ * Limits); each is counted per peer, and logged at its first occurrence. */
+enum cr__limit {
+	CR__LIMIT_CONNS,   /* an incoming connection over the peer's cap */
+	CR__LIMIT_IDLE,	   /* nothing after the hello within the idle time */
+	CR__LIMIT_FRAME,   /* a frame begun and not finished in time */
+	CR__LIMIT_PARTIAL, /* the node's bytes of unfinished frames */
+	CR__LIMIT_N
+};
+/* The base of the automatic idle and frame times (cr_node_config). */
+#define CR__WAIT_BASE (30 * CR_SEC)
+/* The node's budget for bytes of unfinished frames, by default. */
+#define CR__DEFAULT_PARTIAL_LIMIT (256ull << 20)
+
 int cr__conn_connect(struct cr_peer *p, const cr_addr *to,
 		     struct cr__conn **out);
 void cr__conn_accept(struct cr_peer *p);
@@ -365,6 +400,18 @@ void cr__conn_close(struct cr__conn *c, bool notify, bool rst,
 		    const char *why);
 /* The peer's or the connection's reading state changed: update the poll. */
 void cr__conn_reading_changed(struct cr__conn *c);
+/* The peer reads its inputs again: its paused connections resume. */
+void cr__conn_resume_paused(struct cr_peer *p);
+/* Closes the worker's connections that waited too long (the idle and
+ * frame times); called by the worker's periodic sweep. */
+void cr__conn_sweep(struct cr__worker *w);
+/* A limit closed or refused a connection of p: counted, and the message
+ * (which names the remote) logged the first time for this peer. */
+void cr__limit_hit(struct cr_peer *p, enum cr__limit k, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* At the end of the run: one line for a peer whose limits closed more
+ * connections than were logged. */
+void cr__limit_summary(struct cr_peer *p);
 /* Frees a closed connection (after its handle is closed). */
 void cr__conn_release(struct cr__conn *c);
 struct cr__conn *cr__conn_find(struct cr__worker *w, const struct cr_peer *p,
@@ -491,6 +538,8 @@ struct cr__peer_stats {
 	uint64_t bad_frames;
 	uint64_t bad_datagrams;
 	struct cr__tracker_stats tracker; /* when this peer is the tracker */
+	/* connections refused or closed by each limit (enum cr__limit) */
+	uint64_t limit_hits[CR__LIMIT_N];
 	uint64_t departures;
 	uint64_t births, deaths, failed_births;
 	/* what its viewer saw (cr_report_playback) */
@@ -536,6 +585,10 @@ struct cr_peer {
 	size_t out_bytes; /* queued on all TCP connections */
 	uint32_t nfull;	  /* connections over the queue limit */
 	struct cr__conn *conns; /* list through peer_next */
+	uint32_t nconns;
+	/* connections that found it not reading (rx_paused) when they became
+	 * readable: only these are restarted when it resumes */
+	struct cr__conn *paused_conns;
 
 	cr_addr *boot;
 	size_t nboot;
@@ -756,6 +809,14 @@ struct cr__worker {
 	char fid_worst_link[2 * CR_ADDR_STRLEN + 8];
 	uint64_t bad_frames;
 	uint64_t conns_accepted;
+	/* connections waiting on the clock (idle after the hello, or with a
+	 * frame unfinished), swept every sweep_ns; and the bytes of unfinished
+	 * frames its connections hold, at most partial_share (its part of the
+	 * node's budget; 0: no limit) */
+	struct cr__conn *watch, *watch_tail;
+	int64_t sweep_ns;
+	uint64_t partial_bytes, partial_share;
+	uint64_t partial_published; /* as added to the node's count */
 };
 
 /* Schedules work on the worker's timer structure; rearms the wake-up. */

@@ -122,6 +122,20 @@ struct cr_node_config {
 	 * auto` is CR__SPIN_BUDGET. */
 	double spin_budget;
 	int64_t hello_timeout_ns;  /* 0: CR__HELLO_TIMEOUT */
+	/* What a remote may make a peer hold (docs/wire-format.md, Limits).
+	 * max_conns: connections of one peer past which incoming ones are
+	 * closed at once; 0: twice the experiment's peers, plus 64 (the
+	 * tracker is never capped).  idle_timeout_ns: an incoming connection
+	 * that delivers nothing after its hello for this long is closed;
+	 * frame_timeout_ns: a frame begun must be finished within it; 0 for
+	 * either: 30 s, plus twice the largest frame's time at the slowest
+	 * rate limit of the experiment, plus its longest link delay.
+	 * partial_limit: the node's bytes of unfinished frames; past it the
+	 * largest is closed; 0: CR__DEFAULT_PARTIAL_LIMIT. */
+	uint32_t max_conns;
+	int64_t idle_timeout_ns;
+	int64_t frame_timeout_ns;
+	uint64_t partial_limit;
 	cr_link_limits limits;	   /* every peer's link, unless its own */
 	struct cr_node_tracker tracker;
 	const struct cr_latency *matrix; /* overrides access delays */
@@ -191,6 +205,14 @@ struct cr_node_result {
 	char added_delay_worst_link[2 * CR_ADDR_STRLEN + 8];
 	uint64_t udp_lost, udp_dropped, udp_rx_dropped, udp_rx_overflow;
 	uint64_t births, deaths, failed_births;
+	/* the limits as used, and what each refused or closed (enum
+	 * cr__limit); the most bytes of unfinished frames the node held */
+	uint32_t max_conns; /* 0: none */
+	int64_t idle_timeout_ns, frame_timeout_ns;
+	uint64_t partial_limit;
+	uint64_t limit_hits[CR__LIMIT_N];
+	uint64_t partial_peak;
+	uint64_t bad_datagrams;
 	/* stream quality (see cr_report_playback) */
 	struct cr_node_dist continuity;	      /* played / due */
 	struct cr_node_dist startup_delay_s;  /* join to first segment played */
@@ -312,6 +334,12 @@ struct cr__node {
 	size_t nmatrix;
 	uint32_t max_msg;
 	size_t queue_limit;
+	/* the limits as resolved from the config (0: none) */
+	uint32_t max_conns;
+	int64_t idle_timeout_ns, frame_timeout_ns;
+	uint64_t partial_limit;
+	/* bytes of unfinished frames held by all workers, and the most */
+	_Atomic uint64_t partial_bytes, partial_peak;
 	cr__clock clock;
 	cr__log log; /* node-level log (main thread) */
 

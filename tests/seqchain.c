@@ -252,7 +252,12 @@ int sc_start(const struct sc_cfg *cfg)
 	nc.nsources = 1;
 	nc.max_msg_bytes = cfg->max_msg;
 	nc.queue_limit = cfg->queue_limit;
-	nc.log_level = CR_LOG_ERROR;
+	nc.log_level = cfg->log_dir ? cfg->log_level : CR_LOG_ERROR;
+	nc.log_dir = cfg->log_dir;
+	nc.max_conns = cfg->max_conns;
+	nc.idle_timeout_ns = cfg->idle_timeout_ns;
+	nc.frame_timeout_ns = cfg->frame_timeout_ns;
+	nc.partial_limit = cfg->partial_limit;
 	nc.stats_interval_ns = 10 * CR_MS;
 	rc = cr_node_create(&nc, &sc.node, sc.err, sizeof(sc.err));
 	if (rc)

@@ -37,6 +37,13 @@ struct sc_cfg {
 	const struct cr_node_param *params;
 	size_t nparams;
 	bool hold; /* the tails wait for sc.may_stop before stopping */
+	/* the limits on what a remote may hold (cr_node_config); 0: the
+	 * node's defaults */
+	uint32_t max_conns;
+	int64_t idle_timeout_ns, frame_timeout_ns;
+	uint64_t partial_limit;
+	const char *log_dir; /* NULL: no log files */
+	int log_level;	     /* with log_dir; 0: errors only */
 };
 
 struct sc_peer {

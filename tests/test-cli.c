@@ -1033,6 +1033,101 @@ static void scale_upload(void **state)
 	t_csv_free(&c);
 }
 
+/* The limits on what a remote may hold: their defaults, from the command
+ * line, from a file and the command line over it, all as summary.json's
+ * "limits" reports them; and bad values refused, naming the option or key. */
+static void limits_from_options_and_file(void **state)
+{
+	char ini[128], out[128], *so, *se;
+	json_t *r;
+	int rc;
+
+	(void)state;
+	snprintf(out, sizeof(out), "%s/defaults", dir);
+	char *defaults[] = {"run",	   "--peers", "2",    "--duration",
+			    "0.5",	   "--base-port", "29120", "--quiet",
+			    "--out",	   out,	      NULL};
+	r = run_ok(defaults, out);
+	assert_true(jnum(r, "limits.max_connections") == 2 * 3 + 64);
+	assert_true(jnum(r, "limits.idle_timeout_s") == 30);
+	assert_true(jnum(r, "limits.frame_timeout_s") == 30);
+	assert_true(jnum(r, "limits.partial_frames_limit") == 256 << 20);
+	assert_true(jnum(r, "limits.max_message") == 16 << 20);
+	assert_true(jnum(r, "limits.idle_closed") == 0);
+	json_decref(r);
+
+	snprintf(out, sizeof(out), "%s/options", dir);
+	char *options[] = {"run",	 "--peers",
+			   "2",		 "--duration",
+			   "0.5",	 "--base-port",
+			   "29120",	 "--max-connections",
+			   "77",	 "--idle-timeout",
+			   "5",		 "--frame-timeout",
+			   "7500ms",	 "--partial-frames-limit",
+			   "1MiB",	 "--quiet",
+			   "--out",	 out,
+			   NULL};
+	r = run_ok(options, out);
+	assert_true(jnum(r, "limits.max_connections") == 77);
+	assert_true(jnum(r, "limits.idle_timeout_s") == 5);
+	assert_true(jnum(r, "limits.frame_timeout_s") == 7.5);
+	assert_true(jnum(r, "limits.partial_frames_limit") == 1 << 20);
+	json_decref(r);
+
+	write_mesh(ini, sizeof(ini),
+		   "duration = 1s\n"
+		   "max_connections = 50\n"
+		   "idle_timeout = 4s\n"
+		   "frame_timeout = 6s\n"
+		   "partial_frames_limit = 2MiB\n");
+	snprintf(out, sizeof(out), "%s/file", dir);
+	char *file[] = {"run", ini, "--quiet", "--out", out, NULL};
+	r = run_ok(file, out);
+	assert_true(jnum(r, "limits.max_connections") == 50);
+	assert_true(jnum(r, "limits.idle_timeout_s") == 4);
+	assert_true(jnum(r, "limits.frame_timeout_s") == 6);
+	assert_true(jnum(r, "limits.partial_frames_limit") == 2 << 20);
+	json_decref(r);
+	snprintf(out, sizeof(out), "%s/over", dir);
+	char *over[] = {"run",	   ini,	  "--max-connections", "60",
+			"--idle-timeout", "9s", "--quiet", "--out", out, NULL};
+	r = run_ok(over, out);
+	assert_true(jnum(r, "limits.max_connections") == 60);
+	assert_true(jnum(r, "limits.idle_timeout_s") == 9);
+	assert_true(jnum(r, "limits.frame_timeout_s") == 6);
+	json_decref(r);
+
+	static const char *const bad[][2] = {
+	    {"--max-connections", "-1"},
+	    {"--max-connections", "many"},
+	    {"--idle-timeout", "soon"},
+	    {"--frame-timeout", "-2s"},
+	    {"--partial-frames-limit", "1.5"},
+	};
+	snprintf(out, sizeof(out), "%s/never", dir);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *argv[] = {crystal,	 "run", (char *)bad[i][0],
+				(char *)bad[i][1], "--out", out,
+				NULL};
+		rc = t_run(argv, 30000, &so, &se);
+		if (rc != 2 || !se || !strstr(se, bad[i][0]))
+			fail_msg("%s %s: exit %d: %s", bad[i][0], bad[i][1], rc,
+				 se ? se : "");
+		assert_false(t_exists(out));
+		free(so);
+		free(se);
+	}
+	write_mesh(ini, sizeof(ini), "duration = 1s\nidle_timeout = soon\n");
+	char *badfile[] = {crystal, "run", ini, "--out", out, NULL};
+	rc = t_run(badfile, 30000, &so, &se);
+	assert_int_equal(rc, 2);
+	assert_non_null(se);
+	assert_non_null(strstr(se, "idle_timeout"));
+	assert_false(t_exists(out));
+	free(so);
+	free(se);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1063,6 +1158,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(duration_below_the_files_warmup,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(scale_upload, setup, teardown),
+	    cmocka_unit_test_setup_teardown(limits_from_options_and_file, setup,
+					    teardown),
 	};
 
 	return cmocka_run_group_tests_name("cli", tests, group_setup,

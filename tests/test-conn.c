@@ -436,6 +436,64 @@ static void frames_in_random_chunks_and_large_frames(void **state)
 	harness_down();
 }
 
+/* A frame's buffer grows as its bytes arrive: a header that declares the
+ * largest frame, with a few bytes of it, holds a few bytes, not the length
+ * it declares; then the frame arrives whole, unchanged. */
+static void large_frame_buffer_grows_as_it_arrives(void **state)
+{
+	const uint32_t len = 1u << 20; /* the maximum */
+	uint8_t *buf = malloc(T_HDR_SIZE + len);
+	struct cr__conn *c;
+	size_t sent, held;
+	int fd;
+
+	(void)state;
+	assert_non_null(buf);
+	assert_int_equal(harness_up(30070, 0), 0);
+	fd = client_hello(30070, FAKE_PORT, 0);
+	put_frame(buf, CR_MSG_DATA_MIN, 1, len, 9, FAKE_PORT);
+	/* the header and 1000 bytes: kept in the connection's own small
+	 * buffer */
+	sent = T_HDR_SIZE + 1000;
+	assert_int_equal(t_send_all(fd, buf, sent), 0);
+	for (int i = 0; i < 25000 && !(P.conns && P.conns->rx_len == sent);
+	     i++) {
+		pump();
+		usleep(200);
+	}
+	c = only_conn();
+	assert_int_equal(c->rx_len, sent);
+	assert_null(c->rx_slab);
+	assert_true(c->park_cap < 8192);
+	assert_int_equal(c->partial, sent);
+	assert_int_equal(W.partial_bytes, sent);
+	/* 300 KB more: in a slab of its own, at most twice what arrived
+	 * (and one read) */
+	assert_int_equal(t_send_all(fd, buf + sent, 300000), 0);
+	sent += 300000;
+	for (int i = 0; i < 25000 && c->rx_len < sent; i++) {
+		pump();
+		usleep(200);
+	}
+	assert_int_equal(c->rx_len, sent);
+	assert_non_null(c->rx_slab);
+	held = c->rx_slab->size;
+	assert_true(held <= 2 * sent + CR__READ_SIZE);
+	assert_true(held < T_HDR_SIZE + len);
+	assert_int_equal(W.partial_bytes, sent);
+	/* the rest: one frame, whole */
+	assert_int_equal(t_send_all(fd, buf + sent, T_HDR_SIZE + len - sent),
+			 0);
+	want_recs = 1;
+	assert_true(pump_until(have_recs));
+	check_rec(&recs[0], CR_MSG_DATA_MIN, len, 9, FAKE_PORT);
+	assert_int_equal(c->partial, 0);
+	assert_int_equal(W.partial_bytes, 0);
+	free(buf);
+	close(fd);
+	harness_down();
+}
+
 /* --- sending ----------------------------------------------------------------
  */
 
@@ -1030,6 +1088,7 @@ int main(void)
 	    cmocka_unit_test(accepted_connection_says_hello_first),
 	    cmocka_unit_test(frames_split_one_byte_at_a_time),
 	    cmocka_unit_test(frames_in_random_chunks_and_large_frames),
+	    cmocka_unit_test(large_frame_buffer_grows_as_it_arrives),
 	    cmocka_unit_test(queue_grows_while_wrapped),
 	    cmocka_unit_test(over_the_queue_limit_the_peer_stops_reading),
 	    cmocka_unit_test(each_malformed_frame_closes_its_connection),

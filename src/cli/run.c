@@ -57,6 +57,10 @@ struct run_opts {
 	uint64_t max_msg;
 	uint64_t queue_limit;
 	uint64_t tracker_per_peer, tracker_per_session; /* 0: the file's */
+	/* what a remote may make a peer hold; 0: automatic */
+	uint64_t max_conns;
+	int64_t idle_timeout_ns, frame_timeout_ns;
+	uint64_t partial_limit;
 	bool quiet;
 	uint64_t seed;
 	int64_t warmup_ns;
@@ -167,6 +171,17 @@ static void run_usage(FILE *f)
 	      "                       (default 16)\n"
 	      "  --tracker-max-peers-per-session N  (mesh, file) peers one session may\n"
 	      "                       hold at that tracker, from 1 (default 65536)\n"
+	      "  --max-connections N  connections a peer keeps: more incoming ones are\n"
+	      "                       closed at once (default 0: twice the experiment's\n"
+	      "                       peers, plus 64; the tracker is never capped)\n"
+	      "  --idle-timeout TIME  an incoming connection that sends nothing after its\n"
+	      "                       hello for this long is closed\n"
+	      "  --frame-timeout TIME a frame begun must be finished within TIME, or its\n"
+	      "                       connection is closed (both default 0: 30 s, plus\n"
+	      "                       what the slowest link and the largest message add)\n"
+	      "  --partial-frames-limit SIZE  bytes of unfinished frames the node holds;\n"
+	      "                       past it the connection with the largest is closed\n"
+	      "                       (default 256MiB)\n"
 	      "\n"
 	      "The run directory gets summary.json, per-second CSV files of the node, its\n"
 	      "workers and every peer, the input files and one log per worker\n"
@@ -325,6 +340,10 @@ enum {
 	O_SCALE_UP,
 	O_TRK_PER_PEER,
 	O_TRK_PER_SESSION,
+	O_MAXCONNS,
+	O_IDLE,
+	O_FRAMETIME,
+	O_PARTIAL,
 };
 
 static const struct option long_opts[] = {
@@ -342,6 +361,10 @@ static const struct option long_opts[] = {
 	{"log-level", required_argument, NULL, O_LOGLEVEL},
 	{"max-message", required_argument, NULL, O_MAXMSG},
 	{"queue-limit", required_argument, NULL, O_QUEUE},
+	{"max-connections", required_argument, NULL, O_MAXCONNS},
+	{"idle-timeout", required_argument, NULL, O_IDLE},
+	{"frame-timeout", required_argument, NULL, O_FRAMETIME},
+	{"partial-frames-limit", required_argument, NULL, O_PARTIAL},
 	{"quiet", no_argument, NULL, O_QUIET},
 	{"help", no_argument, NULL, O_HELP},
 	{"upload", required_argument, NULL, O_UPLOAD},
@@ -525,6 +548,25 @@ static int parse_opts(int argc, char **argv, struct run_opts *o)
 			    !o->tracker_per_session)
 				return bad(opt_name(c), optarg,
 					   "a whole number from 1 to 4294967295");
+			break;
+		case O_MAXCONNS:
+			if (cr_parse_uint(optarg, UINT32_MAX, &o->max_conns))
+				return bad("--max-connections", optarg,
+					   "a whole number (0: twice the "
+					   "experiment's peers, plus 64)");
+			break;
+		case O_IDLE:
+		case O_FRAMETIME:
+			if (cr_parse_time(optarg, CR_SEC,
+					  c == O_IDLE ? &o->idle_timeout_ns
+						      : &o->frame_timeout_ns))
+				return bad(opt_name(c), optarg,
+					   CR_TIME_FORMS " (0: automatic)");
+			break;
+		case O_PARTIAL:
+			if (cr_parse_size(optarg, &o->partial_limit))
+				return bad("--partial-frames-limit", optarg,
+					   CR_SIZE_FORMS " (0: 256MiB)");
 			break;
 		case O_QUIET:
 			o->quiet = true;
@@ -823,6 +865,27 @@ static void json_tracker(struct cr_json *j, const struct cr_node_tracker *tc,
 	cr_json_close(j);
 }
 
+/* What remotes may make a peer hold, and what that refused or closed. */
+static void json_limits(struct cr_json *j, const struct cr_node_config *cfg,
+			const struct cr_node_result *r)
+{
+	cr_json_object(j, "limits");
+	cr_json_uint(j, "max_connections", r->max_conns);
+	cr_json_num(j, "idle_timeout_s", (double)r->idle_timeout_ns / 1e9);
+	cr_json_num(j, "frame_timeout_s", (double)r->frame_timeout_ns / 1e9);
+	cr_json_uint(j, "partial_frames_limit", r->partial_limit);
+	cr_json_uint(j, "max_message", cfg->max_msg_bytes ? cfg->max_msg_bytes
+							  : 16u << 20);
+	cr_json_uint(j, "connections_refused", r->limit_hits[CR__LIMIT_CONNS]);
+	cr_json_uint(j, "idle_closed", r->limit_hits[CR__LIMIT_IDLE]);
+	cr_json_uint(j, "frame_timeouts", r->limit_hits[CR__LIMIT_FRAME]);
+	cr_json_uint(j, "partial_frames_closed",
+		     r->limit_hits[CR__LIMIT_PARTIAL]);
+	cr_json_uint(j, "partial_frames_peak", r->partial_peak);
+	cr_json_uint(j, "bad_datagrams", r->bad_datagrams);
+	cr_json_close(j);
+}
+
 static int write_summary(const char *dir, const struct run_opts *o,
 			 const struct cr_node_config *cfg,
 			 const cr_algorithm *algo,
@@ -867,6 +930,7 @@ static int write_summary(const char *dir, const struct run_opts *o,
 	cr_json_uint(&j, "messages_switched", r->messages_switched);
 	cr_json_uint(&j, "data_bytes_received", r->data_bytes_in);
 	cr_json_uint(&j, "bad_frames", r->bad_frames);
+	json_limits(&j, cfg, r);
 	json_dist(&j, "continuity", &r->continuity);
 	json_dist(&j, "startup_delay_s", &r->startup_delay_s);
 	json_dist(&j, "control_overhead", &r->control_overhead);
@@ -1274,6 +1338,18 @@ static int execute(struct run_opts *o, struct cr_node_config *cfg,
 			"crystal run: warning: emulation fidelity degraded: %s "
 			"(the machine did not keep up; see summary.json)\n",
 			res.degraded_reason);
+	{
+		uint64_t hits = 0;
+		for (int k = 0; k < CR__LIMIT_N; k++)
+			hits += res.limit_hits[k];
+		if (hits)
+			fprintf(stderr,
+				"crystal run: warning: the limits on what a "
+				"remote may hold refused or closed %llu "
+				"connections (see \"limits\" in summary.json, "
+				"and the worker logs)\n",
+				(unsigned long long)hits);
+	}
 	if (!o->quiet) {
 		char cum[32], per[32], tail[32];
 		human_rate(res.cumulative_rate_Bps, cum, sizeof(cum));
@@ -1382,6 +1458,14 @@ static void override(const struct run_opts *o, struct cr_experiment *e)
 	if (o->tracker_per_session)
 		e->tracker.max_peers_per_session =
 			(uint32_t)o->tracker_per_session;
+	if (GIVEN(o, O_MAXCONNS))
+		e->max_connections = (uint32_t)o->max_conns;
+	if (GIVEN(o, O_IDLE))
+		e->idle_timeout_ns = o->idle_timeout_ns;
+	if (GIVEN(o, O_FRAMETIME))
+		e->frame_timeout_ns = o->frame_timeout_ns;
+	if (GIVEN(o, O_PARTIAL))
+		e->partial_limit = o->partial_limit;
 	if (GIVEN(o, O_MATRIX))
 		snprintf(e->matrix_path, sizeof(e->matrix_path), "%s",
 			 o->matrix_path);
@@ -1547,6 +1631,10 @@ static int run_mesh(struct run_opts *o, const cr_algorithm *algo,
 	if (o->tracker_per_session)
 		e.tracker.max_peers_per_session =
 			(uint32_t)o->tracker_per_session;
+	e.max_connections = (uint32_t)o->max_conns;
+	e.idle_timeout_ns = o->idle_timeout_ns;
+	e.frame_timeout_ns = o->frame_timeout_ns;
+	e.partial_limit = o->partial_limit;
 	e.sessions[0].rate_Bps = o->rate_Bps;
 	e.sessions[0].message_size = (uint32_t)o->msg_size;
 	for (size_t i = 0; i < e.nclasses; i++)
@@ -1649,6 +1737,10 @@ static int run_cmd(int argc, char **argv, char **typed)
 	cfg.nsources = 1;
 	cfg.max_msg_bytes = (uint32_t)o.max_msg;
 	cfg.queue_limit = o.queue_limit;
+	cfg.max_conns = (uint32_t)o.max_conns;
+	cfg.idle_timeout_ns = o.idle_timeout_ns;
+	cfg.frame_timeout_ns = o.frame_timeout_ns;
+	cfg.partial_limit = o.partial_limit;
 	if (o.source_upload_Bps) {
 		source_lim = o.lim;
 		source_lim.upload_Bps = o.source_upload_Bps;

@@ -80,6 +80,16 @@ void cr__slab_unref(struct cr__slab *s)
 	free(s);
 }
 
+struct cr__slab *cr__slab_resize(struct cr__slab *s, uint32_t size)
+{
+	struct cr__slab *g = realloc(s, sizeof(*s) + size);
+
+	if (!g)
+		return NULL;
+	g->size = size;
+	return g;
+}
+
 struct cr_msg *cr__msg_alloc(cr__pool *pool)
 {
 	struct cr_msg *m = pool->free_msgs;

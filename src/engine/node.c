@@ -300,6 +300,58 @@ static int open_playouts(struct cr__node *n, char *err, size_t errlen)
 	return 0;
 }
 
+/* The automatic idle and frame times: what an honest remote can take,
+ * with room to spare.  Its first frame follows its hello at once (a
+ * connection is opened by a send), and a frame's bytes are written
+ * together, so what can hold either back is the emulated link: a frame's
+ * transmission at the slowest rate limit of the experiment (the largest
+ * frame, twice over: one may wait for another ahead of it) and the longest
+ * delay of a link. */
+static int64_t auto_wait(const struct cr_node_config *cfg, uint32_t max_msg)
+{
+	uint64_t slowest = 0;
+	int64_t delay = 0, wait = CR__WAIT_BASE;
+
+	for (size_t i = 0; i <= cfg->npeers; i++) {
+		const cr_link_limits *l = i < cfg->npeers && cfg->peers[i].limits
+						  ? cfg->peers[i].limits
+						  : &cfg->limits;
+		const uint64_t r[] = {l->upload_Bps, l->download_Bps,
+				      l->total_Bps, l->link_upload_Bps,
+				      l->link_download_Bps};
+		for (size_t k = 0; k < sizeof(r) / sizeof(r[0]); k++)
+			if (r[k] && (!slowest || r[k] < slowest))
+				slowest = r[k];
+		if (2 * l->access_delay_ns + l->jitter_ns > delay)
+			delay = 2 * l->access_delay_ns + l->jitter_ns;
+	}
+	for (size_t i = 0; i < cfg->nmatrix; i++)
+		if (cfg->matrix[i].delay_ns > delay)
+			delay = cfg->matrix[i].delay_ns;
+	if (slowest)
+		wait += (int64_t)((2.0 * (max_msg + CR__HDR_SIZE) / (double)slowest) *
+				  1e9);
+	return wait + delay;
+}
+
+/* The limits of cfg, defaults resolved, into n. */
+static void resolve_limits(struct cr__node *n, const struct cr_node_config *cfg)
+{
+	uint64_t conns = 2 * (uint64_t)cfg->npeers + 64;
+
+	n->max_conns = cfg->max_conns ? cfg->max_conns
+		       : conns > UINT32_MAX ? UINT32_MAX
+					    : (uint32_t)conns;
+	n->idle_timeout_ns = cfg->idle_timeout_ns > 0
+				     ? cfg->idle_timeout_ns
+				     : auto_wait(cfg, n->max_msg);
+	n->frame_timeout_ns = cfg->frame_timeout_ns > 0
+				      ? cfg->frame_timeout_ns
+				      : auto_wait(cfg, n->max_msg);
+	n->partial_limit = cfg->partial_limit ? cfg->partial_limit
+					      : CR__DEFAULT_PARTIAL_LIMIT;
+}
+
 int cr_node_create(const struct cr_node_config *cfg, cr_node **out,
 		   char *err, size_t errlen)
 {
@@ -335,6 +387,7 @@ int cr_node_create(const struct cr_node_config *cfg, cr_node **out,
 	n->seed = cfg->seed ? cfg->seed : 1;
 	n->hello_timeout_ns = cfg->hello_timeout_ns > 0 ? cfg->hello_timeout_ns
 							: CR__HELLO_TIMEOUT;
+	resolve_limits(n, cfg);
 	cr__clock_init_real(&n->clock);
 	pthread_mutex_init(&n->lock, NULL);
 	pthread_mutex_init(&n->csv_lock, NULL);
@@ -382,6 +435,23 @@ int cr_node_create(const struct cr_node_config *cfg, cr_node **out,
 		w->id = i;
 		w->batch_ns = cfg->batch_ns ? cfg->batch_ns : CR__SHAPE_COALESCE;
 		w->spin_budget = cfg->spin_budget;
+		/* each worker holds its share of the node's unfinished
+		 * frames, so that none has to ask the others; never less than
+		 * two of the largest, so that one of them can always finish
+		 * beside others */
+		w->partial_share = n->partial_limit / (uint64_t)n->nworkers;
+		if (w->partial_share < 2 * ((uint64_t)n->max_msg + CR__HDR_SIZE))
+			w->partial_share =
+				2 * ((uint64_t)n->max_msg + CR__HDR_SIZE);
+		/* the waits are checked twice within the shorter of them,
+		 * every second at most */
+		w->sweep_ns = n->idle_timeout_ns < n->frame_timeout_ns
+				      ? n->idle_timeout_ns / 2
+				      : n->frame_timeout_ns / 2;
+		if (w->sweep_ns > CR_SEC)
+			w->sweep_ns = CR_SEC;
+		if (w->sweep_ns < 10 * CR_MS)
+			w->sweep_ns = 10 * CR_MS;
 		w->peers = calloc(n->npeers / (size_t)n->nworkers + 2,
 				  sizeof(*w->peers));
 		if (!w->peers)
@@ -791,6 +861,12 @@ static void warmup_done(void *ctx, void *arg)
 	w->fid_worst_link[0] = 0;
 }
 
+static void sweep(void *ctx, void *arg)
+{
+	CR__UNUSED(arg);
+	cr__conn_sweep(ctx);
+}
+
 static void flush_log(void *ctx, void *arg)
 {
 	struct cr__worker *w = ctx;
@@ -859,6 +935,8 @@ static void *worker_main(void *arg)
 				 NULL);
 		cr__worker_timer(w, 200 * CR_MS, 200 * CR_MS, flush_log, w,
 				 NULL, NULL);
+		cr__worker_timer(w, w->sweep_ns, w->sweep_ns, sweep, w, NULL,
+				 NULL);
 		if (n->csv_peers) {
 			w->sampling = true;
 			w->last_sample_ns = -CR_SEC;
@@ -1364,6 +1442,19 @@ static void tracker_summary(const cr_node *n, struct cr_node_result *r)
 	}
 }
 
+/* The limits as used and what they closed, the tracker's included. */
+static void limits(const cr_node *n, struct cr_node_result *r)
+{
+	r->max_conns = n->max_conns;
+	r->idle_timeout_ns = n->idle_timeout_ns;
+	r->frame_timeout_ns = n->frame_timeout_ns;
+	r->partial_limit = n->partial_limit;
+	r->partial_peak = atomic_load(&n->partial_peak);
+	for (size_t i = 0; i < n->npeers; i++)
+		for (int k = 0; k < CR__LIMIT_N; k++)
+			r->limit_hits[k] += n->peers[i].st.limit_hits[k];
+}
+
 void cr_node_result(const cr_node *n, struct cr_node_result *r)
 {
 	double secs, sum = 0, tails = 0, tails_wire = 0;
@@ -1397,6 +1488,7 @@ void cr_node_result(const cr_node *n, struct cr_node_result *r)
 		r->data_bytes_in += p->st.data_bytes_in;
 		measured_bytes += bytes;
 		r->bad_frames += p->st.bad_frames;
+		r->bad_datagrams += p->st.bad_datagrams;
 		if (p->source)
 			continue; /* a source receives its own stream */
 		receivers++;
@@ -1425,6 +1517,7 @@ void cr_node_result(const cr_node *n, struct cr_node_result *r)
 	r->timer_lag_p50_ns = cr__hist_quantile(&lag, 0.50);
 	r->timer_lag_p99_ns = cr__hist_quantile(&lag, 0.99);
 	r->timer_lag_max_ns = lag.max;
+	limits(n, r);
 	fidelity(n, r);
 	stream_quality(n, r);
 	values_summary(n, r);

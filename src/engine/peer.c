@@ -67,7 +67,11 @@ void cr__peer_sent(struct cr_peer *p, const struct cr_msg *m)
 
 /* A peer stops reading while any of its connections has more than the
  * queue limit waiting, so TCP pushes back on its senders; it resumes when
- * all are below half of it.  A source produces only while none is full. */
+ * all are below half of it.  A source produces only while none is full.
+ *
+ * A flip costs nothing per connection: pausing touches no poll (each
+ * connection that becomes readable while the peer is paused stops its own
+ * then, conn.c), and resuming restarts only those that did. */
 void cr__conn_queue_changed(struct cr__conn *c)
 {
 	struct cr_peer *p = c->peer;
@@ -79,14 +83,13 @@ void cr__conn_queue_changed(struct cr__conn *c)
 		return;
 	c->full = full;
 	p->nfull += full ? 1 : -1;
+	cr__conn_reading_changed(c); /* its own reading follows */
 	if (p->nfull == (full ? 1u : 0u)) {
 		p->rx_paused = full;
-		for (struct cr__conn *o = p->conns; o; o = o->peer_next)
-			cr__conn_reading_changed(o);
+		if (!full)
+			cr__conn_resume_paused(p);
 		if (!full && p->source && p->source->waiting_drain)
 			cr__source_drained(p->source);
-	} else {
-		cr__conn_reading_changed(c); /* its own reading follows */
 	}
 }
 

@@ -604,6 +604,7 @@ static void worker_shutdown(struct cr__worker *w)
 		p->alive = false;
 		cr__timers_cancel_owner(&w->timers, p);
 		cr__peer_close_sockets(p, false);
+		cr__limit_summary(p);
 	}
 	flush_dirty(w);
 	uv_walk(&w->loop, close_walk_cb, NULL);

@@ -11,6 +11,21 @@
  * worker's receive slab, and every complete frame becomes a message that
  * points into the slab, so a relay forwards it without copying.  A frame that
  * fails validation closes only this connection.
+ *
+ * Back-pressure costs only the connections that have something to read: a
+ * peer that stops reading touches none of its connections; one that becomes
+ * readable while its peer is paused stops its own poll then and joins the
+ * peer's list of paused connections, and only those are restarted when the
+ * peer resumes.  So a peer with thousands of quiet connections flips as
+ * cheaply as one without them.
+ *
+ * Limits (docs/wire-format.md#limits) bound what a remote can make a peer
+ * hold: connections per peer, the time an incoming connection may stay
+ * silent after its hello, the time to finish a frame once begun, and the
+ * node's bytes of unfinished frames.  The waits are checked by a sweep of
+ * the worker's watch list, which holds only connections that are waiting,
+ * and a large frame's buffer grows as its bytes arrive, not to the length
+ * its header declares.
  */
 #include "../internal.h"
 #include "../node.h"
@@ -43,12 +58,7 @@ static void conn_update_poll(struct cr__conn *c)
 	if (c->state == CR__CONNECTING) {
 		ev = UV_WRITABLE;
 	} else {
-		/* A peer over its queue limit stops reading its inputs, but
-		 * not the connections it is stuck sending on (what comes back
-		 * on those, such as requests, must not wait for them), nor a
-		 * connection that has not said hello yet */
-		if ((!c->peer->rx_paused || c->full || !c->hello_in) &&
-		    !c->rx_blocked)
+		if (!c->paused && !c->rx_blocked)
 			ev |= UV_READABLE;
 		if (c->want_write)
 			ev |= UV_WRITABLE;
@@ -62,9 +72,70 @@ static void conn_update_poll(struct cr__conn *c)
 		uv_poll_stop(&c->poll);
 }
 
+/* A peer over its queue limit stops reading its inputs, but not the
+ * connections it is stuck sending on (what comes back on those, such as
+ * requests, must not wait for them), nor a connection that has not said
+ * hello yet. */
+static bool must_pause(const struct cr__conn *c)
+{
+	return c->peer->rx_paused && !c->full && c->hello_in;
+}
+
+/* Found readable while its peer does not read: stop polling it until the
+ * peer resumes.  What it holds waits in its socket, and TCP pushes back. */
+static void conn_pause(struct cr__conn *c)
+{
+	struct cr_peer *p = c->peer;
+
+	if (c->paused)
+		return;
+	c->paused = true;
+	c->pause_prev = NULL;
+	c->pause_next = p->paused_conns;
+	if (p->paused_conns)
+		p->paused_conns->pause_prev = c;
+	p->paused_conns = c;
+	conn_update_poll(c);
+}
+
+static void pause_unlink(struct cr__conn *c)
+{
+	struct cr_peer *p = c->peer;
+
+	if (c->pause_prev)
+		c->pause_prev->pause_next = c->pause_next;
+	else
+		p->paused_conns = c->pause_next;
+	if (c->pause_next)
+		c->pause_next->pause_prev = c->pause_prev;
+	c->pause_prev = c->pause_next = NULL;
+	c->paused = false;
+}
+
 void cr__conn_reading_changed(struct cr__conn *c)
 {
+	if (c->paused && !must_pause(c))
+		pause_unlink(c);
 	conn_update_poll(c);
+}
+
+void cr__conn_resume_paused(struct cr_peer *p)
+{
+	struct cr__conn *c;
+
+	while ((c = p->paused_conns)) {
+		pause_unlink(c);
+		conn_update_poll(c);
+	}
+}
+
+/* Is the connection being read now?  Time it is not (its peer paused with
+ * bytes of it waiting, its download link holding it back) is not the
+ * remote's to answer for.  A connection of a paused peer that is not
+ * paused itself has had nothing to read since the pause began. */
+static bool conn_reading(const struct cr__conn *c)
+{
+	return c->state == CR__OPEN && !c->paused && !c->rx_blocked;
 }
 
 static void conn_log(struct cr__conn *c, int level, const char *fmt, ...)
@@ -79,6 +150,200 @@ static void conn_log(struct cr__conn *c, int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	cr__log_write(&c->w->log, level, &c->peer->addr, fmt, ap);
 	va_end(ap);
+}
+
+/* --- limits ----------------------------------------------------------------- */
+
+static const char *const limit_what[CR__LIMIT_N] = {
+	[CR__LIMIT_CONNS] = "refused over the cap on connections",
+	[CR__LIMIT_IDLE] = "closed silent after their hello",
+	[CR__LIMIT_FRAME] = "closed with a frame unfinished in time",
+	[CR__LIMIT_PARTIAL] = "closed over the node's budget of partial frames",
+};
+
+void cr__limit_hit(struct cr_peer *p, enum cr__limit k, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	/* a flood must not become a flood of log lines: the first is
+	 * logged, the rest counted, and cr__limit_summary says how many */
+	if (p->st.limit_hits[k]++)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	cr__plog(p, CR_LOG_WARN, "%s (further connections %s are counted, "
+		 "not logged)", msg, limit_what[k]);
+}
+
+void cr__limit_summary(struct cr_peer *p)
+{
+	char line[512];
+	size_t n = 0;
+	bool more = false;
+
+	for (int k = 0; k < CR__LIMIT_N; k++) {
+		uint64_t hits = p->st.limit_hits[k];
+		if (!hits)
+			continue;
+		more |= hits > 1;
+		n += (size_t)snprintf(line + n, sizeof(line) - n, "%s%llu %s",
+				      n ? ", " : "", (unsigned long long)hits,
+				      limit_what[k]);
+		if (n >= sizeof(line))
+			break;
+	}
+	if (more)
+		cr__plog(p, CR_LOG_INFO, "limits: connections %s", line);
+}
+
+/* The watch: connections on the clock, in the order they began to wait,
+ * so that the first of equals is the oldest. */
+static void watch_add(struct cr__conn *c)
+{
+	struct cr__worker *w = c->w;
+
+	if (c->watched)
+		return;
+	c->watched = true;
+	c->wait_since = 0;
+	c->watch_next = NULL;
+	c->watch_prev = w->watch_tail;
+	if (w->watch_tail)
+		w->watch_tail->watch_next = c;
+	else
+		w->watch = c;
+	w->watch_tail = c;
+}
+
+static void watch_del(struct cr__conn *c)
+{
+	struct cr__worker *w = c->w;
+
+	if (!c->watched)
+		return;
+	if (c->watch_prev)
+		c->watch_prev->watch_next = c->watch_next;
+	else
+		w->watch = c->watch_next;
+	if (c->watch_next)
+		c->watch_next->watch_prev = c->watch_prev;
+	else
+		w->watch_tail = c->watch_prev;
+	c->watch_prev = c->watch_next = NULL;
+	c->watched = false;
+}
+
+/* The worker's count of unfinished frames into the node's, and its peak. */
+static void partial_publish(struct cr__worker *w)
+{
+	struct cr__node *n = w->node;
+	uint64_t now;
+
+	if (w->partial_bytes == w->partial_published)
+		return;
+	now = atomic_fetch_add(&n->partial_bytes,
+			       w->partial_bytes - w->partial_published) +
+	      (w->partial_bytes - w->partial_published);
+	w->partial_published = w->partial_bytes;
+	for (uint64_t peak = atomic_load(&n->partial_peak);
+	     now > peak &&
+	     !atomic_compare_exchange_weak(&n->partial_peak, &peak, now);)
+		;
+}
+
+/* Closes the watched connection with the largest unfinished frame (the
+ * oldest of equals); false when there is none. */
+static bool partial_evict(struct cr__worker *w)
+{
+	struct cr__conn *v = NULL;
+
+	for (struct cr__conn *c = w->watch; c; c = c->watch_next)
+		if (c->partial && (!v || c->partial > v->partial))
+			v = c;
+	if (!v)
+		return false;
+	cr__limit_hit(v->peer, CR__LIMIT_PARTIAL,
+		      "%s: closed with %u bytes of a frame unfinished, the "
+		      "most while the node held more than its limit of %llu "
+		      "bytes of unfinished frames",
+		      v->remote_text, v->partial,
+		      (unsigned long long)w->node->partial_limit);
+	cr__conn_close(v, true, false, "unfinished frames over the limit");
+	return true;
+}
+
+/* Counts the connection's unfinished frame against its worker's share of
+ * the node's budget; over it, the largest goes.  Returns false when that
+ * closed c itself. */
+static bool partial_count(struct cr__conn *c)
+{
+	struct cr__worker *w = c->w;
+
+	if (c->rx_len == c->partial)
+		return true;
+	w->partial_bytes = w->partial_bytes - c->partial + c->rx_len;
+	c->partial = c->rx_len;
+	if (c->partial)
+		watch_add(c);
+	while (w->partial_share && w->partial_bytes > w->partial_share &&
+	       partial_evict(w))
+		;
+	partial_publish(w);
+	return c->state != CR__CLOSED;
+}
+
+void cr__conn_sweep(struct cr__worker *w)
+{
+	struct cr__node *n = w->node;
+	int64_t now = cr__clock_now(w->clock);
+	struct cr__conn *c = w->watch, *next;
+
+	for (; c; c = next) {
+		bool partial = c->rx_len > 0;
+		bool idle = !c->outgoing && c->hello_in && c->frames_in == 1 &&
+			    !partial;
+		uint64_t mark = c->frames_in << 1 | partial;
+		int64_t limit = partial ? n->frame_timeout_ns
+					: n->idle_timeout_ns;
+
+		next = c->watch_next;
+		if (!partial && !idle) {
+			watch_del(c);
+			continue;
+		}
+		/* the clock runs from the first sweep that saw it waiting
+		 * for this, while it was being read */
+		if (!conn_reading(c) || c->wait_mark != mark ||
+		    !c->wait_since) {
+			c->wait_mark = mark;
+			c->wait_since = now;
+			continue;
+		}
+		if (!limit || now - c->wait_since < limit)
+			continue;
+		if (partial)
+			cr__limit_hit(c->peer, CR__LIMIT_FRAME,
+				      "%s: a frame unfinished for %.1f s (%u "
+				      "bytes of it arrived); closing",
+				      c->remote_text,
+				      (double)(now - c->wait_since) / 1e9,
+				      c->rx_len);
+		else
+			cr__limit_hit(c->peer, CR__LIMIT_IDLE,
+				      "%s sent nothing in %.1f s after its "
+				      "hello; closing",
+				      c->remote_text,
+				      (double)(now - c->wait_since) / 1e9);
+		cr__conn_close(c, true, false,
+			       partial ? "frame unfinished" : "idle");
+		/* a departure may have closed others: start over if the
+		 * next one left the watch (its memory lives until the loop
+		 * turns) */
+		if (next && !next->watched)
+			next = w->watch;
+	}
 }
 
 static struct cr_msg *make_hello(struct cr_peer *p)
@@ -170,6 +435,7 @@ static struct cr__conn *conn_new(struct cr_peer *p, int fd,
 	if (p->conns)
 		p->conns->peer_prev = c;
 	p->conns = c;
+	p->nconns++;
 	/* whoever is at the other end must say hello in time */
 	c->hello_timer = cr__worker_timer(
 		w, cr__clock_now(w->clock) + hello_wait(p->node), 0, hello_timeout,
@@ -240,6 +506,8 @@ static void resume_listener(void *ctx, void *arg)
 
 void cr__conn_accept(struct cr_peer *p)
 {
+	const struct cr__node *n = p->node;
+
 	for (int i = 0; i < 64; i++) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
@@ -271,12 +539,23 @@ void cr__conn_accept(struct cr_peer *p)
 			cr__plog(p, CR_LOG_ERROR, "accept: %s", strerror(errno));
 			return;
 		}
+		cr__addr_from_sockaddr(&from, (struct sockaddr *)&ss);
+		if (n->max_conns && p->nconns >= n->max_conns &&
+		    !p->is_tracker_peer) {
+			char t[CR_ADDR_STRLEN];
+			close(fd);
+			cr__limit_hit(p, CR__LIMIT_CONNS,
+				      "connection from %s refused: the peer "
+				      "has %u, its cap",
+				      cr_addr_format(&from, t, sizeof(t)),
+				      p->nconns);
+			continue;
+		}
 		c = conn_new(p, fd, NULL);
 		if (!c) {
 			close(fd);
 			continue;
 		}
-		cr__addr_from_sockaddr(&from, (struct sockaddr *)&ss);
 		cr_addr_format(&from, c->remote_text, sizeof(c->remote_text));
 		p->w->conns_accepted++;
 	}
@@ -443,24 +722,42 @@ out:
 /* --- receive ---------------------------------------------------------------- */
 
 /* Makes c->rx_slab a slab whose used part ends with the connection's
- * pending bytes and that has room for at least `room` more. */
+ * pending bytes and that has room for more: for the rest of the frame
+ * begun (need_total bytes in all, 0 when its header is not in yet), but
+ * never more than has arrived of it or one read, whichever is larger, so
+ * that a frame's buffer grows as its bytes arrive (doubling) instead of
+ * taking at once the length its header declares. */
 static int rx_prepare(struct cr__conn *c, uint32_t need_total)
 {
 	cr__pool *pool = &c->w->pool;
-	struct cr__slab *s = pool->rx, *dst;
+	struct cr__slab *s = pool->rx, *dst, *own = c->rx_slab;
 	uint32_t room = need_total > c->rx_len ? need_total - c->rx_len : 0;
+	uint32_t step = c->rx_len > CR__READ_SIZE ? c->rx_len : CR__READ_SIZE;
 
+	if (room > step)
+		room = step;
 	if (room < RX_MIN_ROOM)
 		room = RX_MIN_ROOM;
 	/* common case: our pending bytes are the tail of the current slab */
-	if (c->rx_slab && c->rx_slab == s && c->rx_off + c->rx_len == s->fill &&
+	if (own && own == s && c->rx_off + c->rx_len == s->fill &&
 	    s->size - s->fill >= room)
 		return 0;
-	if (c->rx_slab && c->rx_slab != s &&
-	    c->rx_off + c->rx_len == c->rx_slab->fill &&
-	    c->rx_slab->size - c->rx_slab->fill >= room &&
-	    c->rx_slab->refs == 1)
-		return 0; /* a slab of our own (a large frame) with room */
+	if (own && own != s && c->rx_off + c->rx_len == own->fill &&
+	    own->refs == 1 && c->rx_len + room > pool->slab_size / 2) {
+		/* a slab of our own (a large frame): grow it where it is */
+		if (c->rx_off) {
+			memmove(own->data, own->data + c->rx_off, c->rx_len);
+			own->fill = c->rx_len;
+			c->rx_off = 0;
+		}
+		if (own->size - own->fill >= room)
+			return 0;
+		own = cr__slab_resize(own, c->rx_len + room);
+		if (!own)
+			return -CR_ENOMEM;
+		c->rx_slab = own;
+		return 0;
+	}
 
 	if (c->rx_len + room > pool->slab_size / 2) {
 		dst = cr__slab_get(pool, c->rx_len + room);
@@ -540,6 +837,10 @@ static bool handle_hello(struct cr__conn *c, const struct cr__hdr *h,
 		c->delay_ns = cr__link_delay(c->peer, &from);
 		if (!cr__conn_find(c->w, c->peer, &from))
 			cr__worker_map_add(c->w, c);
+		/* whoever connects has something to say: a connection is
+		 * opened by a send, which queues its frame behind the hello
+		 * (the sweep lets go of it once more than the hello came) */
+		watch_add(c);
 	}
 	c->hello_in = true;
 	conn_log(c, CR_LOG_INFO, "neighbour %s connected (%s)", c->remote_text,
@@ -582,6 +883,7 @@ static void rx_parse(struct cr__conn *c)
 			return;
 		c->rx_off += total;
 		c->rx_len -= total;
+		c->frames_in++;
 		if (h.type == CR__T_HELLO) {
 			if (c->hello_in) {
 				bad_frame(c, "second hello", &h);
@@ -608,12 +910,19 @@ static void rx_parse(struct cr__conn *c)
 }
 
 /* Between wake-ups a partial frame moves to the connection's own small
- * buffer, unless it already has a (large-frame) slab to itself. */
+ * buffer, unless it already has a (large-frame) slab to itself that it
+ * mostly fills. */
 static void rx_park(struct cr__conn *c)
 {
 	struct cr__slab *s = c->rx_slab;
 
-	if (!s || (s->refs == 1 && s != c->w->pool.rx && c->rx_len))
+	if (!c->rx_len && c->park_cap > CR__READ_SIZE) {
+		free(c->park); /* what a large frame left: keep little */
+		c->park = NULL;
+		c->park_cap = 0;
+	}
+	if (!s || (s->refs == 1 && s != c->w->pool.rx && c->rx_len &&
+		   s->size - c->rx_off <= 2 * c->rx_len + CR__READ_SIZE))
 		return;
 	if (c->rx_len) {
 		if (c->park_cap < c->rx_len) {
@@ -642,9 +951,12 @@ static void conn_read_some(struct cr__conn *c)
 		ssize_t r;
 		struct cr__slab *s;
 
-		if (c->state == CR__CLOSED ||
-		    (c->peer->rx_paused && !c->full && c->hello_in))
+		if (c->state == CR__CLOSED)
 			return;
+		if (must_pause(c)) {
+			conn_pause(c);
+			return;
+		}
 		if (c->rx_len >= CR__HDR_SIZE) {
 			struct cr__hdr h;
 			cr__hdr_decode(c->rx_slab ? c->rx_slab->data + c->rx_off
@@ -688,6 +1000,8 @@ static void conn_read_some(struct cr__conn *c)
 		if (shaped)
 			cr__shaper_rx_took(c, (uint32_t)r, now);
 		rx_parse(c);
+		if (c->state == CR__CLOSED || !partial_count(c))
+			return;
 		if ((uint32_t)r < want)
 			return; /* the socket is drained */
 	}
@@ -779,6 +1093,15 @@ void cr__conn_close(struct cr__conn *c, bool notify, bool rst,
 	if (c->hello_timer)
 		cr__timer_cancel(&c->w->timers, c->hello_timer);
 	c->hello_timer = 0;
+	if (c->paused)
+		pause_unlink(c);
+	watch_del(c);
+	if (c->partial) {
+		c->w->partial_bytes -= c->partial;
+		c->partial = 0;
+		partial_publish(c->w);
+	}
+	p->nconns--;
 	conn_log(c, CR_LOG_DEBUG, "connection with %s ends: %s",
 		 c->remote_text, why);
 	if (c->poll_events)

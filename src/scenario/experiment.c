@@ -29,7 +29,7 @@
 #define INI_SECTION_MAX 49
 /* Room for one line: inih's own buffer is smaller (200). */
 #define LINE_CAP 512
-#define MAX_KEYS 12
+#define MAX_KEYS 24
 #define NO_SECT	 ((size_t)-1)
 
 #define RANGE_FORMS                                                            \
@@ -577,6 +577,10 @@ enum {
 	EX_MATRIX,
 	EX_QUEUE,
 	EX_MAXMSG,
+	EX_MAXCONNS,
+	EX_IDLE,
+	EX_FRAMETIME,
+	EX_PARTIAL,
 	EX__N
 };
 
@@ -599,6 +603,13 @@ static const struct key experiment_keys[EX__N] = {
 		  .max = UINT64_MAX, .range = "at least 4KiB (4096 bytes)"},
     [EX_MAXMSG] = {"max_message", set_size, FIELD(EXP, max_message), .min = 64,
 		   .max = 1u << 30, .range = "64 bytes to 1GiB"},
+    [EX_MAXCONNS] = {"max_connections", set_uint, FIELD(EXP, max_connections),
+		     .max = UINT32_MAX,
+		     .range = " (0: twice the experiment's peers, plus 64)"},
+    [EX_IDLE] = {"idle_timeout", set_time, FIELD(EXP, idle_timeout_ns)},
+    [EX_FRAMETIME] = {"frame_timeout", set_time, FIELD(EXP, frame_timeout_ns)},
+    [EX_PARTIAL] = {"partial_frames_limit", set_size, FIELD(EXP, partial_limit),
+		    .max = UINT64_MAX, .range = "a size (0: 256MiB)"},
 };
 
 enum {

@@ -104,6 +104,11 @@ struct cr_experiment {
 	char matrix_path[CR_PATH_MAX];	 /* resolved; "" when none */
 	uint64_t queue_limit;		 /* 0: the default */
 	uint32_t max_message;		 /* 0: the default */
+	/* what a remote may make a peer hold (cr_node_config); 0: automatic */
+	uint32_t max_connections;
+	int64_t idle_timeout_ns;
+	int64_t frame_timeout_ns;
+	uint64_t partial_limit;
 };
 
 /* Reads an experiment file.  Returns 0, or -CR_EINVAL / -CR_ENOENT (the

@@ -275,6 +275,10 @@ int cr_plan_build(struct cr_plan *pl, const struct cr_experiment *e,
 	cfg->seed = e->seed;
 	cfg->queue_limit = e->queue_limit;
 	cfg->max_msg_bytes = e->max_message;
+	cfg->max_conns = e->max_connections;
+	cfg->idle_timeout_ns = e->idle_timeout_ns;
+	cfg->frame_timeout_ns = e->frame_timeout_ns;
+	cfg->partial_limit = e->partial_limit;
 	if (e->tracker.mode != CR_TRACKER_NONE && !e->topology_path[0]) {
 		cfg->tracker.enabled = true;
 		cfg->tracker.addr = e->tracker.addr;
