@@ -356,3 +356,23 @@ void sc_cleanup(void)
 	free(sc.up);
 	memset(&sc, 0, sizeof(sc));
 }
+
+bool sc_wait_for(bool (*cond)(void))
+{
+	for (int i = 0; i < 2000; i++) {
+		if (cond())
+			return true;
+		if (cr_node_wait(sc.node, 10 * CR_MS))
+			return cond();
+	}
+	return false;
+}
+
+bool sc_streaming(void)
+{
+	int64_t now;
+	uint64_t bytes, up;
+
+	cr_node_live(sc.node, &now, &bytes, &up);
+	return bytes > 0;
+}

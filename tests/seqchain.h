@@ -84,5 +84,11 @@ void sc_finish(void);
 /* NULL when every count is exact; otherwise what was wrong. */
 const char *sc_verify(void);
 void sc_cleanup(void);
+/* Waits (up to 20 s) for cond() to hold while the node runs: whether it
+ * came to hold. */
+bool sc_wait_for(bool (*cond)(void));
+/* Whether the node has delivered any data yet (a condition for
+ * sc_wait_for). */
+bool sc_streaming(void);
 
 #endif

@@ -35,27 +35,6 @@
 #define EXP_ID	0x00C0FFEE5EED1234ULL
 #define MAX_MSG (64u * 1024u)
 
-/* Waits (up to 20 s) for cond() to hold while the node runs. */
-static bool wait_for(bool (*cond)(void))
-{
-	for (int i = 0; i < 2000; i++) {
-		if (cond())
-			return true;
-		if (cr_node_wait(sc.node, 10 * CR_MS))
-			return cond();
-	}
-	return false;
-}
-
-static bool streaming(void)
-{
-	int64_t now;
-	uint64_t bytes, up;
-
-	cr_node_live(sc.node, &now, &bytes, &up);
-	return bytes > 0;
-}
-
 static bool sentinel_seen(void)
 {
 	return atomic_load(&sc.sentinels) >= 1;
@@ -221,7 +200,7 @@ static void hostile_input_while_streaming(void **state)
 
 	if (sc_start(&cfg))
 		fail_msg("start: %s", sc.err);
-	assert_true(wait_for(streaming));
+	assert_true(sc_wait_for(sc_streaming));
 	for (size_t k = 0; k < t_nbad_kinds; k++) {
 		for (size_t t = 0; t < 3; t++) {
 			uint16_t claim = (uint16_t)(32100 + 10 * k + t);
@@ -236,7 +215,7 @@ static void hostile_input_while_streaming(void **state)
 		named[t] += truncated(targets[t], true, (uint16_t)(32301 + t));
 	}
 	udp_bad = bad_udp(32005);
-	assert_true(wait_for(sentinel_seen));
+	assert_true(sc_wait_for(sentinel_seen));
 	atomic_store(&sc.may_stop, true);
 	sc_finish();
 

@@ -49,27 +49,6 @@ static void sleep_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
-/* Waits (up to 20 s) for cond() to hold while the node runs. */
-static bool wait_for(bool (*cond)(void))
-{
-	for (int i = 0; i < 2000; i++) {
-		if (cond())
-			return true;
-		if (cr_node_wait(sc.node, 10 * CR_MS))
-			return cond();
-	}
-	return false;
-}
-
-static bool streaming(void)
-{
-	int64_t now;
-	uint64_t bytes, up;
-
-	cr_node_live(sc.node, &now, &bytes, &up);
-	return bytes > 0;
-}
-
 /* A connection to a peer that has said a valid hello, as claim. */
 static int hello_to(uint16_t port, uint16_t claim)
 {
@@ -210,7 +189,7 @@ static void idle_flood_closed_counted_logged_once(void **state)
 	cfg.log_dir = dir;
 	if (sc_start(&cfg))
 		fail_msg("start: %s", sc.err);
-	assert_true(wait_for(streaming));
+	assert_true(sc_wait_for(sc_streaming));
 	for (size_t k = 0; k < IDLE_PER_PEER; k++)
 		for (size_t t = 0; t < 3; t++, n++)
 			fds[n] = hello_to((uint16_t)(24000 + targets[t]),
@@ -279,7 +258,7 @@ static void connections_over_the_cap_closed_at_once(void **state)
 	(void)state;
 	if (sc_start(&cfg))
 		fail_msg("start: %s", sc.err);
-	assert_true(wait_for(streaming));
+	assert_true(sc_wait_for(sc_streaming));
 	for (size_t k = 0; k < TRY; k++)
 		fds[k] = hello_to(24021, (uint16_t)(CLAIM + k));
 	/* the refused ones end without a word; the others get the peer's
@@ -346,7 +325,7 @@ static void stalled_and_trickled_frames_closed(void **state)
 	(void)state;
 	if (sc_start(&cfg))
 		fail_msg("start: %s", sc.err);
-	assert_true(wait_for(streaming));
+	assert_true(sc_wait_for(sc_streaming));
 	memset(buf, 0x5a, sizeof(buf));
 	for (size_t k = 0; k < ALL; k++) {
 		uint16_t claim = (uint16_t)(CLAIM + k);
@@ -418,7 +397,7 @@ static void unfinished_frames_stay_under_the_node_limit(void **state)
 	memset(frame, 0x33, T_HDR_SIZE + FRAME);
 	if (sc_start(&cfg))
 		fail_msg("start: %s", sc.err);
-	assert_true(wait_for(streaming));
+	assert_true(sc_wait_for(sc_streaming));
 	for (size_t k = 0; k < ALL; k++) {
 		uint16_t claim = (uint16_t)(CLAIM + k);
 		fds[k] = hello_to(k < EACH ? 24062 : 24065, claim);
@@ -497,7 +476,7 @@ static void garbage_datagrams_counted(void **state)
 	(void)state;
 	if (sc_start(&cfg))
 		fail_msg("start: %s", sc.err);
-	assert_true(wait_for(streaming));
+	assert_true(sc_wait_for(sc_streaming));
 	for (int i = 0; i < FLOOD; i++) {
 		size_t len = 1 + (size_t)(s % 600);
 		s ^= s << 13;
