@@ -37,17 +37,21 @@ ALL_CFLAGS = -std=gnu17 $(WARN) $(CFLAGS) $(SANFLAGS) -fPIC -Iinclude -Isrc $(PK
 LDLIBS = $(PKG_LIBS) -lpthread -ldl -lm
 ALL_LDFLAGS := $(LDFLAGS) $(SANFLAGS)
 
-LIB_SRC := $(wildcard src/core/*.c src/net/*.c src/engine/*.c src/scenario/*.c src/metrics/*.c src/stream/*.c) \
-           $(wildcard algorithms/*.c)
+LIB_SRC := $(wildcard src/core/*.c src/net/*.c src/engine/*.c src/scenario/*.c src/metrics/*.c src/stream/*.c)
+# The built-in algorithms and the registry that names them: beside the
+# command line, not in libcrystal (which runs whatever algorithm it is given).
+BUILTIN_SRC := $(wildcard src/builtins/*.c algorithms/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 TEST_SRC := $(wildcard tests/test-*.c)
 TEST_SUPPORT := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
 
 LIB_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(LIB_SRC))
+BUILTIN_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(BUILTIN_SRC))
+BUILTINS := $(BUILD)/libcrystal-builtins.a
 CLI_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRC))
 TEST_SUPPORT_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(TEST_SUPPORT))
 TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
-DEPS := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_SUPPORT_OBJ:.o=.d)
+DEPS := $(LIB_OBJ:.o=.d) $(BUILTIN_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_SUPPORT_OBJ:.o=.d)
 
 FUZZ_SRC := $(wildcard fuzz/fuzz-*.c)
 FUZZ_NAMES := $(patsubst fuzz/fuzz-%.c,%,$(FUZZ_SRC))
@@ -78,12 +82,16 @@ $(BUILD)/libcrystal.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+$(BUILTINS): $(BUILTIN_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
 $(BUILD)/libcrystal.so: $(LIB_OBJ)
 	$(CC) -shared $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # -rdynamic: an algorithm loaded with --algorithm x.so finds the API here.
-$(BUILD)/crystal: $(CLI_OBJ) $(BUILD)/libcrystal.a
-	$(CC) $(ALL_LDFLAGS) -rdynamic -o $@ $(CLI_OBJ) -Wl,--whole-archive $(BUILD)/libcrystal.a -Wl,--no-whole-archive $(LDLIBS)
+$(BUILD)/crystal: $(CLI_OBJ) $(BUILTINS) $(BUILD)/libcrystal.a
+	$(CC) $(ALL_LDFLAGS) -rdynamic -o $@ $(CLI_OBJ) $(BUILTINS) -Wl,--whole-archive $(BUILD)/libcrystal.a -Wl,--no-whole-archive $(LDLIBS)
 
 # The example third-party algorithm, built exactly as docs/writing-an-algorithm.md says.
 examples: $(BUILD)/examples/pingpong.so
@@ -91,9 +99,9 @@ $(BUILD)/examples/pingpong.so: examples/pingpong/pingpong.c $(wildcard include/c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu17 $(WARN) $(CFLAGS) $(SANFLAGS) -shared -fPIC -Iinclude -o $@ $<
 
-$(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT_OBJ) $(BUILD)/libcrystal.a | $(AFTER_DEPS)
+$(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT_OBJ) $(BUILTINS) $(BUILD)/libcrystal.a | $(AFTER_DEPS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -rdynamic -o $@ $< $(TEST_SUPPORT_OBJ) -Wl,--whole-archive $(BUILD)/libcrystal.a -Wl,--no-whole-archive $(ALL_LDFLAGS) -lcmocka $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -rdynamic -o $@ $< $(TEST_SUPPORT_OBJ) $(BUILTINS) -Wl,--whole-archive $(BUILD)/libcrystal.a -Wl,--no-whole-archive $(ALL_LDFLAGS) -lcmocka $(LDLIBS)
 
 test-bins: $(TEST_BIN) $(BUILD)/crystal examples
 
@@ -107,9 +115,9 @@ $(BUILD)/libcrystal-cli.a: $(filter-out %/main.o,$(CLI_OBJ))
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/fuzz/fuzz-%: fuzz/fuzz-%.c fuzz/fuzz.h $(FUZZ_SUPPORT_OBJ) $(BUILD)/libcrystal-cli.a $(BUILD)/libcrystal.a | $(AFTER_DEPS)
+$(BUILD)/fuzz/fuzz-%: fuzz/fuzz-%.c fuzz/fuzz.h $(FUZZ_SUPPORT_OBJ) $(BUILD)/libcrystal-cli.a $(BUILTINS) $(BUILD)/libcrystal.a | $(AFTER_DEPS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_SUPPORT_OBJ) $(BUILD)/libcrystal-cli.a $(BUILD)/libcrystal.a $(ALL_LDFLAGS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_SUPPORT_OBJ) $(BUILD)/libcrystal-cli.a $(BUILTINS) $(BUILD)/libcrystal.a $(ALL_LDFLAGS) $(LDLIBS)
 
 fuzz-bins: $(FUZZ_BIN)
 .SECONDARY: $(FUZZ_SUPPORT_OBJ)
@@ -135,7 +143,7 @@ fresh-check:
 	@sh scripts/fresh-check.sh
 
 format:
-	clang-format -i $(LIB_SRC) $(CLI_SRC) $(TEST_SRC) $(TEST_SUPPORT) $(FUZZ_SRC) fuzz/fuzz.c fuzz/fuzz.h src/*.h src/*/*.h include/crystal/*.h
+	clang-format -i $(LIB_SRC) $(BUILTIN_SRC) $(CLI_SRC) $(TEST_SRC) $(TEST_SUPPORT) $(FUZZ_SRC) fuzz/fuzz.c fuzz/fuzz.h src/*.h src/*/*.h include/crystal/*.h
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -30,9 +30,9 @@ $(BUILD)/bench/fidelity: bench/fidelity.c $(BUILD)/libcrystal.a $(wildcard src/*
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ bench/fidelity.c $(BUILD)/libcrystal.a $(ALL_LDFLAGS) $(LDLIBS)
 
-$(BUILD)/bench/tracker: bench/tracker.c $(BUILD)/libcrystal.a $(wildcard src/*.h src/*/*.h include/crystal/*.h)
+$(BUILD)/bench/tracker: bench/tracker.c $(BUILTINS) $(BUILD)/libcrystal.a $(wildcard src/*.h src/*/*.h include/crystal/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -o $@ bench/tracker.c $(BUILD)/libcrystal.a $(ALL_LDFLAGS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ bench/tracker.c $(BUILTINS) $(BUILD)/libcrystal.a $(ALL_LDFLAGS) $(LDLIBS)
 
 $(BUILD)/bench/kshape: bench/kshape.c
 	@mkdir -p $(dir $@)

@@ -34,7 +34,7 @@
  * Build: make -f bench/bench.mk build/bench/tracker
  * Run:   ip netns exec NS build/bench/tracker [--runs R] [--port P]
  */
-#include "engine/registry.h"
+#include "builtins/registry.h"
 #include "node.h"
 
 #include <arpa/inet.h>

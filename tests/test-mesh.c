@@ -19,7 +19,7 @@
  * - a shared object built for API version 1 (whose cr_algorithm ends
  *   before tracker_peers) is loaded and run without reading past it.
  */
-#include "../src/engine/registry.h"
+#include "../src/builtins/registry.h"
 #include "../src/node.h"
 #include "support.h"
 

@@ -22,7 +22,7 @@
  *   - the descriptor budget says no to an experiment that cannot fit.
  * Every run has a safety duration; assertions are on what arrived.
  */
-#include "../src/engine/registry.h"
+#include "../src/builtins/registry.h"
 #include "seqchain.h"
 #include "support.h"
 

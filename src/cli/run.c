@@ -5,7 +5,7 @@
  * with sigtimedwait, so a Ctrl-C ends the experiment cleanly and the
  * summary is still written, marked interrupted.
  */
-#include "../engine/registry.h"
+#include "../builtins/registry.h"
 #include "../core/units.h"
 #include "../metrics/json.h"
 #include "../node.h"

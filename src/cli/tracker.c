@@ -6,7 +6,7 @@
  * the file's tracker address (or --address), and runs until the
  * experiment's duration has passed (or --duration, or Ctrl-C).
  */
-#include "../engine/registry.h"
+#include "../builtins/registry.h"
 #include "../core/units.h"
 #include "../node.h"
 #include "../scenario/experiment.h"

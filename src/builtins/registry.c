@@ -1,12 +1,16 @@
-/* Algorithms by name: the built-ins compiled in, and third-party ones
- * loaded from a shared object that defines `crystal_algorithm`.  Errors
- * start with the name or path asked for; the caller says which option or
- * key gave it.
+/* Algorithms by name: the built-ins compiled into the program, and
+ * third-party ones loaded from a shared object that defines
+ * `crystal_algorithm`.  Errors start with the name or path asked for; the
+ * caller says which option or key gave it.
+ *
+ * This sits beside the command line, not in libcrystal: the library runs
+ * whatever algorithm a node is given (cr_node_config.algo) and links none;
+ * the program decides which ones it carries.
  */
-#include "../internal.h"
 #include "registry.h"
 
 #include <dlfcn.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 

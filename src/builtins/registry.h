@@ -1,4 +1,5 @@
-/* Finding algorithms by name or shared-object path. */
+/* Finding algorithms by name (the built-ins: relay, vanilla) or by a
+ * shared object's path. */
 #ifndef CRYSTAL_REGISTRY_H
 #define CRYSTAL_REGISTRY_H
 
