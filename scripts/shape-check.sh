@@ -125,11 +125,13 @@ if [ -d "$OBJ/src" ]; then
 	defs=$(mktemp)
 	for o in $(find "$OBJ/src" "$OBJ/algorithms" -name '*.o' 2>/dev/null | sort); do
 		src=${o#"$OBJ"/}
+		[ -f "${src%.o}.c" ] || continue # left from a file since removed
 		nm --defined-only "$o" | awk -v d="$(dir_of "${src%.o}.c")" '$2 ~ /^[TDBR]$/ { print $3, d }'
 	done | sort -u >"$defs"
 	for o in $(find "$OBJ/src" "$OBJ/algorithms" -name '*.o' 2>/dev/null | sort); do
 		src=${o#"$OBJ"/}
 		c=${src%.o}.c
+		[ -f "$c" ] || continue
 		from=$(dir_of "$c")
 		nm --undefined-only "$o" | awk '{ print $2 }' | sort -u |
 			join - "$defs" | while read -r sym to; do
