@@ -13,8 +13,23 @@
  */
 #include "cli.h"
 
+#include <malloc.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* Blocks of 128 KiB and more are mapped, and unmapped when freed, always.
+ * glibc starts so, but raises that threshold to the size of each mapped
+ * block freed: once peers die (their buffers are such blocks), every later
+ * peer's buffers come from the heap, whose holes are never given back, and
+ * a run with churn grows by half again with as many peers alive
+ * (bench/README.md, Soak).  Fixing the threshold turns that off.  The
+ * environment's MALLOC_MMAP_THRESHOLD_ still decides, if set. */
+static void allocator_policy(void)
+{
+	if (!getenv("MALLOC_MMAP_THRESHOLD_"))
+		mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+}
 
 static void usage(FILE *f)
 {
@@ -39,6 +54,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	allocator_policy();
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
