@@ -45,8 +45,7 @@ int cr__lines_fail(struct cr__lines *l, unsigned line, int rc, const char *fmt,
 }
 
 int cr__lines_open(struct cr__lines *l, const char *path,
-		   const struct cr__lines_format *fmt, char *err,
-		   size_t errlen)
+		   const struct cr__lines_format *fmt, char *err, size_t errlen)
 {
 	*l = (struct cr__lines){
 	    .path = path,
@@ -85,8 +84,7 @@ static int check(struct cr__lines *l, size_t len)
 		return cr__lines_fail(l, l->lineno, -CR_EINVAL, "%s",
 				      fmt->too_long);
 	if (has_nul && fmt->nul)
-		return cr__lines_fail(l, l->lineno, -CR_EINVAL, "%s",
-				      fmt->nul);
+		return cr__lines_fail(l, l->lineno, -CR_EINVAL, "%s", fmt->nul);
 	return 0;
 }
 

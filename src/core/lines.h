@@ -9,10 +9,10 @@
 /* How one file format's lines are read.  NULL to cr__lines_open: the
  * rules of events and topology files (cr__lines_default). */
 struct cr__lines_format {
-	size_t max_len;	     /* the longest line taken, in bytes */
-	bool break_counts;   /* whether its line break counts in max_len */
+	size_t max_len;	      /* the longest line taken, in bytes */
+	bool break_counts;    /* whether its line break counts in max_len */
 	const char *too_long; /* the message for a longer line */
-	const char *blanks;  /* the bytes that separate fields */
+	const char *blanks;   /* the bytes that separate fields */
 	/* The message for a NUL byte; NULL: the line ends at its first NUL,
 	 * as a C string does, and a line whose break that hides is taken
 	 * for one too long. */
@@ -47,8 +47,8 @@ int cr__lines_next(struct cr__lines *l);
 /* Closes the file and frees the buffers; safe twice. */
 void cr__lines_close(struct cr__lines *l);
 /* Writes "PATH:LINE: ..." into the error; returns rc. */
-__attribute__((format(printf, 4, 5))) int
-cr__lines_fail(struct cr__lines *l, unsigned line, int rc, const char *fmt,
-	       ...);
+__attribute__((format(printf, 4, 5))) int cr__lines_fail(struct cr__lines *l,
+							 unsigned line, int rc,
+							 const char *fmt, ...);
 
 #endif

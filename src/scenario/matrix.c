@@ -80,8 +80,7 @@ static size_t pairs_find(const struct pairs *t, const struct entry *v,
 }
 
 /* Adds entry k of v (n entries in all, k among them). */
-static int pairs_add(struct pairs *t, const struct entry *v, size_t n,
-		     size_t k)
+static int pairs_add(struct pairs *t, const struct entry *v, size_t n, size_t k)
 {
 	size_t i;
 
