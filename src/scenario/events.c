@@ -11,115 +11,22 @@
  * Each line is checked on its own first (fields, units, addresses and
  * sessions against the experiment), then every peer's events in file
  * order (time order, birth and death, sessions joined and deployed).
- * This file also holds the line reader the topology file shares.
+ * The lines themselves are read by src/core/lines.c, as the topology's
+ * and the latency matrix's are.
  */
 #include "events.h"
+#include "../core/lines.h"
 #include "../core/units.h"
 
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/types.h>
-
-/* Longer than any sensible line; a bound on what a binary file costs. */
-#define LINE_MAX_BYTES (1u << 20)
 
 #define ADDR_FORMS "a peer address such as 127.0.0.1:20001 or [::1]:20001"
 #define EVENT_FORM                                                             \
 	"expected TIME ADDRESS EVENT [key=value ...], e.g. 5s "                \
 	"127.0.0.1:20001 join session=1"
-
-/* --- the line reader ------------------------------------------------------ */
-
-int cr__lines_fail(struct cr__lines *l, unsigned line, int rc, const char *fmt,
-		   ...)
-{
-	va_list ap;
-	int n = snprintf(l->err, l->errlen, "%s:%u: ", l->path, line);
-
-	if (n >= 0 && (size_t)n < l->errlen) {
-		va_start(ap, fmt);
-		vsnprintf(l->err + n, l->errlen - (size_t)n, fmt, ap);
-		va_end(ap);
-	}
-	return rc;
-}
-
-int cr__lines_open(struct cr__lines *l, const char *path, char *err,
-		   size_t errlen)
-{
-	*l = (struct cr__lines){.path = path, .err = err, .errlen = errlen};
-	l->f = fopen(path, "r");
-	if (!l->f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -CR_ENOENT;
-	}
-	return 0;
-}
-
-void cr__lines_close(struct cr__lines *l)
-{
-	if (l->f)
-		fclose(l->f);
-	free(l->buf);
-	free(l->tok);
-	l->f = NULL;
-	l->buf = NULL;
-	l->tok = NULL;
-}
-
-static int split(struct cr__lines *l, ssize_t len)
-{
-	char *save = NULL, *hash;
-
-	if (memchr(l->buf, 0, (size_t)len))
-		return cr__lines_fail(l, l->lineno, -CR_EINVAL,
-				      "a NUL byte: this file is text");
-	if ((hash = strchr(l->buf, '#')))
-		*hash = 0;
-	l->ntok = 0;
-	for (char *t = strtok_r(l->buf, " \t\r\n\v\f", &save); t;
-	     t = strtok_r(NULL, " \t\r\n\v\f", &save)) {
-		if (l->ntok == l->tokcap) {
-			size_t c = l->tokcap ? l->tokcap * 2 : 16;
-			char **nt = realloc(l->tok, c * sizeof(*nt));
-			if (!nt)
-				return cr__lines_fail(l, l->lineno, -CR_ENOMEM,
-						      "out of memory");
-			l->tok = nt;
-			l->tokcap = c;
-		}
-		l->tok[l->ntok++] = t;
-	}
-	return 0;
-}
-
-int cr__lines_next(struct cr__lines *l)
-{
-	ssize_t len;
-	int rc;
-
-	for (;;) {
-		errno = 0;
-		len = getline(&l->buf, &l->cap, l->f);
-		if (len < 0)
-			return errno ? cr__lines_fail(l, l->lineno + 1, -CR_EIO,
-						      "cannot read: %s",
-						      strerror(errno))
-				     : 0;
-		l->lineno++;
-		if ((size_t)len > LINE_MAX_BYTES)
-			return cr__lines_fail(
-			    l, l->lineno, -CR_EINVAL,
-			    "the line is longer than %u bytes", LINE_MAX_BYTES);
-		if ((rc = split(l, len)))
-			return rc;
-		if (l->ntok)
-			return 1;
-	}
-}
 
 /* --- one line ------------------------------------------------------------- */
 
@@ -577,7 +484,7 @@ int cr_events_load(const char *path, const struct cr_experiment *e,
 		err = scratch;
 		errlen = sizeof(scratch);
 	}
-	if ((rc = cr__lines_open(&ld.l, path, err, errlen)))
+	if ((rc = cr__lines_open(&ld.l, path, NULL, err, errlen)))
 		return rc;
 	rc = read_events(&ld);
 	if (!rc)

@@ -4,8 +4,6 @@
 
 #include "experiment.h"
 
-#include <stdio.h>
-
 enum cr_event_type {
 	CR_EV_BIRTH,
 	CR_EV_DIE,
@@ -56,30 +54,5 @@ int cr_topology_load(const char *path, const struct cr_experiment *e,
 		     struct cr_topology_entry **out, size_t *n, char *err,
 		     size_t errlen);
 void cr_topology_free(struct cr_topology_entry *t, size_t n);
-
-/* --- internal: files of one record a line (events, topology) ---------------
- * `#` starts a comment, fields are separated by blanks, blank lines are
- * skipped. */
-struct cr__lines {
-	FILE *f;
-	const char *path;
-	unsigned lineno;
-	char *buf;
-	size_t cap;
-	char **tok; /* the line's fields */
-	size_t ntok, tokcap;
-	char *err;
-	size_t errlen;
-};
-
-int cr__lines_open(struct cr__lines *l, const char *path, char *err,
-		   size_t errlen);
-/* The next line with a field: 1; 0 at the end; or a negative error. */
-int cr__lines_next(struct cr__lines *l);
-void cr__lines_close(struct cr__lines *l);
-/* Writes "FILE:LINE: ..." into the error; returns rc. */
-__attribute__((format(printf, 4, 5))) int
-cr__lines_fail(struct cr__lines *l, unsigned line, int rc, const char *fmt,
-	       ...);
 
 #endif

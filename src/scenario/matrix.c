@@ -9,11 +9,22 @@
  * number is in milliseconds.  Pairs not listed use the peers' access delays.
  */
 #include "matrix.h"
+#include "../core/lines.h"
 #include "../core/units.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The lines as this reader has always taken them, which is not quite as
+ * the events and topology files are: at most 1022 bytes besides the line
+ * break, fields between spaces, tabs and CRs only, a NUL byte ending the
+ * line as it ends a C string, and a read error ending the file. */
+static const struct cr__lines_format matrix_lines = {
+    .max_len = 1022,
+    .too_long = "line too long",
+    .blanks = " \t\r\n",
+    .errors_end = true,
+};
 
 struct entry {
 	struct cr_latency l;
@@ -69,8 +80,7 @@ static size_t pairs_find(const struct pairs *t, const struct entry *v,
 }
 
 /* Adds entry k of v (n entries in all, k among them). */
-static int pairs_add(struct pairs *t, const struct entry *v, size_t n,
-		     size_t k)
+static int pairs_add(struct pairs *t, const struct entry *v, size_t n, size_t k)
 {
 	size_t i;
 
@@ -94,106 +104,102 @@ static int pairs_add(struct pairs *t, const struct entry *v, size_t n,
 	return 0;
 }
 
+struct loader {
+	struct cr__lines l;
+	struct pairs pairs;
+	struct entry *v;
+	size_t nv, cap;
+};
+
+static int no_memory(struct loader *ld)
+{
+	snprintf(ld->l.err, ld->l.errlen, "%s: out of memory", ld->l.path);
+	return -CR_ENOMEM;
+}
+
+static int add(struct loader *ld, struct entry en)
+{
+	if (push(&ld->v, &ld->nv, &ld->cap, en) ||
+	    pairs_add(&ld->pairs, ld->v, ld->nv, ld->nv - 1))
+		return no_memory(ld);
+	return 0;
+}
+
+/* One line: `FROM TO DELAY`. */
+static int parse_line(struct loader *ld)
+{
+	struct cr__lines *l = &ld->l;
+	char **tok = l->tok;
+	struct entry en = {.explicit_ = true};
+
+	if (l->ntok != 3)
+		return cr__lines_fail(l, l->lineno, -CR_EINVAL,
+				      "expected `FROM TO DELAY`, e.g. "
+				      "127.0.0.1:20001 127.0.0.1:20002 35ms");
+	if (cr_addr_parse(&en.l.from, tok[0]) ||
+	    cr_addr_parse(&en.l.to, tok[1]))
+		return cr__lines_fail(
+		    l, l->lineno, -CR_EINVAL,
+		    "'%s': expected a peer address such as 127.0.0.1:20001 or "
+		    "[::1]:20001",
+		    cr_addr_parse(&en.l.from, tok[0]) ? tok[0] : tok[1]);
+	if (cr_parse_time(tok[2], CR_MS, &en.l.delay_ns))
+		return cr__lines_fail(l, l->lineno, -CR_EINVAL,
+				      "delay '%s': expected %s (a bare number "
+				      "is in ms)",
+				      tok[2], CR_TIME_FORMS);
+	if (ld->nv &&
+	    pairs_find(&ld->pairs, ld->v, &en.l.from, &en.l.to) != (size_t)-1)
+		return cr__lines_fail(l, l->lineno, -CR_EINVAL,
+				      "%s -> %s is already set", tok[0],
+				      tok[1]);
+	return add(ld, en);
+}
+
+/* The way back of every pair, unless given (a pair of one peer with
+ * itself is its own way back). */
+static int add_reverses(struct loader *ld)
+{
+	for (size_t i = 0, m = ld->nv; i < m; i++) {
+		const struct cr_latency *l = &ld->v[i].l;
+		struct entry r = {{l->to, l->from, l->delay_ns}, false};
+
+		if (pairs_find(&ld->pairs, ld->v, &r.l.from, &r.l.to) !=
+		    (size_t)-1)
+			continue;
+		if (add(ld, r))
+			return -CR_ENOMEM;
+	}
+	return 0;
+}
+
 int cr_matrix_load(const char *path, struct cr_latency **out, size_t *n,
 		   char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "r");
-	struct pairs pairs = {0};
-	struct entry *v = NULL;
-	size_t nv = 0, cap = 0, lineno = 0;
-	char line[1024];
-	int e = 0;
+	struct loader ld = {0};
+	int rc;
 
 	*out = NULL;
 	*n = 0;
-	if (!f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -CR_ENOENT;
+	if ((rc = cr__lines_open(&ld.l, path, &matrix_lines, err, errlen)))
+		return rc;
+	while ((rc = cr__lines_next(&ld.l)) > 0 && !(rc = parse_line(&ld)))
+		;
+	if (!rc)
+		rc = add_reverses(&ld);
+	if (rc)
+		goto out;
+	*out = malloc((ld.nv ? ld.nv : 1) * sizeof(**out));
+	if (!*out) {
+		rc = no_memory(&ld);
+		goto out;
 	}
-	while (fgets(line, sizeof(line), f)) {
-		char *tok[4], *save = NULL, *hash;
-		struct entry en = {0};
-		int nt = 0;
-
-		lineno++;
-		if (!strchr(line, '\n') && !feof(f)) {
-			snprintf(err, errlen, "%s:%zu: line too long", path,
-				 lineno);
-			e = -CR_EINVAL;
-			goto out;
-		}
-		hash = strchr(line, '#');
-		if (hash)
-			*hash = 0;
-		for (char *t = strtok_r(line, " \t\r\n", &save); t && nt < 4;
-		     t = strtok_r(NULL, " \t\r\n", &save))
-			tok[nt++] = t;
-		if (!nt)
-			continue;
-		if (nt != 3) {
-			snprintf(err, errlen,
-				 "%s:%zu: expected `FROM TO DELAY`, e.g. "
-				 "127.0.0.1:20001 127.0.0.1:20002 35ms",
-				 path, lineno);
-			e = -CR_EINVAL;
-			goto out;
-		}
-		if (cr_addr_parse(&en.l.from, tok[0]) ||
-		    cr_addr_parse(&en.l.to, tok[1])) {
-			snprintf(err, errlen,
-				 "%s:%zu: '%s': expected a peer address such "
-				 "as 127.0.0.1:20001 or [::1]:20001",
-				 path, lineno,
-				 cr_addr_parse(&en.l.from, tok[0]) ? tok[0]
-								    : tok[1]);
-			e = -CR_EINVAL;
-			goto out;
-		}
-		if (cr_parse_time(tok[2], CR_MS, &en.l.delay_ns)) {
-			snprintf(err, errlen,
-				 "%s:%zu: delay '%s': expected %s (a bare "
-				 "number is in ms)",
-				 path, lineno, tok[2], CR_TIME_FORMS);
-			e = -CR_EINVAL;
-			goto out;
-		}
-		en.explicit_ = true;
-		if (nv && pairs_find(&pairs, v, &en.l.from, &en.l.to) !=
-			      (size_t)-1) {
-			snprintf(err, errlen, "%s:%zu: %s -> %s is already set",
-				 path, lineno, tok[0], tok[1]);
-			e = -CR_EINVAL;
-			goto out;
-		}
-		if ((e = push(&v, &nv, &cap, en)) ||
-		    (e = pairs_add(&pairs, v, nv, nv - 1)))
-			goto nomem;
-	}
-	/* the reverse of every pair, unless given (a pair of one peer with
-	 * itself is its own reverse) */
-	for (size_t i = 0, m = nv; i < m; i++) {
-		struct entry r = {{v[i].l.to, v[i].l.from, v[i].l.delay_ns},
-				  false};
-
-		if (pairs_find(&pairs, v, &r.l.from, &r.l.to) != (size_t)-1)
-			continue;
-		if ((e = push(&v, &nv, &cap, r)) ||
-		    (e = pairs_add(&pairs, v, nv, nv - 1)))
-			goto nomem;
-	}
-	*out = malloc((nv ? nv : 1) * sizeof(**out));
-	if (!*out)
-		goto nomem;
-	for (size_t i = 0; i < nv; i++)
-		(*out)[i] = v[i].l;
-	*n = nv;
-	goto out;
-nomem:
-	snprintf(err, errlen, "%s: out of memory", path);
-	e = -CR_ENOMEM;
+	for (size_t i = 0; i < ld.nv; i++)
+		(*out)[i] = ld.v[i].l;
+	*n = ld.nv;
 out:
-	free(pairs.slot);
-	free(v);
-	fclose(f);
-	return e;
+	free(ld.pairs.slot);
+	free(ld.v);
+	cr__lines_close(&ld.l);
+	return rc;
 }

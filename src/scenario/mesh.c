@@ -7,7 +7,8 @@
  * mesh and a file behave the same.
  */
 #include "mesh.h"
-#include "../internal.h"
+/* the engine's defaults for the tracker: CR__TRACKER_* */
+#include "../node.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -151,30 +151,13 @@ static int merge_params(struct cr_plan *pl, const struct cr_experiment *e,
 	return 0;
 }
 
-int cr_plan_build(struct cr_plan *pl, const struct cr_experiment *e,
-		  const cr_algorithm *algo,
-		  const struct cr_node_param *extra_params, size_t nextra,
-		  char *err, size_t errlen)
+/* Every class's peers, in the experiment's order, and the in-process
+ * tracker after them. */
+static int place_peers(struct cr_plan *pl, const struct cr_experiment *e,
+		       bool inproc, char *err, size_t errlen)
 {
-	struct cr_node_config *cfg = &pl->cfg;
-	struct cr_event *ev = NULL;
-	struct cr_topology_entry *topo = NULL;
-	size_t nev = 0, ntopo = 0, npeers;
-	/* with a topology file there is no tracker traffic at all */
-	bool inproc = e->tracker.mode == CR_TRACKER_INPROC &&
-		      !e->topology_path[0];
-	int rc;
+	struct cr_node_peer *t;
 
-	memset(pl, 0, sizeof(*pl));
-	npeers = e->npeers + (inproc ? 1 : 0);
-	pl->peers = calloc(npeers ? npeers : 1, sizeof(*pl->peers));
-	pl->sources = calloc(e->nsessions ? e->nsessions : 1,
-			     sizeof(*pl->sources));
-	if (!pl->peers || !pl->sources) {
-		snprintf(err, errlen, "out of memory");
-		rc = -CR_ENOMEM;
-		goto fail;
-	}
 	for (size_t c = 0; c < e->nclasses; c++) {
 		const struct cr_peer_class *pc = &e->classes[c];
 		for (size_t i = 0; i < pc->count; i++) {
@@ -188,51 +171,79 @@ int cr_plan_build(struct cr_plan *pl, const struct cr_experiment *e,
 				p->session = e->sessions[0].id;
 		}
 	}
-	if (inproc) {
-		struct cr_node_peer *t = &pl->peers[e->npeers];
-		if (cr_experiment_class_of(e, &e->tracker.addr)) {
-			snprintf(err, errlen,
-				 "%s: the tracker's address is a peer's: give "
-				 "it one outside every class",
-				 e->path);
-			rc = -CR_EINVAL;
-			goto fail;
-		}
-		t->addr = e->tracker.addr;
-		t->is_tracker = true;
-		t->remote = !cr_node_ip_is_local(&t->addr);
+	if (!inproc)
+		return 0;
+	if (cr_experiment_class_of(e, &e->tracker.addr)) {
+		snprintf(err, errlen,
+			 "%s: the tracker's address is a peer's: give it one "
+			 "outside every class",
+			 e->path);
+		return -CR_EINVAL;
 	}
+	t = &pl->peers[e->npeers];
+	t->addr = e->tracker.addr;
+	t->is_tracker = true;
+	t->remote = !cr_node_ip_is_local(&t->addr);
+	return 0;
+}
 
-	if (e->events_path[0]) {
-		rc = cr_events_load(e->events_path, e, &ev, &nev, err, errlen);
-		if (rc)
-			goto fail;
+static int read_events(struct cr_plan *pl, const struct cr_experiment *e,
+		       char *err, size_t errlen)
+{
+	struct cr_event *ev = NULL;
+	size_t nev = 0;
+	int rc;
+
+	rc = cr_events_load(e->events_path, e, &ev, &nev, err, errlen);
+	if (!rc)
 		rc = place_events(pl, e, ev, nev, err, errlen);
-		if (rc)
-			goto fail;
-		pl->has_events = true;
-		pl->nevents_file = nev;
-		/* the events decide when peers join */
-		for (size_t i = 0; i < e->npeers; i++)
-			pl->peers[i].session = 0;
-	}
-	if (e->topology_path[0]) {
-		rc = cr_topology_load(e->topology_path, e, &topo, &ntopo, err,
-				      errlen);
-		if (rc)
-			goto fail;
-		rc = place_topology(pl, e, topo, ntopo, err, errlen);
-		if (rc)
-			goto fail;
-	}
-	if (e->matrix_path[0]) {
-		rc = cr_matrix_load(e->matrix_path, &pl->matrix, &cfg->nmatrix,
-				    err, errlen);
-		if (rc)
-			goto fail;
-		cfg->matrix = pl->matrix;
-	}
+	free(ev);
+	if (rc)
+		return rc;
+	pl->has_events = true;
+	pl->nevents_file = nev;
+	/* the events decide when peers join */
+	for (size_t i = 0; i < e->npeers; i++)
+		pl->peers[i].session = 0;
+	return 0;
+}
 
+static int read_topology(struct cr_plan *pl, const struct cr_experiment *e,
+			 char *err, size_t errlen)
+{
+	struct cr_topology_entry *topo = NULL;
+	size_t ntopo = 0;
+	int rc;
+
+	rc = cr_topology_load(e->topology_path, e, &topo, &ntopo, err, errlen);
+	if (!rc)
+		rc = place_topology(pl, e, topo, ntopo, err, errlen);
+	cr_topology_free(topo, ntopo);
+	return rc;
+}
+
+/* The files the experiment names: events, topology, latency matrix. */
+static int read_files(struct cr_plan *pl, const struct cr_experiment *e,
+		      char *err, size_t errlen)
+{
+	int rc;
+
+	if (e->events_path[0] && (rc = read_events(pl, e, err, errlen)))
+		return rc;
+	if (e->topology_path[0] && (rc = read_topology(pl, e, err, errlen)))
+		return rc;
+	if (!e->matrix_path[0])
+		return 0;
+	rc = cr_matrix_load(e->matrix_path, &pl->matrix, &pl->cfg.nmatrix, err,
+			    errlen);
+	if (!rc)
+		pl->cfg.matrix = pl->matrix;
+	return rc;
+}
+
+static int place_sources(struct cr_plan *pl, const struct cr_experiment *e,
+			 char *err, size_t errlen)
+{
 	for (size_t s = 0; s < e->nsessions; s++) {
 		const struct cr_session_cfg *sc = &e->sessions[s];
 		struct cr__source_cfg *src = &pl->sources[s];
@@ -241,8 +252,7 @@ int cr_plan_build(struct cr_plan *pl, const struct cr_experiment *e,
 			snprintf(err, errlen,
 				 "%s:%u: session %u's source is in no class",
 				 e->path, sc->line, sc->id);
-			rc = -CR_EINVAL;
-			goto fail;
+			return -CR_EINVAL;
 		}
 		src->peer_index = (uint32_t)idx;
 		src->session = sc->id;
@@ -253,12 +263,30 @@ int cr_plan_build(struct cr_plan *pl, const struct cr_experiment *e,
 		src->path = sc->path;
 		src->segment_ns = sc->segment_ns;
 	}
+	return 0;
+}
 
-	rc = merge_params(pl, e, extra_params, nextra);
-	if (rc) {
-		snprintf(err, errlen, "out of memory");
-		goto fail;
-	}
+/* With a topology file there is no tracker traffic at all. */
+static void set_tracker(struct cr_node_config *cfg,
+			const struct cr_experiment *e)
+{
+	if (e->tracker.mode == CR_TRACKER_NONE || e->topology_path[0])
+		return;
+	cfg->tracker.enabled = true;
+	cfg->tracker.addr = e->tracker.addr;
+	cfg->tracker.reply_peers = e->tracker.reply_peers;
+	cfg->tracker.probe = e->tracker.liveness == CR_LIVENESS_PROBE;
+	cfg->tracker.interval_ns = e->tracker.interval_ns;
+	cfg->tracker.timeout_ns = e->tracker.timeout_ns;
+	cfg->tracker.max_sessions_per_peer = e->tracker.max_sessions_per_peer;
+	cfg->tracker.max_peers_per_session = e->tracker.max_peers_per_session;
+}
+
+static void set_config(struct cr_plan *pl, const struct cr_experiment *e,
+		       const cr_algorithm *algo, size_t npeers)
+{
+	struct cr_node_config *cfg = &pl->cfg;
+
 	snprintf(pl->idtext, sizeof(pl->idtext), "experiment %s %llu",
 		 e->name, (unsigned long long)e->seed);
 	cfg->name = e->name;
@@ -279,24 +307,41 @@ int cr_plan_build(struct cr_plan *pl, const struct cr_experiment *e,
 	cfg->idle_timeout_ns = e->idle_timeout_ns;
 	cfg->frame_timeout_ns = e->frame_timeout_ns;
 	cfg->partial_limit = e->partial_limit;
-	if (e->tracker.mode != CR_TRACKER_NONE && !e->topology_path[0]) {
-		cfg->tracker.enabled = true;
-		cfg->tracker.addr = e->tracker.addr;
-		cfg->tracker.reply_peers = e->tracker.reply_peers;
-		cfg->tracker.probe = e->tracker.liveness == CR_LIVENESS_PROBE;
-		cfg->tracker.interval_ns = e->tracker.interval_ns;
-		cfg->tracker.timeout_ns = e->tracker.timeout_ns;
-		cfg->tracker.max_sessions_per_peer =
-			e->tracker.max_sessions_per_peer;
-		cfg->tracker.max_peers_per_session =
-			e->tracker.max_peers_per_session;
+	set_tracker(cfg, e);
+}
+
+int cr_plan_build(struct cr_plan *pl, const struct cr_experiment *e,
+		  const cr_algorithm *algo,
+		  const struct cr_node_param *extra_params, size_t nextra,
+		  char *err, size_t errlen)
+{
+	/* with a topology file there is no tracker traffic at all */
+	bool inproc = e->tracker.mode == CR_TRACKER_INPROC &&
+		      !e->topology_path[0];
+	size_t npeers = e->npeers + (inproc ? 1 : 0);
+	int rc;
+
+	memset(pl, 0, sizeof(*pl));
+	pl->peers = calloc(npeers ? npeers : 1, sizeof(*pl->peers));
+	pl->sources = calloc(e->nsessions ? e->nsessions : 1,
+			     sizeof(*pl->sources));
+	if (!pl->peers || !pl->sources) {
+		snprintf(err, errlen, "out of memory");
+		rc = -CR_ENOMEM;
+		goto fail;
 	}
-	free(ev);
-	cr_topology_free(topo, ntopo);
+	if ((rc = place_peers(pl, e, inproc, err, errlen)) ||
+	    (rc = read_files(pl, e, err, errlen)) ||
+	    (rc = place_sources(pl, e, err, errlen)))
+		goto fail;
+	rc = merge_params(pl, e, extra_params, nextra);
+	if (rc) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	set_config(pl, e, algo, npeers);
 	return 0;
 fail:
-	free(ev);
-	cr_topology_free(topo, ntopo);
 	cr_plan_free(pl);
 	return rc;
 }

@@ -10,6 +10,7 @@
  * one line and is not its own neighbour.  See docs/topology-format.md.
  */
 #include "events.h"
+#include "../core/lines.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -127,7 +128,7 @@ int cr_topology_load(const char *path, const struct cr_experiment *e,
 		snprintf(err, errlen, "%s: out of memory", path);
 		return -CR_ENOMEM;
 	}
-	rc = cr__lines_open(&ld.l, path, err, errlen);
+	rc = cr__lines_open(&ld.l, path, NULL, err, errlen);
 	if (!rc)
 		rc = read_entries(&ld);
 	cr__lines_close(&ld.l);
