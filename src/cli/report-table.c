@@ -9,6 +9,7 @@
  * host's receivers; and the distributions over peers are computed again
  * from the union of the hosts' peers, since quantiles cannot be added.
  */
+#include "../core/units.h"
 #include "report.h"
 
 #include <math.h>
@@ -527,18 +528,6 @@ static int int_of(const struct rp_row *row, const struct column *c)
 	return *(const int *)((const char *)row + c->off);
 }
 
-static void human_rate(double Bps, char *buf, size_t len)
-{
-	if (Bps >= 1e9)
-		snprintf(buf, len, "%.2f GB/s", Bps / 1e9);
-	else if (Bps >= 1e6)
-		snprintf(buf, len, "%.2f MB/s", Bps / 1e6);
-	else if (Bps >= 1e3)
-		snprintf(buf, len, "%.2f KB/s", Bps / 1e3);
-	else
-		snprintf(buf, len, "%.0f B/s", Bps);
-}
-
 /* A cell for people: "-" where there is nothing. */
 static void cell(const struct rp_row *row, const struct column *c, char *buf,
 		 size_t len)
@@ -574,7 +563,7 @@ static void cell(const struct rp_row *row, const struct column *c, char *buf,
 		snprintf(buf, len, "%.2f s", x);
 		break;
 	case K_RATE:
-		human_rate(x, buf, len);
+		cr__human_rate(x, buf, len);
 		break;
 	case K_RATIO:
 		snprintf(buf, len, "%.4f", x);
