@@ -268,7 +268,7 @@ const struct cr__opt cr__run_rows[CR__RUN_NROWS + 1] = {
 		"past it the connection with the largest is closed\n"
 		"(default 256MiB)",
 	TOP(partial_limit), .exp_key = "partial_frames_limit"},
-    [CR__RUN_HELP] = {"help", 'h', CR__OPT_HELP},
+    [CR__RUN_HELP] = {.name = "help", .short_name = 'h', .kind = CR__OPT_HELP},
 };
 
 
