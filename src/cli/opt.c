@@ -73,12 +73,15 @@ static int read_uint(const struct cr__opt *row, const char *arg, uint64_t *v)
 	return *v < row->min ? -1 : 0;
 }
 
-static int read_prob(const char *arg, double *p)
+/* A number, or a probability (0 to 1) for a PROB row; 0 or -1. */
+static int read_num(const struct cr__opt *row, const char *arg, double *p)
 {
 	char *end;
 	double v = strtod(arg, &end);
 
-	if (end == arg || *end || !(v >= 0 && v <= 1))
+	if (end == arg || *end)
+		return -1;
+	if (row->kind == CR__OPT_PROB && !(v >= 0 && v <= 1))
 		return -1;
 	*p = v;
 	return 0;
@@ -107,7 +110,8 @@ static int read_value(const struct cr__cmd *cmd, const struct cr__opt *row,
 			memcpy(field, &t, sizeof(t));
 		break;
 	case CR__OPT_PROB:
-		rc = read_prob(arg, (double *)field);
+	case CR__OPT_NUM:
+		rc = read_num(row, arg, (double *)field);
 		break;
 	default:
 		if (!(rc = read_uint(row, arg, &u)))

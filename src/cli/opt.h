@@ -29,6 +29,7 @@ enum cr__opt_kind {
 	CR__OPT_TIME, /* a time, bare numbers in seconds, at least min
 			 (when min > 0), at most max (when max > 0): int64_t */
 	CR__OPT_PROB, /* a probability, 0 to 1: double */
+	CR__OPT_NUM,  /* any number: double */
 	CR__OPT_FUNC, /* the row's own parser */
 	CR__OPT_HELP, /* -h, --help: prints the usage */
 };
