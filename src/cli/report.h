@@ -186,7 +186,7 @@ void rp_html_esc(FILE *f, const char *s);
 /* A run whose emulation fell short (fidelity "degraded"). */
 bool rp_row_degraded(const struct rp_row *row);
 
-/* --- the plots and the page (report-plot.c) ------------------------------ */
+/* --- the plots and the page (report-plot.c, report-page.c) --------------- */
 
 struct rp_page {
 	const char *out;      /* report.html */
@@ -196,6 +196,10 @@ struct rp_page {
 	char **dirs;
 	size_t ndirs;
 };
+
+/* The plots' part of report.html, into out (report-plot.c). */
+void rp_draw_plots(struct rp_ctx *ctx, FILE *out, const struct rp_page *pg,
+		   const struct rp_run *runs, size_t nruns);
 
 /* Writes report.html: 0; 2 when it cannot be made (--out names no place
  * to write), 1 when writing it failed; said on stderr. */
