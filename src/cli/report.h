@@ -157,7 +157,7 @@ void rp_runs_free(struct rp_run *runs, size_t nruns);
  * v[0..n), which it sorts; RP_NULL when n is 0. */
 void rp_dist_of(double *v, size_t n, struct rp_dist *d);
 
-/* --- the table (report-table.c) ------------------------------------------ */
+/* --- the table (report-rows.c, report-table.c) --------------------------- */
 
 struct rp_row {
 	const char *label, *experiment, *fidelity, *fidelity_reason;
@@ -175,6 +175,11 @@ struct rp_row {
 	} *values;
 	size_t nvalues;
 };
+
+/* Names: sorted with qsort(rp_cmp_str), added once each (up to max). */
+int rp_cmp_str(const void *a, const void *b);
+void rp_names_add(const char **names, size_t *n, size_t max,
+		  const char *name);
 
 void rp_rows_make(const struct rp_run *runs, size_t nruns, struct rp_row *rows);
 void rp_rows_free(struct rp_row *rows, size_t nrows);
