@@ -153,6 +153,9 @@ int rp_read_runs(struct rp_ctx *ctx, char **dirs, size_t ndirs,
 		 struct rp_run **runs);
 void rp_runs_free(struct rp_run *runs, size_t nruns);
 
+/* The CSV files of host h of run r, read into it (report-read.c). */
+void rp_read_csvs(struct rp_ctx *ctx, struct rp_run *r, struct rp_host *h);
+
 /* Mean, min and quantiles (nearest rank, as summary.json has them) of
  * v[0..n), which it sorts; RP_NULL when n is 0. */
 void rp_dist_of(double *v, size_t n, struct rp_dist *d);
