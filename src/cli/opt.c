@@ -204,8 +204,8 @@ int cr__opt_parse(const struct cr__cmd *cmd, int argc, char **argv,
 	return 0;
 }
 
-/* One row of --help: "  --name ARG" and its text from help_col on, the
- * text's further lines under it. */
+/* One row of --help: "  --name ARG" (or "  -n, --name ARG") and its text
+ * from help_col on, the text's further lines under it. */
 static void usage_row(const struct cr__cmd *cmd, const struct cr__opt *row,
 		      FILE *f)
 {
@@ -213,8 +213,13 @@ static void usage_row(const struct cr__cmd *cmd, const struct cr__opt *row,
 	const char *h = row->help, *nl;
 	int len;
 
-	len = fprintf(f, "  %s%s%s", cr__opt_label(row, label, sizeof(label)),
-		      row->arg ? " " : "", row->arg ? row->arg : "");
+	if (row->name && row->short_name)
+		snprintf(label, sizeof(label), "-%c, --%s", row->short_name,
+			 row->name);
+	else
+		cr__opt_label(row, label, sizeof(label));
+	len = fprintf(f, "  %s%s%s", label, row->arg ? " " : "",
+		      row->arg ? row->arg : "");
 	fprintf(f, "%*s", len < cmd->help_col ? cmd->help_col - len : 2, "");
 	while ((nl = strchr(h, '\n'))) {
 		fprintf(f, "%.*s\n%*s", (int)(nl - h), h, cmd->help_col, "");
