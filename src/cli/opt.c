@@ -141,7 +141,10 @@ static void getopt_table(const struct cr__opt *opts, size_t n,
 		if (opts[i].name)
 			lo[k++] = (struct option){
 				opts[i].name,
-				arg ? required_argument : no_argument, NULL,
+				!arg		   ? no_argument
+				: opts[i].optional ? optional_argument
+						   : required_argument,
+				NULL,
 				256 + (int)i};
 	}
 	shorts[s] = 0;
@@ -218,8 +221,11 @@ static void usage_row(const struct cr__cmd *cmd, const struct cr__opt *row,
 			 row->name);
 	else
 		cr__opt_label(row, label, sizeof(label));
-	len = fprintf(f, "  %s%s%s", label, row->arg ? " " : "",
-		      row->arg ? row->arg : "");
+	len = fprintf(f, "  %s%s%s%s", label,
+		      !row->arg	      ? ""
+		      : row->optional ? "[="
+				      : " ",
+		      row->arg ? row->arg : "", row->optional ? "]" : "");
 	fprintf(f, "%*s", len < cmd->help_col ? cmd->help_col - len : 2, "");
 	while ((nl = strchr(h, '\n'))) {
 		fprintf(f, "%.*s\n%*s", (int)(nl - h), h, cmd->help_col, "");

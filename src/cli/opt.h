@@ -78,6 +78,8 @@ struct cr__opt {
 	uint64_t min, max;     /* the range, for UINT, SIZE and TIME */
 	const char *accepted;  /* "expected ..." when the value is refused */
 	cr__opt_parse_fn parse; /* for FUNC */
+	bool optional;		/* FUNC: the value may be left out
+				   ("--opt" or "--opt=VALUE"): arg NULL */
 
 	/* --help: a heading above the row when it opens a group, the
 	 * value's name ("N", "TIME") and what the option does ('\n' starts
