@@ -1,8 +1,9 @@
 /* crystal report: what its files share.  report.c reads the options and
- * drives; report-csv.c reads CSV records; report-read.c turns run
- * directories into runs (summary.json, the CSV files, hosts merged);
- * report-table.c makes the summary table (text, CSV, HTML);
- * report-plot.c draws the plots with gnuplot and writes report.html.
+ * drives; report-csv.c reads CSV records; report-runs.c turns run
+ * directories into runs (summary.json, hosts merged) and report-read.c
+ * reads their CSV files; report-rows.c makes the summary table's rows and
+ * report-table.c writes them (text, CSV, HTML); report-plot.c draws the
+ * plots with gnuplot and report-page.c writes report.html.
  * See docs/reports.md.
  */
 #ifndef CRYSTAL_REPORT_H
@@ -57,7 +58,7 @@ void rp_csv_close(struct rp_csv *c);
  * that is not a number. */
 bool rp_parse_num(const char *s, double *out);
 
-/* --- runs (report-read.c) ------------------------------------------------ */
+/* --- runs (report-runs.c, report-read.c) --------------------------------- */
 
 /* A distribution over peers, as summary.json writes it. */
 enum rp_dist_state { RP_ABSENT, RP_NULL, RP_PRESENT };
