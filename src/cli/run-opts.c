@@ -3,10 +3,10 @@
  * A row says how the option is read and checked, the --help lines that
  * explain it, what it does to an experiment file (the key it replaces, or
  * that it is refused there) and how summary.json's "parameters" reports
- * it.  The parser, --help, override() and the parameters are all driven
- * from here; what one option needs beyond its row (--delay is halved into
- * two access delays, --mesh changes defaults) is in the code after the
- * table.
+ * it.  The parser, --help, cr__run_override() and the parameters
+ * (run-params.c) are all driven from here; what one option needs beyond
+ * its row (--delay is halved into two access delays, --mesh changes
+ * defaults) is in the code after the table.
  */
 #include "../core/units.h"
 #include "../metrics/json.h"
@@ -158,11 +158,13 @@ const struct cr__opt cr__run_rows[CR__RUN_NROWS + 1] = {
 		"(0.75: a quarter less), or CLASS's only, which then\n"
 		"takes no other factor (repeatable: --scale-upload 0.5\n"
 		"--scale-upload source=1 scales all but the source)",
-	.file = CR__FILE_OWN, JFN(CR__SCOPE_FILE, "scale_upload", cr__run_json_scale)},
+	.file = CR__FILE_OWN,
+	JFN(CR__SCOPE_FILE, "scale_upload", cr__run_json_scale)},
     [CR__RUN_SEED] = {"seed", 0, CR__OPT_UINT, RUN(seed), 0, UINT64_MAX,
 	"a whole number", .arg = "N",
 	.help = "seed for jitter, loss and source data (default 1)",
-	TOP(seed), .exp_key = "seed", JFN(CR__SCOPE_ALL, "seed", cr__run_json_seed)},
+	TOP(seed), .exp_key = "seed",
+	JFN(CR__SCOPE_ALL, "seed", cr__run_json_seed)},
     [CR__RUN_BATCH] = {"batch", 0, CR__OPT_FUNC, RUN(batch_ns),
 	.parse = parse_batch, .arg = "TIME",
 	.help = "releases due within TIME of a wake-up leave with it,\n"
@@ -380,7 +382,8 @@ static int parse_scale(const struct cr__opt *row, const char *arg, void *dst)
 			   "or CLASS=FACTOR for one class");
 	for (size_t i = 0; i < o->nscale; i++)
 		if (o->scale[i].cls_len == sc.cls_len &&
-		    (!sc.cls || !strncmp(o->scale[i].cls, sc.cls, sc.cls_len))) {
+		    (!sc.cls ||
+		     !strncmp(o->scale[i].cls, sc.cls, sc.cls_len))) {
 			fprintf(stderr,
 				CMD ": --scale-upload '%s': %s%.*s is "
 				    "scaled twice\n",
@@ -475,13 +478,15 @@ static int check_builtin_opts(const struct cr__run_opts *o)
 		return 2;
 	}
 	if (o->nscale) {
-		fprintf(stderr, CMD ": --scale-upload scales the classes "
-				    "of an experiment file; the built-in chains "
-				    "and mesh take --upload and --source-upload\n");
+		fprintf(stderr,
+			CMD ": --scale-upload scales the classes of an "
+			    "experiment file; the built-in chains and mesh "
+			    "take --upload and --source-upload\n");
 		return 2;
 	}
 	if (o->warmup_ns >= o->duration_ns)
-		return bad(&cr__run_rows[CR__RUN_WARMUP], "", "less than --duration");
+		return bad(&cr__run_rows[CR__RUN_WARMUP], "",
+			   "less than --duration");
 	if (o->msg_size > o->max_msg)
 		return bad(&cr__run_rows[CR__RUN_MSGSIZE], "",
 			   "no more than --max-message");

@@ -173,7 +173,8 @@ static void json_row(struct cr_json *j, const struct cr__opt *row,
 	case CR__JSON_MS:
 		memcpy(&ns, v, sizeof(ns));
 		cr_json_num(j, row->json_key,
-			    (double)ns / (row->json == CR__JSON_SEC ? 1e9 : 1e6));
+			    (double)ns /
+				    (row->json == CR__JSON_SEC ? 1e9 : 1e6));
 		break;
 	case CR__JSON_FUNC:
 		row->json_fn(j, row, rep);
@@ -188,8 +189,9 @@ static void json_row(struct cr_json *j, const struct cr__opt *row,
 void cr__run_params_json(struct cr_json *j, const void *report)
 {
 	const struct cr__run_report *rep = report;
+	size_t n = sizeof(json_order) / sizeof(json_order[0]);
 
-	for (size_t i = 0; i < sizeof(json_order) / sizeof(json_order[0]); i++) {
+	for (size_t i = 0; i < n; i++) {
 		const struct cr__opt *row = &cr__run_rows[json_order[i]];
 		if (in_scope(row, rep->o))
 			json_row(j, row, rep);

@@ -31,13 +31,13 @@ static int from_file(struct cr__run_opts *o, struct cr_experiment *e,
 		return 2;
 	if ((o->tracker_per_peer || o->tracker_per_session) &&
 	    (e->tracker.mode != CR_TRACKER_INPROC || e->topology_path[0])) {
+		enum cr__run_row row = o->tracker_per_peer
+					       ? CR__RUN_TRK_PER_PEER
+					       : CR__RUN_TRK_PER_SESSION;
 		fprintf(stderr,
 			"crystal run: %s applies to a tracker in this node, and "
 			"%s has none%s\n",
-			cr__run_opt_name(o->tracker_per_peer
-						 ? CR__RUN_TRK_PER_PEER
-						 : CR__RUN_TRK_PER_SESSION),
-			o->file,
+			cr__run_opt_name(row), o->file,
 			e->tracker.mode == CR_TRACKER_EXTERNAL
 				? ": give it to crystal tracker, or set it in "
 				  "the file's [tracker]"
@@ -45,7 +45,8 @@ static int from_file(struct cr__run_opts *o, struct cr_experiment *e,
 		return 2;
 	}
 	cr__run_override(o, e);
-	if (e->warmup_ns >= e->duration_ns && CR__RUN_GIVEN(o, CR__RUN_DURATION) &&
+	if (e->warmup_ns >= e->duration_ns &&
+	    CR__RUN_GIVEN(o, CR__RUN_DURATION) &&
 	    !CR__RUN_GIVEN(o, CR__RUN_WARMUP)) {
 		fprintf(stderr,
 			"crystal run: --duration %g s is not longer than the "
@@ -56,9 +57,11 @@ static int from_file(struct cr__run_opts *o, struct cr_experiment *e,
 		return 2;
 	}
 	if (e->warmup_ns >= e->duration_ns) {
-		fprintf(stderr, "crystal run: the warm-up (%.3f s) must be "
-				"shorter than the duration (%.3f s)\n",
-			(double)e->warmup_ns / 1e9, (double)e->duration_ns / 1e9);
+		fprintf(stderr,
+			"crystal run: the warm-up (%.3f s) must be "
+			"shorter than the duration (%.3f s)\n",
+			(double)e->warmup_ns / 1e9,
+			(double)e->duration_ns / 1e9);
 		return 2;
 	}
 	*algo = cr__algorithm_find(CR__RUN_GIVEN(o, CR__RUN_ALGO) ? o->algorithm
@@ -114,7 +117,8 @@ static int run_file(struct cr__run_opts *o)
 	o->experiment = &e;
 	pl.cfg.busy_poll = o->busy_poll; /* a property of the machine's use */
 	pl.cfg.spin_budget = o->spin_budget;
-	cr__run_dir(o, e.name, outdir, sizeof(outdir), started, sizeof(started));
+	cr__run_dir(o, e.name, outdir, sizeof(outdir), started,
+		    sizeof(started));
 	rc = cr__run_execute(o, &pl.cfg, algo, outdir, started);
 	cr_plan_free(&pl);
 	cr_experiment_free(&e);
@@ -174,7 +178,8 @@ static int run_mesh(struct cr__run_opts *o, const cr_algorithm *algo,
 	pl.cfg.busy_poll = o->busy_poll;
 	pl.cfg.spin_budget = o->spin_budget;
 	o->experiment = &e;
-	cr__run_dir(o, "mesh", outdir, sizeof(outdir), started, sizeof(started));
+	cr__run_dir(o, "mesh", outdir, sizeof(outdir), started,
+		    sizeof(started));
 	rc = cr__run_execute(o, &pl.cfg, algo, outdir, started);
 	o->experiment = NULL;
 	cr_plan_free(&pl);
