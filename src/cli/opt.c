@@ -137,6 +137,8 @@ static void getopt_table(const struct cr__opt *opts, size_t n,
 			shorts[s++] = opts[i].short_name;
 			if (arg)
 				shorts[s++] = ':';
+			if (arg && opts[i].optional)
+				shorts[s++] = ':';
 		}
 		if (opts[i].name)
 			lo[k++] = (struct option){
@@ -182,7 +184,7 @@ int cr__opt_parse(const struct cr__cmd *cmd, int argc, char **argv,
 {
 	size_t n = count_rows(cmd->opts);
 	struct option lo[MAX_ROWS + 1];
-	char shorts[2 * MAX_ROWS + 2];
+	char shorts[3 * MAX_ROWS + 2];
 	int c, i, rc;
 
 	if (n > MAX_ROWS)

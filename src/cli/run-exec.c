@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+/* mkdir -p: 0, or -1 with errno set. */
 static int mkdir_p(const char *path)
 {
 	char buf[4096];
@@ -294,6 +295,7 @@ static void closing_words(const cr_algorithm *algo,
 	       (unsigned long long)res->bad_frames, outdir);
 }
 
+/* summary.json, its "parameters" from the option table (run-params.c). */
 static int summarize(const struct cr__run_opts *o,
 		     const struct cr_node_config *cfg, const cr_algorithm *algo,
 		     const struct cr_node_result *res, const char *outdir,
