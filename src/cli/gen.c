@@ -5,11 +5,13 @@
 #include "../scenario/gen.h"
 #include "../core/units.h"
 #include "cli.h"
+#include "opt.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -27,113 +29,123 @@ struct gen_opts {
 	bool port_given;
 };
 
+#define CMD "crystal gen-events"
+#define OPT(m) .off = offsetof(struct gen_opts, m)
+
+static int parse_positive(const struct cr__opt *row, const char *arg,
+			  void *dst);
+static int parse_lifetime(const struct cr__opt *row, const char *arg,
+			  void *dst);
+static int parse_class(const struct cr__opt *row, const char *arg,
+		       void *dst);
+static int parse_session(const struct cr__opt *row, const char *arg,
+			 void *dst);
+
+enum { R_PEERS, R_DURATION, R_SEED, R_ARRIVAL, R_FLASH, R_JSHAPE, R_JSCALE,
+       R_LIFETIME, R_DIE_AFTER, R_CLASS, R_EXPERIMENT, R_SESSION, R_RATE,
+       R_IP, R_BASEPORT, R_OUT, R_HELP, R__N };
+
 /* clang-format off */
-static void gen_usage(FILE *f)
-{
-	fputs("usage: crystal gen-events --peers N --duration TIME [options]\n"
-	      "       crystal gen-events --experiment FILE [options]\n"
-	      "\n"
-	      "Writes an events file: a source that deploys session 1 at 0 and\n"
-	      "terminates it at the end, and peers born as a Poisson process, joining\n"
-	      "after a Weibull delay and leaving after a Weibull or log-normal lifetime.\n"
-	      "The same seed and options give the same file, byte for byte.\n"
-	      "\n"
-	      "peers:\n"
-	      "  --peers N              peers besides the source, 1 to 1000000\n"
-	      "                         (default with --experiment: all its addresses)\n"
-	      "  --duration TIME        the experiment's length: 600, 10.5s, 500ms\n"
-	      "                         (default with --experiment: its duration)\n"
-	      "  --seed N               seed of every draw (default 1)\n"
-	      "\n"
-	      "births (one or the other):\n"
-	      "  --arrival-rate R       Poisson births, R per second (default\n"
-	      "                         peers / (duration / 2): all born in the first half)\n"
-	      "  --flash-crowd TIME     every birth uniform within the first TIME\n"
-	      "\n"
-	      "joins, after birth, with a Weibull delay:\n"
-	      "  --join-shape K         its shape, above 0 (default 1.5)\n"
-	      "  --join-scale TIME      its scale, above 0 (default 2 s)\n"
-	      "\n"
-	      "lifetimes, from join to leave:\n"
-	      "  --lifetime none        stay to the end (default)\n"
-	      "  --lifetime weibull:K,SCALE      Weibull, shape K, scale SCALE (a time)\n"
-	      "  --lifetime lognormal:MU,SIGMA   log-normal: ln(seconds) has mean MU\n"
-	      "                         and standard deviation SIGMA\n"
-	      "  --die-after TIME       a peer leaving before the end dies this long\n"
-	      "                         after (default 1 s)\n"
-	      "\n"
-	      "classes and addresses:\n"
-	      "  --class NAME=FRACTION  peers in class NAME (repeatable; fractions sum\n"
-	      "                         to 1); birth lines say class=NAME\n"
-	      "  --experiment FILE      take classes, addresses, the session and its\n"
-	      "                         source from an experiment file; without --class,\n"
-	      "                         classes share peers by their addresses\n"
-	      "  --session ID           with --experiment: the session (default its\n"
-	      "                         first); without: its id (default 1)\n"
-	      "  --rate RATE            the deploy's streaming rate: 64000, 64KB/s,\n"
-	      "                         512kbit/s (default: left out, the session's own)\n"
-	      "  --ip ADDR              without --experiment: every peer's IP address\n"
-	      "                         (default 127.0.0.1)\n"
-	      "  --base-port P          without --experiment: the source's port; the\n"
-	      "                         peers take the ports after it (default 20000)\n"
-	      "\n"
-	      "output:\n"
-	      "  -o, --out FILE         where to write; - for standard output (default)\n"
-	      "\n"
-	      "Exit codes: 0 written, 1 could not write, 2 bad usage or input.\n",
-	      f);
-}
+static const struct cr__opt rows[R__N + 1] = {
+    [R_PEERS] = {"peers", 0, CR__OPT_UINT, OPT(p.peers), 1, 1000000,
+	"a whole number from 1 to 1000000", .arg = "N", .section = "peers:",
+	.help = "peers besides the source, 1 to 1000000\n"
+		"(default with --experiment: all its addresses)"},
+    [R_DURATION] = {"duration", 0, CR__OPT_TIME, OPT(p.duration_ns), 1000, 0,
+	"a time of at least 1us: " CR_TIME_FORMS, .arg = "TIME",
+	.help = "the experiment's length: 600, 10.5s, 500ms\n"
+		"(default with --experiment: its duration)"},
+    [R_SEED] = {"seed", 0, CR__OPT_UINT, OPT(p.seed), 0, UINT64_MAX,
+	"a whole number", .arg = "N",
+	.help = "seed of every draw (default 1)"},
+
+    [R_ARRIVAL] = {"arrival-rate", 0, CR__OPT_FUNC, OPT(p.arrival_per_s),
+	.accepted = "a number of births per second above 0, such as 0.5 or 2",
+	.parse = parse_positive, .arg = "R",
+	.section = "births (one or the other):",
+	.help = "Poisson births, R per second (default\n"
+		"peers / (duration / 2): all born in the first half)"},
+    [R_FLASH] = {"flash-crowd", 0, CR__OPT_TIME, OPT(p.flash_crowd_ns), 1, 0,
+	"a time above 0: " CR_TIME_FORMS, .arg = "TIME",
+	.help = "every birth uniform within the first TIME"},
+
+    [R_JSHAPE] = {"join-shape", 0, CR__OPT_FUNC, OPT(p.join_shape),
+	.accepted = "a Weibull shape above 0, such as 1.5",
+	.parse = parse_positive, .arg = "K",
+	.section = "joins, after birth, with a Weibull delay:",
+	.help = "its shape, above 0 (default 1.5)"},
+    [R_JSCALE] = {"join-scale", 0, CR__OPT_TIME, OPT(p.join_scale_ns), 1, 0,
+	"a time above 0: " CR_TIME_FORMS, .arg = "TIME",
+	.help = "its scale, above 0 (default 2 s)"},
+
+    [R_LIFETIME] = {"lifetime", 0, CR__OPT_FUNC, .parse = parse_lifetime,
+	.arg = "FORM", .section = "lifetimes, from join to leave:",
+	.help = "none: stay to the end (default);\n"
+		"weibull:K,SCALE: Weibull, shape K, scale SCALE\n"
+		"(a time); lognormal:MU,SIGMA: log-normal,\n"
+		"ln(seconds) has mean MU and standard deviation SIGMA"},
+    [R_DIE_AFTER] = {"die-after", 0, CR__OPT_TIME, OPT(p.die_after_ns),
+	.accepted = CR_TIME_FORMS, .arg = "TIME",
+	.help = "a peer leaving before the end dies this long\n"
+		"after (default 1 s)"},
+
+    [R_CLASS] = {"class", 0, CR__OPT_FUNC, .parse = parse_class,
+	.arg = "NAME=FRACTION", .section = "classes and addresses:",
+	.help = "peers in class NAME (repeatable; fractions sum\n"
+		"to 1); birth lines say class=NAME"},
+    [R_EXPERIMENT] = {"experiment", 0, CR__OPT_STR, OPT(experiment),
+	.arg = "FILE",
+	.help = "take classes, addresses, the session and its\n"
+		"source from an experiment file; without --class,\n"
+		"classes share peers by their addresses"},
+    [R_SESSION] = {"session", 0, CR__OPT_FUNC, .parse = parse_session,
+	.arg = "ID",
+	.help = "with --experiment: the session (default its\n"
+		"first); without: its id (default 1)"},
+    [R_RATE] = {"rate", 0, CR__OPT_RATE, OPT(p.rate_Bps),
+	.accepted = CR_RATE_FORMS, .arg = "RATE",
+	.help = "the deploy's streaming rate: 64000, 64KB/s,\n"
+		"512kbit/s (default: left out, the session's own)"},
+    [R_IP] = {"ip", 0, CR__OPT_STR, OPT(ip), .arg = "ADDR",
+	.help = "without --experiment: every peer's IP address\n"
+		"(default 127.0.0.1)"},
+    [R_BASEPORT] = {"base-port", 0, CR__OPT_UINT, OPT(base_port), 1, 65534,
+	"a port from 1 to 65534 (the peers take the ports after it)",
+	.arg = "P",
+	.help = "without --experiment: the source's port; the\n"
+		"peers take the ports after it (default 20000)"},
+
+    [R_OUT] = {"out", 'o', CR__OPT_STR, OPT(out), .arg = "FILE",
+	.section = "output:",
+	.help = "where to write; - for standard output (default)"},
+    [R_HELP] = {.name = "help", .short_name = 'h', .kind = CR__OPT_HELP},
+};
+
+static const struct cr__cmd gen_cmd = {
+	.name = CMD,
+	.opts = rows,
+	.help_col = 25,
+	.head =
+	"usage: crystal gen-events --peers N --duration TIME [options]\n"
+	"       crystal gen-events --experiment FILE [options]\n"
+	"\n"
+	"Writes an events file: a source that deploys session 1 at 0 and\n"
+	"terminates it at the end, and peers born as a Poisson process, joining\n"
+	"after a Weibull delay and leaving after a Weibull or log-normal lifetime.\n"
+	"The same seed and options give the same file, byte for byte.\n",
+	.tail =
+	"\n"
+	"Exit codes: 0 written, 1 could not write, 2 bad usage or input.\n",
+};
 /* clang-format on */
 
 static int bad(const char *opt, const char *val, const char *accepted)
 {
-	fprintf(stderr, "crystal gen-events: %s '%s': expected %s\n", opt, val,
-		accepted);
-	return 2;
+	return cr__opt_bad(CMD, opt, val, accepted);
 }
 
-enum {
-	O_PEERS = 256,
-	O_DURATION,
-	O_SEED,
-	O_ARRIVAL,
-	O_FLASH,
-	O_JSHAPE,
-	O_JSCALE,
-	O_LIFETIME,
-	O_DIE_AFTER,
-	O_CLASS,
-	O_EXPERIMENT,
-	O_SESSION,
-	O_RATE,
-	O_IP,
-	O_BASEPORT,
-	O_HELP,
-};
-
-static const struct option long_opts[] = {
-    {"peers", required_argument, NULL, O_PEERS},
-    {"duration", required_argument, NULL, O_DURATION},
-    {"seed", required_argument, NULL, O_SEED},
-    {"arrival-rate", required_argument, NULL, O_ARRIVAL},
-    {"flash-crowd", required_argument, NULL, O_FLASH},
-    {"join-shape", required_argument, NULL, O_JSHAPE},
-    {"join-scale", required_argument, NULL, O_JSCALE},
-    {"lifetime", required_argument, NULL, O_LIFETIME},
-    {"die-after", required_argument, NULL, O_DIE_AFTER},
-    {"class", required_argument, NULL, O_CLASS},
-    {"experiment", required_argument, NULL, O_EXPERIMENT},
-    {"session", required_argument, NULL, O_SESSION},
-    {"rate", required_argument, NULL, O_RATE},
-    {"ip", required_argument, NULL, O_IP},
-    {"base-port", required_argument, NULL, O_BASEPORT},
-    {"out", required_argument, NULL, 'o'},
-    {"help", no_argument, NULL, O_HELP},
-    {NULL, 0, NULL, 0},
-};
-
 /* A finite number above 0 (or at least 0 with zero_ok). */
-static int parse_positive(const char *text, bool zero_ok, double *out)
+static int positive(const char *text, bool zero_ok, double *out)
 {
 	char *end;
 
@@ -145,8 +157,43 @@ static int parse_positive(const char *text, bool zero_ok, double *out)
 	return 0;
 }
 
-static int parse_class(const char *arg, struct gen_opts *o)
+static int parse_positive(const struct cr__opt *row, const char *arg,
+			  void *dst)
 {
+	char label[40];
+
+	if (!positive(arg, false, (double *)((char *)dst + row->off)))
+		return 0;
+	return bad(cr__opt_label(row, label, sizeof(label)), arg,
+		   row->accepted);
+}
+
+static int parse_lifetime(const struct cr__opt *row, const char *arg,
+			  void *dst)
+{
+	struct gen_opts *o = dst;
+
+	if (cr_gen_parse_lifetime(arg, &o->p.lifetime))
+		return bad("--lifetime", arg, CR_GEN_LIFETIME_FORMS);
+	return 0;
+}
+
+static int parse_session(const struct cr__opt *row, const char *arg,
+			 void *dst)
+{
+	struct gen_opts *o = dst;
+	uint64_t v;
+
+	if (cr_parse_uint(arg, 65535, &v) || !v)
+		return bad("--session", arg, "a session id from 1 to 65535");
+	o->p.session = (uint16_t)v;
+	return 0;
+}
+
+static int parse_class(const struct cr__opt *row, const char *arg,
+		       void *dst)
+{
+	struct gen_opts *o = dst;
 	const char *eq = strchr(arg, '=');
 	size_t n = o->p.nclasses;
 	double f;
@@ -154,7 +201,7 @@ static int parse_class(const char *arg, struct gen_opts *o)
 	if (n == MAX_CLASSES)
 		return bad("--class", arg, "at most 64 classes");
 	if (!eq || eq == arg || (size_t)(eq - arg) >= CR_NAME_MAX ||
-	    parse_positive(eq + 1, true, &f) || f > 1)
+	    positive(eq + 1, true, &f) || f > 1)
 		return bad("--class", arg,
 			   "NAME=FRACTION, the name up to 63 characters, the "
 			   "fraction from 0 to 1, such as dsl=0.6");
@@ -163,90 +210,6 @@ static int parse_class(const char *arg, struct gen_opts *o)
 	o->classes[n] = (struct cr_gen_class){o->names[n], f};
 	o->p.nclasses++;
 	return 0;
-}
-
-static int parse_one(int c, const char *arg, struct gen_opts *o)
-{
-	struct cr_gen_params *p = &o->p;
-	uint64_t v;
-
-	switch (c) {
-	case O_PEERS:
-		if (cr_parse_uint(arg, 1000000, &p->peers) || !p->peers)
-			return bad("--peers", arg,
-				   "a whole number from 1 to 1000000");
-		return 0;
-	case O_DURATION:
-		if (cr_parse_time(arg, CR_SEC, &p->duration_ns) ||
-		    p->duration_ns < 1000)
-			return bad("--duration", arg,
-				   "a time of at least 1us: " CR_TIME_FORMS);
-		return 0;
-	case O_SEED:
-		if (cr_parse_uint(arg, UINT64_MAX, &p->seed))
-			return bad("--seed", arg, "a whole number");
-		return 0;
-	case O_ARRIVAL:
-		if (parse_positive(arg, false, &p->arrival_per_s))
-			return bad("--arrival-rate", arg,
-				   "a number of births per second above 0, "
-				   "such as 0.5 or 2");
-		return 0;
-	case O_FLASH:
-		if (cr_parse_time(arg, CR_SEC, &p->flash_crowd_ns) ||
-		    p->flash_crowd_ns <= 0)
-			return bad("--flash-crowd", arg,
-				   "a time above 0: " CR_TIME_FORMS);
-		return 0;
-	case O_JSHAPE:
-		if (parse_positive(arg, false, &p->join_shape))
-			return bad("--join-shape", arg,
-				   "a Weibull shape above 0, such as 1.5");
-		return 0;
-	case O_JSCALE:
-		if (cr_parse_time(arg, CR_SEC, &p->join_scale_ns) ||
-		    p->join_scale_ns <= 0)
-			return bad("--join-scale", arg,
-				   "a time above 0: " CR_TIME_FORMS);
-		return 0;
-	case O_LIFETIME:
-		if (cr_gen_parse_lifetime(arg, &p->lifetime))
-			return bad("--lifetime", arg, CR_GEN_LIFETIME_FORMS);
-		return 0;
-	case O_DIE_AFTER:
-		if (cr_parse_time(arg, CR_SEC, &p->die_after_ns))
-			return bad("--die-after", arg, CR_TIME_FORMS);
-		return 0;
-	case O_CLASS:
-		return parse_class(arg, o);
-	case O_EXPERIMENT:
-		o->experiment = arg;
-		return 0;
-	case O_SESSION:
-		if (cr_parse_uint(arg, 65535, &v) || !v)
-			return bad("--session", arg,
-				   "a session id from 1 to 65535");
-		p->session = (uint16_t)v;
-		return 0;
-	case O_RATE:
-		if (cr_parse_rate(arg, &p->rate_Bps))
-			return bad("--rate", arg, CR_RATE_FORMS);
-		return 0;
-	case O_IP:
-		o->ip = arg;
-		return 0;
-	case O_BASEPORT:
-		if (cr_parse_uint(arg, 65534, &o->base_port) || !o->base_port)
-			return bad("--base-port", arg,
-				   "a port from 1 to 65534 (the peers take "
-				   "the ports after it)");
-		o->port_given = true;
-		return 0;
-	case 'o':
-		o->out = arg;
-		return 0;
-	}
-	return 2;
 }
 
 /* Checks that need every option seen. */
@@ -291,42 +254,22 @@ static int check_opts(struct gen_opts *o)
 /* 0, 2 for bad usage (said on stderr), or -1 after --help. */
 static int parse_opts(int argc, char **argv, struct gen_opts *o)
 {
-	int c, rc;
+	uint64_t given;
+	int rc;
 
 	memset(o, 0, sizeof(*o));
 	cr_gen_defaults(&o->p);
 	o->p.classes = o->classes;
 	o->base_port = 20000;
 	o->out = "-";
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":o:h", long_opts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-		case O_HELP:
-			gen_usage(stdout);
-			return -1;
-		case ':':
-			fprintf(stderr,
-				"crystal gen-events: %s needs a value\n",
-				argv[optind - 1]);
-			return 2;
-		case '?':
-			fprintf(stderr,
-				"crystal gen-events: unknown option '%s' (see "
-				"crystal gen-events --help)\n",
-				argv[optind - 1]);
-			return 2;
-		default:
-			rc = parse_one(c, optarg, o);
-			if (rc)
-				return rc;
-		}
-	}
+	rc = cr__opt_parse(&gen_cmd, argc, argv, o, &given);
+	if (rc)
+		return rc;
+	o->port_given = given & (1ull << R_BASEPORT);
 	if (optind < argc) {
 		fprintf(stderr,
-			"crystal gen-events: unexpected argument '%s' (see "
-			"crystal gen-events --help)\n",
+			CMD ": unexpected argument '%s' (see "
+			    "crystal gen-events --help)\n",
 			argv[optind]);
 		return 2;
 	}

@@ -6,11 +6,13 @@
  * with a tally of its messages by type when it was traced.
  */
 #include "cli.h"
+#include "opt.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -228,107 +230,77 @@ static long read_samples(const char *dir, const char *peer,
 	return found;
 }
 
-static void log_usage(FILE *f)
-{
-	fputs("usage: crystal log RUN_DIR --peer IP:port [options]\n"
-	      "\n"
-	      "Prints one peer's life in time order, from the run directory's worker\n"
-	      "logs and its per-second samples (peers.csv): birth, neighbours gained\n"
-	      "and lost, sessions joined and left, segments played and missed and\n"
-	      "every message in and out (when the run had --trace for it), death.\n"
-	      "\n"
-	      "  --peer IP:port   the peer (required)\n"
-	      "  --level LEVEL    show lines up to this level: error, warn, info,\n"
-	      "                   debug or trace (default trace: all there are)\n"
-	      "  --no-samples     leave out the per-second samples\n"
-	      "  --from T, --to T only experiment times in [T, T'] seconds\n",
-	      f);
-}
+struct log_opts {
+	const char *peer;
+	int max_level; /* 0 error ... 4 trace */
+	bool no_samples;
+	double from, to; /* experiment times, seconds */
+};
 
-int cr_cli_log(int argc, char **argv)
+static int parse_level(const struct cr__opt *row, const char *arg, void *dst)
 {
-	static const struct option opts[] = {
-		{"peer", required_argument, NULL, 'p'},
-		{"level", required_argument, NULL, 'l'},
-		{"no-samples", no_argument, NULL, 'n'},
-		{"from", required_argument, NULL, 'f'},
-		{"to", required_argument, NULL, 't'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	static const char *const levels[] = {"error", "warn", "info", "debug",
 					     "trace"};
-	const char *peer = NULL, *dir;
-	int c, max_level = 4, rc = 0;
-	bool samples = true;
-	double from = -1e300, to = 1e300;
-	struct entries e = {0};
-	struct tally t[64];
-	size_t nt = 0, nlogs = 0;
-	char klass[64] = "", *end;
-	long nsamples;
-	DIR *d;
-	struct dirent *de;
+	struct log_opts *o = dst;
 
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'p':
-			peer = optarg;
-			break;
-		case 'l':
-			max_level = -1;
-			for (int i = 0; i < 5; i++)
-				if (!strcmp(optarg, levels[i]))
-					max_level = i;
-			if (max_level < 0) {
-				fprintf(stderr,
-					"crystal log: --level '%s': expected "
-					"error, warn, info, debug or trace\n",
-					optarg);
-				return 2;
-			}
-			break;
-		case 'n':
-			samples = false;
-			break;
-		case 'f':
-		case 't':
-			*(c == 'f' ? &from : &to) = strtod(optarg, &end);
-			if (end == optarg || *end) {
-				fprintf(stderr,
-					"crystal log: --%s '%s': expected "
-					"seconds, such as 12.5\n",
-					c == 'f' ? "from" : "to", optarg);
-				return 2;
-			}
-			break;
-		case 'h':
-			log_usage(stdout);
+	for (int i = 0; i < 5; i++)
+		if (!strcmp(arg, levels[i])) {
+			o->max_level = i;
 			return 0;
-		case ':':
-			fprintf(stderr, "crystal log: %s needs a value\n",
-				argv[optind - 1]);
-			return 2;
-		default:
-			fprintf(stderr,
-				"crystal log: unknown option '%s' (see crystal "
-				"log --help)\n",
-				argv[optind - 1]);
-			return 2;
 		}
-	}
-	if (optind != argc - 1 || !peer) {
-		fprintf(stderr, "crystal log: %s (see crystal log --help)\n",
-			!peer ? "which peer? --peer IP:port"
-			      : "give one run directory");
-		return 2;
-	}
-	dir = argv[optind];
+	return cr__opt_bad("crystal log", "--level", arg,
+			   "error, warn, info, debug or trace");
+}
+
+#define OPT(m) .off = offsetof(struct log_opts, m)
+
+static const struct cr__opt rows[] = {
+	{"peer", 0, CR__OPT_STR, OPT(peer), .arg = "IP:port",
+	 .help = "the peer (required)"},
+	{"level", 0, CR__OPT_FUNC, .parse = parse_level, .arg = "LEVEL",
+	 .help = "show lines up to this level: error, warn, info,\n"
+		 "debug or trace (default trace: all there are)"},
+	{"no-samples", 0, CR__OPT_FLAG, OPT(no_samples),
+	 .help = "leave out the per-second samples"},
+	{"from", 0, CR__OPT_NUM, OPT(from), .accepted = "seconds, such as 12.5",
+	 .arg = "T", .help = "only experiment times from T seconds on"},
+	{"to", 0, CR__OPT_NUM, OPT(to), .accepted = "seconds, such as 12.5",
+	 .arg = "T", .help = "only experiment times up to T seconds"},
+	{.name = "help", .short_name = 'h', .kind = CR__OPT_HELP},
+	{0},
+};
+
+static const struct cr__cmd log_cmd = {
+	.name = "crystal log",
+	.opts = rows,
+	.help_col = 19,
+	.head = "usage: crystal log RUN_DIR --peer IP:port [options]\n"
+		"\n"
+		"Prints one peer's life in time order, from the run directory's "
+		"worker\n"
+		"logs and its per-second samples (peers.csv): birth, neighbours "
+		"gained\n"
+		"and lost, sessions joined and left, segments played and missed "
+		"and\n"
+		"every message in and out (when the run had --trace for it), "
+		"death.\n"
+		"\n",
+};
+
+/* The lines of the peer in every worker log of dir; 0, 2 (said) for a
+ * directory that cannot be read, or -1 out of memory. */
+static int read_logs(const char *dir, const struct log_opts *o,
+		     struct entries *e, struct tally *t, size_t *nt,
+		     size_t tcap, size_t *nlogs)
+{
+	struct dirent *de;
+	DIR *d;
+	int rc = 0;
+
 	d = opendir(dir);
 	if (!d) {
-		fprintf(stderr, "crystal log: cannot open the run directory %s: %s\n",
+		fprintf(stderr,
+			"crystal log: cannot open the run directory %s: %s\n",
 			dir, strerror(errno));
 		return 2;
 	}
@@ -339,19 +311,58 @@ int cr_cli_log(int argc, char **argv)
 		    strcmp(de->d_name + len - 4, ".log"))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		nlogs++;
-		if (read_log(path, peer, max_level, &e, t, &nt,
-			     sizeof(t) / sizeof(t[0]))) {
-			fprintf(stderr, "crystal log: out of memory\n");
-			rc = 1;
+		(*nlogs)++;
+		if (read_log(path, o->peer, o->max_level, e, t, nt, tcap)) {
+			rc = -1;
 			break;
 		}
 	}
 	closedir(d);
-	nsamples = samples && !rc ? read_samples(dir, peer, &e, klass,
-						 sizeof(klass))
-				  : 0;
-	if (nsamples < 0) {
+	return rc;
+}
+
+/* The story, in time order, and the tally of its traced messages. */
+static void print_story(const char *dir, const struct log_opts *o,
+			struct entries *e, const struct tally *t, size_t nt,
+			const char *klass)
+{
+	qsort(e->v, e->n, sizeof(*e->v), cmp_entry);
+	printf("peer %s%s%s, run %s\n", o->peer, *klass ? ", class " : "",
+	       klass, dir);
+	for (size_t i = 0; i < e->n; i++) {
+		if (e->v[i].t < o->from || e->v[i].t > o->to)
+			continue;
+		printf("%12.6f  %s\n", e->v[i].t, e->v[i].text);
+	}
+	if (nt) {
+		printf("\nmessages (traced):\n");
+		for (size_t i = 0; i < nt; i++)
+			printf("  %s  %10llu messages  %12llu B\n", t[i].key,
+			       t[i].msgs, t[i].bytes);
+	} else if (o->max_level >= 4) {
+		printf("\n(no messages: run with --trace %s to log "
+		       "them, and its segments)\n",
+		       o->peer);
+	}
+}
+
+/* Gathers the peer's lines and samples of dir and prints them; the exit
+ * status. */
+static int tell(const char *dir, const struct log_opts *o)
+{
+	struct entries e = {0};
+	struct tally t[64];
+	size_t nt = 0, nlogs = 0;
+	char klass[64] = "";
+	long nsamples = 0;
+	int rc;
+
+	rc = read_logs(dir, o, &e, t, &nt, sizeof(t) / sizeof(t[0]), &nlogs);
+	if (rc == 2)
+		return 2;
+	if (!rc && !o->no_samples)
+		nsamples = read_samples(dir, o->peer, &e, klass, sizeof(klass));
+	if (rc || nsamples < 0) {
 		fprintf(stderr, "crystal log: out of memory\n");
 		rc = 1;
 	}
@@ -360,31 +371,31 @@ int cr_cli_log(int argc, char **argv)
 			"crystal log: %s has no line and no sample of %s (%zu "
 			"worker logs read): is it a peer of this run, hosted "
 			"here?\n",
-			dir, peer, nlogs);
+			dir, o->peer, nlogs);
 		rc = 2;
 	}
-	if (!rc) {
-		qsort(e.v, e.n, sizeof(*e.v), cmp_entry);
-		printf("peer %s%s%s, run %s\n", peer, *klass ? ", class " : "",
-		       klass, dir);
-		for (size_t i = 0; i < e.n; i++) {
-			if (e.v[i].t < from || e.v[i].t > to)
-				continue;
-			printf("%12.6f  %s\n", e.v[i].t, e.v[i].text);
-		}
-		if (nt) {
-			printf("\nmessages (traced):\n");
-			for (size_t i = 0; i < nt; i++)
-				printf("  %s  %10llu messages  %12llu B\n",
-				       t[i].key, t[i].msgs, t[i].bytes);
-		} else if (max_level >= 4) {
-			printf("\n(no messages: run with --trace %s to log "
-			       "them, and its segments)\n",
-			       peer);
-		}
-	}
+	if (!rc)
+		print_story(dir, o, &e, t, nt, klass);
 	for (size_t i = 0; i < e.n; i++)
 		free(e.v[i].text);
 	free(e.v);
 	return rc;
+}
+
+int cr_cli_log(int argc, char **argv)
+{
+	struct log_opts o = {.max_level = 4, .from = -1e300, .to = 1e300};
+	uint64_t given;
+	int rc;
+
+	rc = cr__opt_parse(&log_cmd, argc, argv, &o, &given);
+	if (rc)
+		return rc < 0 ? 0 : rc;
+	if (optind != argc - 1 || !o.peer) {
+		fprintf(stderr, "crystal log: %s (see crystal log --help)\n",
+			!o.peer ? "which peer? --peer IP:port"
+				: "give one run directory");
+		return 2;
+	}
+	return tell(argv[optind], &o);
 }

@@ -1,4 +1,4 @@
-/* crystal report: the plots and report.html.
+/* crystal report: the plots of report.html (report-page.c makes the page).
  *
  * Each plot's data go into files of a temporary directory, one per run,
  * and gnuplot (a child process, one per plot, so that a failure costs one
@@ -531,6 +531,47 @@ static void keep_data(struct rp_ctx *ctx, const char *dir,
 		rp_problem(ctx, "--data-dir %s: %s", path, strerror(errno));
 }
 
+/* The points of plot pl for every run (has[i]: run i has some), how many
+ * runs have some and the largest value; 0 or -1. */
+static int gather(const struct plot *pl, const struct rp_run *runs,
+		  size_t nruns, struct pts *p, bool *has, size_t *with,
+		  double *max)
+{
+	for (size_t i = 0; i < nruns; i++) {
+		if (pl->points(&runs[i], &p[i]))
+			return -1;
+		has[i] = p[i].n > 0;
+		*with += has[i];
+		for (size_t k = 0; k < p[i].n; k++) {
+			double v = pl->style == S_CDF ? p[i].x[k] : p[i].y[k];
+
+			if (pl->style == S_BAND && p[i].hi[k] > v)
+				v = p[i].hi[k];
+			if (v > *max)
+				*max = v;
+		}
+	}
+	return 0;
+}
+
+/* A drawn plot: its SVG and the caption, naming the runs left out. */
+static void figure(FILE *out, const char *svg, const struct plot *pl,
+		   const struct rp_run *runs, size_t nruns, const bool *has)
+{
+	fputs("<figure>\n", out);
+	embed_svg(out, svg, pl->id);
+	fputs("\n<figcaption>", out);
+	rp_html_esc(out, pl->caption);
+	for (size_t i = 0; i < nruns; i++) {
+		if (has[i])
+			continue;
+		fputs(" Not in it, having no data for it: ", out);
+		rp_html_esc(out, runs[i].label);
+		fputc('.', out);
+	}
+	fputs("</figcaption>\n</figure>\n</section>\n", out);
+}
+
 /* One plot into the page: drawn, or a line saying why not. */
 static void one_plot(struct drawing *dr, FILE *out, const struct rp_page *pg,
 		     const struct plot *pl, const struct rp_run *runs,
@@ -543,22 +584,8 @@ static void one_plot(struct drawing *dr, FILE *out, const struct rp_page *pg,
 	double max = 0, div;
 	size_t with = 0;
 
-	if (!p || !has)
+	if (!p || !has || gather(pl, runs, nruns, p, has, &with, &max))
 		goto out;
-	for (size_t i = 0; i < nruns; i++) {
-		if (pl->points(&runs[i], &p[i]))
-			goto out;
-		has[i] = p[i].n > 0;
-		with += has[i];
-		for (size_t k = 0; k < p[i].n; k++) {
-			double v = pl->style == S_CDF ? p[i].x[k] : p[i].y[k];
-
-			if (pl->style == S_BAND && p[i].hi[k] > v)
-				v = p[i].hi[k];
-			if (v > max)
-				max = v;
-		}
-	}
 	fprintf(out, "<section id=\"%s\">\n<h3>", pl->id);
 	rp_html_esc(out, pl->title);
 	fputs("</h3>\n", out);
@@ -592,18 +619,7 @@ static void one_plot(struct drawing *dr, FILE *out, const struct rp_page *pg,
 			   pl->id);
 		goto not_drawn;
 	}
-	fputs("<figure>\n", out);
-	embed_svg(out, svg, pl->id);
-	fputs("\n<figcaption>", out);
-	rp_html_esc(out, pl->caption);
-	for (size_t i = 0; i < nruns; i++) {
-		if (has[i])
-			continue;
-		fputs(" Not in it, having no data for it: ", out);
-		rp_html_esc(out, runs[i].label);
-		fputc('.', out);
-	}
-	fputs("</figcaption>\n</figure>\n</section>\n", out);
+	figure(out, svg, pl, runs, nruns, has);
 	if (pg->svg_dir)
 		copy_svg(dr->ctx, pg->svg_dir, pl->id, svg);
 	goto out;
@@ -644,8 +660,9 @@ static void rm_tmp(const char *tmp)
 	rmdir(tmp);
 }
 
-static void draw_all(struct rp_ctx *ctx, FILE *out, const struct rp_page *pg,
-		     const struct rp_run *runs, size_t nruns)
+/* The plots' part of the page, "<h2>Plots</h2>" on. */
+void rp_draw_plots(struct rp_ctx *ctx, FILE *out, const struct rp_page *pg,
+		   const struct rp_run *runs, size_t nruns)
 {
 	struct drawing dr = {.ctx = ctx};
 	const char *t = getenv("TMPDIR");
@@ -678,115 +695,4 @@ static void draw_all(struct rp_ctx *ctx, FILE *out, const struct rp_page *pg,
 	for (size_t i = 0; i < NPLOTS; i++)
 		one_plot(&dr, out, pg, &plots[i], runs, nruns);
 	rm_tmp(dr.tmp);
-}
-
-/* --- the page ------------------------------------------------------------ */
-
-static const char style[] =
-    "body{font-family:sans-serif;max-width:1000px;margin:2em auto;"
-    "padding:0 1em;color:#222}\n"
-    "table.summary{border-collapse:collapse;font-size:14px}\n"
-    "table.summary th,table.summary td{border:1px solid #ccc;"
-    "padding:3px 8px;text-align:right}\n"
-    "table.summary tbody th{text-align:left;font-weight:normal;color:#444}\n"
-    "td.bad{background:#fdd;color:#900;font-weight:bold;text-align:left}\n"
-    ".alert{border:2px solid #c00;background:#fee;padding:.5em 1em;"
-    "margin:1em 0}\n"
-    "figure{margin:1em 0}figure svg{width:100%;height:auto}\n"
-    "figcaption{color:#444;font-size:14px}\n"
-    "p.omitted{color:#666;font-style:italic}\n"
-    "ul.problems{color:#840}\n"
-    "code{font-size:13px}\n";
-
-static void page_head(FILE *out, const struct rp_page *pg,
-		      const struct rp_row *rows, size_t nruns)
-{
-	fputs("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
-	      "<meta charset=\"utf-8\">\n<title>Crystal report: ",
-	      out);
-	for (size_t i = 0; i < nruns; i++) {
-		if (i)
-			fputs(", ", out);
-		rp_html_esc(out, rows[i].label);
-	}
-	fprintf(out, "</title>\n<style>\n%s</style>\n</head>\n<body>\n", style);
-	fputs("<h1>Crystal report</h1>\n<p>Made by crystal " CR_VERSION_STRING
-	      " from ",
-	      out);
-	for (size_t i = 0; i < pg->ndirs; i++) {
-		fputs(i ? ", <code>" : "<code>", out);
-		rp_html_esc(out, pg->dirs[i]);
-		fputs("</code>", out);
-	}
-	fputs(".</p>\n", out);
-	for (size_t i = 0; i < nruns; i++) {
-		if (!rp_row_degraded(&rows[i]))
-			continue;
-		fputs("<p class=\"alert\"><strong>Emulation fidelity "
-		      "DEGRADED</strong> in ",
-		      out);
-		rp_html_esc(out, rows[i].label);
-		fputs(": ", out);
-		rp_html_esc(out, rows[i].fidelity_reason
-				     ? rows[i].fidelity_reason
-				     : "no reason given");
-		fputs(". The machine did not keep up: this run's figures are "
-		      "not those of the network it emulated.</p>\n",
-		      out);
-	}
-}
-
-static void page_problems(FILE *out, const struct rp_ctx *ctx)
-{
-	if (!ctx->nproblems)
-		return;
-	fputs("<h2>Problems with the input</h2>\n<ul class=\"problems\">\n",
-	      out);
-	for (size_t i = 0; i < ctx->nproblems; i++) {
-		fputs("<li>", out);
-		rp_html_esc(out, ctx->problems[i]);
-		fputs("</li>\n", out);
-	}
-	fputs("</ul>\n", out);
-}
-
-/* The page: the alerts, the table, the problems with the input (the
- * plots' among them: they are drawn first), the plots. */
-int rp_write_html(struct rp_ctx *ctx, const struct rp_page *pg,
-		  const struct rp_run *runs, const struct rp_row *rows,
-		  size_t nruns)
-{
-	char tmp[4200], *drawn = NULL;
-	size_t drawn_len = 0;
-	FILE *out, *mem;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", pg->out);
-	out = fopen(tmp, "w");
-	if (!out) {
-		fprintf(stderr, "crystal report: --out %s: %s\n", pg->out,
-			strerror(errno));
-		return 2;
-	}
-	mem = open_memstream(&drawn, &drawn_len);
-	if (mem) {
-		draw_all(ctx, mem, pg, runs, nruns);
-		if (fclose(mem)) {
-			free(drawn);
-			drawn = NULL;
-		}
-	}
-	page_head(out, pg, rows, nruns);
-	fputs("<h2>Summary</h2>\n", out);
-	rp_table_html(out, rows, nruns);
-	page_problems(out, ctx);
-	fputs(drawn ? drawn : "<p>No plots: out of memory.</p>\n", out);
-	fputs("</body>\n</html>\n", out);
-	free(drawn);
-	if (ferror(out) | fclose(out) || rename(tmp, pg->out)) {
-		fprintf(stderr, "crystal report: %s: %s\n", pg->out,
-			strerror(errno));
-		remove(tmp);
-		return 1;
-	}
-	return 0;
 }

@@ -6,55 +6,15 @@
  */
 #include "report.h"
 #include "cli.h"
+#include "opt.h"
 
 #include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* clang-format off */
-static void report_usage(FILE *f)
-{
-	fputs("usage: crystal report [options] RUN_DIR...\n"
-	      "\n"
-	      "Reads the run directories that `crystal run` writes and makes a\n"
-	      "report: a summary table, and plots of the per-peer rate over time,\n"
-	      "CDFs of per-peer rate, continuity and startup delay, live peers,\n"
-	      "control overhead, CPU, memory and timer lag, drawn by gnuplot and\n"
-	      "embedded in one self-contained HTML file.\n"
-	      "\n"
-	      "  RUN_DIR...           one run; or several, compared (one line each in\n"
-	      "                       every plot, one column each in the table); the\n"
-	      "                       directories of the hosts of one multi-host run\n"
-	      "                       (summary.json: same experiment_id, another\n"
-	      "                       host) are merged into one run\n"
-	      "\n"
-	      "output (the HTML report, unless --text or --csv asks for the table):\n"
-	      "  -o, --out FILE       the HTML report; with --text or --csv, also make\n"
-	      "                       it.  Default: RUN_DIR/report.html for one\n"
-	      "                       directory; required with several\n"
-	      "  --svg-dir DIR        also write every plot as DIR/NAME.svg\n"
-	      "  --data-dir DIR       also write the numbers of every plot, run by\n"
-	      "                       run, as DIR/NAME-N.dat (N: the run, from 1)\n"
-	      "  --no-plots           the table only: gnuplot is not run\n"
-	      "  --text               print the summary table on stdout, aligned\n"
-	      "  --csv[=FILE]         write the summary table as CSV, one line per\n"
-	      "                       run, on stdout or into FILE\n"
-	      "  -h, --help           print this and exit\n"
-	      "\n"
-	      "Figures come from summary.json; a run without one (killed hard)\n"
-	      "has them computed from its CSV files.  A missing, unreadable or\n"
-	      "cut-short file is named on stderr and left out, and the report is\n"
-	      "made from the rest.  A run whose emulation fidelity was degraded is\n"
-	      "flagged.  Without gnuplot on PATH (Debian: gnuplot-nox) the report\n"
-	      "has the table and no plots.  See docs/reports.md.\n"
-	      "\n"
-	      "exit status: 0 a report was made; 1 it could not be written; 2 bad\n"
-	      "usage, or no usable run.\n",
-	      f);
-}
-/* clang-format on */
 
 void rp_problem(struct rp_ctx *ctx, const char *fmt, ...)
 {
@@ -93,18 +53,75 @@ struct report_opts {
 	char *default_out; /* RUN_DIR/report.html */
 };
 
-enum { O_SVG_DIR = 256, O_DATA_DIR, O_NO_PLOTS, O_TEXT, O_CSV, O_HELP };
+static int parse_csv(const struct cr__opt *row, const char *arg, void *dst)
+{
+	struct report_opts *o = dst;
 
-static const struct option long_opts[] = {
-    {"out", required_argument, NULL, 'o'},
-    {"svg-dir", required_argument, NULL, O_SVG_DIR},
-    {"data-dir", required_argument, NULL, O_DATA_DIR},
-    {"no-plots", no_argument, NULL, O_NO_PLOTS},
-    {"text", no_argument, NULL, O_TEXT},
-    {"csv", optional_argument, NULL, O_CSV},
-    {"help", no_argument, NULL, O_HELP},
-    {NULL, 0, NULL, 0},
+	if (arg && *arg && strcmp(arg, "-"))
+		o->csv = arg;
+	else
+		o->csv_stdout = true;
+	return 0;
+}
+
+#define OPT(m) .off = offsetof(struct report_opts, m)
+
+/* clang-format off */
+static const struct cr__opt report_rows[] = {
+    {"out", 'o', CR__OPT_STR, OPT(out), .arg = "FILE",
+	.section = "output (the HTML report, unless --text or --csv asks for "
+		   "the table):",
+	.help = "the HTML report; with --text or --csv, also make\n"
+		"it.  Default: RUN_DIR/report.html for one\n"
+		"directory; required with several"},
+    {"svg-dir", 0, CR__OPT_STR, OPT(svg_dir), .arg = "DIR",
+	.help = "also write every plot as DIR/NAME.svg"},
+    {"data-dir", 0, CR__OPT_STR, OPT(data_dir), .arg = "DIR",
+	.help = "also write the numbers of every plot, run by\n"
+		"run, as DIR/NAME-N.dat (N: the run, from 1)"},
+    {"no-plots", 0, CR__OPT_FLAG, OPT(no_plots),
+	.help = "the table only: gnuplot is not run"},
+    {"text", 0, CR__OPT_FLAG, OPT(text),
+	.help = "print the summary table on stdout, aligned"},
+    {"csv", 0, CR__OPT_FUNC, .parse = parse_csv, .optional = true,
+	.arg = "FILE",
+	.help = "write the summary table as CSV, one line per\n"
+		"run, on stdout or into FILE"},
+    {"help", 'h', CR__OPT_HELP, .help = "print this and exit"},
+    {0},
 };
+
+static const struct cr__cmd report_cmd = {
+	.name = "crystal report",
+	.opts = report_rows,
+	.help_col = 23,
+	.head =
+	"usage: crystal report [options] RUN_DIR...\n"
+	"\n"
+	"Reads the run directories that `crystal run` writes and makes a\n"
+	"report: a summary table, and plots of the per-peer rate over time,\n"
+	"CDFs of per-peer rate, continuity and startup delay, live peers,\n"
+	"control overhead, CPU, memory and timer lag, drawn by gnuplot and\n"
+	"embedded in one self-contained HTML file.\n"
+	"\n"
+	"  RUN_DIR...           one run; or several, compared (one line each in\n"
+	"                       every plot, one column each in the table); the\n"
+	"                       directories of the hosts of one multi-host run\n"
+	"                       (summary.json: same experiment_id, another\n"
+	"                       host) are merged into one run\n",
+	.tail =
+	"\n"
+	"Figures come from summary.json; a run without one (killed hard)\n"
+	"has them computed from its CSV files.  A missing, unreadable or\n"
+	"cut-short file is named on stderr and left out, and the report is\n"
+	"made from the rest.  A run whose emulation fidelity was degraded is\n"
+	"flagged.  Without gnuplot on PATH (Debian: gnuplot-nox) the report\n"
+	"has the table and no plots.  See docs/reports.md.\n"
+	"\n"
+	"exit status: 0 a report was made; 1 it could not be written; 2 bad\n"
+	"usage, or no usable run.\n",
+};
+/* clang-format on */
 
 static bool want_html(const struct report_opts *o)
 {
@@ -114,50 +131,13 @@ static bool want_html(const struct report_opts *o)
 /* 0, 2 for bad usage (said on stderr), or -1 after --help. */
 static int parse_opts(int argc, char **argv, struct report_opts *o)
 {
-	int c;
+	uint64_t given;
+	int rc;
 
 	memset(o, 0, sizeof(*o));
-	optind = 1;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":o:h", long_opts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-		case O_HELP:
-			report_usage(stdout);
-			return -1;
-		case 'o':
-			o->out = optarg;
-			break;
-		case O_SVG_DIR:
-			o->svg_dir = optarg;
-			break;
-		case O_DATA_DIR:
-			o->data_dir = optarg;
-			break;
-		case O_NO_PLOTS:
-			o->no_plots = true;
-			break;
-		case O_TEXT:
-			o->text = true;
-			break;
-		case O_CSV:
-			if (optarg && *optarg && strcmp(optarg, "-"))
-				o->csv = optarg;
-			else
-				o->csv_stdout = true;
-			break;
-		case ':':
-			fprintf(stderr, "crystal report: %s needs a value\n",
-				argv[optind - 1]);
-			return 2;
-		default:
-			fprintf(stderr,
-				"crystal report: unknown option '%s' (see "
-				"crystal report --help)\n",
-				argv[optind - 1]);
-			return 2;
-		}
-	}
+	rc = cr__opt_parse(&report_cmd, argc, argv, o, &given);
+	if (rc)
+		return rc;
 	o->dirs = argv + optind;
 	o->ndirs = (size_t)(argc - optind);
 	if (!o->ndirs) {

@@ -1,8 +1,9 @@
 /* crystal report: what its files share.  report.c reads the options and
- * drives; report-csv.c reads CSV records; report-read.c turns run
- * directories into runs (summary.json, the CSV files, hosts merged);
- * report-table.c makes the summary table (text, CSV, HTML);
- * report-plot.c draws the plots with gnuplot and writes report.html.
+ * drives; report-csv.c reads CSV records; report-runs.c turns run
+ * directories into runs (summary.json, hosts merged) and report-read.c
+ * reads their CSV files; report-rows.c makes the summary table's rows and
+ * report-table.c writes them (text, CSV, HTML); report-plot.c draws the
+ * plots with gnuplot and report-page.c writes report.html.
  * See docs/reports.md.
  */
 #ifndef CRYSTAL_REPORT_H
@@ -57,7 +58,7 @@ void rp_csv_close(struct rp_csv *c);
  * that is not a number. */
 bool rp_parse_num(const char *s, double *out);
 
-/* --- runs (report-read.c) ------------------------------------------------ */
+/* --- runs (report-runs.c, report-read.c) --------------------------------- */
 
 /* A distribution over peers, as summary.json writes it. */
 enum rp_dist_state { RP_ABSENT, RP_NULL, RP_PRESENT };
@@ -153,11 +154,14 @@ int rp_read_runs(struct rp_ctx *ctx, char **dirs, size_t ndirs,
 		 struct rp_run **runs);
 void rp_runs_free(struct rp_run *runs, size_t nruns);
 
+/* The CSV files of host h of run r, read into it (report-read.c). */
+void rp_read_csvs(struct rp_ctx *ctx, struct rp_run *r, struct rp_host *h);
+
 /* Mean, min and quantiles (nearest rank, as summary.json has them) of
  * v[0..n), which it sorts; RP_NULL when n is 0. */
 void rp_dist_of(double *v, size_t n, struct rp_dist *d);
 
-/* --- the table (report-table.c) ------------------------------------------ */
+/* --- the table (report-rows.c, report-table.c) --------------------------- */
 
 struct rp_row {
 	const char *label, *experiment, *fidelity, *fidelity_reason;
@@ -176,6 +180,11 @@ struct rp_row {
 	size_t nvalues;
 };
 
+/* Names: sorted with qsort(rp_cmp_str), added once each (up to max). */
+int rp_cmp_str(const void *a, const void *b);
+void rp_names_add(const char **names, size_t *n, size_t max,
+		  const char *name);
+
 void rp_rows_make(const struct rp_run *runs, size_t nruns, struct rp_row *rows);
 void rp_rows_free(struct rp_row *rows, size_t nrows);
 int rp_table_csv(FILE *f, const struct rp_row *rows, size_t nrows);
@@ -186,7 +195,7 @@ void rp_html_esc(FILE *f, const char *s);
 /* A run whose emulation fell short (fidelity "degraded"). */
 bool rp_row_degraded(const struct rp_row *row);
 
-/* --- the plots and the page (report-plot.c) ------------------------------ */
+/* --- the plots and the page (report-plot.c, report-page.c) --------------- */
 
 struct rp_page {
 	const char *out;      /* report.html */
@@ -196,6 +205,10 @@ struct rp_page {
 	char **dirs;
 	size_t ndirs;
 };
+
+/* The plots' part of report.html, into out (report-plot.c). */
+void rp_draw_plots(struct rp_ctx *ctx, FILE *out, const struct rp_page *pg,
+		   const struct rp_run *runs, size_t nruns);
 
 /* Writes report.html: 0; 2 when it cannot be made (--out names no place
  * to write), 1 when writing it failed; said on stderr. */

@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -111,4 +112,18 @@ int cr_parse_uint(const char *text, uint64_t max, uint64_t *out)
 		return -CR_EINVAL;
 	*out = v;
 	return 0;
+}
+
+/* A rate for people, in the decimal units cr_parse_rate reads: "1.50 MB/s",
+ * "812 B/s".  Used by the live status line and the report's tables. */
+void cr__human_rate(double Bps, char *buf, size_t len)
+{
+	if (Bps >= 1e9)
+		snprintf(buf, len, "%.2f GB/s", Bps / 1e9);
+	else if (Bps >= 1e6)
+		snprintf(buf, len, "%.2f MB/s", Bps / 1e6);
+	else if (Bps >= 1e3)
+		snprintf(buf, len, "%.2f KB/s", Bps / 1e3);
+	else
+		snprintf(buf, len, "%.0f B/s", Bps);
 }

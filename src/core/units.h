@@ -2,6 +2,7 @@
 #ifndef CRYSTAL_CORE_UNITS_H
 #define CRYSTAL_CORE_UNITS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define CR_RATE_FORMS "a rate such as 50000, 50KB/s, 1.5MB/s, 400kbit/s or 2Mbit/s (1 KB = 1000 B)"
@@ -13,5 +14,8 @@ int cr_parse_rate(const char *text, uint64_t *Bps);
 int cr_parse_time(const char *text, double bare_unit_ns, int64_t *ns);
 int cr_parse_size(const char *text, uint64_t *bytes);
 int cr_parse_uint(const char *text, uint64_t max, uint64_t *out);
+
+/* Bps as text for people: "1.50 MB/s" (two decimals, 1 KB = 1000 B). */
+void cr__human_rate(double Bps, char *buf, size_t len);
 
 #endif
