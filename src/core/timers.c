@@ -6,7 +6,7 @@
  * fire in the order they were started.  Every firing records how late it
  * ran: that lag is how a run knows whether the machine kept up.
  */
-#include "../internal.h"
+#include "timers.h"
 
 #include <stdlib.h>
 #include <string.h>

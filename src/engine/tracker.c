@@ -62,8 +62,7 @@
  * chose many addresses could lengthen one chain, but each address needs a
  * connection of its own.
  */
-#include "../internal.h"
-#include "../node.h"
+#include "engine.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -153,7 +152,7 @@ static int send_engine(struct cr_peer *p, const cr_addr *to, uint8_t type,
 	struct cr_msg *m;
 	int e;
 
-	m = cr__msg_new_local(&p->w->pool, type, 0, len, &p->addr,
+	m = cr__msg_new_local(&p->w->net.pool, type, 0, len, &p->addr,
 			      cr__clock_now(&n->clock), n->exp_tag);
 	if (!m)
 		return -CR_ENOMEM;
@@ -683,7 +682,7 @@ static void boot_now(struct cr_peer *p)
 {
 	p->tracker_wait = false;
 	if (p->tracker_wait_timer)
-		cr__timer_cancel(&p->w->timers, p->tracker_wait_timer);
+		cr__timer_cancel(&p->w->net.timers, p->tracker_wait_timer);
 	p->tracker_wait_timer = 0;
 	cr__peer_bootstrap(p);
 }
@@ -781,7 +780,7 @@ static void query_done(struct cr_peer *p, const cr_addr *peers, size_t n)
 {
 	p->query_wait = false;
 	if (p->query_timer)
-		cr__timer_cancel(&p->w->timers, p->query_timer);
+		cr__timer_cancel(&p->w->net.timers, p->query_timer);
 	p->query_timer = 0;
 	cr__plog(p, CR_LOG_DEBUG, "tracker query for session %u: %zu peers",
 		 p->query_session, n);
@@ -796,7 +795,7 @@ static void query_expired(void *ctx, void *arg)
 
 	CR__UNUSED(arg);
 	p->query_timer = 0;
-	if (!p->query_wait || !p->alive)
+	if (!p->query_wait || !p->ep.alive)
 		return;
 	cr__plog(p, CR_LOG_WARN, "no answer from the tracker in %lld ms to a query: none taken",
 		 (long long)(CR__TRACKER_WAIT / CR_MS));
@@ -824,7 +823,7 @@ int cr_tracker_query(cr_peer *p, uint16_t session, size_t max)
 	uint8_t pl[4];
 	int e;
 
-	if (!p || !p->alive || p->tracker || !p->algo->tracker_peers)
+	if (!p || !p->ep.alive || p->tracker || !p->algo->tracker_peers)
 		return -CR_EINVAL;
 	tc = &p->node->cfg.tracker;
 	if (!tc->enabled)

@@ -1,7 +1,7 @@
 /* The wire format: encoding, decoding and validating frame headers.
- * The layout is documented in internal.h and docs/wire-format.md.
+ * The layout is documented in wire.h and docs/wire-format.md.
  */
-#include "../internal.h"
+#include "wire.h"
 
 #include <string.h>
 
