@@ -125,7 +125,15 @@ bool cr__peer_born_at_start(const struct cr_peer *p);
 #define CR__TRACKER_SESSIONS_PER_PEER 16
 #define CR__TRACKER_PEERS_PER_SESSION 65536
 
+/* The bytes of an address in a PEERS message: family, port, 16 bytes. */
+#define CR__TRACKER_ADDR_WIRE 19
+
 int cr__tracker_start(struct cr_peer *p);
+/* Sends an engine message of `type` over TCP. */
+int cr__tracker_send(struct cr_peer *p, const cr_addr *to, uint8_t type,
+		     const void *payload, uint32_t len);
+/* A PEERS message from p's tracker (tracker-peer.c). */
+void cr__tracker_answered(struct cr_peer *p, const uint8_t *pl, uint32_t len);
 void cr__tracker_stop(struct cr_peer *p);
 void cr__tracker_departed(struct cr_peer *p, const cr_addr *who);
 int cr__tracker_register(struct cr_peer *p, uint16_t session);

@@ -14,6 +14,7 @@
  * standard input (a live stream: messages go out as its bytes arrive, a
  * short last one at its end).
  */
+#include "../core/rng.h"
 #include "engine.h"
 
 #include <errno.h>
@@ -33,27 +34,16 @@
 #define FAST_BATCH 256
 #define FAST_IDLE_BACKOFF (10 * CR_MS)
 
-static uint64_t next_rand(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * 0x2545f4914f6cdd1dull;
-}
-
 static void fill_payload(struct cr__source *s, uint8_t *p, size_t len)
 {
 	size_t i = 0;
 
 	for (; i + 8 <= len; i += 8) {
-		uint64_t r = next_rand(&s->rng);
+		uint64_t r = cr__rng_next(&s->rng);
 		memcpy(p + i, &r, 8);
 	}
 	if (i < len) {
-		uint64_t r = next_rand(&s->rng);
+		uint64_t r = cr__rng_next(&s->rng);
 		memcpy(p + i, &r, len - i);
 	}
 }

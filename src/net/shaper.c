@@ -25,6 +25,7 @@
  * its release time, and each link compares its intended schedule (first to
  * last release) with what happened (first to last write).
  */
+#include "../core/rng.h"
 #include "net-int.h"
 
 #include <math.h>
@@ -56,27 +57,11 @@ static int64_t max64(int64_t a, int64_t b)
 	return a > b ? a : b;
 }
 
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * 0x2545f4914f6cdd1dull;
-}
-
-static double rng_unit(uint64_t *s)
-{
-	return (double)(rng_next(s) >> 11) * (1.0 / 9007199254740992.0);
-}
-
 static int64_t jitter(struct cr__ep *ep)
 {
 	if (ep->lim.jitter_ns <= 0)
 		return 0;
-	return (int64_t)(rng_unit(&ep->rng) * (double)ep->lim.jitter_ns);
+	return (int64_t)(cr__rng_unit(&ep->rng) * (double)ep->lim.jitter_ns);
 }
 
 /* A stamped frame (or datagram) due at `release` is written at `now`:
@@ -364,7 +349,7 @@ static void stamp_udp(struct cr__ep *ep, int64_t start, int64_t now)
 	q->len--;
 	end = max64(end, take(&ep->up, start, n));
 	end = max64(end, take(&ep->total, start, n));
-	if (ep->lim.loss > 0 && rng_unit(&ep->rng) < ep->lim.loss) {
+	if (ep->lim.loss > 0 && cr__rng_unit(&ep->rng) < ep->lim.loss) {
 		/* it used the uplink, then the network lost it */
 		ep->st->udp_lost++;
 		cr_msg_release(o.m);
