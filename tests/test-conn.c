@@ -141,6 +141,7 @@ static int harness_up(uint16_t port, size_t queue_limit)
 	N.net_cfg.seed = N.seed;
 	N.net_cfg.link_delay = no_delay;
 	W.net.cfg = &N.net_cfg;
+	W.net.tp = &cr__transport_sockets;
 	cr__ep_init(&P.ep, &W.net, &P, &P.st.net, &P.addr, P.index, &none);
 	PP[0] = &P;
 	W.node = &N;

@@ -10,6 +10,7 @@
 
 #include "../core/log.h"
 #include "../net/net.h"
+#include "../net/transport.h"
 #include "node.h"
 
 #include <pthread.h>

@@ -467,6 +467,7 @@ int cr_node_create(const struct cr_node_config *cfg, cr_node **out,
 		w->node = n;
 		w->id = i;
 		w->net.cfg = &n->net_cfg;
+		w->net.tp = &cr__transport_sockets;
 		w->net.batch_ns = cfg->batch_ns ? cfg->batch_ns : CR__SHAPE_COALESCE;
 		w->spin_budget = cfg->spin_budget;
 		/* each worker holds its share of the node's unfinished
@@ -539,7 +540,6 @@ int cr_node_create(const struct cr_node_config *cfg, cr_node **out,
 					break;
 				}
 		}
-		p->ep.listen_fd = p->ep.udp_fd = -1;
 		p->playout_fd = -1;
 		cr_addr_format(&p->addr, p->name, sizeof(p->name));
 		p->class_name = pc->class_name ? pc->class_name : "peer";
@@ -651,17 +651,17 @@ static void birth(void *ctx, void *arg)
 	CR__UNUSED(arg);
 	if (p->ep.alive)
 		return;
-	if (p->ep.listen_fd < 0 && p->ep.handles_open) {
+	if (cr__tp_closing(&p->ep)) {
 		/* reborn at the instant it died: its old sockets are still
 		 * closing; be born a moment later */
 		cr__worker_timer(p->w, cr__clock_now(&p->node->clock) + CR_MS,
 				 0, birth, p, NULL, p);
 		return;
 	}
-	if (p->ep.listen_fd < 0 && cr__ep_open(&p->ep, err, sizeof(err))) {
+	if (!cr__tp_is_open(&p->ep) && cr__tp_open(&p->ep, err, sizeof(err))) {
 		p->st.failed_births++;
 		cr__plog(p, CR_LOG_ERROR, "birth failed: %s", err);
-		cr__ep_close(&p->ep, false);
+		cr__tp_close(&p->ep, false);
 		return;
 	}
 	p->ep.alive = true;
@@ -751,7 +751,7 @@ static void die(struct cr_peer *p)
 	}
 	p->birth_session = p->cfg_session;
 	cr__timers_cancel_owner(&p->w->net.timers, p);
-	cr__ep_close(&p->ep, true);
+	cr__tp_close(&p->ep, true);
 	/* its events to come stay scheduled: they are owned by the node */
 	if (p->algo->state_size)
 		memset(p->state, 0, p->algo->state_size);
@@ -870,10 +870,10 @@ static void warmup_done(void *ctx, void *arg)
 		p->warm_data_bytes_in = p->st.data_bytes_in;
 		p->warm_data_msgs_in = p->st.data_msgs_in;
 		/* fidelity too is judged on the steady state */
-		cr__ep_fid_reset(&p->ep);
+		cr__tp_ep_fid_reset(&p->ep);
 	}
 	cr__hist_reset(&w->net.timers.lag);
-	cr__net_fid_reset(&w->net);
+	cr__tp_fid_reset(&w->net);
 	cr__hist_reset(&w->wake_late);
 	cr__hist_reset(&w->lag_mark);
 	cr__hist_reset(&w->late_mark);
@@ -885,7 +885,7 @@ static void sweep(void *ctx, void *arg)
 	struct cr__worker *w = ctx;
 
 	CR__UNUSED(arg);
-	cr__conn_sweep(&w->net);
+	cr__tp_sweep(&w->net);
 }
 
 static void flush_log(void *ctx, void *arg)

@@ -172,10 +172,7 @@ int cr_send(cr_peer *p, const cr_addr *to, cr_msg *m, cr_proto proto)
 	if (m->len > p->node->max_msg)
 		return -CR_EMSGSIZE;
 	m->mflags &= (uint8_t)~CR__MSG_WRITABLE;
-	if (proto == CR_UDP)
-		err = cr__ep_send_udp(&p->ep, to, m);
-	else
-		err = cr__ep_send_tcp(&p->ep, to, m);
+	err = cr__tp_send(&p->ep, to, m, proto);
 	if (err)
 		return err; /* refused: not sent, not counted */
 	if (p->log_level >= CR_LOG_TRACE)
@@ -190,7 +187,7 @@ int cr_send(cr_peer *p, const cr_addr *to, cr_msg *m, cr_proto proto)
 
 int cr_remove_peer(cr_peer *p, const cr_addr *who)
 {
-	return cr__ep_disconnect(&p->ep, who);
+	return cr__tp_disconnect(&p->ep, who);
 }
 
 void cr_link_get(const cr_peer *p, cr_link_limits *out)
@@ -200,13 +197,13 @@ void cr_link_get(const cr_peer *p, cr_link_limits *out)
 
 int cr_link_set(cr_peer *p, const cr_link_limits *l)
 {
-	return cr__ep_link_set(&p->ep, l);
+	return cr__tp_link_set(&p->ep, l);
 }
 
 int cr_link_set_connection(cr_peer *p, const cr_addr *to, uint64_t upload_Bps,
 			   uint64_t download_Bps)
 {
-	return cr__ep_link_set_connection(&p->ep, to, upload_Bps,
+	return cr__tp_link_set_connection(&p->ep, to, upload_Bps,
 					  download_Bps);
 }
 

@@ -345,7 +345,7 @@ static void flush_hook_cb(uv_prepare_t *h)
 {
 	struct cr__worker *w = h->loop->data;
 
-	cr__net_flush(&w->net);
+	cr__tp_flush(&w->net);
 	if (cr__timers_next(&w->net.timers) < w->net.armed_ns)
 		cr__worker_rearm(w);
 	wake_plan(w);
@@ -452,7 +452,7 @@ int cr__worker_setup(struct cr__worker *w)
 	for (size_t i = 0; i < w->npeers; i++) {
 		if (!cr__peer_born_at_start(w->peers[i]))
 			continue;
-		err = cr__ep_open(&w->peers[i]->ep, w->setup_msg,
+		err = cr__tp_open(&w->peers[i]->ep, w->setup_msg,
 				  sizeof(w->setup_msg));
 		if (err)
 			return err;
@@ -498,10 +498,10 @@ static void worker_shutdown(struct cr__worker *w)
 			p->algo->destroy(p);
 		p->ep.alive = false;
 		cr__timers_cancel_owner(&w->net.timers, p);
-		cr__ep_close(&p->ep, false);
-		cr__limit_summary(&p->ep);
+		cr__tp_close(&p->ep, false);
+		cr__tp_ep_summary(&p->ep);
 	}
-	cr__net_flush(&w->net);
+	cr__tp_flush(&w->net);
 	uv_walk(&w->net.loop, close_walk_cb, NULL);
 }
 
@@ -530,5 +530,5 @@ void cr__worker_teardown(struct cr__worker *w)
 	cr__timers_free(&w->net.timers);
 	cr__pool_free(&w->net.pool);
 	cr__log_close(&w->log);
-	cr__net_free(&w->net);
+	cr__tp_free(&w->net);
 }

@@ -105,6 +105,44 @@ struct cr__conn {
 	struct cr__conn *rr_next, *rr_prev;
 	struct cr__link_fid fid;
 };
+
+/* --- what the sockets transport binds (transport.c) ------------------------ */
+
+/* Writes out every connection given messages since the last call, and
+ * frees those that closed meanwhile. */
+void cr__net_flush(struct cr__net *net);
+/* Frees the connection table (the connections are gone by then). */
+void cr__net_free(struct cr__net *net);
+/* Forget the fidelity figures so far (at the end of warm-up): the loop's,
+ * and those of an endpoint's links. */
+void cr__net_fid_reset(struct cr__net *net);
+void cr__ep_fid_reset(struct cr__ep *ep);
+
+/* --- endpoints (sock.c, shaper.c) ------------------------------------------ */
+
+/* Opens its listener and UDP socket; err says why not. */
+int cr__ep_open(struct cr__ep *ep, char *err, size_t errlen);
+/* Closes its connections (rst: abortively, as when a host dies), its
+ * sockets and its queues; the uv handles close with the loop's next turn
+ * (handles_open counts them down). */
+void cr__ep_close(struct cr__ep *ep, bool rst);
+/* Sends m to `to` over TCP (opening the connection if there is none) or
+ * UDP.  0, or a negative error: not sent. */
+int cr__ep_send_tcp(struct cr__ep *ep, const cr_addr *to, struct cr_msg *m);
+int cr__ep_send_udp(struct cr__ep *ep, const cr_addr *to, struct cr_msg *m);
+/* Closes every connection with `who`; -CR_ENOTCONN when there was none. */
+int cr__ep_disconnect(struct cr__ep *ep, const cr_addr *who);
+/* The link limits (cr_link_set and cr_link_set_connection). */
+int cr__ep_link_set(struct cr__ep *ep, const cr_link_limits *l);
+int cr__ep_link_set_connection(struct cr__ep *ep, const cr_addr *to,
+			       uint64_t upload_Bps, uint64_t download_Bps);
+/* At the end of the run: one line for an endpoint whose limits closed
+ * more connections than were logged. */
+void cr__limit_summary(struct cr__ep *ep);
+/* Closes the loop's connections that waited too long (the idle and frame
+ * times); the owner calls it periodically. */
+void cr__conn_sweep(struct cr__net *net);
+
 /* --- the owner's callbacks ------------------------------------------------ */
 
 static inline void cr__ep_frame(struct cr__ep *ep, const cr_addr *from,

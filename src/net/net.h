@@ -12,8 +12,9 @@
  * node (limits, the experiment's id, link delays) comes in a struct
  * cr__net_cfg that the engine fills.
  *
- * Layouts that only net reads (struct cr__conn, the UDP delay heap) are in
- * net-int.h.
+ * The engine calls the network through the transport interface
+ * (transport.h).  Layouts and functions that only net uses (struct
+ * cr__conn, the UDP delay heap) are in net-int.h.
  */
 #ifndef CRYSTAL_NET_NET_H
 #define CRYSTAL_NET_NET_H
@@ -33,6 +34,7 @@ struct cr__net;
 struct cr__ep;
 struct cr__conn;
 struct cr__udp_heap;
+struct cr__transport;
 
 /* Hello payload: experiment id (u64). */
 #define CR__HELLO_LEN 8
@@ -166,6 +168,7 @@ struct cr__net {
 	const cr__clock *clock;
 	struct cr__net_cfg *cfg;
 	const struct cr__net_ops *ops;
+	const struct cr__transport *tp; /* what runs on it (transport.h) */
 	int64_t armed_ns; /* the earliest deadline the wake-up is set for */
 	int64_t batch_ns; /* releases due this soon leave in one wake-up */
 	bool in_send;	  /* inside a send: no callbacks that may close */
@@ -256,50 +259,14 @@ struct cr__ep {
 	uint64_t rng;
 };
 
-/* --- the loop (loop.c) ---------------------------------------------------- */
-
 /* Schedules work on the loop's timers; asks the owner to rearm its
  * wake-up when the deadline is the earliest. */
 uint64_t cr__net_timer(struct cr__net *net, int64_t due_ns, int64_t period_ns,
 		       cr__timer_fn fn, void *ctx, void *arg,
 		       const void *owner);
-/* Writes out every connection given messages since the last call, and
- * frees those that closed meanwhile. */
-void cr__net_flush(struct cr__net *net);
-/* Frees the connection table (the connections are gone by then). */
-void cr__net_free(struct cr__net *net);
-/* Forget the fidelity figures so far (at the end of warm-up): the loop's,
- * and those of an endpoint's links. */
-void cr__net_fid_reset(struct cr__net *net);
-void cr__ep_fid_reset(struct cr__ep *ep);
-
-/* --- endpoints (sock.c, shaper.c) ------------------------------------------ */
-
 /* Sets up an endpoint of `owner` on net, closed, with these limits. */
 void cr__ep_init(struct cr__ep *ep, struct cr__net *net, const void *owner,
 		 struct cr__ep_stats *st, const cr_addr *addr, uint32_t index,
 		 const cr_link_limits *l);
-/* Opens its listener and UDP socket; err says why not. */
-int cr__ep_open(struct cr__ep *ep, char *err, size_t errlen);
-/* Closes its connections (rst: abortively, as when a host dies), its
- * sockets and its queues; the uv handles close with the loop's next turn
- * (handles_open counts them down). */
-void cr__ep_close(struct cr__ep *ep, bool rst);
-/* Sends m to `to` over TCP (opening the connection if there is none) or
- * UDP.  0, or a negative error: not sent. */
-int cr__ep_send_tcp(struct cr__ep *ep, const cr_addr *to, struct cr_msg *m);
-int cr__ep_send_udp(struct cr__ep *ep, const cr_addr *to, struct cr_msg *m);
-/* Closes every connection with `who`; -CR_ENOTCONN when there was none. */
-int cr__ep_disconnect(struct cr__ep *ep, const cr_addr *who);
-/* The link limits (cr_link_set and cr_link_set_connection). */
-int cr__ep_link_set(struct cr__ep *ep, const cr_link_limits *l);
-int cr__ep_link_set_connection(struct cr__ep *ep, const cr_addr *to,
-			       uint64_t upload_Bps, uint64_t download_Bps);
-/* At the end of the run: one line for an endpoint whose limits closed
- * more connections than were logged. */
-void cr__limit_summary(struct cr__ep *ep);
-/* Closes the loop's connections that waited too long (the idle and frame
- * times); the owner calls it periodically. */
-void cr__conn_sweep(struct cr__net *net);
 
 #endif
