@@ -29,36 +29,6 @@ struct cr_node_event;
 
 /* --- engine: peers ---------------------------------------------------------- */
 
-/* Payload bytes of the algorithm's messages: in, as dispatched to it; out,
- * as they left the emulated link (written to the socket whole); offered,
- * as handed to cr_send (some may still wait, or be dropped, when the run
- * ends).  The engine's own messages to and from the tracker are counted
- * apart, in tracker_bytes_*, never as the algorithm's control. */
-struct cr__peer_stats {
-	uint64_t data_msgs_in, data_bytes_in;
-	uint64_t ctrl_msgs_in, ctrl_bytes_in;
-	uint64_t data_msgs_out, data_bytes_out;
-	uint64_t ctrl_msgs_out, ctrl_bytes_out;
-	uint64_t data_msgs_offered, data_bytes_offered;
-	uint64_t tracker_bytes_in, tracker_bytes_out;
-	struct cr__ep_stats net; /* its endpoint's: datagrams, bad frames,
-				  * limits */
-	struct cr__tracker_stats tracker; /* when this peer is the tracker */
-	uint64_t departures;
-	uint64_t births, deaths, failed_births;
-	/* what its viewer saw (cr_report_playback) */
-	bool play_reported;
-	cr_playback_report play;
-	/* time alive: over its past lives, and since its latest birth */
-	int64_t alive_ns;
-	int64_t born_ns;
-	/* the algorithm's own results (cr_report_value), by the index of
-	 * their name in the node's table; bit k of values_set: value k was
-	 * reported */
-	uint32_t values_set;
-	double values[CR_REPORT_VALUES_MAX];
-};
-
 struct cr_peer {
 	/* its sockets, connections and link emulation (src/net); ep.alive
 	 * says whether the peer lives */
@@ -120,11 +90,6 @@ bool cr__peer_born_at_start(const struct cr_peer *p);
 
 /* How long a new peer waits for the tracker before it bootstraps alone. */
 #define CR__TRACKER_WAIT (2 * CR_SEC)
-/* The tracker's limits by default: the sessions one peer address may be
- * registered in (a peer registers in one), and the peers one session may
- * hold.  A REGISTER past either is refused. */
-#define CR__TRACKER_SESSIONS_PER_PEER 16
-#define CR__TRACKER_PEERS_PER_SESSION 65536
 
 /* The bytes of an address in a PEERS message: family, port, 16 bytes. */
 #define CR__TRACKER_ADDR_WIRE 19

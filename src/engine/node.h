@@ -42,6 +42,36 @@ struct cr__tracker_stats {
 	uint64_t entries_max;
 };
 
+/* Payload bytes of the algorithm's messages: in, as dispatched to it; out,
+ * as they left the emulated link (written to the socket whole); offered,
+ * as handed to cr_send (some may still wait, or be dropped, when the run
+ * ends).  The engine's own messages to and from the tracker are counted
+ * apart, in tracker_bytes_*, never as the algorithm's control. */
+struct cr__peer_stats {
+	uint64_t data_msgs_in, data_bytes_in;
+	uint64_t ctrl_msgs_in, ctrl_bytes_in;
+	uint64_t data_msgs_out, data_bytes_out;
+	uint64_t ctrl_msgs_out, ctrl_bytes_out;
+	uint64_t data_msgs_offered, data_bytes_offered;
+	uint64_t tracker_bytes_in, tracker_bytes_out;
+	struct cr__ep_stats net; /* its endpoint's: datagrams, bad frames,
+				  * limits */
+	struct cr__tracker_stats tracker; /* when this peer is the tracker */
+	uint64_t departures;
+	uint64_t births, deaths, failed_births;
+	/* what its viewer saw (cr_report_playback) */
+	bool play_reported;
+	cr_playback_report play;
+	/* time alive: over its past lives, and since its latest birth */
+	int64_t alive_ns;
+	int64_t born_ns;
+	/* the algorithm's own results (cr_report_value), by the index of
+	 * their name in the node's table; bit k of values_set: value k was
+	 * reported */
+	uint32_t values_set;
+	double values[CR_REPORT_VALUES_MAX];
+};
+
 struct cr_node_param {
 	const char *name;
 	const char *value;
@@ -90,6 +120,12 @@ struct cr_node_playout {
 	cr_addr addr;
 	const char *path;
 };
+
+/* The tracker's limits by default: the sessions one peer address may be
+ * registered in (a peer registers in one), and the peers one session may
+ * hold.  A REGISTER past either is refused. */
+#define CR__TRACKER_SESSIONS_PER_PEER 16
+#define CR__TRACKER_PEERS_PER_SESSION 65536
 
 /* Bootstrapping through a tracker. */
 struct cr_node_tracker {
