@@ -569,11 +569,11 @@ static void queue_grows_while_wrapped(void **state)
 		pump();
 	c = only_conn();
 	assert_true(c->hello_in);
-	assert_int_equal(c->qlen, 0);
+	assert_int_equal(c->q.len, 0);
 	setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
 
 	/* queue, then write what the socket takes: the head moves on */
-	while (c->qhead == 0 || c->qlen == 0) {
+	while (c->q.head == 0 || c->q.len == 0) {
 		cr_msg *m = numbered(seq++, len);
 		assert_int_equal(cr_send(&P, &fake, m, CR_TCP), 0);
 		/* the engine holds its own reference; ours is still good */
@@ -585,14 +585,14 @@ static void queue_grows_while_wrapped(void **state)
 	}
 	/* fill the ring so that it wraps, then one more: it grows */
 	while (!grew_wrapped) {
-		uint32_t cap = c->qcap, head = c->qhead, qlen = c->qlen;
+		uint32_t cap = c->q.cap, head = c->q.head, qlen = c->q.len;
 		cr_msg *m = numbered(seq++, len);
 		assert_int_equal(cr_send(&P, &fake, m, CR_TCP), 0);
 		cr_msg_release(m);
 		if (qlen == cap) {
 			assert_true(head != 0); /* wrapped when it grew */
-			assert_int_equal(c->qcap, 2 * cap);
-			assert_int_equal(c->qhead, 0);
+			assert_int_equal(c->q.cap, 2 * cap);
+			assert_int_equal(c->q.head, 0);
 			grew_wrapped = true;
 		}
 	}
@@ -608,16 +608,15 @@ static void queue_grows_while_wrapped(void **state)
 	}
 	/* byte counts: what is queued, less what of the head went out */
 	size_t queued = 0;
-	for (uint32_t i = 0; i < c->qlen; i++)
-		queued +=
-		    CR__HDR_SIZE + c->q[(c->qhead + i) & (c->qcap - 1)].m->len;
+	for (uint32_t i = 0; i < c->q.len; i++)
+		queued += CR__HDR_SIZE + cr__qent_at(c, i)->m->len;
 	assert_int_equal(c->q_bytes, queued - c->head_off);
 	assert_int_equal(P.ep.out_bytes, c->q_bytes);
 	assert_true(partial);
 
 	/* the client reads everything: every frame, once, in order */
 	client_expect_frames(fd, 0, seq, len);
-	assert_int_equal(c->qlen, 0);
+	assert_int_equal(c->q.len, 0);
 	assert_int_equal(c->q_bytes, 0);
 	assert_int_equal(c->head_off, 0);
 	assert_int_equal(P.ep.out_bytes, 0);

@@ -21,13 +21,13 @@ struct cr__worker;
 struct cr__node;
 struct cr_node_event;
 
-/* --- engine: algorithms -------------------------------------------------- */
+/* --- algorithms ------------------------------------------------------------ */
 
 /* A shared object built for API version 1 defines a cr_algorithm that ends
  * before tracker_peers: only this much of it may be read. */
 #define CR__ALGO_V1_SIZE offsetof(cr_algorithm, tracker_peers)
 
-/* --- engine: peers ---------------------------------------------------------- */
+/* --- peers ---------------------------------------------------------- */
 
 struct cr_peer {
 	/* its sockets, connections and link emulation (src/net); ep.alive
@@ -59,7 +59,6 @@ struct cr_peer {
 	size_t nsessions;
 	struct cr__source *source;
 
-
 	struct cr__peer_stats st;
 	/* bootstrapping through the tracker (tracker.c) */
 	struct cr__tracker *tracker; /* this peer IS the tracker (running) */
@@ -86,7 +85,7 @@ void cr__peer_bootstrap(struct cr_peer *p);
 /* Is the peer born at time 0 (its sockets open before the clock starts)? */
 bool cr__peer_born_at_start(const struct cr_peer *p);
 
-/* --- engine: tracker ---------------------------------------------------------- */
+/* --- tracker ---------------------------------------------------------- */
 
 /* How long a new peer waits for the tracker before it bootstraps alone. */
 #define CR__TRACKER_WAIT (2 * CR_SEC)
@@ -110,7 +109,7 @@ void cr__tracker_handle(struct cr_peer *p, const cr_addr *from,
 void cr__plog(const struct cr_peer *p, int level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* --- engine: sources ---------------------------------------------------------- */
+/* --- sources ---------------------------------------------------------- */
 
 struct cr__source {
 	struct cr__source_cfg cfg; /* as configured: read by every worker */
@@ -134,7 +133,7 @@ void cr__source_start(struct cr_peer *p, struct cr__source *s);
 void cr__source_drained(struct cr__source *s);
 void cr__source_stop(struct cr__source *s);
 
-/* --- engine: workers ---------------------------------------------------------- */
+/* --- workers ---------------------------------------------------------- */
 
 struct cr__worker {
 	struct cr__node *node;

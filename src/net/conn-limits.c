@@ -91,7 +91,8 @@ void cr__watch_del(struct cr__conn *c)
 	c->watched = false;
 }
 
-/* The worker's count of unfinished frames into the node's, and its peak. */
+/* The loop's count of unfinished frames into the node's (kept in the
+ * configuration every loop shares), and its peak. */
 static void partial_publish(struct cr__net *net)
 {
 	struct cr__net_cfg *cfg = net->cfg;
@@ -139,7 +140,7 @@ static bool partial_evict(struct cr__net *net)
 	return true;
 }
 
-/* Counts the connection's unfinished frame against its worker's share of
+/* Counts the connection's unfinished frame against its loop's share of
  * the node's budget; over it, the largest goes.  Returns false when that
  * closed c itself. */
 bool cr__partial_count(struct cr__conn *c)

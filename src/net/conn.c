@@ -287,39 +287,22 @@ void cr__conn_accept(struct cr__ep *ep)
 
 /* --- queue ------------------------------------------------------------------ */
 
-static int queue_grow(struct cr__conn *c)
-{
-	uint32_t cap = c->qcap ? c->qcap * 2 : 16;
-	struct cr__qent *q = malloc(cap * sizeof(*q));
-
-	if (!q)
-		return -CR_ENOMEM;
-	for (uint32_t i = 0; i < c->qlen; i++)
-		q[i] = c->q[(c->qhead + i) & (c->qcap - 1)];
-	free(c->q);
-	c->q = q;
-	c->qcap = cap;
-	c->qhead = 0;
-	return 0;
-}
-
 int cr__conn_enqueue(struct cr__conn *c, struct cr_msg *m)
 {
 	uint32_t bytes = CR__HDR_SIZE + m->len;
 
 	if (c->state == CR__CLOSED)
 		return -CR_ENOTCONN;
-	if (c->qlen == c->qcap && queue_grow(c))
+	if (cr__ring_reserve(&c->q, sizeof(struct cr__qent)))
 		return -CR_ENOMEM;
-	c->q[(c->qhead + c->qlen) & (c->qcap - 1)] =
-		(struct cr__qent){cr_msg_retain(m), 0};
-	c->qlen++;
+	*cr__qent_at(c, c->q.len) = (struct cr__qent){cr_msg_retain(m), 0};
+	c->q.len++;
 	c->q_bytes += bytes;
 	c->ep->out_bytes += bytes;
 	if (c->q_bytes > c->net->cfg->queue_limit)
 		cr__conn_queue_changed(c);
 	if (cr__conn_shaped(c)) {
-		c->q[(c->qhead + c->qlen - 1) & (c->qcap - 1)].release_ns =
+		cr__qent_at(c, c->q.len - 1)->release_ns =
 			cr__clock_now(c->net->clock);
 		cr__shaper_enqueue(c);
 		return 0;
@@ -336,18 +319,15 @@ int cr__conn_enqueue(struct cr__conn *c, struct cr_msg *m)
 
 static void queue_drop(struct cr__conn *c)
 {
-	while (c->qlen) {
-		cr_msg_release(c->q[c->qhead].m);
-		c->qhead = (c->qhead + 1) & (c->qcap - 1);
-		c->qlen--;
+	while (c->q.len) {
+		cr_msg_release(cr__qent_at(c, 0)->m);
+		cr__ring_shift(&c->q);
 	}
 	c->ep->out_bytes -= c->q_bytes;
 	c->q_bytes = 0;
 	c->head_off = 0;
 	c->nstamped = 0;
-	free(c->q);
-	c->q = NULL;
-	c->qcap = 0;
+	cr__ring_free(&c->q);
 }
 
 /* Pops what a write of `n` bytes completed. */
@@ -359,7 +339,7 @@ static void queue_consume(struct cr__conn *c, size_t n, int64_t now,
 	c->bytes_out += n;
 	n += c->head_off;
 	while (n) {
-		struct cr__qent *e = &c->q[c->qhead];
+		struct cr__qent *e = cr__qent_at(c, 0);
 		uint32_t flen = CR__HDR_SIZE + e->m->len;
 		if (n < flen) {
 			c->head_off = (uint32_t)n;
@@ -370,8 +350,7 @@ static void queue_consume(struct cr__conn *c, size_t n, int64_t now,
 			cr__shaper_written(c, e, flen, now, after_full);
 		cr__ep_sent(c->ep, e->m);
 		cr_msg_release(e->m);
-		c->qhead = (c->qhead + 1) & (c->qcap - 1);
-		c->qlen--;
+		cr__ring_shift(&c->q);
 		c->nstamped--;
 	}
 	c->head_off = 0;
@@ -388,23 +367,23 @@ void cr__conn_flush(struct cr__conn *c)
 	now = cr__clock_now(c->net->clock);
 	due = now + c->net->batch_ns;
 	while (c->nstamped) {
-		uint32_t i = c->qhead, k;
+		uint32_t k;
 		size_t total = 0;
 		ssize_t wr;
 
 		for (k = 0; k < c->nstamped && k < IOV_BATCH; k++) {
-			struct cr_msg *m = c->q[i].m;
+			struct cr__qent *e = cr__qent_at(c, k);
+			struct cr_msg *m = e->m;
 			size_t off = k == 0 ? c->head_off : 0;
-			if (c->q[i].release_ns > due)
+			if (e->release_ns > due)
 				break;
 			iov[k].iov_base = m->frame + off;
 			iov[k].iov_len = CR__HDR_SIZE + m->len - off;
 			total += iov[k].iov_len;
-			i = (i + 1) & (c->qcap - 1);
 		}
 		if (!k)
 			break; /* the next release is not due yet */
-		if (c->q[c->qhead].release_ns)
+		if (cr__qent_at(c, 0)->release_ns)
 			c->net->shaped_writes++;
 		/* sendmsg, not writev: a peer that has gone away must be an
 		 * EPIPE here, not a SIGPIPE that kills the embedding process */
@@ -436,7 +415,7 @@ void cr__conn_flush(struct cr__conn *c)
 	}
 	c->want_write = false;
 	if (c->nstamped)
-		cr__shaper_arm_tx(c, c->q[c->qhead].release_ns);
+		cr__shaper_arm_tx(c, cr__qent_at(c, 0)->release_ns);
 out:
 	cr__conn_update_poll(c);
 	if (c->full)

@@ -54,9 +54,8 @@ struct cr__conn {
 	cr_addr remote; /* remote peer (after hello, or the connect target) */
 	char remote_text[CR_ADDR_STRLEN]; /* socket address, for logs */
 
-	/* outgoing queue: a ring of message references */
-	struct cr__qent *q;
-	uint32_t qcap, qhead, qlen;
+	/* outgoing queue: a ring of message references (struct cr__qent) */
+	struct cr__ring q;
 	uint32_t head_off; /* bytes of the head frame already written */
 	size_t q_bytes;
 
@@ -143,6 +142,13 @@ void cr__limit_summary(struct cr__ep *ep);
  * times); the owner calls it periodically. */
 void cr__conn_sweep(struct cr__net *net);
 
+/* The entry i places from the head of c's queue. */
+static inline struct cr__qent *cr__qent_at(const struct cr__conn *c,
+					   uint32_t i)
+{
+	return cr__ring_at(&c->q, struct cr__qent, i);
+}
+
 /* --- the owner's callbacks ------------------------------------------------ */
 
 static inline void cr__ep_frame(struct cr__ep *ep, const cr_addr *from,
@@ -228,8 +234,8 @@ void cr__limit_hit(struct cr__ep *ep, enum cr__limit k, const char *fmt, ...)
 
 /* Sends (or queues on a full socket) without link emulation. */
 int cr__udp_send_now(struct cr__ep *ep, const cr_addr *to, struct cr_msg *m);
-int cr__udpq_push(struct cr__udpq *q, const cr_addr *to, struct cr_msg *m);
-void cr__udpq_drop(struct cr__udpq *q);
+int cr__udpq_push(struct cr__ring *q, const cr_addr *to, struct cr_msg *m);
+void cr__udpq_drop(struct cr__ring *q);
 
 /* --- link emulation (shaper.c) ---------------------------------------------- */
 

@@ -23,6 +23,7 @@
 #include "../core/clock.h"
 #include "../core/hist.h"
 #include "../core/msg.h"
+#include "../core/ring.h"
 #include "../core/timers.h"
 #include "../core/wire.h"
 
@@ -97,12 +98,6 @@ struct cr__udp_out {
 	struct cr_msg *m;
 	cr_addr to;
 	int64_t queued_ns;
-};
-
-/* A ring of datagrams with their addresses. */
-struct cr__udpq {
-	struct cr__udp_out *v;
-	uint32_t cap, head, len;
 };
 
 /* What net counts of an endpoint, kept in its owner's statistics. */
@@ -232,7 +227,7 @@ struct cr__ep {
 	int udp_fd;
 	uv_poll_t udp_poll;
 	int udp_events;
-	struct cr__udpq udp_ctrl, udp_data;
+	struct cr__ring udp_ctrl, udp_data; /* of struct cr__udp_out */
 	int handles_open; /* uv handles not yet closed */
 
 	size_t out_bytes; /* queued on all TCP connections */
@@ -248,12 +243,12 @@ struct cr__ep {
 	bool shaped;		  /* any limit, delay or loss */
 	struct cr__bucket up, down, total;
 	struct cr__conn *rr;	  /* connections with unstamped messages */
-	struct cr__udpq udp_wait; /* UDP datagrams not yet through the buckets */
+	struct cr__ring udp_wait; /* datagrams not yet through the buckets */
 	bool udp_turn;		  /* round robin: UDP goes next */
 	uint64_t pump_timer;
 	int64_t pump_at;
 	struct cr__udp_heap *udp_heap; /* datagrams in flight (delay) */
-	struct cr__udpq udp_rx;	  /* received datagrams waiting for download */
+	struct cr__ring udp_rx;	  /* received datagrams waiting for download */
 	uint64_t udp_rx_timer;
 	int64_t udp_rx_due;
 	uint64_t rng;

@@ -25,6 +25,7 @@
  * its release time, and each link compares its intended schedule (first to
  * last release) with what happened (first to last write).
  */
+#include "../core/heap.h"
 #include "../core/rng.h"
 #include "net-int.h"
 
@@ -192,7 +193,7 @@ void cr__shaper_arm_tx(struct cr__conn *c, int64_t at)
 static void stamp_conn(struct cr__conn *c, int64_t start, int64_t now)
 {
 	struct cr__ep *ep = c->ep;
-	struct cr__qent *e = &c->q[(c->qhead + c->nstamped) & (c->qcap - 1)];
+	struct cr__qent *e = cr__qent_at(c, c->nstamped);
 	uint32_t n = CR__HDR_SIZE + e->m->len;
 	int64_t end, release;
 	uint64_t tight = 0;
@@ -212,7 +213,7 @@ static void stamp_conn(struct cr__conn *c, int64_t start, int64_t now)
 	c->last_release_ns = release;
 	e->release_ns = release;
 	c->nstamped++;
-	if (c->nstamped == c->qlen)
+	if (c->nstamped == c->q.len)
 		rr_del(c);
 
 	tight = ep->up.rate_Bps;
@@ -248,17 +249,27 @@ struct cr__udp_heap {
 	int64_t timer_at;
 };
 
-static bool flight_before(const struct udp_flight *a,
+static bool flight_before(const struct cr__udp_heap *h,
+			  const struct udp_flight *a,
 			  const struct udp_flight *b)
 {
+	CR__UNUSED(h);
 	return a->release_ns < b->release_ns ||
 	       (a->release_ns == b->release_ns && a->seq < b->seq);
 }
 
+static void flight_place(struct cr__udp_heap *h, struct udp_flight *v,
+			 uint32_t pos, struct udp_flight f)
+{
+	CR__UNUSED(h);
+	v[pos] = f;
+}
+
+CR__HEAP_DEFINE(fheap, struct cr__udp_heap, struct udp_flight, flight_before,
+		flight_place)
+
 static int heap_push(struct cr__udp_heap *h, struct udp_flight f)
 {
-	uint32_t i;
-
 	if (h->len == h->cap) {
 		uint32_t cap = h->cap ? h->cap * 2 : 16;
 		struct udp_flight *v = realloc(h->v, cap * sizeof(*v));
@@ -268,34 +279,16 @@ static int heap_push(struct cr__udp_heap *h, struct udp_flight f)
 		h->cap = cap;
 	}
 	f.seq = h->seq++;
-	for (i = h->len++; i > 0; i = (i - 1) / 2) {
-		struct udp_flight *parent = &h->v[(i - 1) / 2];
-		if (!flight_before(&f, parent))
-			break;
-		h->v[i] = *parent;
-	}
-	h->v[i] = f;
+	h->v[h->len++] = f;
+	fheap_up(h, h->v, h->len - 1);
 	return 0;
 }
 
 static struct udp_flight heap_pop(struct cr__udp_heap *h)
 {
-	struct udp_flight top = h->v[0], last = h->v[--h->len];
-	uint32_t i = 0;
+	struct udp_flight top = h->v[0];
 
-	for (;;) {
-		uint32_t c = 2 * i + 1;
-		if (c >= h->len)
-			break;
-		if (c + 1 < h->len && flight_before(&h->v[c + 1], &h->v[c]))
-			c++;
-		if (!flight_before(&h->v[c], &last))
-			break;
-		h->v[i] = h->v[c];
-		i = c;
-	}
-	if (h->len)
-		h->v[i] = last;
+	fheap_remove(h, h->v, &h->len, 0);
 	return top;
 }
 
@@ -336,8 +329,8 @@ static void udp_flight_cb(void *ctx, void *arg)
 
 static void stamp_udp(struct cr__ep *ep, int64_t start, int64_t now)
 {
-	struct cr__udpq *q = &ep->udp_wait;
-	struct cr__udp_out o = q->v[q->head];
+	struct cr__ring *q = &ep->udp_wait;
+	struct cr__udp_out o = *cr__ring_at(q, struct cr__udp_out, 0);
 	uint32_t n = CR__HDR_SIZE + o.m->len;
 	int64_t end;
 
@@ -345,8 +338,7 @@ static void stamp_udp(struct cr__ep *ep, int64_t start, int64_t now)
 	cr__hist_add(&ep->net->queueing, start - o.queued_ns);
 	end = start;
 
-	q->head = (q->head + 1) & (q->cap - 1);
-	q->len--;
+	cr__ring_shift(q);
 	end = max64(end, take(&ep->up, start, n));
 	end = max64(end, take(&ep->total, start, n));
 	if (ep->lim.loss > 0 && cr__rng_unit(&ep->rng) < ep->lim.loss) {
@@ -461,13 +453,13 @@ void cr__shaper_connected(struct cr__conn *c)
 int cr__shaper_udp_send(struct cr__ep *ep, const cr_addr *to,
 			struct cr_msg *m)
 {
-	struct cr__udpq *q = &ep->udp_wait;
+	struct cr__ring *q = &ep->udp_wait;
 
 	if (cr__udpq_push(q, to, m)) {
 		ep->st->udp_dropped++;
 		return 0;
 	}
-	q->v[(q->head + q->len - 1) & (q->cap - 1)].queued_ns = now_of(ep);
+	cr__ring_at(q, struct cr__udp_out, q->len - 1)->queued_ns = now_of(ep);
 	pump(ep);
 	return 0;
 }
@@ -654,7 +646,7 @@ static void udp_rx_cb(void *ctx, void *arg);
 /* Dispatches waiting datagrams while the download buckets allow. */
 static void udp_rx_drain(struct cr__ep *ep)
 {
-	struct cr__udpq *q = &ep->udp_rx;
+	struct cr__ring *q = &ep->udp_rx;
 	int64_t now = now_of(ep);
 
 	while (q->len && ep->alive) {
@@ -671,9 +663,8 @@ static void udp_rx_drain(struct cr__ep *ep)
 			}
 			return;
 		}
-		o = q->v[q->head];
-		q->head = (q->head + 1) & (q->cap - 1);
-		q->len--;
+		o = *cr__ring_at(q, struct cr__udp_out, 0);
+		cr__ring_shift(q);
 		take(&ep->down, at, CR__HDR_SIZE + o.m->len);
 		take(&ep->total, at, CR__HDR_SIZE + o.m->len);
 		cr__ep_frame(ep, &o.to, o.m);

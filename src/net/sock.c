@@ -115,15 +115,13 @@ static void handle_closed(uv_handle_t *h)
 	ep->handles_open--;
 }
 
-void cr__udpq_drop(struct cr__udpq *q)
+void cr__udpq_drop(struct cr__ring *q)
 {
 	while (q->len) {
-		cr_msg_release(q->v[q->head].m);
-		q->head = (q->head + 1) & (q->cap - 1);
-		q->len--;
+		cr_msg_release(cr__ring_at(q, struct cr__udp_out, 0)->m);
+		cr__ring_shift(q);
 	}
-	free(q->v);
-	memset(q, 0, sizeof(*q));
+	cr__ring_free(q);
 }
 
 void cr__ep_close(struct cr__ep *ep, bool rst)
@@ -146,25 +144,13 @@ void cr__ep_close(struct cr__ep *ep, bool rst)
 
 /* --- UDP send --------------------------------------------------------------- */
 
-int cr__udpq_push(struct cr__udpq *q, const cr_addr *to, struct cr_msg *m)
+int cr__udpq_push(struct cr__ring *q, const cr_addr *to, struct cr_msg *m)
 {
-	if (q->len == q->cap) {
-		uint32_t cap = q->cap ? q->cap * 2 : 16;
-		struct cr__udp_out *v;
-
-		if (q->len >= UDP_QUEUE_MAX)
-			return -CR_ENOMEM;
-		v = malloc(cap * sizeof(*v));
-		if (!v)
-			return -CR_ENOMEM;
-		for (uint32_t i = 0; i < q->len; i++)
-			v[i] = q->v[(q->head + i) & (q->cap - 1)];
-		free(q->v);
-		q->v = v;
-		q->cap = cap;
-		q->head = 0;
-	}
-	q->v[(q->head + q->len) & (q->cap - 1)] =
+	if (q->len == q->cap &&
+	    (q->len >= UDP_QUEUE_MAX ||
+	     cr__ring_grow(q, sizeof(struct cr__udp_out))))
+		return -CR_ENOMEM;
+	*cr__ring_at(q, struct cr__udp_out, q->len) =
 		(struct cr__udp_out){cr_msg_retain(m), *to, 0};
 	q->len++;
 	return 0;
@@ -207,7 +193,7 @@ int cr__ep_send_udp(struct cr__ep *ep, const cr_addr *to, struct cr_msg *m)
 
 int cr__udp_send_now(struct cr__ep *ep, const cr_addr *to, struct cr_msg *m)
 {
-	struct cr__udpq *q = m->type >= CR_MSG_DATA_MIN ? &ep->udp_data
+	struct cr__ring *q = m->type >= CR_MSG_DATA_MIN ? &ep->udp_data
 							: &ep->udp_ctrl;
 
 	if (!ep->udp_ctrl.len && !ep->udp_data.len && udp_sendto(ep, to, m))
@@ -220,15 +206,14 @@ int cr__udp_send_now(struct cr__ep *ep, const cr_addr *to, struct cr_msg *m)
 	return 0;
 }
 
-static bool udpq_flush(struct cr__ep *ep, struct cr__udpq *q)
+static bool udpq_flush(struct cr__ep *ep, struct cr__ring *q)
 {
 	while (q->len) {
-		struct cr__udp_out *o = &q->v[q->head];
+		struct cr__udp_out *o = cr__ring_at(q, struct cr__udp_out, 0);
 		if (!udp_sendto(ep, &o->to, o->m))
 			return false;
 		cr_msg_release(o->m);
-		q->head = (q->head + 1) & (q->cap - 1);
-		q->len--;
+		cr__ring_shift(q);
 	}
 	return true;
 }
