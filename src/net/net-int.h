@@ -1,6 +1,6 @@
 /* Net's own: the layout of a connection and the functions its files share
- * (conn.c, conn-rx.c, conn-limits.c, loop.c, shaper.c, sock.c).  The
- * engine sees only net.h.
+ * (conn.c, conn-rx.c, conn-limits.c, loop.c, shaper.c, sock.c,
+ * transport.c).  The engine sees only net.h and transport.h.
  */
 #ifndef CRYSTAL_NET_NET_INT_H
 #define CRYSTAL_NET_NET_INT_H
