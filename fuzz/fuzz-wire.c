@@ -20,7 +20,7 @@
  * timer) is in src/net/conn.c and is exercised against a live node by
  * tests/test-frames.c, not here.
  */
-#include "../src/internal.h"
+#include "../src/core/wire.h"
 #include "fuzz.h"
 
 #include <string.h>

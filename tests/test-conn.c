@@ -19,8 +19,8 @@
  *     error, never a SIGPIPE; a descriptor reused at once by a new
  *     connection keeps working while the old one's handle is released.
  */
-#include "../src/internal.h"
-#include "../src/node.h"
+#include "../src/engine/engine.h"
+#include "../src/net/net-int.h"
 #include "support.h"
 
 #include <errno.h>
@@ -87,7 +87,7 @@ static void sink_msg(cr_peer *p, const cr_addr *from, cr_msg *m)
 	r->payload = malloc(r->len ? r->len : 1);
 	memcpy(r->payload, cr_msg_payload(m), r->len);
 	r->writable = cr_msg_payload_mut(m) != NULL;
-	r->own_slab = m->slab != p->w->pool.rx;
+	r->own_slab = m->slab != p->w->net.pool.rx;
 }
 
 static void sink_departed(cr_peer *p, const cr_addr *who)
@@ -103,6 +103,14 @@ static const cr_algorithm sink = {
     .process_data = sink_msg,
     .peer_departed = sink_departed,
 };
+
+/* The harness's node has no latency matrix and knows no other peer. */
+static bool no_delay(const void *ctx, const cr_addr *from, const cr_addr *to,
+		     int64_t *delay_ns)
+{
+	*delay_ns = 0;
+	return false;
+}
 
 static int harness_up(uint16_t port, size_t queue_limit)
 {
@@ -126,15 +134,22 @@ static int harness_up(uint16_t port, size_t queue_limit)
 	P.addr = t_addr(port);
 	cr_addr_format(&P.addr, P.name, sizeof(P.name));
 	P.algo = &sink;
-	P.listen_fd = P.udp_fd = -1;
-	cr__shaper_peer_init(&P, &none);
+	N.net_cfg.exp_id = N.exp_id;
+	N.net_cfg.exp_tag = N.exp_tag;
+	N.net_cfg.max_msg = N.max_msg;
+	N.net_cfg.queue_limit = N.queue_limit;
+	N.net_cfg.seed = N.seed;
+	N.net_cfg.link_delay = no_delay;
+	W.net.cfg = &N.net_cfg;
+	W.net.tp = &cr__transport_sockets;
+	cr__ep_init(&P.ep, &W.net, &P, &P.st.net, &P.addr, P.index, &none);
 	PP[0] = &P;
 	W.node = &N;
 	W.peers = PP;
 	W.npeers = 1;
 	if (cr__worker_setup(&W))
 		return -1;
-	P.alive = true;
+	P.ep.alive = true;
 	return 0;
 }
 
@@ -151,7 +166,7 @@ static void harness_down(void)
 
 static void pump(void)
 {
-	uv_run(&W.loop, UV_RUN_NOWAIT);
+	uv_run(&W.net.loop, UV_RUN_NOWAIT);
 }
 
 /* Turns the loop until pred() holds; false after ~5 s. */
@@ -177,7 +192,7 @@ static bool have_departures(void)
 }
 static bool have_accepted(void)
 {
-	return W.conns_accepted >= want_recs;
+	return W.net.conns_accepted >= want_recs;
 }
 
 /* Reads n bytes from a raw socket, turning the loop meanwhile. */
@@ -226,9 +241,9 @@ static int client_wait_closed(int fd, size_t *nbytes)
 
 static struct cr__conn *only_conn(void)
 {
-	assert_non_null(P.conns);
-	assert_null(P.conns->peer_next);
-	return P.conns;
+	assert_non_null(P.ep.conns);
+	assert_null(P.ep.conns->peer_next);
+	return P.ep.conns;
 }
 
 /* A client that has connected and exchanged hellos; returns its fd. */
@@ -319,11 +334,11 @@ static void accepted_connection_says_hello_first(void **state)
 	cr_addr fake = t_addr(FAKE_PORT);
 	for (int i = 0; i < 3; i++)
 		assert_true(cr_addr_eq(&recs[i].from, &fake));
-	assert_ptr_equal(cr__conn_find(&W, &P, &fake), only_conn());
+	assert_ptr_equal(cr__conn_find(&W.net, &P.ep, &fake), only_conn());
 	assert_int_equal(P.st.ctrl_msgs_in, 1);
 	assert_int_equal(P.st.data_msgs_in, 2);
 	assert_int_equal(P.st.data_bytes_in, 1010);
-	assert_int_equal(P.st.bad_frames, 0);
+	assert_int_equal(P.st.net.bad_frames, 0);
 	close(fd);
 	harness_down();
 }
@@ -350,7 +365,7 @@ static void frames_split_one_byte_at_a_time(void **state)
 		/* let the peer read this byte before the next is sent */
 		for (int k = 0; k < 3; k++)
 			pump();
-		if (P.conns && P.conns->park && P.conns->rx_len)
+		if (P.ep.conns && P.ep.conns->park && P.ep.conns->rx_len)
 			parked = true;
 	}
 	want_recs = 6;
@@ -360,7 +375,7 @@ static void frames_split_one_byte_at_a_time(void **state)
 			  (uint32_t)(s * 301), s, FAKE_PORT);
 	/* partial frames waited in the connection's own buffer */
 	assert_true(parked);
-	assert_int_equal(P.st.bad_frames, 0);
+	assert_int_equal(P.st.net.bad_frames, 0);
 	close(fd);
 	harness_down();
 }
@@ -430,7 +445,7 @@ static void frames_in_random_chunks_and_large_frames(void **state)
 	assert_int_equal(P.st.data_bytes_in, bytes);
 	assert_int_equal(only_conn()->bytes_in, n);
 	/* nothing is held once delivered */
-	assert_int_equal(W.pool.msgs_live, 0);
+	assert_int_equal(W.net.pool.msgs_live, 0);
 	free(buf);
 	close(fd);
 	harness_down();
@@ -456,7 +471,7 @@ static void large_frame_buffer_grows_as_it_arrives(void **state)
 	 * buffer */
 	sent = T_HDR_SIZE + 1000;
 	assert_int_equal(t_send_all(fd, buf, sent), 0);
-	for (int i = 0; i < 25000 && !(P.conns && P.conns->rx_len == sent);
+	for (int i = 0; i < 25000 && !(P.ep.conns && P.ep.conns->rx_len == sent);
 	     i++) {
 		pump();
 		usleep(200);
@@ -466,7 +481,7 @@ static void large_frame_buffer_grows_as_it_arrives(void **state)
 	assert_null(c->rx_slab);
 	assert_true(c->park_cap < 8192);
 	assert_int_equal(c->partial, sent);
-	assert_int_equal(W.partial_bytes, sent);
+	assert_int_equal(W.net.partial_bytes, sent);
 	/* 300 KB more: in a slab of its own, at most twice what arrived
 	 * (and one read) */
 	assert_int_equal(t_send_all(fd, buf + sent, 300000), 0);
@@ -480,7 +495,7 @@ static void large_frame_buffer_grows_as_it_arrives(void **state)
 	held = c->rx_slab->size;
 	assert_true(held <= 2 * sent + CR__READ_SIZE);
 	assert_true(held < T_HDR_SIZE + len);
-	assert_int_equal(W.partial_bytes, sent);
+	assert_int_equal(W.net.partial_bytes, sent);
 	/* the rest: one frame, whole */
 	assert_int_equal(t_send_all(fd, buf + sent, T_HDR_SIZE + len - sent),
 			 0);
@@ -488,7 +503,7 @@ static void large_frame_buffer_grows_as_it_arrives(void **state)
 	assert_true(pump_until(have_recs));
 	check_rec(&recs[0], CR_MSG_DATA_MIN, len, 9, FAKE_PORT);
 	assert_int_equal(c->partial, 0);
-	assert_int_equal(W.partial_bytes, 0);
+	assert_int_equal(W.net.partial_bytes, 0);
 	free(buf);
 	close(fd);
 	harness_down();
@@ -550,15 +565,15 @@ static void queue_grows_while_wrapped(void **state)
 	fd = client_hello(30010, FAKE_PORT, small);
 	want_recs = 1;
 	assert_true(pump_until(have_accepted));
-	for (int i = 0; i < 2000 && !(P.conns && P.conns->hello_in); i++)
+	for (int i = 0; i < 2000 && !(P.ep.conns && P.ep.conns->hello_in); i++)
 		pump();
 	c = only_conn();
 	assert_true(c->hello_in);
-	assert_int_equal(c->qlen, 0);
+	assert_int_equal(c->q.len, 0);
 	setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
 
 	/* queue, then write what the socket takes: the head moves on */
-	while (c->qhead == 0 || c->qlen == 0) {
+	while (c->q.head == 0 || c->q.len == 0) {
 		cr_msg *m = numbered(seq++, len);
 		assert_int_equal(cr_send(&P, &fake, m, CR_TCP), 0);
 		/* the engine holds its own reference; ours is still good */
@@ -570,14 +585,14 @@ static void queue_grows_while_wrapped(void **state)
 	}
 	/* fill the ring so that it wraps, then one more: it grows */
 	while (!grew_wrapped) {
-		uint32_t cap = c->qcap, head = c->qhead, qlen = c->qlen;
+		uint32_t cap = c->q.cap, head = c->q.head, qlen = c->q.len;
 		cr_msg *m = numbered(seq++, len);
 		assert_int_equal(cr_send(&P, &fake, m, CR_TCP), 0);
 		cr_msg_release(m);
 		if (qlen == cap) {
 			assert_true(head != 0); /* wrapped when it grew */
-			assert_int_equal(c->qcap, 2 * cap);
-			assert_int_equal(c->qhead, 0);
+			assert_int_equal(c->q.cap, 2 * cap);
+			assert_int_equal(c->q.head, 0);
 			grew_wrapped = true;
 		}
 	}
@@ -593,20 +608,19 @@ static void queue_grows_while_wrapped(void **state)
 	}
 	/* byte counts: what is queued, less what of the head went out */
 	size_t queued = 0;
-	for (uint32_t i = 0; i < c->qlen; i++)
-		queued +=
-		    CR__HDR_SIZE + c->q[(c->qhead + i) & (c->qcap - 1)].m->len;
+	for (uint32_t i = 0; i < c->q.len; i++)
+		queued += CR__HDR_SIZE + cr__qent_at(c, i)->m->len;
 	assert_int_equal(c->q_bytes, queued - c->head_off);
-	assert_int_equal(P.out_bytes, c->q_bytes);
+	assert_int_equal(P.ep.out_bytes, c->q_bytes);
 	assert_true(partial);
 
 	/* the client reads everything: every frame, once, in order */
 	client_expect_frames(fd, 0, seq, len);
-	assert_int_equal(c->qlen, 0);
+	assert_int_equal(c->q.len, 0);
 	assert_int_equal(c->q_bytes, 0);
 	assert_int_equal(c->head_off, 0);
-	assert_int_equal(P.out_bytes, 0);
-	assert_int_equal(W.pool.msgs_live, 0);
+	assert_int_equal(P.ep.out_bytes, 0);
+	assert_int_equal(W.net.pool.msgs_live, 0);
 	assert_int_equal(c->bytes_out, T_HELLO_SIZE + seq * (T_HDR_SIZE + len));
 	assert_int_equal(P.st.data_msgs_out, seq);
 	assert_int_equal(P.st.data_bytes_out, seq * len);
@@ -616,7 +630,7 @@ static void queue_grows_while_wrapped(void **state)
 
 static bool conn_named(uint16_t port)
 {
-	for (struct cr__conn *c = P.conns; c; c = c->peer_next)
+	for (struct cr__conn *c = P.ep.conns; c; c = c->peer_next)
 		if (c->hello_in && c->remote.port == port)
 			return true;
 	return false;
@@ -643,7 +657,7 @@ static void over_the_queue_limit_the_peer_stops_reading(void **state)
 	(void)state;
 	assert_int_equal(harness_up(30011, 16384), 0);
 	fd = client_hello(30011, FAKE_PORT, small);
-	for (int i = 0; i < 5000 && !(P.conns && P.conns->hello_in); i++)
+	for (int i = 0; i < 5000 && !(P.ep.conns && P.ep.conns->hello_in); i++)
 		pump();
 	c = only_conn();
 	setsockopt(c->fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof(small));
@@ -655,8 +669,8 @@ static void over_the_queue_limit_the_peer_stops_reading(void **state)
 		pump();
 	}
 	assert_true(c->full);
-	assert_int_equal(P.nfull, 1);
-	assert_true(P.rx_paused);
+	assert_int_equal(P.ep.nfull, 1);
+	assert_true(P.ep.rx_paused);
 
 	/* a newcomer's hello is read even now */
 	fd2 = client_hello(30011, FAKE_PORT + 1, 0);
@@ -676,13 +690,13 @@ static void over_the_queue_limit_the_peer_stops_reading(void **state)
 	want_recs = 1;
 	assert_true(pump_until(have_recs));
 	check_rec(&recs[0], CR_MSG_CONTROL_MIN, 100, 78, FAKE_PORT);
-	assert_true(P.rx_paused);
+	assert_true(P.ep.rx_paused);
 
 	/* the client drains everything: the peer reads its inputs again */
 	client_expect_frames(fd, 0, seq, len);
 	assert_false(c->full);
-	assert_int_equal(P.nfull, 0);
-	assert_false(P.rx_paused);
+	assert_int_equal(P.ep.nfull, 0);
+	assert_false(P.ep.rx_paused);
 	want_recs = 2;
 	assert_true(pump_until(have_recs));
 	check_rec(&recs[1], CR_MSG_CONTROL_MIN, 100, 77, FAKE_PORT + 1);
@@ -721,15 +735,15 @@ static void each_malformed_frame_closes_its_connection(void **state)
 			fail_msg("%s: the connection stayed open", bk->name);
 		close(fd);
 		counted += bk->counted;
-		if (P.st.bad_frames != counted)
+		if (P.st.net.bad_frames != counted)
 			fail_msg("%s: %llu bad frames counted, expected %llu",
-				 bk->name, (unsigned long long)P.st.bad_frames,
+				 bk->name, (unsigned long long)P.st.net.bad_frames,
 				 (unsigned long long)counted);
 	}
 	/* a connection that had said hello departs when it is closed */
 	assert_int_equal(departures, named);
 	assert_int_equal(nrecs, 0);
-	assert_null(P.conns);
+	assert_null(P.ep.conns);
 	/* the peer carries on: a well-behaved client gets through */
 	int fd = client_hello(30020, FAKE_PORT, 0);
 	size_t n = put_frame(buf, CR_MSG_DATA_MIN, 1, 200, 5, FAKE_PORT);
@@ -737,7 +751,7 @@ static void each_malformed_frame_closes_its_connection(void **state)
 	want_recs = 1;
 	assert_true(pump_until(have_recs));
 	check_rec(&recs[0], CR_MSG_DATA_MIN, 200, 5, FAKE_PORT);
-	assert_int_equal(P.st.bad_frames, counted);
+	assert_int_equal(P.st.net.bad_frames, counted);
 	close(fd);
 	harness_down();
 }
@@ -760,28 +774,28 @@ static void silent_connection_closed_at_hello_timeout(void **state)
 	want_recs = 2;
 	assert_true(pump_until(have_accepted));
 	fake_ns = CR__HELLO_TIMEOUT - 1;
-	cr__timers_run(&W.timers, W.clock);
-	assert_int_equal(P.st.bad_frames, 0);
+	cr__timers_run(&W.net.timers, W.clock);
+	assert_int_equal(P.st.net.bad_frames, 0);
 	uint8_t hello[T_HELLO_SIZE];
 	t_hello(hello, EXP_ID, FAKE_PORT, N.exp_tag);
 	assert_int_equal(t_send_all(talker, hello, sizeof(hello)), 0);
-	for (int i = 0; i < 5000 && !P.conns->hello_in &&
-			!(P.conns->peer_next && P.conns->peer_next->hello_in);
+	for (int i = 0; i < 5000 && !P.ep.conns->hello_in &&
+			!(P.ep.conns->peer_next && P.ep.conns->peer_next->hello_in);
 	     i++)
 		pump();
 	/* the deadline of the first passes */
 	fake_ns = CR__HELLO_TIMEOUT;
-	cr__timers_run(&W.timers, W.clock);
-	assert_int_equal(P.st.bad_frames, 1);
+	cr__timers_run(&W.net.timers, W.clock);
+	assert_int_equal(P.st.net.bad_frames, 1);
 	assert_int_equal(client_wait_closed(quiet, &got), 0);
 	assert_int_equal(got, T_HELLO_SIZE); /* only the peer's hello */
 	/* the second one's deadline passes too: it said hello, it stays */
 	fake_ns = 3 * CR__HELLO_TIMEOUT;
-	cr__timers_run(&W.timers, W.clock);
-	assert_int_equal(P.st.bad_frames, 1);
+	cr__timers_run(&W.net.timers, W.clock);
+	assert_int_equal(P.st.net.bad_frames, 1);
 	assert_int_equal(client_read(talker, theirs, sizeof(theirs)), 0);
-	assert_non_null(P.conns);
-	assert_true(P.conns->hello_in);
+	assert_non_null(P.ep.conns);
+	assert_true(P.ep.conns->hello_in);
 	assert_int_equal(departures, 0);
 	close(quiet);
 	close(talker);
@@ -803,7 +817,7 @@ static void goodbye_then_close_departs_once(void **state)
 	t_hdr_put(bye, &h);
 	fd = client_hello(30040, FAKE_PORT, 0);
 	assert_int_equal(t_send_all(fd, bye, sizeof(bye)), 0);
-	for (int i = 0; i < 5000 && !(P.conns && P.conns->goodbye); i++)
+	for (int i = 0; i < 5000 && !(P.ep.conns && P.ep.conns->goodbye); i++)
 		pump();
 	assert_true(only_conn()->goodbye);
 	assert_int_equal(departures, 0);
@@ -814,8 +828,8 @@ static void goodbye_then_close_departs_once(void **state)
 		pump();
 	assert_int_equal(departures, 1);
 	assert_true(cr_addr_eq(&departed_who, &fake));
-	assert_null(P.conns);
-	assert_null(cr__conn_find(&W, &P, &fake));
+	assert_null(P.ep.conns);
+	assert_null(cr__conn_find(&W.net, &P.ep, &fake));
 	assert_int_equal(P.st.departures, 1);
 	harness_down();
 }
@@ -829,11 +843,11 @@ static void unnamed_connection_never_departs(void **state)
 	assert_true(fd >= 0);
 	want_recs = 1;
 	assert_true(pump_until(have_accepted));
-	assert_non_null(P.conns);
+	assert_non_null(P.ep.conns);
 	close(fd);
-	for (int i = 0; i < 5000 && P.conns; i++)
+	for (int i = 0; i < 5000 && P.ep.conns; i++)
 		pump();
-	assert_null(P.conns);
+	assert_null(P.ep.conns);
 	assert_int_equal(departures, 0);
 	harness_down();
 }
@@ -846,12 +860,12 @@ static void remove_peer_closes_without_departure(void **state)
 
 	assert_int_equal(harness_up(30042, 0), 0);
 	fd = client_hello(30042, FAKE_PORT, 0);
-	for (int i = 0; i < 5000 && !(P.conns && P.conns->hello_in); i++)
+	for (int i = 0; i < 5000 && !(P.ep.conns && P.ep.conns->hello_in); i++)
 		pump();
 	assert_true(only_conn()->hello_in);
 	assert_int_equal(cr_remove_peer(&P, &other), -CR_ENOTCONN);
 	assert_int_equal(cr_remove_peer(&P, &fake), 0);
-	assert_null(P.conns);
+	assert_null(P.ep.conns);
 	assert_int_equal(cr_remove_peer(&P, &fake), -CR_ENOTCONN);
 	assert_int_equal(client_wait_closed(fd, &got), 0);
 	assert_int_equal(departures, 0);
@@ -868,7 +882,7 @@ static void write_error_inside_send_closes_once(void **state)
 
 	assert_int_equal(harness_up(30043, 0), 0);
 	fd = client_hello(30043, FAKE_PORT, 0);
-	for (int i = 0; i < 5000 && !(P.conns && P.conns->hello_in); i++)
+	for (int i = 0; i < 5000 && !(P.ep.conns && P.ep.conns->hello_in); i++)
 		pump();
 	assert_true(only_conn()->hello_in);
 	/* the remote resets the connection; the peer has not noticed */
@@ -886,10 +900,10 @@ static void write_error_inside_send_closes_once(void **state)
 	for (int i = 0; i < 100; i++)
 		pump();
 	assert_int_equal(departures, 1);
-	assert_null(P.conns);
-	assert_false(P.rx_paused);
-	assert_int_equal(P.out_bytes, 0);
-	assert_int_equal(W.pool.msgs_live, 0);
+	assert_null(P.ep.conns);
+	assert_false(P.ep.rx_paused);
+	assert_int_equal(P.ep.out_bytes, 0);
+	assert_int_equal(W.net.pool.msgs_live, 0);
 	harness_down();
 }
 
@@ -901,7 +915,7 @@ static void writing_to_a_closed_socket_is_no_signal(void **state)
 
 	assert_int_equal(harness_up(30044, 0), 0);
 	fd = client_hello(30044, FAKE_PORT, 0);
-	for (int i = 0; i < 5000 && !(P.conns && P.conns->hello_in); i++)
+	for (int i = 0; i < 5000 && !(P.ep.conns && P.ep.conns->hello_in); i++)
 		pump();
 	assert_true(only_conn()->hello_in);
 	/* the remote closes; the first write draws a reset, the next one
@@ -917,7 +931,7 @@ static void writing_to_a_closed_socket_is_no_signal(void **state)
 	want_departures = 1;
 	assert_true(pump_until(have_departures));
 	assert_int_equal(departures, 1);
-	assert_null(P.conns);
+	assert_null(P.ep.conns);
 	harness_down();
 }
 
@@ -932,7 +946,7 @@ static void descriptor_reused_while_the_old_connection_closes(void **state)
 
 	assert_int_equal(harness_up(30045, 0), 0);
 	fa = client_hello(30045, FAKE_PORT, 0);
-	for (int i = 0; i < 5000 && !(P.conns && P.conns->hello_in); i++)
+	for (int i = 0; i < 5000 && !(P.ep.conns && P.ep.conns->hello_in); i++)
 		pump();
 	old_fd = only_conn()->fd;
 	/* in one turn of the loop: something is queued for A, A's
@@ -944,7 +958,7 @@ static void descriptor_reused_while_the_old_connection_closes(void **state)
 	fb = t_tcp_connect(30045); /* waits in the listener's backlog */
 	assert_true(fb >= 0);
 	assert_int_equal(cr_remove_peer(&P, &a), 0);
-	cr__conn_accept(&P);
+	cr__conn_accept(&P.ep);
 	c2 = only_conn();
 	assert_int_equal(c2->fd, old_fd);
 	/* the old connection's handle is released on the next turn; the new
@@ -1027,8 +1041,8 @@ static void outgoing_connection_checks_who_answers(void **state)
 	want_departures = 1;
 	assert_true(pump_until(have_departures));
 	assert_true(cr_addr_eq(&departed_who, &wrong));
-	assert_null(cr__conn_find(&W, &P, &wrong));
-	assert_non_null(cr__conn_find(&W, &P, &right));
+	assert_null(cr__conn_find(&W.net, &P.ep, &wrong));
+	assert_non_null(cr__conn_find(&W.net, &P.ep, &right));
 
 	/* nobody listens: refused, departs once */
 	cr_addr none = t_addr(30153);
@@ -1041,7 +1055,7 @@ static void outgoing_connection_checks_who_answers(void **state)
 		pump();
 	assert_int_equal(departures, 2);
 	assert_true(cr_addr_eq(&departed_who, &none));
-	assert_int_equal(W.pool.msgs_live, 0);
+	assert_int_equal(W.net.pool.msgs_live, 0);
 	close(a1);
 	close(a2);
 	close(l1);
@@ -1067,13 +1081,13 @@ static void silent_remote_of_an_outgoing_connection(void **state)
 	assert_int_equal(client_read(a, theirs, sizeof(theirs)), 0);
 	client_expect_frames(a, 0, 1, 64);
 	fake_ns = CR__HELLO_TIMEOUT - 1;
-	cr__timers_run(&W.timers, W.clock);
-	assert_non_null(P.conns);
+	cr__timers_run(&W.net.timers, W.clock);
+	assert_non_null(P.ep.conns);
 	fake_ns = CR__HELLO_TIMEOUT;
-	cr__timers_run(&W.timers, W.clock);
+	cr__timers_run(&W.net.timers, W.clock);
 	/* closed; the peer it was sending to is gone, and it is told so */
-	assert_null(P.conns);
-	assert_int_equal(P.st.bad_frames, 1);
+	assert_null(P.ep.conns);
+	assert_int_equal(P.st.net.bad_frames, 1);
 	assert_int_equal(departures, 1);
 	assert_true(cr_addr_eq(&departed_who, &mute));
 	assert_int_equal(client_wait_closed(a, &got), 0);

@@ -226,11 +226,11 @@ static void hostile_input_while_streaming(void **state)
 		size_t i = targets[t] - cfg.base_port;
 		const struct cr__peer_stats *ps =
 		    cr_node_peer_stats(sc.node, i);
-		assert_int_equal(ps->bad_frames, counted[t]);
+		assert_int_equal(ps->net.bad_frames, counted[t]);
 		assert_int_equal(sc.st[i].departed, named[t]);
 		assert_int_equal(ps->departures, named[t]);
 	}
-	assert_int_equal(cr_node_peer_stats(sc.node, 5)->bad_frames, udp_bad);
+	assert_int_equal(cr_node_peer_stats(sc.node, 5)->net.bad_frames, udp_bad);
 	assert_int_equal(sc.st[5].sentinels, 1);
 	assert_int_equal(sc.res.bad_frames,
 			 counted[0] + counted[1] + counted[2] + udp_bad);
@@ -395,7 +395,7 @@ static void protocol_spoken_by_hand(void **state)
 	/* it said goodbye and closed: gone, once */
 	assert_int_equal(got.departed, 1);
 	assert_true(cr_addr_eq(&got.departed_who, &meaddr));
-	assert_int_equal(cr_node_peer_stats(n, 0)->bad_frames, 0);
+	assert_int_equal(cr_node_peer_stats(n, 0)->net.bad_frames, 0);
 	cr_node_destroy(n);
 }
 

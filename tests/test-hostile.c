@@ -203,13 +203,13 @@ static void idle_flood_closed_counted_logged_once(void **state)
 		const struct cr__peer_stats *ps = stats(targets[t]);
 		size_t i = targets[t];
 
-		assert_int_equal(ps->limit_hits[CR__LIMIT_IDLE], IDLE_PER_PEER);
-		assert_int_equal(ps->limit_hits[CR__LIMIT_CONNS], 0);
-		assert_int_equal(ps->limit_hits[CR__LIMIT_FRAME], 0);
+		assert_int_equal(ps->net.limit_hits[CR__LIMIT_IDLE], IDLE_PER_PEER);
+		assert_int_equal(ps->net.limit_hits[CR__LIMIT_CONNS], 0);
+		assert_int_equal(ps->net.limit_hits[CR__LIMIT_FRAME], 0);
 		/* they said hello: each is a neighbour that departs, once */
 		assert_int_equal(sc.st[i].departed, IDLE_PER_PEER);
 		assert_int_equal(ps->departures, IDLE_PER_PEER);
-		assert_int_equal(ps->bad_frames, 0);
+		assert_int_equal(ps->net.bad_frames, 0);
 		/* one warning, then one line at the end with the count */
 		snprintf(who, sizeof(who), "127.0.0.1:%zu WARN", 24000 + i);
 		assert_int_equal(log_lines(dir, who, "after its hello"), 1);
@@ -223,7 +223,7 @@ static void idle_flood_closed_counted_logged_once(void **state)
 	/* the chains' own connections are never idle */
 	for (size_t i = 0; i < sc.chains.npeers; i++)
 		if (i != 0 && i != 2 && i != 5)
-			assert_int_equal(stats(i)->limit_hits[CR__LIMIT_IDLE],
+			assert_int_equal(stats(i)->net.limit_hits[CR__LIMIT_IDLE],
 					 0);
 	assert_int_equal(sc.res.limit_hits[CR__LIMIT_IDLE], 3 * IDLE_PER_PEER);
 	assert_true(sc.res.idle_timeout_ns == 300 * CR_MS);
@@ -290,7 +290,7 @@ static void connections_over_the_cap_closed_at_once(void **state)
 	atomic_store(&sc.may_stop, true);
 	sc_finish();
 	verify_chains();
-	assert_int_equal(stats(1)->limit_hits[CR__LIMIT_CONNS], TRY - KEPT);
+	assert_int_equal(stats(1)->net.limit_hits[CR__LIMIT_CONNS], TRY - KEPT);
 	assert_int_equal(sc.res.limit_hits[CR__LIMIT_CONNS], TRY - KEPT);
 	/* only those that were kept had a name, and depart */
 	assert_int_equal(sc.st[1].departed, KEPT);
@@ -357,10 +357,10 @@ static void stalled_and_trickled_frames_closed(void **state)
 	atomic_store(&sc.may_stop, true);
 	sc_finish();
 	verify_chains();
-	assert_int_equal(stats(1)->limit_hits[CR__LIMIT_FRAME], ALL);
-	assert_int_equal(stats(1)->limit_hits[CR__LIMIT_IDLE], 0);
+	assert_int_equal(stats(1)->net.limit_hits[CR__LIMIT_FRAME], ALL);
+	assert_int_equal(stats(1)->net.limit_hits[CR__LIMIT_IDLE], 0);
 	assert_int_equal(sc.st[1].departed, ALL);
-	assert_int_equal(stats(1)->bad_frames, 0);
+	assert_int_equal(stats(1)->net.bad_frames, 0);
 	assert_int_equal(sc.res.limit_hits[CR__LIMIT_FRAME], ALL);
 	sc_cleanup();
 }
@@ -412,8 +412,8 @@ static void unfinished_frames_stay_under_the_node_limit(void **state)
 	atomic_store(&sc.may_stop, true);
 	sc_finish();
 	verify_chains();
-	assert_int_equal(stats(2)->limit_hits[CR__LIMIT_PARTIAL], EACH - KEPT);
-	assert_int_equal(stats(5)->limit_hits[CR__LIMIT_PARTIAL], EACH - KEPT);
+	assert_int_equal(stats(2)->net.limit_hits[CR__LIMIT_PARTIAL], EACH - KEPT);
+	assert_int_equal(stats(5)->net.limit_hits[CR__LIMIT_PARTIAL], EACH - KEPT);
 	assert_int_equal(sc.res.limit_hits[CR__LIMIT_PARTIAL], ALL - 2 * KEPT);
 	assert_int_equal(sc.res.limit_hits[CR__LIMIT_FRAME], 0);
 	/* it held whole frames but one byte, never more than its limit */
@@ -522,10 +522,10 @@ static void garbage_datagrams_counted(void **state)
 	verify_chains();
 	/* every datagram is counted: bad, or dropped by the kernel at a full
 	 * socket (a sentinel that got through is neither) */
-	assert_int_equal(stats(1)->bad_datagrams + stats(1)->udp_rx_overflow,
+	assert_int_equal(stats(1)->net.bad_datagrams + stats(1)->net.udp_rx_overflow,
 			 FLOOD + sentinels - sc.st[1].sentinels);
-	assert_int_equal(stats(1)->bad_frames, stats(1)->bad_datagrams);
-	assert_int_equal(sc.res.bad_datagrams, stats(1)->bad_datagrams);
+	assert_int_equal(stats(1)->net.bad_frames, stats(1)->net.bad_datagrams);
+	assert_int_equal(sc.res.bad_datagrams, stats(1)->net.bad_datagrams);
 	assert_int_equal(sc.st[1].departed, 0);
 	sc_cleanup();
 }

@@ -20,7 +20,7 @@
  *   before tracker_peers) is loaded and run without reading past it.
  */
 #include "../src/builtins/registry.h"
-#include "../src/node.h"
+#include "../src/engine/engine.h"
 #include "support.h"
 
 #include <dlfcn.h>

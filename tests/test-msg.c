@@ -11,7 +11,8 @@
  * every class of malformed text, formatting, equality and hashing.
  */
 #include "../src/core/units.h"
-#include "../src/internal.h"
+#include "../src/core/msg.h"
+#include "../src/core/wire.h"
 #include "support.h"
 
 #include <setjmp.h>

@@ -283,7 +283,7 @@ static void two_experiments_side_by_side(void **state)
 			    cr_node_peer_stats(n[k], i);
 			assert_int_equal(ps->data_msgs_in, 1500);
 			assert_int_equal(ps->data_bytes_in, 1500 * 800);
-			assert_int_equal(ps->bad_frames, 0);
+			assert_int_equal(ps->net.bad_frames, 0);
 		}
 		cr_node_destroy(n[k]);
 		cr_chains_free(&ch[k]);
@@ -377,8 +377,8 @@ static void experiments_do_not_mix(void **state)
 	assert_int_equal(cr_node_peer_stats(nb, 0)->data_msgs_in, 0);
 	assert_int_equal(cr_node_peer_stats(nb, 0)->ctrl_msgs_in, 0);
 	/* one side or both saw the other's hello and refused it */
-	assert_true(cr_node_peer_stats(na, 1)->bad_frames +
-			cr_node_peer_stats(nb, 0)->bad_frames >=
+	assert_true(cr_node_peer_stats(na, 1)->net.bad_frames +
+			cr_node_peer_stats(nb, 0)->net.bad_frames >=
 		    1);
 	cr_node_destroy(na);
 	cr_node_destroy(nb);
@@ -696,8 +696,8 @@ static void udp_ping_pong_exact(void **state)
 	assert_int_equal(b->ctrl_bytes_in, ROUNDS * PING_LEN);
 	assert_int_equal(b->data_msgs_out, ROUNDS);
 	assert_int_equal(b->data_bytes_out, ROUNDS * PONG_LEN);
-	assert_int_equal(a->udp_dropped + b->udp_dropped, 0);
-	assert_int_equal(a->bad_frames + b->bad_frames, 0);
+	assert_int_equal(a->net.udp_dropped + b->net.udp_dropped, 0);
+	assert_int_equal(a->net.bad_frames + b->net.bad_frames, 0);
 	cr_node_destroy(node);
 }
 

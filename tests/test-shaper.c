@@ -855,10 +855,10 @@ static void udp_loss_run(uint64_t seed, uint8_t *seen_out, uint64_t *lost,
 	cfg.log_level = CR_LOG_WARN;
 	assert_int_equal(cr_node_create(&cfg, &n, err, sizeof(err)), 0);
 	assert_int_equal(cr_node_run(n, err, sizeof(err)), 0);
-	*lost = cr_node_peer_stats(n, s)->udp_lost;
-	*overflow = cr_node_peer_stats(n, d)->udp_rx_overflow;
-	assert_int_equal(cr_node_peer_stats(n, s)->udp_dropped, 0);
-	assert_int_equal(cr_node_peer_stats(n, d)->udp_rx_dropped, 0);
+	*lost = cr_node_peer_stats(n, s)->net.udp_lost;
+	*overflow = cr_node_peer_stats(n, d)->net.udp_rx_overflow;
+	assert_int_equal(cr_node_peer_stats(n, s)->net.udp_dropped, 0);
+	assert_int_equal(cr_node_peer_stats(n, d)->net.udp_rx_dropped, 0);
 	memcpy(seen_out, r->seen, 10000);
 	cr_node_destroy(n);
 }
@@ -936,7 +936,7 @@ static void test_udp_overflow_counted(void **state)
 	assert_int_equal(cr_node_run(n, err, sizeof(err)), 0);
 	for (size_t i = 0; i < 10000; i++)
 		got += r->seen[i];
-	ovf = cr_node_peer_stats(n, d)->udp_rx_overflow;
+	ovf = cr_node_peer_stats(n, d)->net.udp_rx_overflow;
 	assert_true(ovf > 0);
 	assert_int_equal(got + ovf, 10000);
 	cr_node_result(n, &res);

@@ -7,7 +7,7 @@
  * been reused; cancel_owner removes exactly one owner's timers; lag is
  * recorded; and 10,000 random deadlines come out sorted.
  */
-#include "../src/internal.h"
+#include "../src/core/timers.h"
 
 #include <setjmp.h>
 #include <stdarg.h>

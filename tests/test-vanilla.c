@@ -13,7 +13,7 @@
  * The counts are what each peer's playback buffer reported to the engine
  * (cr_report_playback), read back from the node's results.
  */
-#include "../src/node.h"
+#include "../src/engine/engine.h"
 #include "../src/scenario/plan.h"
 #include "support.h"
 

@@ -5,7 +5,7 @@
  * length) while accepting every well-formed one.  A randomized sweep compares
  * the check against the rules as the wire format states them.
  */
-#include "../src/internal.h"
+#include "../src/core/wire.h"
 #include "support.h"
 
 #include <setjmp.h>

@@ -1,9 +1,10 @@
 /* Peer addresses: parsing, printing, hashing, and conversion to sockaddr. */
-#include "../internal.h"
+#include "addr.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>

@@ -4,7 +4,7 @@
  * the system directly, so that a virtual-time mode can later drive the same
  * code deterministically.  Real mode: CLOCK_MONOTONIC minus the origin.
  */
-#include "../internal.h"
+#include "clock.h"
 
 #include <time.h>
 

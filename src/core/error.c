@@ -1,5 +1,5 @@
 /* Error codes to sentences. */
-#include "../internal.h"
+#include "common.h"
 
 static const char *const messages[CR__ECOUNT] = {
 	[CR_OK] = "success",

@@ -3,7 +3,7 @@
  * 4 KB with no allocation.  Used for timer lag and release lateness, the
  * numbers by which a run judges its own fidelity.
  */
-#include "../internal.h"
+#include "hist.h"
 
 #include <math.h>
 #include <string.h>

@@ -7,12 +7,14 @@
  * log (cr__log_crash_flush), so what was logged before a crash is on disk.
  * The lock makes a log safe to share with an algorithm's own threads.
  */
-#include "../internal.h"
+#include "log.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>

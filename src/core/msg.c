@@ -15,7 +15,8 @@
  * returned whole when the slab dies.  Under AddressSanitizer slabs come
  * from malloc again, so that a write past a slab's end is caught.
  */
-#include "../internal.h"
+#include "msg.h"
+#include "wire.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -6,7 +6,8 @@
  * fire in the order they were started.  Every firing records how late it
  * ran: that lag is how a run knows whether the machine kept up.
  */
-#include "../internal.h"
+#include "heap.h"
+#include "timers.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -27,63 +28,22 @@ void cr__timers_free(cr__timers *t)
 	t->free_head = NONE;
 }
 
-static bool before(const cr__timers *t, uint32_t a, uint32_t b)
+static bool before(const cr__timers *t, const uint32_t *a, const uint32_t *b)
 {
-	const struct cr__tslot *x = &t->slots[a], *y = &t->slots[b];
+	const struct cr__tslot *x = &t->slots[*a], *y = &t->slots[*b];
 
 	return x->due_ns < y->due_ns ||
 	       (x->due_ns == y->due_ns && x->seq < y->seq);
 }
 
-static void heap_set(cr__timers *t, uint32_t pos, uint32_t slot)
+/* The heap holds slot indices; each slot knows its place in it. */
+static void place(cr__timers *t, uint32_t *heap, uint32_t pos, uint32_t slot)
 {
-	t->heap[pos] = slot;
+	heap[pos] = slot;
 	t->slots[slot].heap_idx = pos;
 }
 
-static void sift_up(cr__timers *t, uint32_t pos)
-{
-	uint32_t slot = t->heap[pos];
-
-	while (pos > 0) {
-		uint32_t parent = (pos - 1) / 2;
-		if (!before(t, slot, t->heap[parent]))
-			break;
-		heap_set(t, pos, t->heap[parent]);
-		pos = parent;
-	}
-	heap_set(t, pos, slot);
-}
-
-static void sift_down(cr__timers *t, uint32_t pos)
-{
-	uint32_t slot = t->heap[pos];
-
-	for (;;) {
-		uint32_t child = 2 * pos + 1;
-		if (child >= t->nheap)
-			break;
-		if (child + 1 < t->nheap &&
-		    before(t, t->heap[child + 1], t->heap[child]))
-			child++;
-		if (!before(t, t->heap[child], slot))
-			break;
-		heap_set(t, pos, t->heap[child]);
-		pos = child;
-	}
-	heap_set(t, pos, slot);
-}
-
-static void heap_remove(cr__timers *t, uint32_t pos)
-{
-	uint32_t last = t->heap[--t->nheap];
-
-	if (pos == t->nheap)
-		return;
-	heap_set(t, pos, last);
-	sift_down(t, pos);
-	sift_up(t, t->slots[last].heap_idx);
-}
+CR__HEAP_DEFINE(theap, cr__timers, uint32_t, before, place)
 
 static int grow(cr__timers *t)
 {
@@ -140,8 +100,8 @@ uint64_t cr__timer_add(cr__timers *t, int64_t due_ns, int64_t period_ns,
 	s->ctx = ctx;
 	s->arg = arg;
 	s->owner = owner;
-	heap_set(t, t->nheap++, idx);
-	sift_up(t, t->nheap - 1);
+	place(t, t->heap, t->nheap++, idx);
+	theap_up(t, t->heap, t->nheap - 1);
 	return ((uint64_t)s->gen << 32) | idx;
 }
 
@@ -165,7 +125,7 @@ int cr__timer_cancel(cr__timers *t, uint64_t id)
 	s = &t->slots[idx];
 	if (s->gen != gen || s->heap_idx == NONE)
 		return -CR_ENOENT;
-	heap_remove(t, s->heap_idx);
+	theap_remove(t, t->heap, &t->nheap, s->heap_idx);
 	slot_free(t, idx);
 	return 0;
 }
@@ -176,7 +136,7 @@ void cr__timers_cancel_owner(cr__timers *t, const void *owner)
 	for (uint32_t i = 0; i < t->nslots; i++) {
 		struct cr__tslot *s = &t->slots[i];
 		if (s->heap_idx != NONE && s->owner == owner) {
-			heap_remove(t, s->heap_idx);
+			theap_remove(t, t->heap, &t->nheap, s->heap_idx);
 			slot_free(t, i);
 		}
 	}
@@ -215,9 +175,9 @@ int cr__timers_run(cr__timers *t, const cr__clock *c)
 			else
 				s->due_ns += s->period_ns;
 			s->seq = t->seq++;
-			sift_down(t, 0);
+			theap_down(t, t->heap, t->nheap, 0);
 		} else {
-			heap_remove(t, 0);
+			theap_remove(t, t->heap, &t->nheap, 0);
 			slot_free(t, idx);
 		}
 		if (ucb)

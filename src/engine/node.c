@@ -7,7 +7,7 @@
  * time 0, sources at their start times).  A failure on any worker ends all
  * of them before a single peer has been bootstrapped.
  */
-#include "../node.h"
+#include "engine.h"
 
 #include <dirent.h>
 #include <fnmatch.h>
@@ -230,11 +230,11 @@ static const struct cr_peer *find_peer(const struct cr__node *n,
 	return NULL;
 }
 
-int64_t cr__node_access_delay(const struct cr__node *n, const cr_addr *a)
+static int64_t access_delay(const struct cr__node *n, const cr_addr *a)
 {
 	const struct cr_peer *p = find_peer(n, a);
 
-	return p ? p->lim.access_delay_ns : 0;
+	return p ? p->ep.lim.access_delay_ns : 0;
 }
 
 static int addr_cmp(const cr_addr *a, const cr_addr *b)
@@ -255,8 +255,8 @@ static int lat_cmp(const void *x, const void *y)
 	return c ? c : addr_cmp(&a->to, &b->to);
 }
 
-bool cr__node_matrix_delay(const struct cr__node *n, const cr_addr *from,
-			   const cr_addr *to, int64_t *delay_ns)
+static bool matrix_delay(const struct cr__node *n, const cr_addr *from,
+			 const cr_addr *to, int64_t *delay_ns)
 {
 	struct cr_latency key = {.from = *from, .to = *to};
 	const struct cr_latency *hit;
@@ -268,6 +268,19 @@ bool cr__node_matrix_delay(const struct cr__node *n, const cr_addr *from,
 		return false;
 	*delay_ns = hit->delay_ns;
 	return true;
+}
+
+/* The network's link_delay: a matrix's entry, else the far end's access
+ * delay. */
+static bool link_delay(const void *ctx, const cr_addr *from,
+		       const cr_addr *to, int64_t *delay_ns)
+{
+	const struct cr__node *n = ctx;
+
+	if (matrix_delay(n, from, to, delay_ns))
+		return true;
+	*delay_ns = access_delay(n, to);
+	return false;
 }
 
 /* The play-out files, before any peer plays. */
@@ -352,6 +365,25 @@ static void resolve_limits(struct cr__node *n, const struct cr_node_config *cfg)
 					      : CR__DEFAULT_PARTIAL_LIMIT;
 }
 
+/* What the network needs of the node, once n's settings are resolved. */
+static void net_cfg_init(struct cr__node *n)
+{
+	struct cr__net_cfg *c = &n->net_cfg;
+
+	c->exp_id = n->exp_id;
+	c->exp_tag = n->exp_tag;
+	c->seed = n->seed;
+	c->max_msg = n->max_msg;
+	c->queue_limit = n->queue_limit;
+	c->hello_timeout_ns = n->hello_timeout_ns;
+	c->max_conns = n->max_conns;
+	c->idle_timeout_ns = n->idle_timeout_ns;
+	c->frame_timeout_ns = n->frame_timeout_ns;
+	c->partial_limit = n->partial_limit;
+	c->link_delay = link_delay;
+	c->delay_ctx = n;
+}
+
 int cr_node_create(const struct cr_node_config *cfg, cr_node **out,
 		   char *err, size_t errlen)
 {
@@ -388,6 +420,7 @@ int cr_node_create(const struct cr_node_config *cfg, cr_node **out,
 	n->hello_timeout_ns = cfg->hello_timeout_ns > 0 ? cfg->hello_timeout_ns
 							: CR__HELLO_TIMEOUT;
 	resolve_limits(n, cfg);
+	net_cfg_init(n);
 	cr__clock_init_real(&n->clock);
 	pthread_mutex_init(&n->lock, NULL);
 	pthread_mutex_init(&n->csv_lock, NULL);
@@ -433,15 +466,17 @@ int cr_node_create(const struct cr_node_config *cfg, cr_node **out,
 		struct cr__worker *w = &n->workers[i];
 		w->node = n;
 		w->id = i;
-		w->batch_ns = cfg->batch_ns ? cfg->batch_ns : CR__SHAPE_COALESCE;
+		w->net.cfg = &n->net_cfg;
+		w->net.tp = &cr__transport_sockets;
+		w->net.batch_ns = cfg->batch_ns ? cfg->batch_ns : CR__SHAPE_COALESCE;
 		w->spin_budget = cfg->spin_budget;
 		/* each worker holds its share of the node's unfinished
 		 * frames, so that none has to ask the others; never less than
 		 * two of the largest, so that one of them can always finish
 		 * beside others */
-		w->partial_share = n->partial_limit / (uint64_t)n->nworkers;
-		if (w->partial_share < 2 * ((uint64_t)n->max_msg + CR__HDR_SIZE))
-			w->partial_share =
+		w->net.partial_share = n->partial_limit / (uint64_t)n->nworkers;
+		if (w->net.partial_share < 2 * ((uint64_t)n->max_msg + CR__HDR_SIZE))
+			w->net.partial_share =
 				2 * ((uint64_t)n->max_msg + CR__HDR_SIZE);
 		/* the waits are checked twice within the shorter of them,
 		 * every second at most */
@@ -505,7 +540,6 @@ int cr_node_create(const struct cr_node_config *cfg, cr_node **out,
 					break;
 				}
 		}
-		p->listen_fd = p->udp_fd = -1;
 		p->playout_fd = -1;
 		cr_addr_format(&p->addr, p->name, sizeof(p->name));
 		p->class_name = pc->class_name ? pc->class_name : "peer";
@@ -525,9 +559,11 @@ int cr_node_create(const struct cr_node_config *cfg, cr_node **out,
 			if (!p->state)
 				goto fail_nomem;
 		}
-		cr__shaper_peer_init(p, pc->limits ? pc->limits : &cfg->limits);
+		cr__ep_init(&p->ep, &w->net, p, &p->st.net, &p->addr, p->index,
+			    pc->limits ? pc->limits : &cfg->limits);
+		p->ep.uncapped = pc->is_tracker;
 		if (cfg->nmatrix)
-			p->shaped = true; /* the matrix is a delay to emulate */
+			p->ep.shaped = true; /* the matrix is a delay to emulate */
 		/* a remote peer is known (its access delay, its session's
 		 * end) but runs on its own host */
 		p->remote = pc->remote;
@@ -593,7 +629,7 @@ void cr__peer_bootstrap(struct cr_peer *p)
 				 cr_strerror(e));
 	}
 	p->booted = true;
-	if (p->birth_session && p->alive)
+	if (p->birth_session && p->ep.alive)
 		join(p, p->birth_session);
 }
 
@@ -613,22 +649,22 @@ static void birth(void *ctx, void *arg)
 	char err[256];
 
 	CR__UNUSED(arg);
-	if (p->alive)
+	if (p->ep.alive)
 		return;
-	if (p->listen_fd < 0 && p->handles_open) {
+	if (cr__tp_closing(&p->ep)) {
 		/* reborn at the instant it died: its old sockets are still
 		 * closing; be born a moment later */
 		cr__worker_timer(p->w, cr__clock_now(&p->node->clock) + CR_MS,
 				 0, birth, p, NULL, p);
 		return;
 	}
-	if (p->listen_fd < 0 && cr__peer_open_sockets(p, err, sizeof(err))) {
+	if (!cr__tp_is_open(&p->ep) && cr__tp_open(&p->ep, err, sizeof(err))) {
 		p->st.failed_births++;
 		cr__plog(p, CR_LOG_ERROR, "birth failed: %s", err);
-		cr__peer_close_sockets(p, false);
+		cr__tp_close(&p->ep, false);
 		return;
 	}
-	p->alive = true;
+	p->ep.alive = true;
 	p->st.births++;
 	p->st.born_ns = cr__clock_now(&p->node->clock);
 	if (p->is_tracker_peer) {
@@ -688,7 +724,7 @@ static void leave(struct cr_peer *p, uint16_t s)
 /* Abrupt: sockets reset, no goodbye; neighbours learn it from TCP. */
 static void die(struct cr_peer *p)
 {
-	if (!p->alive)
+	if (!p->ep.alive)
 		return;
 	cr__plog(p, CR_LOG_INFO, "die");
 	p->st.deaths++;
@@ -697,7 +733,7 @@ static void die(struct cr_peer *p)
 		cr__source_stop(p->source);
 	if (p->booted && p->algo->destroy)
 		p->algo->destroy(p);
-	p->alive = false;
+	p->ep.alive = false;
 	p->booted = false;
 	p->tracker_wait = false;
 	p->tracker_wait_timer = 0;
@@ -714,8 +750,8 @@ static void die(struct cr_peer *p)
 		p->boot_from_tracker = false;
 	}
 	p->birth_session = p->cfg_session;
-	cr__timers_cancel_owner(&p->w->timers, p);
-	cr__peer_close_sockets(p, true);
+	cr__timers_cancel_owner(&p->w->net.timers, p);
+	cr__tp_close(&p->ep, true);
 	/* its events to come stay scheduled: they are owned by the node */
 	if (p->algo->state_size)
 		memset(p->state, 0, p->algo->state_size);
@@ -737,7 +773,7 @@ static void peer_event(void *ctx, void *arg)
 		die(p);
 		break;
 	case CR_NEV_JOIN:
-		if (!p->alive)
+		if (!p->ep.alive)
 			break;
 		if (!p->booted)
 			p->birth_session = e->session; /* joins once booted */
@@ -745,11 +781,11 @@ static void peer_event(void *ctx, void *arg)
 			join(p, e->session);
 		break;
 	case CR_NEV_LEAVE:
-		if (p->alive && p->booted)
+		if (p->ep.alive && p->booted)
 			leave(p, e->session);
 		break;
 	case CR_NEV_DEPLOY:
-		if (p->alive && p->source &&
+		if (p->ep.alive && p->source &&
 		    p->source->cfg.session == e->session) {
 			/* this deploy's rate, or the session's own */
 			p->source->rate_Bps = e->rate_Bps ? e->rate_Bps
@@ -773,7 +809,7 @@ static void session_end(void *ctx, void *arg)
 	uint16_t s = (uint16_t)(uintptr_t)arg;
 
 	for (size_t i = 0; i < w->npeers; i++)
-		if (w->peers[i]->alive && w->peers[i]->booted)
+		if (w->peers[i]->ep.alive && w->peers[i]->booted)
 			leave(w->peers[i], s);
 }
 
@@ -782,7 +818,7 @@ static void source_begin(void *ctx, void *arg)
 	struct cr_peer *p = ctx;
 
 	CR__UNUSED(arg);
-	if (p->alive && p->source)
+	if (p->ep.alive && p->source)
 		cr__source_start(p, p->source);
 }
 
@@ -797,7 +833,7 @@ static void publish_stats(void *ctx, void *arg)
 		bytes += p->st.data_bytes_in;
 		if (p->is_tracker_peer)
 			continue;
-		alive += p->alive;
+		alive += p->ep.alive;
 		if (p->st.play_reported && !p->source) {
 			played += p->st.play.played;
 			due += p->st.play.played + p->st.play.missed;
@@ -834,37 +870,22 @@ static void warmup_done(void *ctx, void *arg)
 		p->warm_data_bytes_in = p->st.data_bytes_in;
 		p->warm_data_msgs_in = p->st.data_msgs_in;
 		/* fidelity too is judged on the steady state */
-		for (struct cr__conn *c = p->conns; c; c = c->peer_next)
-			memset(&c->fid, 0, sizeof(c->fid));
+		cr__tp_ep_fid_reset(&p->ep);
 	}
-	cr__hist_reset(&w->timers.lag);
-	cr__hist_reset(&w->late);
-	cr__hist_reset(&w->rx_late);
-	cr__hist_reset(&w->queueing);
+	cr__hist_reset(&w->net.timers.lag);
+	cr__tp_fid_reset(&w->net);
 	cr__hist_reset(&w->wake_late);
-	w->late_over = w->rx_late_over = 0;
-	w->frames_after_full = 0;
-	w->shaped_writes = 0;
-	w->early_max = 0;
 	cr__hist_reset(&w->lag_mark);
 	cr__hist_reset(&w->late_mark);
 	cr__hist_reset(&w->rx_late_mark);
-	w->fid_links = 0;
-	w->fid_err_sum = 0;
-	w->fid_err_worst = 0;
-	w->fid_rx_links = 0;
-	w->fid_rx_err_sum = 0;
-	w->fid_rx_err_worst = 0;
-	w->fid_late_worst_ns = 0;
-	w->fid_late_worst_link[0] = 0;
-	w->fid_rx_worst_link[0] = 0;
-	w->fid_worst_link[0] = 0;
 }
 
 static void sweep(void *ctx, void *arg)
 {
+	struct cr__worker *w = ctx;
+
 	CR__UNUSED(arg);
-	cr__conn_sweep(ctx);
+	cr__tp_sweep(&w->net);
 }
 
 static void flush_log(void *ctx, void *arg)
@@ -948,10 +969,10 @@ static void *worker_main(void *arg)
 					 NULL, NULL);
 		if (!atomic_load(&n->ended)) {
 			if (n->cfg.busy_poll)
-				while (uv_run(&w->loop, UV_RUN_NOWAIT))
+				while (uv_run(&w->net.loop, UV_RUN_NOWAIT))
 					; /* every pass polls with a zero timeout */
 			else
-				uv_run(&w->loop, UV_RUN_DEFAULT);
+				uv_run(&w->net.loop, UV_RUN_DEFAULT);
 		}
 	}
 	publish_stats(w, NULL);
@@ -1219,25 +1240,25 @@ static void fidelity_rx(const cr_node *n, struct cr_node_result *r)
 
 	for (int i = 0; i < n->nworkers; i++) {
 		const struct cr__worker *w = &n->workers[i];
-		cr__hist_merge(&rx, &w->rx_late);
-		cr__hist_merge(&q, &w->queueing);
-		r->frames_after_full += w->frames_after_full;
-		err_sum += w->fid_rx_err_sum;
-		r->fid_rx_links += w->fid_rx_links;
-		if (w->fid_rx_links &&
-		    fabs(w->fid_rx_err_worst) >= fabs(r->rx_rate_err_worst)) {
-			r->rx_rate_err_worst = w->fid_rx_err_worst;
-			r->rx_rate_worst_configured_Bps = w->fid_rx_worst_rate;
+		cr__hist_merge(&rx, &w->net.rx_late);
+		cr__hist_merge(&q, &w->net.queueing);
+		r->frames_after_full += w->net.frames_after_full;
+		err_sum += w->net.fid_rx_err_sum;
+		r->fid_rx_links += w->net.fid_rx_links;
+		if (w->net.fid_rx_links &&
+		    fabs(w->net.fid_rx_err_worst) >= fabs(r->rx_rate_err_worst)) {
+			r->rx_rate_err_worst = w->net.fid_rx_err_worst;
+			r->rx_rate_worst_configured_Bps = w->net.fid_rx_worst_rate;
 			snprintf(r->rx_rate_worst_link,
 				 sizeof(r->rx_rate_worst_link), "%s",
-				 w->fid_rx_worst_link);
+				 w->net.fid_rx_worst_link);
 		}
-		if (w->fid_late_worst_ns > (double)r->added_delay_worst_mean_ns) {
+		if (w->net.fid_late_worst_ns > (double)r->added_delay_worst_mean_ns) {
 			r->added_delay_worst_mean_ns =
-				(int64_t)w->fid_late_worst_ns;
+				(int64_t)w->net.fid_late_worst_ns;
 			snprintf(r->added_delay_worst_link,
 				 sizeof(r->added_delay_worst_link), "%s",
-				 w->fid_late_worst_link);
+				 w->net.fid_late_worst_link);
 		}
 	}
 	r->rx_late_samples = rx.n;
@@ -1260,37 +1281,37 @@ static void fidelity(const cr_node *n, struct cr_node_result *r)
 
 	for (size_t i = 0; i < n->npeers; i++) {
 		const struct cr_peer *p = &n->peers[i];
-		r->shaped |= p->shaped;
-		r->udp_lost += p->st.udp_lost;
+		r->shaped |= p->ep.shaped;
+		r->udp_lost += p->st.net.udp_lost;
 		r->births += p->st.births;
 		r->deaths += p->st.deaths;
 		r->failed_births += p->st.failed_births;
-		r->udp_dropped += p->st.udp_dropped;
-		r->udp_rx_dropped += p->st.udp_rx_dropped;
-		r->udp_rx_overflow += p->st.udp_rx_overflow;
+		r->udp_dropped += p->st.net.udp_dropped;
+		r->udp_rx_dropped += p->st.net.udp_rx_dropped;
+		r->udp_rx_overflow += p->st.net.udp_rx_overflow;
 	}
 	for (int i = 0; i < n->nworkers; i++) {
 		const struct cr__worker *w = &n->workers[i];
-		cr__hist_merge(&late, &w->late);
-		r->shaped_writes += w->shaped_writes;
-		if (w->early_max > r->early_max_ns)
-			r->early_max_ns = w->early_max;
-		err_sum += w->fid_err_sum;
-		r->fid_links += w->fid_links;
-		if (w->fid_links &&
-		    fabs(w->fid_err_worst) >= fabs(r->rate_err_worst)) {
-			r->rate_err_worst = w->fid_err_worst;
-			r->rate_worst_configured_Bps = w->fid_worst_rate;
+		cr__hist_merge(&late, &w->net.late);
+		r->shaped_writes += w->net.shaped_writes;
+		if (w->net.early_max > r->early_max_ns)
+			r->early_max_ns = w->net.early_max;
+		err_sum += w->net.fid_err_sum;
+		r->fid_links += w->net.fid_links;
+		if (w->net.fid_links &&
+		    fabs(w->net.fid_err_worst) >= fabs(r->rate_err_worst)) {
+			r->rate_err_worst = w->net.fid_err_worst;
+			r->rate_worst_configured_Bps = w->net.fid_worst_rate;
 			snprintf(r->rate_worst_link, sizeof(r->rate_worst_link),
-				 "%s", w->fid_worst_link);
+				 "%s", w->net.fid_worst_link);
 		}
 	}
 	r->late_samples = late.n;
 	for (int i = 0; i < n->nworkers; i++) {
-		r->late_over += n->workers[i].late_over;
-		r->rx_late_over += n->workers[i].rx_late_over;
+		r->late_over += n->workers[i].net.late_over;
+		r->rx_late_over += n->workers[i].net.rx_late_over;
 	}
-	r->batch_ns = n->workers[0].batch_ns;
+	r->batch_ns = n->workers[0].net.batch_ns;
 	wake_results(n, r);
 	r->late_p50_ns = cr__hist_quantile(&late, 0.50);
 	r->late_p99_ns = cr__hist_quantile(&late, 0.99);
@@ -1449,10 +1470,10 @@ static void limits(const cr_node *n, struct cr_node_result *r)
 	r->idle_timeout_ns = n->idle_timeout_ns;
 	r->frame_timeout_ns = n->frame_timeout_ns;
 	r->partial_limit = n->partial_limit;
-	r->partial_peak = atomic_load(&n->partial_peak);
+	r->partial_peak = atomic_load(&n->net_cfg.partial_peak);
 	for (size_t i = 0; i < n->npeers; i++)
 		for (int k = 0; k < CR__LIMIT_N; k++)
-			r->limit_hits[k] += n->peers[i].st.limit_hits[k];
+			r->limit_hits[k] += n->peers[i].st.net.limit_hits[k];
 }
 
 void cr_node_result(const cr_node *n, struct cr_node_result *r)
@@ -1487,8 +1508,8 @@ void cr_node_result(const cr_node *n, struct cr_node_result *r)
 
 		r->data_bytes_in += p->st.data_bytes_in;
 		measured_bytes += bytes;
-		r->bad_frames += p->st.bad_frames;
-		r->bad_datagrams += p->st.bad_datagrams;
+		r->bad_frames += p->st.net.bad_frames;
+		r->bad_datagrams += p->st.net.bad_datagrams;
 		if (p->source)
 			continue; /* a source receives its own stream */
 		receivers++;

@@ -3,8 +3,7 @@
  *
  * Every function here runs on the peer's worker thread.
  */
-#include "../internal.h"
-#include "../node.h"
+#include "engine.h"
 
 #include <errno.h>
 #include <math.h>
@@ -24,10 +23,10 @@ static void trace_msg(const struct cr_peer *p, const char *dir,
 		 cr_addr_format(other, t, sizeof(t)));
 }
 
-void cr__peer_dispatch(struct cr_peer *p, const cr_addr *from,
-		       struct cr_msg *m)
+static void peer_dispatch(struct cr_peer *p, const cr_addr *from,
+			  struct cr_msg *m)
 {
-	if (!p->alive)
+	if (!p->ep.alive)
 		return;
 	if (m->type < CR_MSG_CONTROL_MIN) {
 		p->st.tracker_bytes_in += m->len;
@@ -52,7 +51,9 @@ void cr__peer_dispatch(struct cr_peer *p, const cr_addr *from,
 	}
 }
 
-void cr__peer_sent(struct cr_peer *p, const struct cr_msg *m)
+/* A message left the peer's link: written whole to its TCP connection, or
+ * sent as a datagram.  Counts it as the algorithm's or the tracker's. */
+static void peer_sent(struct cr_peer *p, const struct cr_msg *m)
 {
 	if (m->type >= CR_MSG_DATA_MIN) {
 		p->st.data_msgs_out++;
@@ -65,41 +66,21 @@ void cr__peer_sent(struct cr_peer *p, const struct cr_msg *m)
 	}
 }
 
-/* A peer stops reading while any of its connections has more than the
- * queue limit waiting, so TCP pushes back on its senders; it resumes when
- * all are below half of it.  A source produces only while none is full.
- *
- * A flip costs nothing per connection: pausing touches no poll (each
- * connection that becomes readable while the peer is paused stops its own
- * then, conn.c), and resuming restarts only those that did. */
-void cr__conn_queue_changed(struct cr__conn *c)
+/* The endpoint's backlog fell below half the queue limit on every
+ * connection: a source that waited for that produces again. */
+static void peer_backlog(struct cr_peer *p, bool full)
 {
-	struct cr_peer *p = c->peer;
-	size_t limit = p->node->queue_limit;
-	bool full = c->state != CR__CLOSED &&
-		    (c->full ? c->q_bytes > limit / 2 : c->q_bytes > limit);
-
-	if (full == c->full)
-		return;
-	c->full = full;
-	p->nfull += full ? 1 : -1;
-	cr__conn_reading_changed(c); /* its own reading follows */
-	if (p->nfull == (full ? 1u : 0u)) {
-		p->rx_paused = full;
-		if (!full)
-			cr__conn_resume_paused(p);
-		if (!full && p->source && p->source->waiting_drain)
-			cr__source_drained(p->source);
-	}
+	if (!full && p->source && p->source->waiting_drain)
+		cr__source_drained(p->source);
 }
 
-void cr__peer_departed(struct cr_peer *p, const cr_addr *who)
+static void peer_departed(struct cr_peer *p, const cr_addr *who)
 {
 	char t[CR_ADDR_STRLEN];
 
 	/* Once the experiment has ended, workers close their peers'
 	 * connections one after another: that is no departure. */
-	if (!p->alive || p->w->stopping || atomic_load(&p->node->ended))
+	if (!p->ep.alive || p->w->stopping || atomic_load(&p->node->ended))
 		return;
 	p->st.departures++;
 	cr__plog(p, CR_LOG_INFO, "neighbour %s lost",
@@ -115,6 +96,52 @@ void cr__peer_departed(struct cr_peer *p, const cr_addr *who)
 		p->algo->peer_departed(p, who);
 }
 
+/* --- what the network reports ------------------------------------------------ */
+
+static struct cr_peer *peer_of(const struct cr__ep *ep)
+{
+	return cr__container_of(ep, struct cr_peer, ep);
+}
+
+static void net_frame(struct cr__ep *ep, const cr_addr *from,
+		      struct cr_msg *m)
+{
+	peer_dispatch(peer_of(ep), from, m);
+}
+
+static void net_sent(struct cr__ep *ep, const struct cr_msg *m)
+{
+	peer_sent(peer_of(ep), m);
+}
+
+static void net_departed(struct cr__ep *ep, const cr_addr *who)
+{
+	peer_departed(peer_of(ep), who);
+}
+
+static void net_backlog(struct cr__ep *ep, bool full)
+{
+	peer_backlog(peer_of(ep), full);
+}
+
+static void net_log(const struct cr__ep *ep, int level, const char *fmt,
+		    va_list ap)
+{
+	const struct cr_peer *p = peer_of(ep);
+
+	if (level <= p->log_level)
+		cr__log_write(&p->w->log, level, &p->addr, fmt, ap);
+}
+
+const struct cr__net_ops cr__peer_net_ops = {
+	.frame = net_frame,
+	.sent = net_sent,
+	.departed = net_departed,
+	.backlog = net_backlog,
+	.log = net_log,
+	.rearm = cr__worker_net_rearm,
+};
+
 /* --- public services -------------------------------------------------------- */
 
 cr_msg *cr_msg_new(cr_peer *p, uint8_t type, uint16_t session,
@@ -124,44 +151,33 @@ cr_msg *cr_msg_new(cr_peer *p, uint8_t type, uint16_t session,
 
 	if (type < CR_MSG_CONTROL_MIN || payload_len > n->max_msg)
 		return NULL;
-	return cr__msg_new_local(&p->w->pool, type, session,
+	return cr__msg_new_local(&p->w->net.pool, type, session,
 				 (uint32_t)payload_len, &p->addr,
 				 cr__clock_now(&n->clock), n->exp_tag);
 }
 
 size_t cr_queued_bytes(const cr_peer *p)
 {
-	return p->out_bytes;
+	return p->ep.out_bytes;
 }
 
 int cr_send(cr_peer *p, const cr_addr *to, cr_msg *m, cr_proto proto)
 {
-	struct cr__conn *c;
 	int err;
 
-	if (!p || !to || !m || !p->alive ||
+	if (!p || !to || !m || !p->ep.alive ||
 	    (to->family != 4 && to->family != 6) ||
 	    (proto != CR_TCP && proto != CR_UDP))
 		return -CR_EINVAL;
 	if (m->len > p->node->max_msg)
 		return -CR_EMSGSIZE;
 	m->mflags &= (uint8_t)~CR__MSG_WRITABLE;
-	if (proto == CR_UDP) {
-		err = cr__udp_send(p, to, m);
-	} else {
-		c = cr__conn_find(p->w, p, to);
-		err = c ? 0 : cr__conn_connect(p, to, &c);
-		if (!err) {
-			p->w->in_send = true;
-			err = cr__conn_enqueue(c, m);
-			p->w->in_send = false;
-		}
-	}
+	err = cr__tp_send(&p->ep, to, m, proto);
 	if (err)
 		return err; /* refused: not sent, not counted */
 	if (p->log_level >= CR_LOG_TRACE)
 		trace_msg(p, proto == CR_UDP ? "out udp " : "out ", to, m);
-	/* what left the link is counted as it leaves (cr__peer_sent) */
+	/* what left the link is counted as it leaves (peer_sent) */
 	if (m->type >= CR_MSG_DATA_MIN) {
 		p->st.data_msgs_offered++;
 		p->st.data_bytes_offered += m->len;
@@ -171,19 +187,24 @@ int cr_send(cr_peer *p, const cr_addr *to, cr_msg *m, cr_proto proto)
 
 int cr_remove_peer(cr_peer *p, const cr_addr *who)
 {
-	struct cr__conn *c = p->conns, *next;
-	int found = 0;
+	return cr__tp_disconnect(&p->ep, who);
+}
 
-	for (; c; c = next) {
-		next = c->peer_next;
-		if ((c->hello_in || c->outgoing) &&
-		    cr_addr_eq(&c->remote, who)) {
-			cr__conn_close(c, false, false, "removed");
-			found = 1;
-			next = p->conns; /* the list changed: start over */
-		}
-	}
-	return found ? 0 : -CR_ENOTCONN;
+void cr_link_get(const cr_peer *p, cr_link_limits *out)
+{
+	*out = p->ep.lim;
+}
+
+int cr_link_set(cr_peer *p, const cr_link_limits *l)
+{
+	return cr__tp_link_set(&p->ep, l);
+}
+
+int cr_link_set_connection(cr_peer *p, const cr_addr *to, uint64_t upload_Bps,
+			   uint64_t download_Bps)
+{
+	return cr__tp_link_set_connection(&p->ep, to, upload_Bps,
+					  download_Bps);
 }
 
 const cr_addr *cr_self(const cr_peer *p)
@@ -217,7 +238,7 @@ cr_timer_id cr_timer_start(cr_peer *p, int64_t delay_ns, int64_t period_ns,
 {
 	int64_t now = cr__clock_now(&p->node->clock);
 
-	if (!p->alive || !cb)
+	if (!p->ep.alive || !cb)
 		return 0;
 	if (delay_ns < 0)
 		delay_ns = 0;
@@ -231,7 +252,7 @@ cr_timer_id cr_timer_start(cr_peer *p, int64_t delay_ns, int64_t period_ns,
 
 int cr_timer_cancel(cr_peer *p, cr_timer_id id)
 {
-	return cr__timer_cancel(&p->w->timers, id);
+	return cr__timer_cancel(&p->w->net.timers, id);
 }
 
 const char *cr_param(const cr_peer *p, const char *name)

@@ -8,7 +8,7 @@
  * node's lock in one write and flushes, so a run that is killed keeps
  * every second it finished.
  */
-#include "../node.h"
+#include "engine.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -121,7 +121,7 @@ static void peer_row(struct cr__worker *w, const struct cr_peer *p,
 	rows_printf(w, "%.3f,%s,%s,", t, p->name, p->class_name);
 	if (st->play_reported)
 		rows_printf(w, "%u", pl->session);
-	rows_printf(w, ",%d,%llu,%llu,%llu,%llu,", p->alive ? 1 : 0,
+	rows_printf(w, ",%d,%llu,%llu,%llu,%llu,", p->ep.alive ? 1 : 0,
 		    (unsigned long long)st->data_bytes_in,
 		    (unsigned long long)st->data_bytes_out,
 		    (unsigned long long)st->ctrl_bytes_in,
@@ -171,27 +171,27 @@ void cr__sampler_worker(struct cr__worker *w, int64_t now)
 		struct cr_peer *p = w->peers[i];
 		if (p->is_tracker_peer)
 			continue;
-		alive += p->alive;
+		alive += p->ep.alive;
 		/* from its birth on; a death's row, then none until reborn */
-		if (!p->alive && !p->sampled_alive)
+		if (!p->ep.alive && !p->sampled_alive)
 			continue;
 		peer_row(w, p, t);
-		p->sampled_alive = p->alive;
+		p->sampled_alive = p->ep.alive;
 	}
 	append(n, n->csv_peers, w->rows, w->rows_len);
 	atomic_store_explicit(&w->pub_alive, alive, memory_order_relaxed);
 
-	cr__hist_since(&lag, &w->timers.lag, &w->lag_mark);
-	cr__hist_since(&late, &w->late, &w->late_mark);
-	cr__hist_since(&rx_late, &w->rx_late, &w->rx_late_mark);
+	cr__hist_since(&lag, &w->net.timers.lag, &w->lag_mark);
+	cr__hist_since(&late, &w->net.late, &w->late_mark);
+	cr__hist_since(&rx_late, &w->net.rx_late, &w->rx_late_mark);
 	late_p99 = late.n ? cr__hist_quantile(&late, 0.99) : 0;
 	if (rx_late.n && cr__hist_quantile(&rx_late, 0.99) > late_p99)
 		late_p99 = cr__hist_quantile(&rx_late, 0.99);
 	atomic_store_explicit(&w->pub_late_p99, late_p99,
 			      memory_order_relaxed);
-	w->lag_mark = w->timers.lag;
-	w->late_mark = w->late;
-	w->rx_late_mark = w->rx_late;
+	w->lag_mark = w->net.timers.lag;
+	w->late_mark = w->net.late;
+	w->rx_late_mark = w->net.rx_late;
 	w->rows_len = 0;
 	rows_printf(w, "%.3f,%d,%llu", t, w->id, (unsigned long long)alive);
 	rows_us(w, &lag, 0.50);

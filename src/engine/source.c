@@ -14,8 +14,8 @@
  * standard input (a live stream: messages go out as its bytes arrive, a
  * short last one at its end).
  */
-#include "../internal.h"
-#include "../node.h"
+#include "../core/rng.h"
+#include "engine.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -34,27 +34,16 @@
 #define FAST_BATCH 256
 #define FAST_IDLE_BACKOFF (10 * CR_MS)
 
-static uint64_t next_rand(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * 0x2545f4914f6cdd1dull;
-}
-
 static void fill_payload(struct cr__source *s, uint8_t *p, size_t len)
 {
 	size_t i = 0;
 
 	for (; i + 8 <= len; i += 8) {
-		uint64_t r = next_rand(&s->rng);
+		uint64_t r = cr__rng_next(&s->rng);
 		memcpy(p + i, &r, 8);
 	}
 	if (i < len) {
-		uint64_t r = next_rand(&s->rng);
+		uint64_t r = cr__rng_next(&s->rng);
 		memcpy(p + i, &r, len - i);
 	}
 }
@@ -158,7 +147,7 @@ static void end_of_stream(struct cr__source *s)
 	struct cr_peer *p = s->p;
 	struct cr_msg *m;
 
-	if (!p->alive || !p->algo->process_data)
+	if (!p->ep.alive || !p->algo->process_data)
 		return;
 	m = cr_msg_new(p, CR_MSG_DATA_MIN, s->cfg.session, 0);
 	if (!m)
@@ -176,7 +165,7 @@ static uint64_t produce(struct cr__source *s, uint64_t n)
 	/* Nothing goes to an algorithm before its bootstrap (the peer may
 	 * wait for the tracker): a paced source catches up after it, a fast
 	 * one retries, stdin keeps its bytes in the pipe. */
-	for (; made < n && p->alive && p->booted && !s->done; made++) {
+	for (; made < n && p->ep.alive && p->booted && !s->done; made++) {
 		struct cr_msg *m = cr_msg_new(p, CR_MSG_DATA_MIN,
 					      s->cfg.session, s->cfg.msg_size);
 		if (!m)
@@ -220,7 +209,7 @@ static void rate_tick(void *ctx, void *arg)
 	if (!s->done)
 		return;
 stop:
-	cr__timer_cancel(&s->p->w->timers, s->timer);
+	cr__timer_cancel(&s->p->w->net.timers, s->timer);
 	s->timer = 0;
 }
 
@@ -228,15 +217,15 @@ static void fast_tick(void *ctx, void *arg)
 {
 	struct cr__source *s = ctx;
 	struct cr_peer *p = s->p;
-	size_t before = p->out_bytes;
+	size_t before = p->ep.out_bytes;
 	uint64_t made;
 
 	CR__UNUSED(arg);
 	s->timer = 0;
-	if (s->done || !p->alive)
+	if (s->done || !p->ep.alive)
 		return;
 	made = 0;
-	while (made < FAST_BATCH && !p->nfull && !s->done) {
+	while (made < FAST_BATCH && !p->ep.nfull && !s->done) {
 		if (!produce(s, 1)) {
 			if (!s->done) /* a live stream with nothing yet */
 				s->timer = cr__worker_timer(
@@ -250,14 +239,14 @@ static void fast_tick(void *ctx, void *arg)
 	}
 	if (s->done)
 		return;
-	if (p->nfull) {
+	if (p->ep.nfull) {
 		s->waiting_drain = true;
 		return;
 	}
 	/* Nothing was queued (nobody to send to yet): do not spin. */
 	s->timer = cr__worker_timer(p->w,
 				    cr__clock_now(&p->node->clock) +
-					    (p->out_bytes == before
+					    (p->ep.out_bytes == before
 						     ? FAST_IDLE_BACKOFF
 						     : 0),
 				    0, fast_tick, s, NULL, p);
@@ -347,7 +336,7 @@ void cr__source_drained(struct cr__source *s)
 void cr__source_stop(struct cr__source *s)
 {
 	if (s->p && s->timer)
-		cr__timer_cancel(&s->p->w->timers, s->timer);
+		cr__timer_cancel(&s->p->w->net.timers, s->timer);
 	s->timer = 0;
 	s->done = true;
 	if (s->fd > 0)

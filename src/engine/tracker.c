@@ -16,7 +16,7 @@
  * A peer registers at birth, for the session it will join, and bootstraps
  * with the random subset of that session's live peers the tracker returns
  * (or with none, if no answer comes within CR__TRACKER_WAIT).  Later its
- * algorithm may ask again (cr_tracker_query, defined here): the answer
+ * algorithm may ask again (cr_tracker_query, in tracker-peer.c): the answer
  * goes to its tracker_peers callback, so that peers born early learn of
  * those born after them.  Liveness is
  * either passive (peers report every interval) or active (the tracker
@@ -62,13 +62,13 @@
  * chose many addresses could lengthen one chain, but each address needs a
  * connection of its own.
  */
-#include "../internal.h"
-#include "../node.h"
+#include "../core/bytes.h"
+#include "../core/rng.h"
+#include "engine.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#define ADDR_WIRE 19 /* family, port, 16 bytes */
 #define NSESSIONS 65536
 #define HASH_MIN  64 /* buckets, at first */
 
@@ -124,36 +124,14 @@ struct cr__tracker {
 	struct session *sessions[NSESSIONS];
 };
 
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * 0x2545f4914f6cdd1dull;
-}
-
-static void put16(uint8_t *b, uint16_t v)
-{
-	b[0] = (uint8_t)(v >> 8);
-	b[1] = (uint8_t)v;
-}
-
-static uint16_t get16(const uint8_t *b)
-{
-	return (uint16_t)(b[0] << 8 | b[1]);
-}
-
-static int send_engine(struct cr_peer *p, const cr_addr *to, uint8_t type,
-		       const void *payload, uint32_t len)
+int cr__tracker_send(struct cr_peer *p, const cr_addr *to, uint8_t type,
+		     const void *payload, uint32_t len)
 {
 	struct cr__node *n = p->node;
 	struct cr_msg *m;
 	int e;
 
-	m = cr__msg_new_local(&p->w->pool, type, 0, len, &p->addr,
+	m = cr__msg_new_local(&p->w->net.pool, type, 0, len, &p->addr,
 			      cr__clock_now(&n->clock), n->exp_tag);
 	if (!m)
 		return -CR_ENOMEM;
@@ -435,21 +413,21 @@ static void reply(struct cr__tracker *t, const cr_addr *to, uint16_t session,
 	/* a random subset: the first `want` of a partial shuffle; the
 	 * array's order means nothing, so it is shuffled in place */
 	for (size_t i = 0; i < want; i++)
-		swap_slots(s, i, i + (size_t)(rng_next(&t->rng) % (k - i)));
-	buf = malloc(4 + want * ADDR_WIRE);
+		swap_slots(s, i, i + (size_t)(cr__rng_next(&t->rng) % (k - i)));
+	buf = malloc(4 + want * CR__TRACKER_ADDR_WIRE);
 	if (!buf)
 		return;
-	put16(buf, session);
-	put16(buf + 2, (uint16_t)want);
+	cr__put16(buf, session);
+	cr__put16(buf + 2, (uint16_t)want);
 	for (size_t i = 0; i < want; i++) {
 		const cr_addr *a = &s->v[i]->who->addr;
-		uint8_t *e = buf + 4 + i * ADDR_WIRE;
+		uint8_t *e = buf + 4 + i * CR__TRACKER_ADDR_WIRE;
 		e[0] = a->family;
-		put16(e + 1, a->port);
+		cr__put16(e + 1, a->port);
 		memcpy(e + 3, a->ip, 16);
 	}
-	send_engine(t->p, to, CR__T_TRACKER_PEERS, buf,
-		    (uint32_t)(4 + want * ADDR_WIRE));
+	cr__tracker_send(t->p, to, CR__T_TRACKER_PEERS, buf,
+		    (uint32_t)(4 + want * CR__TRACKER_ADDR_WIRE));
 	t->st->replies++;
 	free(buf);
 }
@@ -499,8 +477,8 @@ static void on_register(struct cr__tracker *t, const cr_addr *from,
 
 	if (len < 4)
 		return;
-	session = get16(pl);
-	wanted = get16(pl + 2);
+	session = cr__get16(pl);
+	wanted = cr__get16(pl + 2);
 	expire(t, now);
 	e = find_entry(t, from, session);
 	if (!e && refused(t, from, session))
@@ -533,7 +511,7 @@ static void on_query(struct cr__tracker *t, const cr_addr *from,
 		return;
 	t->st->queries++;
 	expire(t, cr__clock_now(&t->p->node->clock));
-	reply(t, from, get16(pl), get16(pl + 2));
+	reply(t, from, cr__get16(pl), cr__get16(pl + 2));
 	on_report(t, from);
 }
 
@@ -551,7 +529,7 @@ static void tracker_tick(void *ctx, void *arg)
 			struct addr_rec *r =
 			    cr__container_of(x, struct addr_rec, hn);
 			if (r->nentries)
-				send_engine(p, &r->addr, CR__T_TRACKER_PROBE,
+				cr__tracker_send(p, &r->addr, CR__T_TRACKER_PROBE,
 					    NULL, 0);
 		}
 }
@@ -677,174 +655,6 @@ void cr__tracker_departed(struct cr_peer *p, const cr_addr *who)
 	r->refused = 0;
 	addr_put(t, r);
 }
-/* --- the peers' side ------------------------------------------------------ */
-
-static void boot_now(struct cr_peer *p)
-{
-	p->tracker_wait = false;
-	if (p->tracker_wait_timer)
-		cr__timer_cancel(&p->w->timers, p->tracker_wait_timer);
-	p->tracker_wait_timer = 0;
-	cr__peer_bootstrap(p);
-}
-
-static void wait_expired(void *ctx, void *arg)
-{
-	struct cr_peer *p = ctx;
-
-	CR__UNUSED(arg);
-	p->tracker_wait_timer = 0;
-	if (!p->tracker_wait)
-		return;
-	cr__plog(p, CR_LOG_WARN, "no answer from the tracker in %lld ms: bootstrapping with "
-		 "no peers",
-		 (long long)(CR__TRACKER_WAIT / CR_MS));
-	boot_now(p);
-}
-
-static void report_tick(void *ctx, void *arg)
-{
-	struct cr_peer *p = ctx;
-
-	CR__UNUSED(arg);
-	send_engine(p, &p->node->cfg.tracker.addr, CR__T_TRACKER_REPORT, NULL,
-		    0);
-}
-
-int cr__tracker_register(struct cr_peer *p, uint16_t session)
-{
-	const struct cr_node_tracker *tc = &p->node->cfg.tracker;
-	uint8_t pl[4];
-	int e;
-
-	put16(pl, session);
-	put16(pl + 2, (uint16_t)tc->reply_peers);
-	e = send_engine(p, &tc->addr, CR__T_TRACKER_REGISTER, pl, sizeof(pl));
-	if (e)
-		return e;
-	p->tracker_wait = true;
-	p->tracker_wait_timer = cr__worker_timer(
-		p->w, cr__clock_now(&p->node->clock) + CR__TRACKER_WAIT, 0,
-		wait_expired, p, NULL, p);
-	if (!tc->probe)
-		cr__worker_timer(p->w,
-				 cr__clock_now(&p->node->clock) +
-					 tc->interval_ns,
-				 tc->interval_ns, report_tick, p, NULL, p);
-	return 0;
-}
-
-/* The addresses of a PEERS payload, in a new array; NULL when it is
- * malformed (shorter than its count says) or out of memory. */
-static cr_addr *peers_of(const uint8_t *pl, uint32_t len, size_t *n)
-{
-	cr_addr *v;
-
-	if (len < 4)
-		return NULL;
-	*n = get16(pl + 2);
-	if (len < 4 + *n * ADDR_WIRE)
-		return NULL;
-	v = malloc((*n ? *n : 1) * sizeof(*v));
-	if (!v)
-		return NULL;
-	for (size_t i = 0; i < *n; i++) {
-		const uint8_t *e = pl + 4 + i * ADDR_WIRE;
-		memset(&v[i], 0, sizeof(v[i]));
-		v[i].family = e[0];
-		v[i].port = get16(e + 1);
-		memcpy(v[i].ip, e + 3, 16);
-	}
-	return v;
-}
-
-static void on_peers(struct cr_peer *p, const uint8_t *pl, uint32_t len)
-{
-	size_t n;
-	cr_addr *boot = peers_of(pl, len, &n);
-
-	if (!boot)
-		return;
-	free(p->boot);
-	p->boot = boot;
-	p->nboot = n;
-	p->boot_from_tracker = true;
-	cr__plog(p, CR_LOG_DEBUG, "tracker answered with %zu peers", n);
-	if (p->tracker_wait)
-		boot_now(p);
-}
-
-/* --- the algorithm's queries ----------------------------------------------- */
-
-/* The query ends: its answer (or none) goes to the algorithm. */
-static void query_done(struct cr_peer *p, const cr_addr *peers, size_t n)
-{
-	p->query_wait = false;
-	if (p->query_timer)
-		cr__timer_cancel(&p->w->timers, p->query_timer);
-	p->query_timer = 0;
-	cr__plog(p, CR_LOG_DEBUG, "tracker query for session %u: %zu peers",
-		 p->query_session, n);
-	if (p->algo->tracker_peers)
-		p->algo->tracker_peers(p, p->query_session, n ? peers : NULL,
-				       n);
-}
-
-static void query_expired(void *ctx, void *arg)
-{
-	struct cr_peer *p = ctx;
-
-	CR__UNUSED(arg);
-	p->query_timer = 0;
-	if (!p->query_wait || !p->alive)
-		return;
-	cr__plog(p, CR_LOG_WARN, "no answer from the tracker in %lld ms to a query: none taken",
-		 (long long)(CR__TRACKER_WAIT / CR_MS));
-	query_done(p, NULL, 0);
-}
-
-static void on_answer(struct cr_peer *p, const uint8_t *pl, uint32_t len)
-{
-	size_t n;
-	cr_addr *v = peers_of(pl, len, &n);
-
-	/* a malformed answer is no answer: the wait runs out */
-	if (!v || get16(pl) != p->query_session) {
-		free(v);
-		return;
-	}
-	query_done(p, v, n);
-	free(v);
-}
-
-int cr_tracker_query(cr_peer *p, uint16_t session, size_t max)
-{
-	const struct cr_node_tracker *tc;
-	int64_t now;
-	uint8_t pl[4];
-	int e;
-
-	if (!p || !p->alive || p->tracker || !p->algo->tracker_peers)
-		return -CR_EINVAL;
-	tc = &p->node->cfg.tracker;
-	if (!tc->enabled)
-		return -CR_ENOENT;
-	now = cr__clock_now(&p->node->clock);
-	if (p->tracker_wait || p->query_wait || now < p->query_next_ns)
-		return -CR_EAGAIN;
-	put16(pl, session);
-	put16(pl + 2, (uint16_t)(max > UINT16_MAX ? UINT16_MAX : max));
-	e = send_engine(p, &tc->addr, CR__T_TRACKER_QUERY, pl, sizeof(pl));
-	if (e)
-		return e;
-	p->query_wait = true;
-	p->query_session = session;
-	p->query_next_ns = now + CR_TRACKER_QUERY_INTERVAL_NS;
-	p->query_timer = cr__worker_timer(p->w, now + CR__TRACKER_WAIT, 0,
-					  query_expired, p, NULL, p);
-	return 0;
-}
-
 void cr__tracker_handle(struct cr_peer *p, const cr_addr *from,
 			struct cr_msg *m)
 {
@@ -865,10 +675,7 @@ void cr__tracker_handle(struct cr_peer *p, const cr_addr *from,
 		 * algorithm may hold (cr_bootstrap_peers) */
 		if (p->tracker || !cr_addr_eq(from, &p->node->cfg.tracker.addr))
 			break;
-		if (p->tracker_wait)
-			on_peers(p, pl, m->len);
-		else if (p->query_wait)
-			on_answer(p, pl, m->len);
+		cr__tracker_answered(p, pl, m->len);
 		break;
 	case CR__T_TRACKER_QUERY:
 		if (p->tracker)
@@ -876,7 +683,7 @@ void cr__tracker_handle(struct cr_peer *p, const cr_addr *from,
 		break;
 	case CR__T_TRACKER_PROBE:
 		if (!p->tracker)
-			send_engine(p, from, CR__T_TRACKER_REPORT, NULL, 0);
+			cr__tracker_send(p, from, CR__T_TRACKER_REPORT, NULL, 0);
 		break;
 	}
 }

@@ -8,8 +8,7 @@
  * hook writes out every connection that was given messages during the
  * iteration, so a burst of sends becomes one writev per connection.
  */
-#include "../internal.h"
-#include "../node.h"
+#include "engine.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -24,112 +23,6 @@
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #endif
-
-/* --- connection map: (peer, remote address) -> connection -------------------- */
-
-static size_t map_slot(const struct cr__worker *w, const struct cr_peer *p,
-		       const cr_addr *a)
-{
-	uint64_t h = cr_addr_hash(a) ^ ((uint64_t)p->index * 0x9e3779b97f4a7c15ull);
-
-	return (size_t)(h ^ (h >> 31)) & (w->map_cap - 1);
-}
-
-struct cr__conn *cr__conn_find(struct cr__worker *w, const struct cr_peer *p,
-			       const cr_addr *remote)
-{
-	if (!w->map_cap)
-		return NULL;
-	for (struct cr__conn *c = w->map[map_slot(w, p, remote)]; c;
-	     c = c->map_next)
-		if (c->peer == p && cr_addr_eq(&c->remote, remote))
-			return c;
-	return NULL;
-}
-
-static void map_grow(struct cr__worker *w)
-{
-	size_t cap = w->map_cap ? w->map_cap * 2 : 256;
-	struct cr__conn **map = calloc(cap, sizeof(*map));
-	struct cr__conn **old = w->map;
-	size_t oldcap = w->map_cap;
-
-	if (!map)
-		return; /* keep the old table; chains grow longer */
-	w->map = map;
-	w->map_cap = cap;
-	for (size_t i = 0; i < oldcap; i++) {
-		struct cr__conn *c = old[i], *next;
-		for (; c; c = next) {
-			size_t s = map_slot(w, c->peer, &c->remote);
-			next = c->map_next;
-			c->map_next = map[s];
-			map[s] = c;
-		}
-	}
-	free(old);
-}
-
-void cr__worker_map_add(struct cr__worker *w, struct cr__conn *c)
-{
-	size_t s;
-
-	if (w->map_len + 1 > w->map_cap / 2 * 1 + w->map_cap / 4)
-		map_grow(w);
-	if (!w->map_cap)
-		return;
-	s = map_slot(w, c->peer, &c->remote);
-	c->map_next = w->map[s];
-	w->map[s] = c;
-	c->in_map = true;
-	w->map_len++;
-}
-
-void cr__worker_map_del(struct cr__worker *w, struct cr__conn *c)
-{
-	struct cr__conn **pp = &w->map[map_slot(w, c->peer, &c->remote)];
-
-	for (; *pp; pp = &(*pp)->map_next) {
-		if (*pp == c) {
-			*pp = c->map_next;
-			c->in_map = false;
-			w->map_len--;
-			return;
-		}
-	}
-}
-
-/* --- flushing ---------------------------------------------------------------- */
-
-void cr__worker_mark_dirty(struct cr__conn *c)
-{
-	struct cr__worker *w = c->w;
-
-	if (c->dirty)
-		return;
-	c->dirty = true;
-	c->next_dirty = w->dirty;
-	w->dirty = c;
-}
-
-static void flush_dirty(struct cr__worker *w)
-{
-	struct cr__conn *c;
-
-	while ((c = w->dirty)) {
-		w->dirty = c->next_dirty;
-		c->dirty = false;
-		if (c->state != CR__CLOSED && c->broken) {
-			/* off the list already, so the close releases it */
-			cr__conn_close(c, true, false, strerror(c->broken));
-			continue;
-		}
-		if (c->state == CR__CLOSED)
-			cr__conn_release(c);
-		else if (!c->want_write)
-			cr__conn_flush(c);
-	}
-}
 
 /* --- timers and precise wake-ups ------------------------------------------ */
 
@@ -191,11 +84,11 @@ static void arm_fd(struct cr__worker *w, int64_t at)
 
 void cr__worker_rearm(struct cr__worker *w)
 {
-	int64_t next = cr__timers_next(&w->timers);
+	int64_t next = cr__timers_next(&w->net.timers);
 
-	if (next == w->armed_ns || w->stopping)
+	if (next == w->net.armed_ns || w->stopping)
 		return;
-	w->armed_ns = next;
+	w->net.armed_ns = next;
 	if (w->timer_fd >= 0) {
 		int64_t at = next;
 		/* ring early by the lead; once inside it, the spin takes the
@@ -218,8 +111,8 @@ void cr__worker_rearm(struct cr__worker *w)
 
 static void run_timers(struct cr__worker *w)
 {
-	w->armed_ns = INT64_MIN; /* force the rearm below */
-	cr__timers_run(&w->timers, w->clock);
+	w->net.armed_ns = INT64_MIN; /* force the rearm below */
+	cr__timers_run(&w->net.timers, w->clock);
 	cr__worker_rearm(w);
 }
 
@@ -244,7 +137,7 @@ static void timerfd_cb(uv_poll_t *h, int status, int events)
 	w->sleep_from = -1;
 	w->fd_at = INT64_MIN; /* it has rung: unset */
 	/* the backstop rang while the worker spun: the spin lost its core */
-	if (w->spinning && now - cr__timers_next(&w->timers) > SPIN_MISS)
+	if (w->spinning && now - cr__timers_next(&w->net.timers) > SPIN_MISS)
 		w->win_misses++;
 	run_timers(w);
 }
@@ -258,7 +151,7 @@ static void spin_cb(uv_idle_t *h)
 {
 	struct cr__worker *w = h->loop->data;
 	int64_t now = cr__clock_now(w->clock);
-	int64_t next = cr__timers_next(&w->timers);
+	int64_t next = cr__timers_next(&w->net.timers);
 
 	if (next > now)
 		return;
@@ -379,7 +272,7 @@ static void wake_adapt(struct cr__worker *w, int64_t now)
 		lead = 0; /* measuring only */
 	if (lead != w->lead_ns) {
 		w->lead_ns = lead;
-		w->armed_ns = INT64_MIN; /* rearm with the new lead */
+		w->net.armed_ns = INT64_MIN; /* rearm with the new lead */
 		cr__worker_rearm(w);
 	}
 	if (w->win_spin_ns && !w->win_misses)
@@ -402,17 +295,17 @@ static void wake_plan(struct cr__worker *w)
 		w->sleep_from = now;
 		return;
 	}
-	if (w->lead_ns && w->armed_ns != INT64_MAX &&
-	    w->armed_ns - now <= w->lead_ns && !w->stopping) {
+	if (w->lead_ns && w->net.armed_ns != INT64_MAX &&
+	    w->net.armed_ns - now <= w->lead_ns && !w->stopping) {
 		if (!w->spinning) {
 			uv_idle_start(&w->spin, spin_cb);
 			w->spinning = true;
 		}
 		/* the cost: the stretch it would have slept (what arrives
 		 * meanwhile would have woken it anyway) */
-		if (w->armed_ns > w->spin_from) {
-			w->win_spin_ns += w->armed_ns - max64(now, w->spin_from);
-			w->spin_from = w->armed_ns;
+		if (w->net.armed_ns > w->spin_from) {
+			w->win_spin_ns += w->net.armed_ns - max64(now, w->spin_from);
+			w->spin_from = w->net.armed_ns;
 		}
 		w->sleep_from = -1;
 		return;
@@ -428,22 +321,22 @@ uint64_t cr__worker_timer(struct cr__worker *w, int64_t due_ns,
 			  int64_t period_ns, cr__timer_fn fn, void *ctx,
 			  void *arg, const void *owner)
 {
-	uint64_t id = cr__timer_add(&w->timers, due_ns, period_ns, fn, ctx,
-				    arg, owner);
+	return cr__net_timer(&w->net, due_ns, period_ns, fn, ctx, arg, owner);
+}
 
-	if (due_ns < w->armed_ns)
-		cr__worker_rearm(w);
-	return id;
+void cr__worker_net_rearm(struct cr__net *net)
+{
+	cr__worker_rearm(cr__worker_of(net));
 }
 
 uint64_t cr__worker_timer_user(struct cr__worker *w, struct cr_peer *p,
 			       int64_t due_ns, int64_t period_ns,
 			       cr_timer_cb cb, void *arg)
 {
-	uint64_t id = cr__timer_add_user(&w->timers, due_ns, period_ns, cb,
+	uint64_t id = cr__timer_add_user(&w->net.timers, due_ns, period_ns, cb,
 					 p, arg);
 
-	if (due_ns < w->armed_ns)
+	if (due_ns < w->net.armed_ns)
 		cr__worker_rearm(w);
 	return id;
 }
@@ -452,8 +345,8 @@ static void flush_hook_cb(uv_prepare_t *h)
 {
 	struct cr__worker *w = h->loop->data;
 
-	flush_dirty(w);
-	if (cr__timers_next(&w->timers) < w->armed_ns)
+	cr__tp_flush(&w->net);
+	if (cr__timers_next(&w->net.timers) < w->net.armed_ns)
 		cr__worker_rearm(w);
 	wake_plan(w);
 }
@@ -503,13 +396,15 @@ int cr__worker_setup(struct cr__worker *w)
 		if (w->peers[i]->log_level > level)
 			level = w->peers[i]->log_level;
 	w->timer_fd = -1;
-	w->armed_ns = INT64_MAX;
+	w->net.armed_ns = INT64_MAX;
 	w->fd_at = INT64_MIN;
 	w->sleep_from = -1;
 	w->lead_target_ns = LEAD_INIT;
 	w->clock = &n->clock;
-	cr__timers_init(&w->timers);
-	cr__pool_init(&w->pool);
+	w->net.clock = &n->clock;
+	w->net.ops = &cr__peer_net_ops;
+	cr__timers_init(&w->net.timers);
+	cr__pool_init(&w->net.pool);
 	if (n->cfg.log_dir) {
 		snprintf(path, sizeof(path), "%s/worker-%d.log",
 			 n->cfg.log_dir, w->id);
@@ -525,27 +420,27 @@ int cr__worker_setup(struct cr__worker *w)
 		return err;
 	}
 	w->log.echo_stderr = true;
-	if (uv_loop_init(&w->loop)) {
+	if (uv_loop_init(&w->net.loop)) {
 		snprintf(w->setup_msg, sizeof(w->setup_msg),
 			 "worker %d: cannot create its event loop", w->id);
 		return -CR_EIO;
 	}
-	w->loop.data = w;
-	uv_async_init(&w->loop, &w->wake, wake_cb);
-	uv_prepare_init(&w->loop, &w->flush_hook);
+	w->net.loop.data = w;
+	uv_async_init(&w->net.loop, &w->wake, wake_cb);
+	uv_prepare_init(&w->net.loop, &w->flush_hook);
 	uv_prepare_start(&w->flush_hook, flush_hook_cb);
 #ifdef __linux__
 	w->timer_fd = timerfd_create(CLOCK_MONOTONIC,
 				     TFD_NONBLOCK | TFD_CLOEXEC);
 	if (w->timer_fd >= 0) {
-		uv_poll_init(&w->loop, &w->timer_poll, w->timer_fd);
+		uv_poll_init(&w->net.loop, &w->timer_poll, w->timer_fd);
 		w->timer_poll.data = w;
 		uv_poll_start(&w->timer_poll, UV_READABLE, timerfd_cb);
 	}
 #endif
-	uv_timer_init(&w->loop, &w->timer_ms);
+	uv_timer_init(&w->net.loop, &w->timer_ms);
 	w->timer_ms.data = (void *)(uintptr_t)timer_ms_cb;
-	uv_idle_init(&w->loop, &w->spin);
+	uv_idle_init(&w->net.loop, &w->spin);
 	/* spinning needs a timer with a fine wake-up, and is pointless when
 	 * the loop never sleeps */
 	if (w->timer_fd < 0 || n->cfg.busy_poll)
@@ -557,8 +452,8 @@ int cr__worker_setup(struct cr__worker *w)
 	for (size_t i = 0; i < w->npeers; i++) {
 		if (!cr__peer_born_at_start(w->peers[i]))
 			continue;
-		err = cr__peer_open_sockets(w->peers[i], w->setup_msg,
-					    sizeof(w->setup_msg));
+		err = cr__tp_open(&w->peers[i]->ep, w->setup_msg,
+				  sizeof(w->setup_msg));
 		if (err)
 			return err;
 	}
@@ -592,22 +487,22 @@ static void worker_shutdown(struct cr__worker *w)
 	w->sampling = false;
 	for (size_t i = 0; i < w->npeers; i++) {
 		struct cr_peer *p = w->peers[i];
-		if (p->alive)
+		if (p->ep.alive)
 			p->st.alive_ns +=
 				cr__clock_now(&w->node->clock) - p->st.born_ns;
 		if (p->source)
 			cr__source_stop(p->source);
 		if (p->tracker)
 			cr__tracker_stop(p);
-		else if (p->alive && p->booted && p->algo->destroy)
+		else if (p->ep.alive && p->booted && p->algo->destroy)
 			p->algo->destroy(p);
-		p->alive = false;
-		cr__timers_cancel_owner(&w->timers, p);
-		cr__peer_close_sockets(p, false);
-		cr__limit_summary(p);
+		p->ep.alive = false;
+		cr__timers_cancel_owner(&w->net.timers, p);
+		cr__tp_close(&p->ep, false);
+		cr__tp_ep_summary(&p->ep);
 	}
-	flush_dirty(w);
-	uv_walk(&w->loop, close_walk_cb, NULL);
+	cr__tp_flush(&w->net);
+	uv_walk(&w->net.loop, close_walk_cb, NULL);
 }
 
 static void wake_cb(uv_async_t *h)
@@ -620,22 +515,20 @@ static void wake_cb(uv_async_t *h)
 
 void cr__worker_teardown(struct cr__worker *w)
 {
-	/* connections fold their fidelity into the worker as they close */
-	if (w->loop.data == w) {
+	/* connections fold their fidelity into the loop's as they close */
+	if (w->net.loop.data == w) {
 		if (!w->stopping)
 			worker_shutdown(w);
-		uv_run(&w->loop, UV_RUN_DEFAULT);
-		uv_loop_close(&w->loop);
-		w->loop.data = NULL;
+		uv_run(&w->net.loop, UV_RUN_DEFAULT);
+		uv_loop_close(&w->net.loop);
+		w->net.loop.data = NULL;
 	}
 	if (w->timer_fd >= 0)
 		close(w->timer_fd);
 	w->timer_fd = -1;
-	w->lag = w->timers.lag;
-	cr__timers_free(&w->timers);
-	cr__pool_free(&w->pool);
+	w->lag = w->net.timers.lag;
+	cr__timers_free(&w->net.timers);
+	cr__pool_free(&w->net.pool);
 	cr__log_close(&w->log);
-	free(w->map);
-	w->map = NULL;
-	w->map_cap = w->map_len = 0;
+	cr__tp_free(&w->net);
 }

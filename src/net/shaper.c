@@ -25,8 +25,9 @@
  * its release time, and each link compares its intended schedule (first to
  * last release) with what happened (first to last write).
  */
-#include "../internal.h"
-#include "../node.h"
+#include "../core/heap.h"
+#include "../core/rng.h"
+#include "net-int.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -57,42 +58,26 @@ static int64_t max64(int64_t a, int64_t b)
 	return a > b ? a : b;
 }
 
-static uint64_t rng_next(uint64_t *s)
+static int64_t jitter(struct cr__ep *ep)
 {
-	uint64_t x = *s;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * 0x2545f4914f6cdd1dull;
-}
-
-static double rng_unit(uint64_t *s)
-{
-	return (double)(rng_next(s) >> 11) * (1.0 / 9007199254740992.0);
-}
-
-static int64_t jitter(struct cr_peer *p)
-{
-	if (p->lim.jitter_ns <= 0)
+	if (ep->lim.jitter_ns <= 0)
 		return 0;
-	return (int64_t)(rng_unit(&p->rng) * (double)p->lim.jitter_ns);
+	return (int64_t)(cr__rng_unit(&ep->rng) * (double)ep->lim.jitter_ns);
 }
 
 /* A stamped frame (or datagram) due at `release` is written at `now`:
  * how late, or how early within the batch window. */
-static void note_written(struct cr__worker *w, int64_t release, int64_t now)
+static void note_written(struct cr__net *net, int64_t release, int64_t now)
 {
-	cr__hist_add(&w->late, now - release);
-	w->late_over += now - release > CR_FID_LATE_P99_NS;
-	if (release - now > w->early_max)
-		w->early_max = release - now;
+	cr__hist_add(&net->late, now - release);
+	net->late_over += now - release > CR_FID_LATE_P99_NS;
+	if (release - now > net->early_max)
+		net->early_max = release - now;
 }
 
-static int64_t now_of(const struct cr_peer *p)
+static int64_t now_of(const struct cr__ep *ep)
 {
-	return cr__clock_now(&p->node->clock);
+	return cr__net_now(ep->net);
 }
 
 /* --- configuration ------------------------------------------------------- */
@@ -104,41 +89,42 @@ static bool limits_shape(const cr_link_limits *l)
 	       l->access_delay_ns || l->jitter_ns || l->loss > 0;
 }
 
-void cr__shaper_peer_init(struct cr_peer *p, const cr_link_limits *l)
+void cr__shaper_ep_init(struct cr__ep *ep, const cr_link_limits *l)
 {
-	p->lim = *l;
-	p->shaped = limits_shape(l);
-	p->up.rate_Bps = l->upload_Bps;
-	p->down.rate_Bps = l->download_Bps;
-	p->total.rate_Bps = l->total_Bps;
-	p->pump_at = INT64_MAX;
-	p->rng = p->node->seed ^ (0x9e3779b97f4a7c15ull * (p->index + 1));
-	if (!p->rng)
-		p->rng = 1;
+	ep->lim = *l;
+	ep->shaped = limits_shape(l);
+	ep->up.rate_Bps = l->upload_Bps;
+	ep->down.rate_Bps = l->download_Bps;
+	ep->total.rate_Bps = l->total_Bps;
+	ep->pump_at = INT64_MAX;
+	ep->rng = ep->net->cfg->seed ^ (0x9e3779b97f4a7c15ull * (ep->index + 1));
+	if (!ep->rng)
+		ep->rng = 1;
 }
 
 bool cr__conn_shaped(const struct cr__conn *c)
 {
-	return c->peer->shaped || c->up.rate_Bps || c->down.rate_Bps;
+	return c->ep->shaped || c->up.rate_Bps || c->down.rate_Bps;
 }
 
-int64_t cr__link_delay(const struct cr_peer *p, const cr_addr *to)
+int64_t cr__link_delay(const struct cr__ep *ep, const cr_addr *to)
 {
-	int64_t d;
+	const struct cr__net_cfg *cfg = ep->net->cfg;
+	int64_t d = 0;
 
-	if (cr__node_matrix_delay(p->node, &p->addr, to, &d))
+	if (cfg->link_delay(cfg->delay_ctx, &ep->addr, to, &d))
 		return d;
-	return p->lim.access_delay_ns + cr__node_access_delay(p->node, to);
+	return ep->lim.access_delay_ns + d;
 }
 
 void cr__shaper_conn_init(struct cr__conn *c)
 {
-	struct cr_peer *p = c->peer;
+	struct cr__ep *ep = c->ep;
 
-	c->up.rate_Bps = p->lim.link_upload_Bps;
-	c->down.rate_Bps = p->lim.link_download_Bps;
-	c->delay_ns = c->outgoing ? cr__link_delay(p, &c->remote)
-				  : p->lim.access_delay_ns;
+	c->up.rate_Bps = ep->lim.link_upload_Bps;
+	c->down.rate_Bps = ep->lim.link_download_Bps;
+	c->delay_ns = c->outgoing ? cr__link_delay(ep, &c->remote)
+				  : ep->lim.access_delay_ns;
 	c->tx_at = INT64_MAX;
 }
 
@@ -146,37 +132,37 @@ void cr__shaper_conn_init(struct cr__conn *c)
 
 static void rr_add(struct cr__conn *c)
 {
-	struct cr_peer *p = c->peer;
+	struct cr__ep *ep = c->ep;
 
 	if (c->backlogged)
 		return;
 	c->backlogged = true;
-	if (!p->rr) {
+	if (!ep->rr) {
 		c->rr_next = c->rr_prev = c;
-		p->rr = c;
+		ep->rr = c;
 		return;
 	}
 	/* join just before the cursor: last in this round */
-	c->rr_next = p->rr;
-	c->rr_prev = p->rr->rr_prev;
+	c->rr_next = ep->rr;
+	c->rr_prev = ep->rr->rr_prev;
 	c->rr_prev->rr_next = c;
-	p->rr->rr_prev = c;
+	ep->rr->rr_prev = c;
 }
 
 static void rr_del(struct cr__conn *c)
 {
-	struct cr_peer *p = c->peer;
+	struct cr__ep *ep = c->ep;
 
 	if (!c->backlogged)
 		return;
 	c->backlogged = false;
 	if (c->rr_next == c) {
-		p->rr = NULL;
+		ep->rr = NULL;
 	} else {
 		c->rr_prev->rr_next = c->rr_next;
 		c->rr_next->rr_prev = c->rr_prev;
-		if (p->rr == c)
-			p->rr = c->rr_next;
+		if (ep->rr == c)
+			ep->rr = c->rr_next;
 	}
 	c->rr_next = c->rr_prev = NULL;
 }
@@ -194,20 +180,20 @@ static void tx_cb(void *ctx, void *arg)
 /* Wakes the connection's flush at `at` (the earliest pending release). */
 void cr__shaper_arm_tx(struct cr__conn *c, int64_t at)
 {
-	struct cr__worker *w = c->w;
+	struct cr__net *net = c->net;
 
 	if (c->tx_timer && c->tx_at <= at)
 		return;
 	if (c->tx_timer)
-		cr__timer_cancel(&w->timers, c->tx_timer);
+		cr__timer_cancel(&net->timers, c->tx_timer);
 	c->tx_at = at;
-	c->tx_timer = cr__worker_timer(w, at, 0, tx_cb, c->peer, c, c->peer);
+	c->tx_timer = cr__net_timer(net, at, 0, tx_cb, c->ep, c, c->ep->owner);
 }
 
 static void stamp_conn(struct cr__conn *c, int64_t start, int64_t now)
 {
-	struct cr_peer *p = c->peer;
-	struct cr__qent *e = &c->q[(c->qhead + c->nstamped) & (c->qcap - 1)];
+	struct cr__ep *ep = c->ep;
+	struct cr__qent *e = cr__qent_at(c, c->nstamped);
 	uint32_t n = CR__HDR_SIZE + e->m->len;
 	int64_t end, release;
 	uint64_t tight = 0;
@@ -215,31 +201,31 @@ static void stamp_conn(struct cr__conn *c, int64_t start, int64_t now)
 	/* Until stamped, release_ns holds when the message was queued: it
 	 * cannot start before that, however far a bucket may catch up. */
 	start = max64(start, e->release_ns);
-	cr__hist_add(&c->w->queueing, start - e->release_ns);
+	cr__hist_add(&c->net->queueing, start - e->release_ns);
 	end = start;
 
-	end = max64(end, take(&p->up, start, n));
-	end = max64(end, take(&p->total, start, n));
+	end = max64(end, take(&ep->up, start, n));
+	end = max64(end, take(&ep->total, start, n));
 	end = max64(end, take(&c->up, start, n));
-	release = end + c->delay_ns + jitter(p);
+	release = end + c->delay_ns + jitter(ep);
 	if (release < c->last_release_ns)
 		release = c->last_release_ns; /* TCP never reorders */
 	c->last_release_ns = release;
 	e->release_ns = release;
 	c->nstamped++;
-	if (c->nstamped == c->qlen)
+	if (c->nstamped == c->q.len)
 		rr_del(c);
 
-	tight = p->up.rate_Bps;
-	if (p->total.rate_Bps && (!tight || p->total.rate_Bps < tight))
-		tight = p->total.rate_Bps;
+	tight = ep->up.rate_Bps;
+	if (ep->total.rate_Bps && (!tight || ep->total.rate_Bps < tight))
+		tight = ep->total.rate_Bps;
 	if (c->up.rate_Bps && (!tight || c->up.rate_Bps < tight))
 		tight = c->up.rate_Bps;
 	if (tight && (!c->fid.rate_Bps || tight < c->fid.rate_Bps))
 		c->fid.rate_Bps = tight;
 
-	if (release <= now + c->w->batch_ns)
-		cr__worker_mark_dirty(c);
+	if (release <= now + c->net->batch_ns)
+		cr__net_mark_dirty(c);
 	else
 		cr__shaper_arm_tx(c, release);
 }
@@ -263,17 +249,27 @@ struct cr__udp_heap {
 	int64_t timer_at;
 };
 
-static bool flight_before(const struct udp_flight *a,
+static bool flight_before(const struct cr__udp_heap *h,
+			  const struct udp_flight *a,
 			  const struct udp_flight *b)
 {
+	CR__UNUSED(h);
 	return a->release_ns < b->release_ns ||
 	       (a->release_ns == b->release_ns && a->seq < b->seq);
 }
 
+static void flight_place(struct cr__udp_heap *h, struct udp_flight *v,
+			 uint32_t pos, struct udp_flight f)
+{
+	CR__UNUSED(h);
+	v[pos] = f;
+}
+
+CR__HEAP_DEFINE(fheap, struct cr__udp_heap, struct udp_flight, flight_before,
+		flight_place)
+
 static int heap_push(struct cr__udp_heap *h, struct udp_flight f)
 {
-	uint32_t i;
-
 	if (h->len == h->cap) {
 		uint32_t cap = h->cap ? h->cap * 2 : 16;
 		struct udp_flight *v = realloc(h->v, cap * sizeof(*v));
@@ -283,158 +279,139 @@ static int heap_push(struct cr__udp_heap *h, struct udp_flight f)
 		h->cap = cap;
 	}
 	f.seq = h->seq++;
-	for (i = h->len++; i > 0; i = (i - 1) / 2) {
-		struct udp_flight *parent = &h->v[(i - 1) / 2];
-		if (!flight_before(&f, parent))
-			break;
-		h->v[i] = *parent;
-	}
-	h->v[i] = f;
+	h->v[h->len++] = f;
+	fheap_up(h, h->v, h->len - 1);
 	return 0;
 }
 
 static struct udp_flight heap_pop(struct cr__udp_heap *h)
 {
-	struct udp_flight top = h->v[0], last = h->v[--h->len];
-	uint32_t i = 0;
+	struct udp_flight top = h->v[0];
 
-	for (;;) {
-		uint32_t c = 2 * i + 1;
-		if (c >= h->len)
-			break;
-		if (c + 1 < h->len && flight_before(&h->v[c + 1], &h->v[c]))
-			c++;
-		if (!flight_before(&h->v[c], &last))
-			break;
-		h->v[i] = h->v[c];
-		i = c;
-	}
-	if (h->len)
-		h->v[i] = last;
+	fheap_remove(h, h->v, &h->len, 0);
 	return top;
 }
 
 static void udp_flight_cb(void *ctx, void *arg);
 
-static void udp_heap_arm(struct cr_peer *p)
+static void udp_heap_arm(struct cr__ep *ep)
 {
-	struct cr__udp_heap *h = p->udp_heap;
+	struct cr__udp_heap *h = ep->udp_heap;
 
 	if (!h || !h->len)
 		return;
 	if (h->timer && h->timer_at <= h->v[0].release_ns)
 		return;
 	if (h->timer)
-		cr__timer_cancel(&p->w->timers, h->timer);
+		cr__timer_cancel(&ep->net->timers, h->timer);
 	h->timer_at = h->v[0].release_ns;
-	h->timer = cr__worker_timer(p->w, h->timer_at, 0, udp_flight_cb, p,
-				    NULL, p);
+	h->timer = cr__net_timer(ep->net, h->timer_at, 0, udp_flight_cb, ep,
+				    NULL, ep->owner);
 }
 
 static void udp_flight_cb(void *ctx, void *arg)
 {
-	struct cr_peer *p = ctx;
-	struct cr__udp_heap *h = p->udp_heap;
-	int64_t now = now_of(p);
+	struct cr__ep *ep = ctx;
+	struct cr__udp_heap *h = ep->udp_heap;
+	int64_t now = now_of(ep);
 
 	CR__UNUSED(arg);
 	h->timer = 0;
-	while (h->len && h->v[0].release_ns <= now + p->w->batch_ns) {
+	while (h->len && h->v[0].release_ns <= now + ep->net->batch_ns) {
 		struct udp_flight f = heap_pop(h);
-		note_written(p->w, f.release_ns, now);
-		p->w->shaped_writes++;
-		cr__udp_send_now(p, &f.to, f.m);
+		note_written(ep->net, f.release_ns, now);
+		ep->net->shaped_writes++;
+		cr__udp_send_now(ep, &f.to, f.m);
 		cr_msg_release(f.m);
 	}
-	udp_heap_arm(p);
+	udp_heap_arm(ep);
 }
 
-static void stamp_udp(struct cr_peer *p, int64_t start, int64_t now)
+static void stamp_udp(struct cr__ep *ep, int64_t start, int64_t now)
 {
-	struct cr__udpq *q = &p->udp_wait;
-	struct cr__udp_out o = q->v[q->head];
+	struct cr__ring *q = &ep->udp_wait;
+	struct cr__udp_out o = *cr__ring_at(q, struct cr__udp_out, 0);
 	uint32_t n = CR__HDR_SIZE + o.m->len;
 	int64_t end;
 
 	start = max64(start, o.queued_ns);
-	cr__hist_add(&p->w->queueing, start - o.queued_ns);
+	cr__hist_add(&ep->net->queueing, start - o.queued_ns);
 	end = start;
 
-	q->head = (q->head + 1) & (q->cap - 1);
-	q->len--;
-	end = max64(end, take(&p->up, start, n));
-	end = max64(end, take(&p->total, start, n));
-	if (p->lim.loss > 0 && rng_unit(&p->rng) < p->lim.loss) {
+	cr__ring_shift(q);
+	end = max64(end, take(&ep->up, start, n));
+	end = max64(end, take(&ep->total, start, n));
+	if (ep->lim.loss > 0 && cr__rng_unit(&ep->rng) < ep->lim.loss) {
 		/* it used the uplink, then the network lost it */
-		p->st.udp_lost++;
+		ep->st->udp_lost++;
 		cr_msg_release(o.m);
 		return;
 	}
-	if (!p->udp_heap) {
-		p->udp_heap = calloc(1, sizeof(*p->udp_heap));
-		if (!p->udp_heap) {
-			p->st.udp_dropped++;
+	if (!ep->udp_heap) {
+		ep->udp_heap = calloc(1, sizeof(*ep->udp_heap));
+		if (!ep->udp_heap) {
+			ep->st->udp_dropped++;
 			cr_msg_release(o.m);
 			return;
 		}
 	}
-	if (heap_push(p->udp_heap,
-		      (struct udp_flight){end + cr__link_delay(p, &o.to) +
-						  jitter(p),
+	if (heap_push(ep->udp_heap,
+		      (struct udp_flight){end + cr__link_delay(ep, &o.to) +
+						  jitter(ep),
 					  0, o.m, o.to})) {
-		p->st.udp_dropped++;
+		ep->st->udp_dropped++;
 		cr_msg_release(o.m);
 		return;
 	}
 	CR__UNUSED(now);
-	udp_heap_arm(p);
+	udp_heap_arm(ep);
 }
 
 /* --- the pump ------------------------------------------------------------- */
 
-static void pump(struct cr_peer *p);
+static void pump(struct cr__ep *ep);
 
 static void pump_cb(void *ctx, void *arg)
 {
-	struct cr_peer *p = ctx;
+	struct cr__ep *ep = ctx;
 
 	CR__UNUSED(arg);
-	p->pump_timer = 0;
-	p->pump_at = INT64_MAX;
-	pump(p);
+	ep->pump_timer = 0;
+	ep->pump_at = INT64_MAX;
+	pump(ep);
 }
 
-static void pump_at(struct cr_peer *p, int64_t at)
+static void pump_at(struct cr__ep *ep, int64_t at)
 {
-	if (p->pump_timer && p->pump_at <= at)
+	if (ep->pump_timer && ep->pump_at <= at)
 		return;
-	if (p->pump_timer)
-		cr__timer_cancel(&p->w->timers, p->pump_timer);
-	p->pump_at = at;
-	p->pump_timer = cr__worker_timer(p->w, at, 0, pump_cb, p, NULL, p);
+	if (ep->pump_timer)
+		cr__timer_cancel(&ep->net->timers, ep->pump_timer);
+	ep->pump_at = at;
+	ep->pump_timer = cr__net_timer(ep->net, at, 0, pump_cb, ep, NULL, ep->owner);
 }
 
 /* Stamps every message whose turn has come, in round robin over the
  * connections (and UDP), then sleeps until the next turn. */
-static void pump(struct cr_peer *p)
+static void pump(struct cr__ep *ep)
 {
-	int64_t now = now_of(p);
+	int64_t now = now_of(ep);
 	/* what may start within the batch window is stamped now, so that
 	 * it can leave with this wake-up's writes */
-	int64_t horizon = now + p->w->batch_ns;
+	int64_t horizon = now + ep->net->batch_ns;
 
 	for (;;) {
 		int64_t floor = now - CR__SHAPE_CATCHUP;
-		int64_t pstart = max64(ready(&p->up, floor),
-				       ready(&p->total, floor));
+		int64_t pstart = max64(ready(&ep->up, floor),
+				       ready(&ep->total, floor));
 		int64_t wait = INT64_MAX;
-		struct cr__conn *pick = NULL, *c = p->rr;
+		struct cr__conn *pick = NULL, *c = ep->rr;
 
 		if (pstart > horizon) {
-			pump_at(p, pstart);
+			pump_at(ep, pstart);
 			return;
 		}
-		for (; c; c = c->rr_next == p->rr ? NULL : c->rr_next) {
+		for (; c; c = c->rr_next == ep->rr ? NULL : c->rr_next) {
 			int64_t cs = ready(&c->up, floor);
 			if (c->state != CR__OPEN)
 				continue; /* its turn comes once connected */
@@ -445,18 +422,18 @@ static void pump(struct cr_peer *p)
 			if (cs < wait)
 				wait = cs;
 		}
-		if (p->udp_wait.len && (p->udp_turn || !pick)) {
-			p->udp_turn = false;
-			stamp_udp(p, pstart, now);
+		if (ep->udp_wait.len && (ep->udp_turn || !pick)) {
+			ep->udp_turn = false;
+			stamp_udp(ep, pstart, now);
 			continue;
 		}
 		if (!pick) {
 			if (wait != INT64_MAX)
-				pump_at(p, wait);
+				pump_at(ep, wait);
 			return;
 		}
-		p->udp_turn = true;
-		p->rr = pick->rr_next; /* the next turn goes to the next one */
+		ep->udp_turn = true;
+		ep->rr = pick->rr_next; /* the next turn goes to the next one */
 		stamp_conn(pick, max64(pstart, ready(&pick->up, floor)), now);
 	}
 }
@@ -464,26 +441,26 @@ static void pump(struct cr_peer *p)
 void cr__shaper_enqueue(struct cr__conn *c)
 {
 	rr_add(c);
-	pump(c->peer);
+	pump(c->ep);
 }
 
 void cr__shaper_connected(struct cr__conn *c)
 {
 	if (c->backlogged)
-		pump(c->peer);
+		pump(c->ep);
 }
 
-int cr__shaper_udp_send(struct cr_peer *p, const cr_addr *to,
+int cr__shaper_udp_send(struct cr__ep *ep, const cr_addr *to,
 			struct cr_msg *m)
 {
-	struct cr__udpq *q = &p->udp_wait;
+	struct cr__ring *q = &ep->udp_wait;
 
 	if (cr__udpq_push(q, to, m)) {
-		p->st.udp_dropped++;
+		ep->st->udp_dropped++;
 		return 0;
 	}
-	q->v[(q->head + q->len - 1) & (q->cap - 1)].queued_ns = now_of(p);
-	pump(p);
+	cr__ring_at(q, struct cr__udp_out, q->len - 1)->queued_ns = now_of(ep);
+	pump(ep);
 	return 0;
 }
 
@@ -497,10 +474,10 @@ void cr__shaper_written(struct cr__conn *c, const struct cr__qent *e,
 	if (!e->release_ns)
 		return;
 	if (after_full) {
-		c->w->frames_after_full++;
-		cr__hist_add(&c->w->queueing, now - e->release_ns);
+		c->net->frames_after_full++;
+		cr__hist_add(&c->net->queueing, now - e->release_ns);
 	} else {
-		note_written(c->w, e->release_ns, now);
+		note_written(c->net, e->release_ns, now);
 		f->late_sum_ns += (double)max64(now - e->release_ns, 0);
 	}
 	if (!f->msgs) {
@@ -522,7 +499,7 @@ static void link_name(const struct cr__conn *c, bool receiving, char *out,
 {
 	char a[CR_ADDR_STRLEN], b[CR_ADDR_STRLEN];
 
-	cr_addr_format(&c->peer->addr, a, sizeof(a));
+	cr_addr_format(&c->ep->addr, a, sizeof(a));
 	cr_addr_format(&c->remote, b, sizeof(b));
 	snprintf(out, len, "%s -> %s", receiving ? b : a, receiving ? a : b);
 }
@@ -531,7 +508,7 @@ static void link_name(const struct cr__conn *c, bool receiving, char *out,
 static void fid_fold_rx(struct cr__conn *c)
 {
 	struct cr__link_fid *f = &c->fid;
-	struct cr__worker *w = c->w;
+	struct cr__net *net = c->net;
 	int64_t span = f->rx_last_wait_ns - f->rx_first_wait_ns;
 	double err;
 
@@ -540,30 +517,30 @@ static void fid_fold_rx(struct cr__conn *c)
 	/* reading that resumed late beyond the catch-up lost that much of
 	 * the link's time: achieved / configured - 1 */
 	err = -(double)f->rx_lost_ns / (double)span;
-	w->fid_rx_links++;
-	w->fid_rx_err_sum += fabs(err);
-	if (fabs(err) > fabs(w->fid_rx_err_worst) || w->fid_rx_links == 1) {
-		w->fid_rx_err_worst = err;
-		w->fid_rx_worst_rate = f->rx_rate_Bps;
-		link_name(c, true, w->fid_rx_worst_link,
-			  sizeof(w->fid_rx_worst_link));
+	net->fid_rx_links++;
+	net->fid_rx_err_sum += fabs(err);
+	if (fabs(err) > fabs(net->fid_rx_err_worst) || net->fid_rx_links == 1) {
+		net->fid_rx_err_worst = err;
+		net->fid_rx_worst_rate = f->rx_rate_Bps;
+		link_name(c, true, net->fid_rx_worst_link,
+			  sizeof(net->fid_rx_worst_link));
 	}
 }
 
 static void fid_fold(struct cr__conn *c)
 {
 	struct cr__link_fid *f = &c->fid;
-	struct cr__worker *w = c->w;
+	struct cr__net *net = c->net;
 	int64_t intended = f->last_release_ns - f->first_release_ns;
 	int64_t actual = f->last_write_ns - f->first_write_ns;
 	double err;
 
 	fid_fold_rx(c);
 	if (f->msgs >= 3 && f->late_sum_ns / (double)f->msgs >
-				    w->fid_late_worst_ns) {
-		w->fid_late_worst_ns = f->late_sum_ns / (double)f->msgs;
-		link_name(c, false, w->fid_late_worst_link,
-			  sizeof(w->fid_late_worst_link));
+				    net->fid_late_worst_ns) {
+		net->fid_late_worst_ns = f->late_sum_ns / (double)f->msgs;
+		link_name(c, false, net->fid_late_worst_link,
+			  sizeof(net->fid_late_worst_link));
 	}
 	if (f->msgs < 3 || intended < FID_MIN_SPAN || actual <= 0) {
 		memset(f, 0, sizeof(*f));
@@ -572,14 +549,14 @@ static void fid_fold(struct cr__conn *c)
 	/* achieved / configured - 1: bytes over the actual span against
 	 * bytes over the intended one */
 	err = (double)intended / (double)actual - 1.0;
-	w->fid_links++;
-	w->fid_err_sum += fabs(err);
-	if (fabs(err) > fabs(w->fid_err_worst) || w->fid_links == 1) {
-		w->fid_err_worst = err;
-		w->fid_worst_rate = (uint64_t)((double)f->bytes * 1e9 /
+	net->fid_links++;
+	net->fid_err_sum += fabs(err);
+	if (fabs(err) > fabs(net->fid_err_worst) || net->fid_links == 1) {
+		net->fid_err_worst = err;
+		net->fid_worst_rate = (uint64_t)((double)f->bytes * 1e9 /
 					       (double)intended);
-		link_name(c, false, w->fid_worst_link,
-			  sizeof(w->fid_worst_link));
+		link_name(c, false, net->fid_worst_link,
+			  sizeof(net->fid_worst_link));
 	}
 	memset(f, 0, sizeof(*f));
 }
@@ -588,9 +565,9 @@ void cr__shaper_conn_close(struct cr__conn *c)
 {
 	rr_del(c);
 	if (c->tx_timer)
-		cr__timer_cancel(&c->w->timers, c->tx_timer);
+		cr__timer_cancel(&c->net->timers, c->tx_timer);
 	if (c->rx_timer)
-		cr__timer_cancel(&c->w->timers, c->rx_timer);
+		cr__timer_cancel(&c->net->timers, c->rx_timer);
 	c->tx_timer = c->rx_timer = 0;
 	c->nstamped = 0;
 	fid_fold(c);
@@ -602,12 +579,12 @@ static void rx_cb(void *ctx, void *arg)
 {
 	struct cr__conn *c = arg;
 	struct cr__link_fid *f = &c->fid;
-	int64_t now = cr__clock_now(c->w->clock), late = now - c->rx_due;
+	int64_t now = cr__clock_now(c->net->clock), late = now - c->rx_due;
 
 	CR__UNUSED(ctx);
 	/* the download link's release: reading resumes now */
-	cr__hist_add(&c->w->rx_late, late);
-	c->w->rx_late_over += late > CR_FID_LATE_P99_NS;
+	cr__hist_add(&c->net->rx_late, late);
+	c->net->rx_late_over += late > CR_FID_LATE_P99_NS;
 	if (!f->rx_waits++)
 		f->rx_first_wait_ns = c->rx_due;
 	f->rx_last_wait_ns = now;
@@ -620,17 +597,17 @@ static void rx_cb(void *ctx, void *arg)
 
 uint32_t cr__shaper_rx_allow(struct cr__conn *c, int64_t now)
 {
-	struct cr_peer *p = c->peer;
+	struct cr__ep *ep = c->ep;
 	int64_t floor = now - CR__SHAPE_RX_CATCHUP, at;
 	uint64_t rate = 0;
 	uint32_t allow;
 
-	if (!p->down.rate_Bps && !p->total.rate_Bps && !c->down.rate_Bps)
+	if (!ep->down.rate_Bps && !ep->total.rate_Bps && !c->down.rate_Bps)
 		return UINT32_MAX;
-	at = max64(ready(&p->down, floor), ready(&p->total, floor));
+	at = max64(ready(&ep->down, floor), ready(&ep->total, floor));
 	at = max64(at, ready(&c->down, floor));
-	for (const struct cr__bucket *b = &p->down; b;
-	     b = b == &p->down ? &p->total : b == &p->total ? &c->down : NULL)
+	for (const struct cr__bucket *b = &ep->down; b;
+	     b = b == &ep->down ? &ep->total : b == &ep->total ? &c->down : NULL)
 		if (b->rate_Bps && (!rate || b->rate_Bps < rate))
 			rate = b->rate_Bps;
 	if (!c->fid.rx_rate_Bps || rate < c->fid.rx_rate_Bps)
@@ -640,8 +617,8 @@ uint32_t cr__shaper_rx_allow(struct cr__conn *c, int64_t now)
 		cr__conn_reading_changed(c);
 		if (!c->rx_timer) {
 			c->rx_due = at;
-			c->rx_timer = cr__worker_timer(c->w, at, 0, rx_cb,
-						       p, c, p);
+			c->rx_timer = cr__net_timer(c->net, at, 0, rx_cb,
+						       ep, c, ep->owner);
 		}
 		return 0;
 	}
@@ -656,128 +633,122 @@ uint32_t cr__shaper_rx_allow(struct cr__conn *c, int64_t now)
 
 void cr__shaper_rx_took(struct cr__conn *c, uint32_t n, int64_t now)
 {
-	struct cr_peer *p = c->peer;
+	struct cr__ep *ep = c->ep;
 	int64_t floor = now - CR__SHAPE_RX_CATCHUP;
 
-	take(&p->down, ready(&p->down, floor), n);
-	take(&p->total, ready(&p->total, floor), n);
+	take(&ep->down, ready(&ep->down, floor), n);
+	take(&ep->total, ready(&ep->total, floor), n);
 	take(&c->down, ready(&c->down, floor), n);
 }
 
 static void udp_rx_cb(void *ctx, void *arg);
 
 /* Dispatches waiting datagrams while the download buckets allow. */
-static void udp_rx_drain(struct cr_peer *p)
+static void udp_rx_drain(struct cr__ep *ep)
 {
-	struct cr__udpq *q = &p->udp_rx;
-	int64_t now = now_of(p);
+	struct cr__ring *q = &ep->udp_rx;
+	int64_t now = now_of(ep);
 
-	while (q->len && p->alive) {
+	while (q->len && ep->alive) {
 		int64_t floor = now - CR__SHAPE_RX_CATCHUP;
-		int64_t at = max64(ready(&p->down, floor),
-				   ready(&p->total, floor));
+		int64_t at = max64(ready(&ep->down, floor),
+				   ready(&ep->total, floor));
 		struct cr__udp_out o;
 
 		if (at > now) {
-			if (!p->udp_rx_timer) {
-				p->udp_rx_due = at;
-				p->udp_rx_timer = cr__worker_timer(
-					p->w, at, 0, udp_rx_cb, p, NULL, p);
+			if (!ep->udp_rx_timer) {
+				ep->udp_rx_due = at;
+				ep->udp_rx_timer = cr__net_timer(
+					ep->net, at, 0, udp_rx_cb, ep, NULL, ep->owner);
 			}
 			return;
 		}
-		o = q->v[q->head];
-		q->head = (q->head + 1) & (q->cap - 1);
-		q->len--;
-		take(&p->down, at, CR__HDR_SIZE + o.m->len);
-		take(&p->total, at, CR__HDR_SIZE + o.m->len);
-		cr__peer_dispatch(p, &o.to, o.m);
+		o = *cr__ring_at(q, struct cr__udp_out, 0);
+		cr__ring_shift(q);
+		take(&ep->down, at, CR__HDR_SIZE + o.m->len);
+		take(&ep->total, at, CR__HDR_SIZE + o.m->len);
+		cr__ep_frame(ep, &o.to, o.m);
 		cr_msg_release(o.m);
 	}
 }
 
 static void udp_rx_cb(void *ctx, void *arg)
 {
-	struct cr_peer *p = ctx;
+	struct cr__ep *ep = ctx;
 
 	CR__UNUSED(arg);
-	cr__hist_add(&p->w->rx_late, now_of(p) - p->udp_rx_due);
-	p->w->rx_late_over += now_of(p) - p->udp_rx_due > CR_FID_LATE_P99_NS;
-	p->udp_rx_timer = 0;
-	udp_rx_drain(p);
+	cr__hist_add(&ep->net->rx_late, now_of(ep) - ep->udp_rx_due);
+	ep->net->rx_late_over += now_of(ep) - ep->udp_rx_due > CR_FID_LATE_P99_NS;
+	ep->udp_rx_timer = 0;
+	udp_rx_drain(ep);
 }
 
-void cr__shaper_udp_received(struct cr_peer *p, const cr_addr *from,
+void cr__shaper_udp_received(struct cr__ep *ep, const cr_addr *from,
 			     struct cr_msg *m)
 {
-	if (!p->down.rate_Bps && !p->total.rate_Bps) {
-		cr__peer_dispatch(p, from, m);
+	if (!ep->down.rate_Bps && !ep->total.rate_Bps) {
+		cr__ep_frame(ep, from, m);
 		return;
 	}
-	if (p->udp_rx.len >= CR__UDP_RX_QUEUE ||
-	    cr__udpq_push(&p->udp_rx, from, m)) {
-		p->st.udp_rx_dropped++;
+	if (ep->udp_rx.len >= CR__UDP_RX_QUEUE ||
+	    cr__udpq_push(&ep->udp_rx, from, m)) {
+		ep->st->udp_rx_dropped++;
 		return;
 	}
-	udp_rx_drain(p);
+	udp_rx_drain(ep);
 }
 
-void cr__shaper_peer_close(struct cr_peer *p)
+void cr__shaper_ep_close(struct cr__ep *ep)
 {
-	struct cr__udp_heap *h = p->udp_heap;
+	struct cr__udp_heap *h = ep->udp_heap;
 
-	if (p->pump_timer)
-		cr__timer_cancel(&p->w->timers, p->pump_timer);
-	if (p->udp_rx_timer)
-		cr__timer_cancel(&p->w->timers, p->udp_rx_timer);
-	p->pump_timer = p->udp_rx_timer = 0;
-	cr__udpq_drop(&p->udp_wait);
-	cr__udpq_drop(&p->udp_rx);
+	if (ep->pump_timer)
+		cr__timer_cancel(&ep->net->timers, ep->pump_timer);
+	if (ep->udp_rx_timer)
+		cr__timer_cancel(&ep->net->timers, ep->udp_rx_timer);
+	ep->pump_timer = ep->udp_rx_timer = 0;
+	cr__udpq_drop(&ep->udp_wait);
+	cr__udpq_drop(&ep->udp_rx);
 	if (h) {
 		if (h->timer)
-			cr__timer_cancel(&p->w->timers, h->timer);
+			cr__timer_cancel(&ep->net->timers, h->timer);
 		while (h->len)
 			cr_msg_release(heap_pop(h).m);
 		free(h->v);
 		free(h);
-		p->udp_heap = NULL;
+		ep->udp_heap = NULL;
 	}
 }
 
-/* --- the algorithm's view ----------------------------------------------- */
+/* --- the algorithm's view (cr_link_set) ------------------------------------ */
 
-void cr_link_get(const cr_peer *p, cr_link_limits *out)
-{
-	*out = p->lim;
-}
-
-int cr_link_set(cr_peer *p, const cr_link_limits *l)
+int cr__ep_link_set(struct cr__ep *ep, const cr_link_limits *l)
 {
 	if (l->access_delay_ns < 0 || l->jitter_ns < 0 || !(l->loss >= 0) ||
 	    l->loss > 1)
 		return -CR_EINVAL;
-	p->lim = *l;
-	p->shaped = p->shaped || limits_shape(l);
-	p->up.rate_Bps = l->upload_Bps;
-	p->down.rate_Bps = l->download_Bps;
-	p->total.rate_Bps = l->total_Bps;
-	for (struct cr__conn *c = p->conns; c; c = c->peer_next) {
+	ep->lim = *l;
+	ep->shaped = ep->shaped || limits_shape(l);
+	ep->up.rate_Bps = l->upload_Bps;
+	ep->down.rate_Bps = l->download_Bps;
+	ep->total.rate_Bps = l->total_Bps;
+	for (struct cr__conn *c = ep->conns; c; c = c->peer_next) {
 		c->up.rate_Bps = l->link_upload_Bps;
 		c->down.rate_Bps = l->link_download_Bps;
 		if (c->hello_in || c->outgoing)
-			c->delay_ns = cr__link_delay(p, &c->remote);
+			c->delay_ns = cr__link_delay(ep, &c->remote);
 	}
-	if (p->rr)
-		pump(p);
+	if (ep->rr)
+		pump(ep);
 	return 0;
 }
 
-int cr_link_set_connection(cr_peer *p, const cr_addr *to, uint64_t upload_Bps,
-			   uint64_t download_Bps)
+int cr__ep_link_set_connection(struct cr__ep *ep, const cr_addr *to,
+			       uint64_t upload_Bps, uint64_t download_Bps)
 {
 	int found = -CR_ENOTCONN;
 
-	for (struct cr__conn *c = p->conns; c; c = c->peer_next) {
+	for (struct cr__conn *c = ep->conns; c; c = c->peer_next) {
 		if ((c->hello_in || c->outgoing) &&
 		    cr_addr_eq(&c->remote, to)) {
 			c->up.rate_Bps = upload_Bps;
@@ -785,7 +756,7 @@ int cr_link_set_connection(cr_peer *p, const cr_addr *to, uint64_t upload_Bps,
 			found = 0;
 		}
 	}
-	if (!found && p->rr)
-		pump(p);
+	if (!found && ep->rr)
+		pump(ep);
 	return found;
 }

@@ -6,8 +6,7 @@
  * Each datagram is one frame; frames that fail validation are counted,
  * logged (the first few per peer) and dropped.
  */
-#include "../internal.h"
-#include "../node.h"
+#include "net-int.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -25,34 +24,36 @@
 
 static void listen_cb(uv_poll_t *h, int status, int events)
 {
-	struct cr_peer *p = h->data;
+	struct cr__ep *ep = h->data;
 
 	CR__UNUSED(events);
-	if (status < 0 || !p->alive)
+	if (status < 0 || !ep->alive)
 		return;
-	cr__conn_accept(p);
+	cr__conn_accept(ep);
 }
 
 static void udp_cb(uv_poll_t *h, int status, int events);
 
-static void udp_update_poll(struct cr_peer *p)
+static void udp_update_poll(struct cr__ep *ep)
 {
 	int ev = UV_READABLE;
 
-	if (p->udp_ctrl.len || p->udp_data.len)
+	if (ep->udp_ctrl.len || ep->udp_data.len)
 		ev |= UV_WRITABLE;
-	if (ev != p->udp_events) {
-		p->udp_events = ev;
-		uv_poll_start(&p->udp_poll, ev, udp_cb);
+	if (ev != ep->udp_events) {
+		ep->udp_events = ev;
+		uv_poll_start(&ep->udp_poll, ev, udp_cb);
 	}
 }
 
-static int open_err(struct cr_peer *p, const char *what, char *err,
+static int open_err(struct cr__ep *ep, const char *what, char *err,
 		    size_t errlen)
 {
 	int e = errno;
+	char name[CR_ADDR_STRLEN];
 
-	snprintf(err, errlen, "peer %s: %s: %s", p->name, what, strerror(e));
+	cr_addr_format(&ep->addr, name, sizeof(name));
+	snprintf(err, errlen, "peer %s: %s: %s", name, what, strerror(e));
 	if (e == EADDRINUSE)
 		return -CR_EADDRINUSE;
 	if (e == EMFILE || e == ENFILE)
@@ -60,115 +61,103 @@ static int open_err(struct cr_peer *p, const char *what, char *err,
 	return -CR_EIO;
 }
 
-int cr__peer_open_sockets(struct cr_peer *p, char *err, size_t errlen)
+int cr__ep_open(struct cr__ep *ep, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	int one = 1;
 
-	p->listen_fd = p->udp_fd = -1;
-	if (cr__sockaddr_from(&p->addr, &ss, &sl)) {
-		snprintf(err, errlen, "peer %s: bad address", p->name);
+	ep->listen_fd = ep->udp_fd = -1;
+	if (cr__sockaddr_from(&ep->addr, &ss, &sl)) {
+		char name[CR_ADDR_STRLEN];
+		cr_addr_format(&ep->addr, name, sizeof(name));
+		snprintf(err, errlen, "peer %s: bad address", name);
 		return -CR_EINVAL;
 	}
-	p->listen_fd = socket(ss.ss_family,
+	ep->listen_fd = socket(ss.ss_family,
 			      SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (p->listen_fd < 0)
-		return open_err(p, "socket", err, errlen);
-	setsockopt(p->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(p->listen_fd, (struct sockaddr *)&ss, sl) < 0)
-		return open_err(p, "bind (TCP)", err, errlen);
-	if (listen(p->listen_fd, 1024) < 0)
-		return open_err(p, "listen", err, errlen);
+	if (ep->listen_fd < 0)
+		return open_err(ep, "socket", err, errlen);
+	setsockopt(ep->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(ep->listen_fd, (struct sockaddr *)&ss, sl) < 0)
+		return open_err(ep, "bind (TCP)", err, errlen);
+	if (listen(ep->listen_fd, 1024) < 0)
+		return open_err(ep, "listen", err, errlen);
 
-	p->udp_fd = socket(ss.ss_family,
+	ep->udp_fd = socket(ss.ss_family,
 			   SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (p->udp_fd < 0)
-		return open_err(p, "socket (UDP)", err, errlen);
-	if (bind(p->udp_fd, (struct sockaddr *)&ss, sl) < 0)
-		return open_err(p, "bind (UDP)", err, errlen);
+	if (ep->udp_fd < 0)
+		return open_err(ep, "socket (UDP)", err, errlen);
+	if (bind(ep->udp_fd, (struct sockaddr *)&ss, sl) < 0)
+		return open_err(ep, "bind (UDP)", err, errlen);
 	/* a worker that stalls for a moment should not lose datagrams to a
 	 * full socket buffer (the kernel caps this at net.core.rmem_max);
 	 * whatever the kernel still drops is counted (udp_rx_overflow) */
-	setsockopt(p->udp_fd, SOL_SOCKET, SO_RCVBUF, &(int){UDP_RCVBUF},
+	setsockopt(ep->udp_fd, SOL_SOCKET, SO_RCVBUF, &(int){UDP_RCVBUF},
 		   sizeof(int));
-	setsockopt(p->udp_fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one));
+	setsockopt(ep->udp_fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one));
 
-	uv_poll_init_socket(&p->w->loop, &p->listen_poll, p->listen_fd);
-	p->listen_poll.data = p;
-	uv_poll_init_socket(&p->w->loop, &p->udp_poll, p->udp_fd);
-	p->udp_poll.data = p;
-	p->handles_open = 2;
-	uv_poll_start(&p->listen_poll, UV_READABLE, listen_cb);
-	p->udp_events = 0;
-	udp_update_poll(p);
+	uv_poll_init_socket(&ep->net->loop, &ep->listen_poll, ep->listen_fd);
+	ep->listen_poll.data = ep;
+	uv_poll_init_socket(&ep->net->loop, &ep->udp_poll, ep->udp_fd);
+	ep->udp_poll.data = ep;
+	ep->handles_open = 2;
+	uv_poll_start(&ep->listen_poll, UV_READABLE, listen_cb);
+	ep->udp_events = 0;
+	udp_update_poll(ep);
 	return 0;
 }
 
 static void handle_closed(uv_handle_t *h)
 {
-	struct cr_peer *p = h->data;
+	struct cr__ep *ep = h->data;
 
-	p->handles_open--;
+	ep->handles_open--;
 }
 
-void cr__udpq_drop(struct cr__udpq *q)
+void cr__udpq_drop(struct cr__ring *q)
 {
 	while (q->len) {
-		cr_msg_release(q->v[q->head].m);
-		q->head = (q->head + 1) & (q->cap - 1);
-		q->len--;
+		cr_msg_release(cr__ring_at(q, struct cr__udp_out, 0)->m);
+		cr__ring_shift(q);
 	}
-	free(q->v);
-	memset(q, 0, sizeof(*q));
+	cr__ring_free(q);
 }
 
-void cr__peer_close_sockets(struct cr_peer *p, bool rst)
+void cr__ep_close(struct cr__ep *ep, bool rst)
 {
-	while (p->conns)
-		cr__conn_close(p->conns, false, rst, "peer ends");
-	if (p->handles_open) {
-		uv_close((uv_handle_t *)&p->listen_poll, handle_closed);
-		uv_close((uv_handle_t *)&p->udp_poll, handle_closed);
+	while (ep->conns)
+		cr__conn_close(ep->conns, false, rst, "peer ends");
+	if (ep->handles_open) {
+		uv_close((uv_handle_t *)&ep->listen_poll, handle_closed);
+		uv_close((uv_handle_t *)&ep->udp_poll, handle_closed);
 	}
-	if (p->listen_fd >= 0)
-		close(p->listen_fd);
-	if (p->udp_fd >= 0)
-		close(p->udp_fd);
-	p->listen_fd = p->udp_fd = -1;
-	cr__udpq_drop(&p->udp_ctrl);
-	cr__udpq_drop(&p->udp_data);
-	cr__shaper_peer_close(p);
+	if (ep->listen_fd >= 0)
+		close(ep->listen_fd);
+	if (ep->udp_fd >= 0)
+		close(ep->udp_fd);
+	ep->listen_fd = ep->udp_fd = -1;
+	cr__udpq_drop(&ep->udp_ctrl);
+	cr__udpq_drop(&ep->udp_data);
+	cr__shaper_ep_close(ep);
 }
 
 /* --- UDP send --------------------------------------------------------------- */
 
-int cr__udpq_push(struct cr__udpq *q, const cr_addr *to, struct cr_msg *m)
+int cr__udpq_push(struct cr__ring *q, const cr_addr *to, struct cr_msg *m)
 {
-	if (q->len == q->cap) {
-		uint32_t cap = q->cap ? q->cap * 2 : 16;
-		struct cr__udp_out *v;
-
-		if (q->len >= UDP_QUEUE_MAX)
-			return -CR_ENOMEM;
-		v = malloc(cap * sizeof(*v));
-		if (!v)
-			return -CR_ENOMEM;
-		for (uint32_t i = 0; i < q->len; i++)
-			v[i] = q->v[(q->head + i) & (q->cap - 1)];
-		free(q->v);
-		q->v = v;
-		q->cap = cap;
-		q->head = 0;
-	}
-	q->v[(q->head + q->len) & (q->cap - 1)] =
+	if (q->len == q->cap &&
+	    (q->len >= UDP_QUEUE_MAX ||
+	     cr__ring_grow(q, sizeof(struct cr__udp_out))))
+		return -CR_ENOMEM;
+	*cr__ring_at(q, struct cr__udp_out, q->len) =
 		(struct cr__udp_out){cr_msg_retain(m), *to, 0};
 	q->len++;
 	return 0;
 }
 
 /* 1: sent (or dropped for good), 0: the socket is full. */
-static int udp_sendto(struct cr_peer *p, const cr_addr *to, struct cr_msg *m)
+static int udp_sendto(struct cr__ep *ep, const cr_addr *to, struct cr_msg *m)
 {
 	struct sockaddr_storage ss;
 	socklen_t sl;
@@ -176,10 +165,10 @@ static int udp_sendto(struct cr_peer *p, const cr_addr *to, struct cr_msg *m)
 	if (cr__sockaddr_from(to, &ss, &sl))
 		return 1;
 	for (;;) {
-		ssize_t w = sendto(p->udp_fd, m->frame, CR__HDR_SIZE + m->len,
+		ssize_t w = sendto(ep->udp_fd, m->frame, CR__HDR_SIZE + m->len,
 				   0, (struct sockaddr *)&ss, sl);
 		if (w >= 0) {
-			cr__peer_sent(p, m);
+			cr__ep_sent(ep, m);
 			return 1;
 		}
 		if (errno == EINTR)
@@ -188,65 +177,64 @@ static int udp_sendto(struct cr_peer *p, const cr_addr *to, struct cr_msg *m)
 			return 0;
 		/* ICMP errors (refused, unreachable): the datagram is lost,
 		 * as it would be on the Internet */
-		p->st.udp_dropped++;
+		ep->st->udp_dropped++;
 		return 1;
 	}
 }
 
-int cr__udp_send(struct cr_peer *p, const cr_addr *to, struct cr_msg *m)
+int cr__ep_send_udp(struct cr__ep *ep, const cr_addr *to, struct cr_msg *m)
 {
 	if (CR__HDR_SIZE + m->len > UDP_MAX_FRAME)
 		return -CR_EMSGSIZE;
-	if (p->shaped)
-		return cr__shaper_udp_send(p, to, m);
-	return cr__udp_send_now(p, to, m);
+	if (ep->shaped)
+		return cr__shaper_udp_send(ep, to, m);
+	return cr__udp_send_now(ep, to, m);
 }
 
-int cr__udp_send_now(struct cr_peer *p, const cr_addr *to, struct cr_msg *m)
+int cr__udp_send_now(struct cr__ep *ep, const cr_addr *to, struct cr_msg *m)
 {
-	struct cr__udpq *q = m->type >= CR_MSG_DATA_MIN ? &p->udp_data
-							: &p->udp_ctrl;
+	struct cr__ring *q = m->type >= CR_MSG_DATA_MIN ? &ep->udp_data
+							: &ep->udp_ctrl;
 
-	if (!p->udp_ctrl.len && !p->udp_data.len && udp_sendto(p, to, m))
+	if (!ep->udp_ctrl.len && !ep->udp_data.len && udp_sendto(ep, to, m))
 		return 0;
 	if (cr__udpq_push(q, to, m)) {
-		p->st.udp_dropped++;
+		ep->st->udp_dropped++;
 		return 0;
 	}
-	udp_update_poll(p);
+	udp_update_poll(ep);
 	return 0;
 }
 
-static bool udpq_flush(struct cr_peer *p, struct cr__udpq *q)
+static bool udpq_flush(struct cr__ep *ep, struct cr__ring *q)
 {
 	while (q->len) {
-		struct cr__udp_out *o = &q->v[q->head];
-		if (!udp_sendto(p, &o->to, o->m))
+		struct cr__udp_out *o = cr__ring_at(q, struct cr__udp_out, 0);
+		if (!udp_sendto(ep, &o->to, o->m))
 			return false;
 		cr_msg_release(o->m);
-		q->head = (q->head + 1) & (q->cap - 1);
-		q->len--;
+		cr__ring_shift(q);
 	}
 	return true;
 }
 
-void cr__udp_flush(struct cr_peer *p)
+static void udp_flush(struct cr__ep *ep)
 {
-	if (udpq_flush(p, &p->udp_ctrl))
-		udpq_flush(p, &p->udp_data);
-	udp_update_poll(p);
+	if (udpq_flush(ep, &ep->udp_ctrl))
+		udpq_flush(ep, &ep->udp_data);
+	udp_update_poll(ep);
 }
 
 /* --- UDP receive -------------------------------------------------------- */
 
-static void udp_bad(struct cr_peer *p, const char *from, const char *why)
+static void udp_bad(struct cr__ep *ep, const char *from, const char *why)
 {
-	p->st.bad_frames++;
-	p->st.bad_datagrams++;
-	p->w->bad_frames++;
-	if (p->st.bad_datagrams <= BAD_FRAME_LOGS)
-		cr__plog(p, CR_LOG_WARN, "bad datagram from %s: %s; dropped%s", from, why,
-			 p->st.bad_datagrams == BAD_FRAME_LOGS
+	ep->st->bad_frames++;
+	ep->st->bad_datagrams++;
+	ep->net->bad_frames++;
+	if (ep->st->bad_datagrams <= BAD_FRAME_LOGS)
+		cr__ep_log(ep, CR_LOG_WARN, "bad datagram from %s: %s; dropped%s", from, why,
+			 ep->st->bad_datagrams == BAD_FRAME_LOGS
 				 ? " (further ones are counted, not logged)"
 				 : "");
 }
@@ -254,7 +242,7 @@ static void udp_bad(struct cr_peer *p, const char *from, const char *why)
 
 /* The kernel's count of datagrams it dropped at this socket, its receive
  * buffer being full, rides on each datagram read after a drop. */
-static void udp_note_overflow(struct cr_peer *p, struct msghdr *mh)
+static void udp_note_overflow(struct cr__ep *ep, struct msghdr *mh)
 {
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
 		uint32_t drops;
@@ -262,16 +250,16 @@ static void udp_note_overflow(struct cr_peer *p, struct msghdr *mh)
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SO_RXQ_OVFL)
 			continue;
 		memcpy(&drops, CMSG_DATA(c), sizeof(drops));
-		if (drops > p->st.udp_rx_overflow)
-			p->st.udp_rx_overflow = drops;
+		if (drops > ep->st->udp_rx_overflow)
+			ep->st->udp_rx_overflow = drops;
 	}
 }
-static void udp_read(struct cr_peer *p)
+static void udp_read(struct cr__ep *ep)
 {
-	cr__pool *pool = &p->w->pool;
-	struct cr__node *n = p->node;
+	cr__pool *pool = &ep->net->pool;
+	const struct cr__net_cfg *cfg = ep->net->cfg;
 
-	for (int i = 0; i < UDP_READS_PER_WAKE && p->alive; i++) {
+	for (int i = 0; i < UDP_READS_PER_WAKE && ep->alive; i++) {
 		struct sockaddr_storage ss;
 		socklen_t sl = sizeof(ss);
 		struct cr__slab *s = pool->rx;
@@ -301,28 +289,28 @@ static void udp_read(struct cr_peer *p)
 				    .msg_control = cbuf.buf,
 				    .msg_controllen = sizeof(cbuf.buf)};
 
-		r = recvmsg(p->udp_fd, &mh, 0);
+		r = recvmsg(ep->udp_fd, &mh, 0);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
 			return; /* EAGAIN, or an ICMP error for an old send */
 		}
-		udp_note_overflow(p, &mh);
+		udp_note_overflow(ep, &mh);
 		cr__addr_from_sockaddr(&fa, (struct sockaddr *)&ss);
 		if ((size_t)r < CR__HDR_SIZE) {
-			udp_bad(p, cr_addr_format(&fa, from, sizeof(from)),
+			udp_bad(ep, cr_addr_format(&fa, from, sizeof(from)),
 				"shorter than a header");
 			continue;
 		}
 		cr__hdr_decode(s->data + s->fill, &h);
-		if (cr__hdr_check(&h, n->max_msg, &why) ||
+		if (cr__hdr_check(&h, cfg->max_msg, &why) ||
 		    (why = "frame of another experiment",
-		     h.exp_tag != n->exp_tag) ||
+		     h.exp_tag != cfg->exp_tag) ||
 		    (why = "length does not match the datagram",
 		     CR__HDR_SIZE + h.length != (size_t)r) ||
 		    (why = "engine message over UDP",
 		     h.type < CR_MSG_CONTROL_MIN)) {
-			udp_bad(p, cr_addr_format(&fa, from, sizeof(from)),
+			udp_bad(ep, cr_addr_format(&fa, from, sizeof(from)),
 				why);
 			continue;
 		}
@@ -330,19 +318,34 @@ static void udp_read(struct cr_peer *p)
 		s->fill += ((uint32_t)r + 7u) & ~7u;
 		if (!m)
 			return;
-		cr__shaper_udp_received(p, &fa, m);
+		cr__shaper_udp_received(ep, &fa, m);
 		cr_msg_release(m);
 	}
 }
 
 static void udp_cb(uv_poll_t *h, int status, int events)
 {
-	struct cr_peer *p = h->data;
+	struct cr__ep *ep = h->data;
 
-	if (status < 0 || !p->alive)
+	if (status < 0 || !ep->alive)
 		return;
 	if (events & UV_READABLE)
-		udp_read(p);
-	if ((events & UV_WRITABLE) && p->alive)
-		cr__udp_flush(p);
+		udp_read(ep);
+	if ((events & UV_WRITABLE) && ep->alive)
+		udp_flush(ep);
+}
+
+/* --- set-up ----------------------------------------------------------------- */
+
+void cr__ep_init(struct cr__ep *ep, struct cr__net *net, const void *owner,
+		 struct cr__ep_stats *st, const cr_addr *addr, uint32_t index,
+		 const cr_link_limits *l)
+{
+	ep->net = net;
+	ep->owner = owner;
+	ep->st = st;
+	ep->addr = *addr;
+	ep->index = index;
+	ep->listen_fd = ep->udp_fd = -1;
+	cr__shaper_ep_init(ep, l);
 }

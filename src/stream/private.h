@@ -1,12 +1,14 @@
 /* Internals shared by the files of src/stream/ (prefix cr__): the playback
  * buffer's layout, so that its engine glue (playtimer.c) stays apart from
- * the pure accounting (playbuf.c) that the tests drive on a fake timeline,
- * and byte-order helpers for the wire forms.
+ * the pure accounting (playbuf.c) that the tests drive on a fake timeline;
+ * the byte-order helpers of the wire forms are core's (core/bytes.h).
  */
 #ifndef CRYSTAL_STREAM_INTERNAL_H
 #define CRYSTAL_STREAM_INTERNAL_H
 
 #include <crystal/crystal.h>
+
+#include "../core/bytes.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -44,31 +46,6 @@ struct cr_playbuf {
 	cr_timer_id timer;
 	bool origin_from_session; /* cfg.origin_ns follows the session */
 };
-
-static inline void cr__put16(uint8_t *b, uint16_t v)
-{
-	b[0] = (uint8_t)(v >> 8);
-	b[1] = (uint8_t)v;
-}
-
-static inline void cr__put32(uint8_t *b, uint32_t v)
-{
-	b[0] = (uint8_t)(v >> 24);
-	b[1] = (uint8_t)(v >> 16);
-	b[2] = (uint8_t)(v >> 8);
-	b[3] = (uint8_t)v;
-}
-
-static inline uint16_t cr__get16(const uint8_t *b)
-{
-	return (uint16_t)(b[0] << 8 | b[1]);
-}
-
-static inline uint32_t cr__get32(const uint8_t *b)
-{
-	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 |
-	       (uint32_t)b[2] << 8 | b[3];
-}
 
 /* Is [offset, offset + len) a block range of a segment of st? */
 bool cr__seg_range_ok(const cr_stream *st, uint32_t offset, uint32_t len);

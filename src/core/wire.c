@@ -1,63 +1,42 @@
 /* The wire format: encoding, decoding and validating frame headers.
- * The layout is documented in internal.h and docs/wire-format.md.
+ * The layout is documented in wire.h and docs/wire-format.md.
  */
-#include "../internal.h"
+#include "bytes.h"
+#include "wire.h"
 
 #include <string.h>
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)(v >> 16));
-	put16(p + 2, (uint16_t)v);
-}
-
-static uint16_t get16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] << 8 | p[1]);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return (uint32_t)get16(p) << 16 | get16(p + 2);
-}
 
 void cr__hdr_encode(uint8_t *out, const struct cr__hdr *h)
 {
 	uint64_t created = (uint64_t)h->created_ns;
 
-	put16(out, h->magic);
+	cr__put16(out, h->magic);
 	out[2] = h->version;
 	out[3] = h->type;
 	out[4] = h->flags;
 	out[5] = h->family;
-	put16(out + 6, h->session);
-	put32(out + 8, h->length);
-	put16(out + 12, h->src_port);
-	put16(out + 14, h->exp_tag);
-	put32(out + 16, (uint32_t)(created >> 32));
-	put32(out + 20, (uint32_t)created);
+	cr__put16(out + 6, h->session);
+	cr__put32(out + 8, h->length);
+	cr__put16(out + 12, h->src_port);
+	cr__put16(out + 14, h->exp_tag);
+	cr__put32(out + 16, (uint32_t)(created >> 32));
+	cr__put32(out + 20, (uint32_t)created);
 	memcpy(out + 24, h->src_ip, 16);
 }
 
 void cr__hdr_decode(const uint8_t *in, struct cr__hdr *h)
 {
-	h->magic = get16(in);
+	h->magic = cr__get16(in);
 	h->version = in[2];
 	h->type = in[3];
 	h->flags = in[4];
 	h->family = in[5];
-	h->session = get16(in + 6);
-	h->length = get32(in + 8);
-	h->src_port = get16(in + 12);
-	h->exp_tag = get16(in + 14);
+	h->session = cr__get16(in + 6);
+	h->length = cr__get32(in + 8);
+	h->src_port = cr__get16(in + 12);
+	h->exp_tag = cr__get16(in + 14);
 	h->created_ns =
-		(int64_t)((uint64_t)get32(in + 16) << 32 | get32(in + 20));
+		(int64_t)((uint64_t)cr__get32(in + 16) << 32 | cr__get32(in + 20));
 	memcpy(h->src_ip, in + 24, 16);
 }
 
