@@ -3,6 +3,7 @@
  * quality, the algorithm's values, the tracker's counters, the limits),
  * and each peer's own statistics.
  */
+#include "../metrics/fidelity.h"
 #include "engine.h"
 
 #include <math.h>
@@ -81,6 +82,30 @@ static void fidelity_rx(const cr_node *n, struct cr_node_result *r)
 	r->queueing_p99_ns = cr__hist_quantile(&q, 0.99);
 	r->queueing_max_ns = q.max;
 	r->queueing_mean_ns = cr__hist_mean(&q);
+}
+
+void cr_fidelity_judge(struct cr_node_result *r)
+{
+	const struct cr_fidelity f = {
+		.shaped = r->shaped,
+		.late_limit_ns = CR_FID_LATE_P99_NS,
+		.late_samples = r->late_samples,
+		.late_over = r->late_over,
+		.late_p99_ns = r->late_p99_ns,
+		.rx_late_samples = r->rx_late_samples,
+		.rx_late_over = r->rx_late_over,
+		.rx_late_p99_ns = r->rx_late_p99_ns,
+		.rate_err_mean = r->rate_err_mean,
+		.rate_err_worst = r->rate_err_worst,
+		.rate_worst_link = r->rate_worst_link,
+		.rx_rate_err_mean = r->rx_rate_err_mean,
+		.rx_rate_err_worst = r->rx_rate_err_worst,
+		.rx_rate_worst_link = r->rx_rate_worst_link,
+		.udp_rx_overflow = r->udp_rx_overflow,
+	};
+
+	r->degraded = cr_fidelity_verdict(&f, r->degraded_reason,
+					  sizeof(r->degraded_reason));
 }
 
 static void fidelity(const cr_node *n, struct cr_node_result *r)
