@@ -11,7 +11,8 @@
  *   than the liveness timeout (a raw client registers, then says nothing);
  * - the same experiment and seed give the same tracker answers.
  */
-#include "../src/node.h"
+#include "../src/core/log.h"
+#include "../src/engine/node.h"
 #include "../src/scenario/plan.h"
 #include "support.h"
 
