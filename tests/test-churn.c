@@ -1,4 +1,4 @@
-/* Peer dynamics and the tracker on loopback (src/engine/node.c events,
+/* Peer dynamics and the tracker on loopback (src/engine/life.c,
  * src/engine/tracker.c), with in-process nodes and real sockets:
  *
  * - peers are born, join, leave and die on schedule: every event of the
