@@ -33,7 +33,8 @@
  *   cc -std=gnu17 -O2 -D_GNU_SOURCE -Iinclude -Isrc bench/fidelity.c \
  *      build/libcrystal.a -luv -lpthread -ldl -lm -o build/bench/fidelity
  */
-#include "node.h"
+#include "core/log.h"
+#include "engine/node.h"
 
 #include <errno.h>
 #include <getopt.h>

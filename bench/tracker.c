@@ -35,7 +35,8 @@
  * Run:   ip netns exec NS build/bench/tracker [--runs R] [--port P]
  */
 #include "builtins/registry.h"
-#include "node.h"
+#include "core/log.h"
+#include "engine/node.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -15,7 +15,8 @@
 #ifndef CRYSTAL_TEST_SEQCHAIN_H
 #define CRYSTAL_TEST_SEQCHAIN_H
 
-#include "../src/node.h"
+#include "../src/core/log.h"
+#include "../src/engine/node.h"
 #include "../src/scenario/chains.h"
 
 #include <stdatomic.h>

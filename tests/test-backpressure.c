@@ -8,7 +8,8 @@
  * messages of 1000 bytes sees exactly their frames queued, and nothing
  * once the other peer has all of them.
  */
-#include "../src/node.h"
+#include "../src/core/log.h"
+#include "../src/engine/node.h"
 #include "../src/scenario/chains.h"
 #include "support.h"
 

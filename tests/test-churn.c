@@ -1,4 +1,4 @@
-/* Peer dynamics and the tracker on loopback (src/engine/node.c events,
+/* Peer dynamics and the tracker on loopback (src/engine/life.c,
  * src/engine/tracker.c), with in-process nodes and real sockets:
  *
  * - peers are born, join, leave and die on schedule: every event of the
@@ -11,7 +11,8 @@
  *   than the liveness timeout (a raw client registers, then says nothing);
  * - the same experiment and seed give the same tracker answers.
  */
-#include "../src/node.h"
+#include "../src/core/log.h"
+#include "../src/engine/node.h"
 #include "../src/scenario/plan.h"
 #include "support.h"
 

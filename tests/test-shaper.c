@@ -16,7 +16,8 @@
  * a window that starts after the links are up.  The tolerances are the
  * ones the emulation promises (see docs/link-emulation.md).
  */
-#include "../src/node.h"
+#include "../src/core/log.h"
+#include "../src/engine/node.h"
 #include "../src/scenario/chains.h"
 #include "support.h"
 

@@ -3,7 +3,8 @@
  * looping file source starts over at the end; a standard-input source
  * delivers what is written into it, ending with a short last message.
  */
-#include "../src/node.h"
+#include "../src/core/log.h"
+#include "../src/engine/node.h"
 #include "../src/scenario/chains.h"
 #include "support.h"
 

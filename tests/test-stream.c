@@ -12,7 +12,8 @@
  * through a real node: a source cuts its output into segments and a peer
  * plays them, in order and intact.
  */
-#include "../src/node.h"
+#include "../src/core/log.h"
+#include "../src/engine/node.h"
 #include "../src/scenario/chains.h"
 #include "support.h"
 

@@ -25,7 +25,8 @@
  * How fast the tracker answers a flood is measured by bench/tracker.c, not
  * here.
  */
-#include "../src/node.h"
+#include "../src/core/log.h"
+#include "../src/engine/node.h"
 #include "support.h"
 
 #include <dirent.h>

@@ -7,6 +7,7 @@
  * with sigtimedwait, so a Ctrl-C ends the experiment cleanly and the
  * summary is still written, marked interrupted.
  */
+#include "../core/log.h"
 #include "../core/units.h"
 #include "rundir.h"
 #include "run.h"
@@ -70,7 +71,7 @@ static void status_line(cr_node *n, const struct cr__run_opts *o,
 		(unsigned long long)alive, (unsigned long long)peers,
 		o->experiment ? o->experiment->nsessions : (size_t)1, rate,
 		contin, cpu_percent,
-		cr_node_live_late_p99(n) > CR_FID_LATE_P99_NS ? "LATE" : "ok");
+		cr_node_live_late_p99(n) > CR__NODE_LATE_NS ? "LATE" : "ok");
 	fflush(stderr);
 }
 
@@ -264,7 +265,7 @@ static void warnings(const struct cr_node_result *res)
 			"crystal run: warning: emulation fidelity degraded: %s "
 			"(the machine did not keep up; see summary.json)\n",
 			res->degraded_reason);
-	for (int k = 0; k < CR__LIMIT_N; k++)
+	for (int k = 0; k < CR__NODE_LIMIT_N; k++)
 		hits += res->limit_hits[k];
 	if (hits)
 		fprintf(stderr,

@@ -8,6 +8,7 @@
  * its row (--delay is halved into two access delays, --mesh changes
  * defaults) is in the code after the table.
  */
+#include "../core/log.h"
 #include "../core/units.h"
 #include "../metrics/json.h"
 #include "../scenario/mesh.h"
@@ -428,7 +429,7 @@ static int parse_batch(const struct cr__opt *row, const char *arg, void *dst)
 
 	if (cr_parse_time(arg, CR_SEC, ns))
 		return bad(row, arg, CR_TIME_FORMS);
-	if (*ns > CR__SHAPE_BATCH_MAX)
+	if (*ns > CR__NODE_BATCH_MAX)
 		return bad(row, arg, "a time from 0 to 100ms");
 	return 0;
 }
@@ -536,7 +537,7 @@ int cr__run_parse(int argc, char **argv, struct cr__run_opts *o)
 		.base_port = 20000,
 		.log_level = CR_LOG_INFO,
 		.max_msg = 16u << 20,
-		.queue_limit = CR__DEFAULT_QUEUE_LIMIT,
+		.queue_limit = CR__NODE_QUEUE_LIMIT,
 	};
 	o->argc = argc;
 	o->argv = argv;

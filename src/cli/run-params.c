@@ -64,7 +64,7 @@ void cr__run_json_queue(struct cr_json *j, const struct cr__opt *row,
 
 	cr_json_uint(j, row->json_key,
 		     cfg->queue_limit ? cfg->queue_limit
-				      : CR__DEFAULT_QUEUE_LIMIT);
+				      : CR__NODE_QUEUE_LIMIT);
 }
 
 void cr__run_json_seed(struct cr_json *j, const struct cr__opt *row,

@@ -12,7 +12,7 @@
 #ifndef CRYSTAL_CLI_RUN_H
 #define CRYSTAL_CLI_RUN_H
 
-#include "../node.h"
+#include "../engine/node.h"
 #include "../scenario/experiment.h"
 #include "opt.h"
 

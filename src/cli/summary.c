@@ -68,11 +68,12 @@ static void json_limits(struct cr_json *j, const struct cr_node_config *cfg,
 	cr_json_uint(j, "partial_frames_limit", r->partial_limit);
 	cr_json_uint(j, "max_message", cfg->max_msg_bytes ? cfg->max_msg_bytes
 							  : 16u << 20);
-	cr_json_uint(j, "connections_refused", r->limit_hits[CR__LIMIT_CONNS]);
-	cr_json_uint(j, "idle_closed", r->limit_hits[CR__LIMIT_IDLE]);
-	cr_json_uint(j, "frame_timeouts", r->limit_hits[CR__LIMIT_FRAME]);
+	cr_json_uint(j, "connections_refused",
+		     r->limit_hits[CR__NODE_LIMIT_CONNS]);
+	cr_json_uint(j, "idle_closed", r->limit_hits[CR__NODE_LIMIT_IDLE]);
+	cr_json_uint(j, "frame_timeouts", r->limit_hits[CR__NODE_LIMIT_FRAME]);
 	cr_json_uint(j, "partial_frames_closed",
-		     r->limit_hits[CR__LIMIT_PARTIAL]);
+		     r->limit_hits[CR__NODE_LIMIT_PARTIAL]);
 	cr_json_uint(j, "partial_frames_peak", r->partial_peak);
 	cr_json_uint(j, "bad_datagrams", r->bad_datagrams);
 	cr_json_close(j);

@@ -2,7 +2,7 @@
 #ifndef CRYSTAL_CLI_SUMMARY_H
 #define CRYSTAL_CLI_SUMMARY_H
 
-#include "../node.h"
+#include "../engine/node.h"
 
 #include <stdbool.h>
 #include <stddef.h>

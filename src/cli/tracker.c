@@ -8,7 +8,7 @@
  */
 #include "../builtins/registry.h"
 #include "../core/units.h"
-#include "../node.h"
+#include "../engine/node.h"
 #include "../scenario/experiment.h"
 #include "cli.h"
 #include "opt.h"

@@ -4,7 +4,7 @@
  * sizes (B, KB, MB, KiB, MiB).  Each returns 0 or -CR_EINVAL; the
  * accepted forms are in the *_FORMS strings, for error messages.
  */
-#include "../internal.h"
+#include "common.h"
 #include "units.h"
 
 #include <ctype.h>

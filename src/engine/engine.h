@@ -84,6 +84,19 @@ extern const struct cr__net_ops cr__peer_net_ops;
 void cr__peer_bootstrap(struct cr_peer *p);
 /* Is the peer born at time 0 (its sockets open before the clock starts)? */
 bool cr__peer_born_at_start(const struct cr_peer *p);
+/* How a peer's life ends (life.c): it dies during the run (abruptly, its
+ * sockets reset; it may be born again), or the run ends around it (its
+ * connections closed in order, a summary line of its limits). */
+enum cr__peer_end {
+	CR__PEER_DIES,
+	CR__PEER_RUN_ENDS,
+};
+/* Ends p's life, the one way for both: the algorithm's destroy (or the
+ * tracker's stop, at the run's end), its source stopped, its timers
+ * cancelled, its sockets closed; nothing if a dying peer is not alive. */
+void cr__peer_end(struct cr_peer *p, enum cr__peer_end how);
+/* Puts the events of the worker's peers' lives on its timers (life.c). */
+void cr__life_schedule(struct cr__worker *w);
 
 /* --- tracker ---------------------------------------------------------- */
 

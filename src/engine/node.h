@@ -14,6 +14,24 @@
  * `--spin auto` (cr_node_config.spin_budget). */
 #define CR__SPIN_BUDGET 0.2
 
+/* The bounds and defaults an embedder checks its options against, named
+ * here so that it needs nothing of the network's headers. */
+/* The longest batch window (cr_node_config.batch_ns). */
+#define CR__NODE_BATCH_MAX CR__SHAPE_BATCH_MAX
+/* A connection's queue when cr_node_config.queue_limit is 0. */
+#define CR__NODE_QUEUE_LIMIT CR__DEFAULT_QUEUE_LIMIT
+/* A shaped release later than this is late (cr_node_live_late_p99). */
+#define CR__NODE_LATE_NS CR_FID_LATE_P99_NS
+/* What the node's limits refused or closed, as indices into
+ * cr_node_result.limit_hits. */
+enum cr__node_limit {
+	CR__NODE_LIMIT_CONNS = CR__LIMIT_CONNS,	    /* connections refused */
+	CR__NODE_LIMIT_IDLE = CR__LIMIT_IDLE,	    /* idle, closed */
+	CR__NODE_LIMIT_FRAME = CR__LIMIT_FRAME,	    /* frames timed out */
+	CR__NODE_LIMIT_PARTIAL = CR__LIMIT_PARTIAL, /* unfinished bytes */
+	CR__NODE_LIMIT_N = CR__LIMIT_N,
+};
+
 
 typedef struct cr__node cr_node;
 
@@ -311,8 +329,8 @@ struct cr_node_result {
 	char degraded_reason[256];
 };
 
-/* Sets r->degraded and r->degraded_reason from r's fidelity figures
- * (src/metrics/fidelity.c). */
+/* Sets r->degraded and r->degraded_reason from r's fidelity figures, as
+ * src/metrics/fidelity.c judges them (results.c). */
 void cr_fidelity_judge(struct cr_node_result *r);
 
 /* Counts descriptors the config needs against what the process has. */

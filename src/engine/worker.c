@@ -485,22 +485,8 @@ static void worker_shutdown(struct cr__worker *w)
 	/* the last row of every peer, as the experiment ends */
 	cr__sampler_worker(w, w->node->end_ns);
 	w->sampling = false;
-	for (size_t i = 0; i < w->npeers; i++) {
-		struct cr_peer *p = w->peers[i];
-		if (p->ep.alive)
-			p->st.alive_ns +=
-				cr__clock_now(&w->node->clock) - p->st.born_ns;
-		if (p->source)
-			cr__source_stop(p->source);
-		if (p->tracker)
-			cr__tracker_stop(p);
-		else if (p->ep.alive && p->booted && p->algo->destroy)
-			p->algo->destroy(p);
-		p->ep.alive = false;
-		cr__timers_cancel_owner(&w->net.timers, p);
-		cr__tp_close(&p->ep, false);
-		cr__tp_ep_summary(&p->ep);
-	}
+	for (size_t i = 0; i < w->npeers; i++)
+		cr__peer_end(w->peers[i], CR__PEER_RUN_ENDS);
 	cr__tp_flush(&w->net);
 	uv_walk(&w->net.loop, close_walk_cb, NULL);
 }

@@ -3,7 +3,7 @@
  *
  * A run is degraded when shaped releases left late (sending: frames
  * written after their release times; receiving: reading resumed after a
- * download bucket's wait), at p99, by more than CR_FID_LATE_P99_NS, or when
+ * download bucket's wait), at p99, by more than the late limit, or when
  * links' achieved rates, sending or receiving, are off by more than
  * CR_FID_RATE_ERR_MEAN on average or CR_FID_RATE_ERR_WORST on the worst
  * link.  Timer lag is not judged: a late timer that releases nothing costs
@@ -13,61 +13,61 @@
  * Datagrams the kernel dropped because a peer's socket buffer was full
  * were lost by the machine, not by the emulation: any of them degrades.
  */
-#include "../node.h"
+#include "fidelity.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-void cr_fidelity_judge(struct cr_node_result *r)
+bool cr_fidelity_verdict(const struct cr_fidelity *f, char *why, size_t len)
 {
-	char *why = r->degraded_reason;
-	size_t left = sizeof(r->degraded_reason);
+	size_t left = len;
+	bool degraded = false;
 
-	r->degraded = false;
 	why[0] = 0;
-	if (!r->shaped)
-		return; /* nothing was emulated, so nothing to judge */
+	if (!f->shaped)
+		return false; /* nothing was emulated, so nothing to judge */
 
 #define DEGRADED(...)                                                          \
 	do {                                                                   \
-		int k = snprintf(why, left, "%s", r->degraded ? "; " : "");    \
+		int k = snprintf(why, left, "%s", degraded ? "; " : "");       \
 		why += k, left -= (size_t)k;                                   \
 		k = snprintf(why, left, __VA_ARGS__);                          \
 		if (k > 0 && (size_t)k < left)                                 \
 			why += k, left -= (size_t)k;                           \
-		r->degraded = true;                                            \
+		degraded = true;                                               \
 	} while (0)
-	if ((double)r->late_over > CR_FID_LATE_SHARE * (double)r->late_samples)
+	if ((double)f->late_over > CR_FID_LATE_SHARE * (double)f->late_samples)
 		DEGRADED("releases late by %.0f us at p99 > %lld us (%.2f%% "
 			 "later than that)",
-			 (double)r->late_p99_ns / 1e3,
-			 CR_FID_LATE_P99_NS / CR_US,
-			 100.0 * (double)r->late_over / (double)r->late_samples);
-	if ((double)r->rx_late_over >
-	    CR_FID_LATE_SHARE * (double)r->rx_late_samples)
+			 (double)f->late_p99_ns / 1e3,
+			 (long long)(f->late_limit_ns / CR_US),
+			 100.0 * (double)f->late_over / (double)f->late_samples);
+	if ((double)f->rx_late_over >
+	    CR_FID_LATE_SHARE * (double)f->rx_late_samples)
 		DEGRADED("downloads resumed late by %.0f us at p99 > %lld us "
 			 "(%.2f%% later than that)",
-			 (double)r->rx_late_p99_ns / 1e3,
-			 CR_FID_LATE_P99_NS / CR_US,
-			 100.0 * (double)r->rx_late_over /
-				 (double)r->rx_late_samples);
-	if (r->rate_err_mean > CR_FID_RATE_ERR_MEAN)
+			 (double)f->rx_late_p99_ns / 1e3,
+			 (long long)(f->late_limit_ns / CR_US),
+			 100.0 * (double)f->rx_late_over /
+				 (double)f->rx_late_samples);
+	if (f->rate_err_mean > CR_FID_RATE_ERR_MEAN)
 		DEGRADED("link rates off by %.2f%% on average > %.0f%%",
-			 100 * r->rate_err_mean, 100 * CR_FID_RATE_ERR_MEAN);
-	if (fabs(r->rate_err_worst) > CR_FID_RATE_ERR_WORST)
-		DEGRADED("link %s off by %+.2f%% > %.0f%%", r->rate_worst_link,
-			 100 * r->rate_err_worst, 100 * CR_FID_RATE_ERR_WORST);
-	if (r->rx_rate_err_mean > CR_FID_RATE_ERR_MEAN)
+			 100 * f->rate_err_mean, 100 * CR_FID_RATE_ERR_MEAN);
+	if (fabs(f->rate_err_worst) > CR_FID_RATE_ERR_WORST)
+		DEGRADED("link %s off by %+.2f%% > %.0f%%", f->rate_worst_link,
+			 100 * f->rate_err_worst, 100 * CR_FID_RATE_ERR_WORST);
+	if (f->rx_rate_err_mean > CR_FID_RATE_ERR_MEAN)
 		DEGRADED("download rates off by %.2f%% on average > %.0f%%",
-			 100 * r->rx_rate_err_mean, 100 * CR_FID_RATE_ERR_MEAN);
-	if (fabs(r->rx_rate_err_worst) > CR_FID_RATE_ERR_WORST)
+			 100 * f->rx_rate_err_mean, 100 * CR_FID_RATE_ERR_MEAN);
+	if (fabs(f->rx_rate_err_worst) > CR_FID_RATE_ERR_WORST)
 		DEGRADED("download of link %s off by %+.2f%% > %.0f%%",
-			 r->rx_rate_worst_link, 100 * r->rx_rate_err_worst,
+			 f->rx_rate_worst_link, 100 * f->rx_rate_err_worst,
 			 100 * CR_FID_RATE_ERR_WORST);
-	if (r->udp_rx_overflow)
+	if (f->udp_rx_overflow)
 		DEGRADED("%llu datagrams dropped by full socket buffers, "
 			 "not by the emulation",
-			 (unsigned long long)r->udp_rx_overflow);
+			 (unsigned long long)f->udp_rx_overflow);
 #undef DEGRADED
+	return degraded;
 }

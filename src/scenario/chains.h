@@ -2,7 +2,7 @@
 #ifndef CRYSTAL_CHAINS_H
 #define CRYSTAL_CHAINS_H
 
-#include "../node.h"
+#include "../engine/node.h"
 
 struct cr_chains {
 	struct cr_node_peer *peers; /* [0] is the source */

@@ -7,8 +7,8 @@
 #define CRYSTAL_EXPERIMENT_INT_H
 
 #include "experiment.h"
-/* the engine's bounds and defaults: CR__SHAPE_BATCH_MAX, CR__TRACKER_* */
-#include "../node.h"
+/* the engine's bounds and defaults: CR__NODE_BATCH_MAX, CR__TRACKER_* */
+#include "../engine/node.h"
 
 #include <stdbool.h>
 #include <stddef.h>

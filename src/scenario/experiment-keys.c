@@ -319,7 +319,7 @@ static const struct key experiment_keys[EX__N] = {
 		     .required = true, .range = "a time above 0"},
     [EX_WARMUP] = {"warmup", set_time, FIELD(EXP, warmup_ns)},
     [EX_BATCH] = {"batch", set_time, FIELD(EXP, batch_ns),
-		  .max = CR__SHAPE_BATCH_MAX,
+		  .max = CR__NODE_BATCH_MAX,
 		  .range = "a time from 0 to 100ms"},
     [EX_SEED] = {"seed", set_uint, FIELD(EXP, seed), .max = UINT64_MAX},
     [EX_WORKERS] = {"workers", set_uint, FIELD(EXP, workers), .max = 256,

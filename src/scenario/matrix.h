@@ -2,7 +2,7 @@
 #ifndef CRYSTAL_MATRIX_H
 #define CRYSTAL_MATRIX_H
 
-#include "../node.h"
+#include "../engine/node.h"
 
 /* Reads `FROM TO DELAY` lines (see matrix.c).  Returns 0, or -CR_EINVAL /
  * -CR_ENOENT / -CR_ENOMEM with err naming the file and line. */

@@ -8,7 +8,7 @@
  */
 #include "mesh.h"
 /* the engine's defaults for the tracker: CR__TRACKER_* */
-#include "../node.h"
+#include "../engine/node.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -5,7 +5,7 @@
 #ifndef CRYSTAL_PLAN_H
 #define CRYSTAL_PLAN_H
 
-#include "../node.h"
+#include "../engine/node.h"
 #include "events.h"
 
 struct cr_plan {

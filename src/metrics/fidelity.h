@@ -1,0 +1,40 @@
+/* The fidelity verdict (fidelity.c): the figures of a run's link
+ * emulation it is judged on, as the engine gathers them over its peers and
+ * workers, and the judge.  Only core types here: the engine fills the
+ * struct, the judge knows nothing of the engine.
+ */
+#ifndef CRYSTAL_METRICS_FIDELITY_H
+#define CRYSTAL_METRICS_FIDELITY_H
+
+#include "../core/common.h"
+
+/* The judge's own thresholds: links' achieved rates, sending or
+ * receiving, off by more than these (on average; on the worst link), and
+ * more than this share of the releases later than the late limit. */
+#define CR_FID_LATE_SHARE 0.01
+#define CR_FID_RATE_ERR_MEAN 0.01
+#define CR_FID_RATE_ERR_WORST 0.02
+
+struct cr_fidelity {
+	bool shaped;		/* anything emulated at all */
+	int64_t late_limit_ns;	/* a release later than this is late */
+	/* sending: stamped frames written, those later than the limit, p99 */
+	uint64_t late_samples, late_over;
+	int64_t late_p99_ns;
+	/* receiving: reads resumed after a download bucket's wait */
+	uint64_t rx_late_samples, rx_late_over;
+	int64_t rx_late_p99_ns;
+	/* |achieved/configured - 1| on average, and signed on the worst
+	 * link (named), sending and receiving */
+	double rate_err_mean, rate_err_worst;
+	const char *rate_worst_link;
+	double rx_rate_err_mean, rx_rate_err_worst;
+	const char *rx_rate_worst_link;
+	uint64_t udp_rx_overflow; /* datagrams a full socket buffer dropped */
+};
+
+/* Judges f: true when the run is degraded, and why (len bytes, "" when
+ * it is not) says how. */
+bool cr_fidelity_verdict(const struct cr_fidelity *f, char *why, size_t len);
+
+#endif
