@@ -13,24 +13,8 @@
  */
 #include "cli.h"
 
-#include <malloc.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-
-/* Blocks of 128 KiB and more are mapped, and unmapped when freed, always.
- * glibc starts so, but raises that threshold to the size of each mapped
- * block freed: once peers die (a Vanilla peer's playback buffer is 640 KB
- * at 32 KB/s), every later peer's buffers come from the heap, where small
- * blocks split the holes the dead left, and a run with churn grows by
- * half again with as many peers alive (bench/README.md, Soak).  Fixing
- * the threshold turns that off.  The environment's MALLOC_MMAP_THRESHOLD_
- * still decides, if set. */
-static void allocator_policy(void)
-{
-	if (!getenv("MALLOC_MMAP_THRESHOLD_"))
-		mallopt(M_MMAP_THRESHOLD, 128 * 1024);
-}
 
 static void usage(FILE *f)
 {
@@ -55,7 +39,6 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	allocator_policy();
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

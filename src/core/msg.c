@@ -6,84 +6,15 @@
  * messages are carved from a transmit slab.  Both are per worker, so
  * reference counts need no atomics.  Freed slabs and descriptors are kept
  * on free lists (bounded) to spare the allocator and the page faults.
- *
- * Slabs are mapped from the kernel, not taken from malloc's heap: a slab
- * lives as long as its last frame is referenced, so slabs are freed in no
- * particular order, and once glibc has raised its mmap threshold past the
- * slab size (it does, after the first large free) they land in the heap,
- * whose holes a long run with churn never gives back.  A mapping is
- * returned whole when the slab dies.  Under AddressSanitizer slabs come
- * from malloc again, so that a write past a slab's end is caught.
  */
 #include "msg.h"
 #include "wire.h"
 
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
 #define KEEP_FREE_SLABS 64
 #define KEEP_FREE_MSGS 65536
-
-#if defined(__SANITIZE_ADDRESS__)
-#define CR__SLAB_MALLOC 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define CR__SLAB_MALLOC 1
-#endif
-#endif
-
-#ifdef CR__SLAB_MALLOC
-static struct cr__slab *slab_map(uint32_t size)
-{
-	return malloc(sizeof(struct cr__slab) + size);
-}
-
-static void slab_unmap(struct cr__slab *s)
-{
-	free(s);
-}
-
-static struct cr__slab *slab_remap(struct cr__slab *s, uint32_t size)
-{
-	return realloc(s, sizeof(*s) + size);
-}
-#else
-/* Bytes of the mapping behind a slab with `size` bytes of data. */
-static size_t mapped_len(uint32_t size)
-{
-	long p = sysconf(_SC_PAGESIZE);
-	size_t page = p > 0 ? (size_t)p : 4096;
-	size_t len = sizeof(struct cr__slab) + size;
-
-	return (len + page - 1) / page * page;
-}
-
-static struct cr__slab *slab_map(uint32_t size)
-{
-	void *p = mmap(NULL, mapped_len(size), PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-
-	return p == MAP_FAILED ? NULL : p;
-}
-
-static void slab_unmap(struct cr__slab *s)
-{
-	munmap(s, mapped_len(s->size));
-}
-
-static struct cr__slab *slab_remap(struct cr__slab *s, uint32_t size)
-{
-	size_t old = mapped_len(s->size), len = mapped_len(size);
-	void *p;
-
-	if (len == old)
-		return s;
-	p = mremap(s, old, len, MREMAP_MAYMOVE);
-	return p == MAP_FAILED ? NULL : p;
-}
-#endif
 
 void cr__pool_init(cr__pool *pool)
 {
@@ -101,7 +32,7 @@ void cr__pool_free(cr__pool *pool)
 	while (pool->free_slabs) {
 		struct cr__slab *s = pool->free_slabs;
 		pool->free_slabs = s->next_free;
-		slab_unmap(s);
+		free(s);
 	}
 	while (pool->free_msgs) {
 		struct cr_msg *m = pool->free_msgs;
@@ -121,7 +52,7 @@ struct cr__slab *cr__slab_get(cr__pool *pool, uint32_t size)
 		pool->nfree_slabs--;
 	} else {
 		uint32_t sz = size <= pool->slab_size ? pool->slab_size : size;
-		s = slab_map(sz);
+		s = malloc(sizeof(*s) + sz);
 		if (!s)
 			return NULL;
 		s->size = sz;
@@ -147,12 +78,12 @@ void cr__slab_unref(struct cr__slab *s)
 		pool->nfree_slabs++;
 		return;
 	}
-	slab_unmap(s);
+	free(s);
 }
 
 struct cr__slab *cr__slab_resize(struct cr__slab *s, uint32_t size)
 {
-	struct cr__slab *g = slab_remap(s, size);
+	struct cr__slab *g = realloc(s, sizeof(*s) + size);
 
 	if (!g)
 		return NULL;

@@ -14,6 +14,7 @@
  * the tests can drive it on a made-up timeline.  playtimer.c adds the
  * engine timer that ticks it.
  */
+#include "../core/pages.h"
 #include "private.h"
 
 #include <stdlib.h>
@@ -40,6 +41,11 @@ static struct cr__pb_slot *slot_of(const struct cr_playbuf *pb, uint64_t seg)
 static uint64_t *bits_of(const struct cr_playbuf *pb, uint64_t seg)
 {
 	return pb->bits + (seg % pb->cfg.window) * pb->words;
+}
+
+static size_t data_bytes(const struct cr_playbuf *pb)
+{
+	return (size_t)pb->cfg.window * pb->cfg.stream.segment_bytes;
 }
 
 static uint8_t *data_of(const struct cr_playbuf *pb, uint64_t seg)
@@ -114,7 +120,8 @@ int cr_playbuf_new(const cr_playbuf_config *cfg, cr_playbuf **out)
 	if (!pb->slots || !pb->bits)
 		goto out_free;
 	if (cfg->keep_data) {
-		pb->data = malloc((size_t)cfg->window * st.segment_bytes);
+		/* mapped: it lives as long as its peer (core/pages.c) */
+		pb->data = cr__pages_alloc(data_bytes(pb));
 		if (!pb->data)
 			goto out_free;
 	}
@@ -135,7 +142,7 @@ void cr_playbuf_free(cr_playbuf *pb)
 	if (!pb)
 		return;
 	cr_playbuf_stop(pb);
-	free(pb->data);
+	cr__pages_free(pb->data, data_bytes(pb));
 	free(pb->bits);
 	free(pb->slots);
 	free(pb);
