@@ -105,7 +105,10 @@ $(BUILD)/tests/%: tests/%.c $(TEST_SUPPORT_OBJ) $(BUILTINS) $(BUILD)/libcrystal.
 
 test-bins: $(TEST_BIN) $(BUILD)/crystal examples
 
+# The tree's shape first (scripts/shape-check.sh: file and function lengths,
+# includes and calls only down the layers), then every test program.
 check: test-bins
+	@BUILD=$(BUILD) sh scripts/shape-check.sh
 	@BUILD=$(BUILD) $(if $(SANITIZE),CRYSTAL_SANITIZE=1) sh tests/run.sh $(TEST_BIN)
 
 # The fuzz targets: libFuzzer, ASan and UBSan, with clang, in their own
