@@ -22,8 +22,8 @@ BUILD ?= $(if $(SANITIZE),build-san,build)
 # pkg-config is asked when a recipe first needs the answer, not when this
 # file is read: on a fresh machine `make deps demo` reads the Makefile before
 # `deps` has installed pkg-config and the libraries.  Each is asked once.
-PKGS := libuv inih gsl jansson
-PKG_FALLBACK_LIBS := -luv -linih -lgsl -lgslcblas -ljansson
+PKGS := libuv inih gsl jansson libisal
+PKG_FALLBACK_LIBS := -luv -linih -lgsl -lgslcblas -ljansson -lisal
 PKG_CFLAGS = $(eval PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null))$(PKG_CFLAGS)
 PKG_LIBS = $(eval PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo $(PKG_FALLBACK_LIBS)))$(PKG_LIBS)
 

@@ -5,7 +5,7 @@ set -eu
 # libclang-rt-14-dev: the sanitizer and libFuzzer runtimes of Debian 12's
 # clang (14), which clang only recommends (make check CC=clang SANITIZE=1,
 # make fuzz)
-PKGS="make gcc libc6-dev clang libclang-rt-14-dev pkg-config libuv1-dev libcmocka-dev libinih-dev libgsl-dev libjansson-dev gnuplot-nox ffmpeg iproute2"
+PKGS="make gcc libc6-dev clang libclang-rt-14-dev pkg-config libuv1-dev libcmocka-dev libinih-dev libgsl-dev libjansson-dev libisal-dev gnuplot-nox ffmpeg iproute2"
 
 missing=""
 for p in $PKGS; do
