@@ -22,6 +22,7 @@
 
 #include "addr.h"
 #include "message.h"
+#include "random.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -139,6 +140,12 @@ int cr_tracker_query(cr_peer *p, uint16_t session, size_t max);
 /* Experiment time in ns (0 = experiment start).  Never read the system
  * clock directly: the engine may run on virtual time. */
 int64_t cr_now(const cr_peer *p);
+
+/* The peer's own random generator (random.h), seeded at each birth from
+ * the run's seed (--seed), the peer's index and how many times it was
+ * born: the same seed gives every peer the same draws, run after run, and
+ * a peer born again draws anew.  Use it from the peer's callbacks only. */
+cr_rand *cr_peer_rand(cr_peer *p);
 
 /* Timers: deadlines in ns.  A periodic timer (period_ns > 0) re-arms from
  * its due time, so it does not drift.  Ids are never reused: cancelling a

@@ -11,6 +11,7 @@
 #include "link.h"
 #include "message.h"
 #include "stream.h"
+#include "random.h"
 #include "units.h"
 
 #endif

@@ -73,6 +73,7 @@ struct cr_peer {
 	int64_t query_next_ns; /* no query before this */
 
 	int64_t join_ns; /* first join, for the startup delay */
+	cr_rand rand;	 /* cr_peer_rand: seeded at each birth */
 
 	uint64_t warm_data_bytes_in; /* data_bytes_in at the end of warm-up */
 	uint64_t warm_data_msgs_in;
@@ -132,7 +133,7 @@ struct cr__source {
 	struct cr_peer *p;
 	uint64_t produced;
 	uint64_t bytes;
-	uint64_t rng;
+	cr_rand rng;
 	uint64_t timer;
 	bool waiting_drain;
 	bool done;

@@ -57,6 +57,8 @@ static void birth(void *ctx, void *arg)
 	p->ep.alive = true;
 	p->st.births++;
 	p->st.born_ns = cr__clock_now(&p->node->clock);
+	cr_rand_seed(&p->rand, p->node->seed ^ ((uint64_t)p->index << 20) ^
+				    p->st.births);
 	if (p->is_tracker_peer) {
 		if (cr__tracker_start(p))
 			cr__plog(p, CR_LOG_ERROR, "tracker: out of memory");

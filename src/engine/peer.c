@@ -228,6 +228,11 @@ size_t cr_bootstrap_peers(const cr_peer *p, const cr_addr **out)
 	return p->nboot;
 }
 
+cr_rand *cr_peer_rand(cr_peer *p)
+{
+	return &p->rand;
+}
+
 int64_t cr_now(const cr_peer *p)
 {
 	return cr__clock_now(&p->node->clock);

@@ -14,7 +14,6 @@
  * standard input (a live stream: messages go out as its bytes arrive, a
  * short last one at its end).
  */
-#include "../core/rng.h"
 #include "engine.h"
 
 #include <errno.h>
@@ -39,11 +38,11 @@ static void fill_payload(struct cr__source *s, uint8_t *p, size_t len)
 	size_t i = 0;
 
 	for (; i + 8 <= len; i += 8) {
-		uint64_t r = cr__rng_next(&s->rng);
+		uint64_t r = cr_rand_next(&s->rng);
 		memcpy(p + i, &r, 8);
 	}
 	if (i < len) {
-		uint64_t r = cr__rng_next(&s->rng);
+		uint64_t r = cr_rand_next(&s->rng);
 		memcpy(p + i, &r, len - i);
 	}
 }
@@ -294,10 +293,10 @@ void cr__source_start(struct cr_peer *p, struct cr__source *s)
 		s->rate_Bps = s->cfg.rate_Bps;
 
 	s->p = p;
-	s->rng = (p->node->seed * 0x9e3779b97f4a7c15ull) ^
-		 ((uint64_t)p->index << 17) ^ s->cfg.session;
-	if (!s->rng)
-		s->rng = 1;
+	s->rng.s = (p->node->seed * 0x9e3779b97f4a7c15ull) ^
+		   ((uint64_t)p->index << 17) ^ s->cfg.session;
+	if (!s->rng.s)
+		s->rng.s = 1;
 	s->start_ns = now;
 	atomic_store_explicit(&s->pub_start_ns, now, memory_order_relaxed);
 	if (open_data(p, s)) {

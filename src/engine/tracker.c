@@ -63,7 +63,6 @@
  * connection of its own.
  */
 #include "../core/bytes.h"
-#include "../core/rng.h"
 #include "engine.h"
 
 #include <stdlib.h>
@@ -120,7 +119,7 @@ struct cr__tracker {
 	uint32_t max_sessions_per_peer, max_peers_per_session;
 	struct htab by_key, by_addr;
 	struct entry *oldest, *newest;
-	uint64_t rng;
+	cr_rand rng;
 	struct session *sessions[NSESSIONS];
 };
 
@@ -413,7 +412,7 @@ static void reply(struct cr__tracker *t, const cr_addr *to, uint16_t session,
 	/* a random subset: the first `want` of a partial shuffle; the
 	 * array's order means nothing, so it is shuffled in place */
 	for (size_t i = 0; i < want; i++)
-		swap_slots(s, i, i + (size_t)(cr__rng_next(&t->rng) % (k - i)));
+		swap_slots(s, i, i + (size_t)(cr_rand_next(&t->rng) % (k - i)));
 	buf = malloc(4 + want * CR__TRACKER_ADDR_WIRE);
 	if (!buf)
 		return;
@@ -556,9 +555,9 @@ int cr__tracker_start(struct cr_peer *p)
 	t->max_peers_per_session = tc->max_peers_per_session
 				       ? tc->max_peers_per_session
 				       : CR__TRACKER_PEERS_PER_SESSION;
-	t->rng = p->node->seed * 0x9e3779b97f4a7c15ull + 0x7472616b;
-	if (!t->rng)
-		t->rng = 1;
+	t->rng.s = p->node->seed * 0x9e3779b97f4a7c15ull + 0x7472616b;
+	if (!t->rng.s)
+		t->rng.s = 1;
 	p->tracker = t;
 	cr__worker_timer(p->w, cr__clock_now(&p->node->clock) + every, every,
 			 tracker_tick, t, NULL, p);

@@ -26,6 +26,7 @@
 #include "../core/ring.h"
 #include "../core/timers.h"
 #include "../core/wire.h"
+#include <crystal/random.h>
 
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -251,7 +252,7 @@ struct cr__ep {
 	struct cr__ring udp_rx;	  /* received datagrams waiting for download */
 	uint64_t udp_rx_timer;
 	int64_t udp_rx_due;
-	uint64_t rng;
+	cr_rand rng;
 };
 
 /* Schedules work on the loop's timers; asks the owner to rearm its

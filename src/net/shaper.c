@@ -26,7 +26,6 @@
  * last release) with what happened (first to last write).
  */
 #include "../core/heap.h"
-#include "../core/rng.h"
 #include "net-int.h"
 
 #include <math.h>
@@ -62,7 +61,7 @@ static int64_t jitter(struct cr__ep *ep)
 {
 	if (ep->lim.jitter_ns <= 0)
 		return 0;
-	return (int64_t)(cr__rng_unit(&ep->rng) * (double)ep->lim.jitter_ns);
+	return (int64_t)(cr_rand_unit(&ep->rng) * (double)ep->lim.jitter_ns);
 }
 
 /* A stamped frame (or datagram) due at `release` is written at `now`:
@@ -97,9 +96,9 @@ void cr__shaper_ep_init(struct cr__ep *ep, const cr_link_limits *l)
 	ep->down.rate_Bps = l->download_Bps;
 	ep->total.rate_Bps = l->total_Bps;
 	ep->pump_at = INT64_MAX;
-	ep->rng = ep->net->cfg->seed ^ (0x9e3779b97f4a7c15ull * (ep->index + 1));
-	if (!ep->rng)
-		ep->rng = 1;
+	ep->rng.s = ep->net->cfg->seed ^ (0x9e3779b97f4a7c15ull * (ep->index + 1));
+	if (!ep->rng.s)
+		ep->rng.s = 1;
 }
 
 bool cr__conn_shaped(const struct cr__conn *c)
@@ -341,7 +340,7 @@ static void stamp_udp(struct cr__ep *ep, int64_t start, int64_t now)
 	cr__ring_shift(q);
 	end = max64(end, take(&ep->up, start, n));
 	end = max64(end, take(&ep->total, start, n));
-	if (ep->lim.loss > 0 && cr__rng_unit(&ep->rng) < ep->lim.loss) {
+	if (ep->lim.loss > 0 && cr_rand_unit(&ep->rng) < ep->lim.loss) {
 		/* it used the uplink, then the network lost it */
 		ep->st->udp_lost++;
 		cr_msg_release(o.m);
