@@ -34,6 +34,7 @@
  *      build/libcrystal.a -luv -lpthread -ldl -lm -o build/bench/fidelity
  */
 #include "core/log.h"
+#include "core/wire.h"
 #include "engine/node.h"
 
 #include <errno.h>

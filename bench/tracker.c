@@ -36,6 +36,7 @@
  */
 #include "builtins/registry.h"
 #include "core/log.h"
+#include "core/wire.h"
 #include "engine/node.h"
 
 #include <arpa/inet.h>

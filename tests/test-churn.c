@@ -16,6 +16,7 @@
 #include "../src/scenario/plan.h"
 #include "support.h"
 
+#include <stdio.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>

@@ -21,6 +21,7 @@
 #include "../src/scenario/chains.h"
 #include "support.h"
 
+#include <stdio.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>

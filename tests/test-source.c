@@ -8,6 +8,7 @@
 #include "../src/scenario/chains.h"
 #include "support.h"
 
+#include <stdio.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>

@@ -15,6 +15,7 @@
 #include "opt.h"
 #include "run.h"
 
+#include <getopt.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>

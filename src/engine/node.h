@@ -8,7 +8,8 @@
 #ifndef CRYSTAL_ENGINE_NODE_H
 #define CRYSTAL_ENGINE_NODE_H
 
-#include "../net/net.h"
+#include "../core/addr.h"
+#include "../net/bounds.h"
 
 /* The share of a core a worker may spend spinning to wake on time with
  * `--spin auto` (cr_node_config.spin_budget). */

@@ -26,6 +26,7 @@
 #include "../core/ring.h"
 #include "../core/timers.h"
 #include "../core/wire.h"
+#include "bounds.h"
 #include <crystal/random.h>
 
 #include <stdarg.h>
@@ -38,55 +39,14 @@ struct cr__conn;
 struct cr__udp_heap;
 struct cr__transport;
 
-/* Hello payload: experiment id (u64). */
-#define CR__HELLO_LEN 8
-/* An incoming connection that has not said hello by then is closed. */
-#define CR__HELLO_TIMEOUT (10 * CR_SEC)
-
-/* The limits on what a remote may make a peer hold (docs/wire-format.md,
- * Limits); each is counted per peer, and logged at its first occurrence. */
-enum cr__limit {
-	CR__LIMIT_CONNS,   /* an incoming connection over the peer's cap */
-	CR__LIMIT_IDLE,	   /* nothing after the hello within the idle time */
-	CR__LIMIT_FRAME,   /* a frame begun and not finished in time */
-	CR__LIMIT_PARTIAL, /* the node's bytes of unfinished frames */
-	CR__LIMIT_N
-};
-/* The base of the automatic idle and frame times (cr_node_config). */
-#define CR__WAIT_BASE (30 * CR_SEC)
-/* The node's budget for bytes of unfinished frames, by default. */
-#define CR__DEFAULT_PARTIAL_LIMIT (256ull << 20)
-/* Bytes queued on one connection before its peer stops reading its inputs
- * (and a source stops producing), so that TCP pushes back on the senders
- * instead of memory growing. */
-#define CR__DEFAULT_QUEUE_LIMIT (256u << 10)
-
 /* How far a sending bucket may catch up after a late wake-up, so that
  * lateness costs no rate.  A message never starts before it was queued,
  * so a long silence earns no burst.  Receiving has no queue time to go by:
  * there a bucket idle longer than CR__SHAPE_RX_CATCHUP earns nothing. */
 #define CR__SHAPE_CATCHUP (100 * CR_MS)
 #define CR__SHAPE_RX_CATCHUP (2 * CR_MS)
-/* Releases due this soon are written in the same wake-up, unless the
- * node's batch window (cr_node_config.batch_ns) says otherwise. */
-#define CR__SHAPE_COALESCE (20 * CR_US)
-/* The largest batch window a node accepts. */
-#define CR__SHAPE_BATCH_MAX (100 * CR_MS)
 /* Received datagrams that may wait for the download limit. */
 #define CR__UDP_RX_QUEUE 256u
-
-/* Fidelity thresholds: past any of them a run says it is degraded.  What
- * is judged is what the emulation delivered: how late shaped releases left
- * (sending) and reading resumed (receiving), and the links' rates.  Timer
- * lag is reported but not judged: a late timer that releases nothing costs
- * the emulation nothing, and one that does shows in the releases.  The
- * lateness test is exact: more than CR_FID_LATE_SHARE of the releases
- * later than CR_FID_LATE_P99_NS (a p99 above it), counted one by one, not
- * read off a histogram's bucket. */
-#define CR_FID_LATE_P99_NS (1 * CR_MS)
-#define CR_FID_LATE_SHARE 0.01
-#define CR_FID_RATE_ERR_MEAN 0.01
-#define CR_FID_RATE_ERR_WORST 0.02
 
 /* A rate limit as a next-free time: passing n bytes at rate b moves it on
  * by n/b.  Rate 0 is unlimited. */
@@ -99,19 +59,6 @@ struct cr__udp_out {
 	struct cr_msg *m;
 	cr_addr to;
 	int64_t queued_ns;
-};
-
-/* What net counts of an endpoint, kept in its owner's statistics. */
-struct cr__ep_stats {
-	uint64_t udp_dropped;	  /* the local socket or queue refused it */
-	uint64_t udp_lost;	  /* emulated loss */
-	uint64_t udp_rx_dropped;  /* over the download queue */
-	uint64_t udp_rx_overflow; /* the kernel dropped them: the socket
-				   * buffer was full (SO_RXQ_OVFL) */
-	uint64_t bad_frames;
-	uint64_t bad_datagrams;
-	/* connections refused or closed by each limit (enum cr__limit) */
-	uint64_t limit_hits[CR__LIMIT_N];
 };
 
 /* The owner's callbacks.  ep is the endpoint the event belongs to; the

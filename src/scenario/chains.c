@@ -7,6 +7,7 @@
  */
 #include "chains.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

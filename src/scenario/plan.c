@@ -10,6 +10,7 @@
 #include "plan.h"
 #include "matrix.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
