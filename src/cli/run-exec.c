@@ -11,7 +11,7 @@
 #include "../core/units.h"
 #include "rundir.h"
 #include "run.h"
-#include "summary.h"
+#include "../metrics/summary.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -265,7 +265,7 @@ static void warnings(const struct cr_node_result *res)
 			"crystal run: warning: emulation fidelity degraded: %s "
 			"(the machine did not keep up; see summary.json)\n",
 			res->degraded_reason);
-	for (int k = 0; k < CR__NODE_LIMIT_N; k++)
+	for (int k = 0; k < CR_RESULT_LIMIT_N; k++)
 		hits += res->limit_hits[k];
 	if (hits)
 		fprintf(stderr,
@@ -304,7 +304,6 @@ static int summarize(const struct cr__run_opts *o,
 {
 	struct cr__run_report rep = {o, cfg, algo, res};
 	struct cr__summary s = {
-		.cfg = cfg,
 		.r = res,
 		.experiment_file = o->file,
 		.started_utc = started,

@@ -9,6 +9,7 @@
 #define CRYSTAL_ENGINE_NODE_H
 
 #include "../core/addr.h"
+#include "../metrics/result.h"
 #include "../net/bounds.h"
 
 /* The share of a core a worker may spend spinning to wake on time with
@@ -23,15 +24,6 @@
 #define CR__NODE_QUEUE_LIMIT CR__DEFAULT_QUEUE_LIMIT
 /* A shaped release later than this is late (cr_node_live_late_p99). */
 #define CR__NODE_LATE_NS CR_FID_LATE_P99_NS
-/* What the node's limits refused or closed, as indices into
- * cr_node_result.limit_hits. */
-enum cr__node_limit {
-	CR__NODE_LIMIT_CONNS = CR__LIMIT_CONNS,	    /* connections refused */
-	CR__NODE_LIMIT_IDLE = CR__LIMIT_IDLE,	    /* idle, closed */
-	CR__NODE_LIMIT_FRAME = CR__LIMIT_FRAME,	    /* frames timed out */
-	CR__NODE_LIMIT_PARTIAL = CR__LIMIT_PARTIAL, /* unfinished bytes */
-	CR__NODE_LIMIT_N = CR__LIMIT_N,
-};
 
 
 typedef struct cr__node cr_node;
@@ -48,17 +40,6 @@ struct cr__source_cfg {
 	int data;	   /* enum cr_data_kind: random, file, file loop, stdin */
 	const char *path;  /* for files */
 	int64_t segment_ns; /* the session's segment duration; 0: 1 s */
-};
-
-/* What a tracker did (tracker.c), counted on its own peer: registrations
- * recorded (new entries and refreshes), queries, answers sent, entries
- * dropped as silent or as departed, REGISTERs refused past either limit,
- * and the most entries it held at once. */
-struct cr__tracker_stats {
-	uint64_t registrations, queries, replies;
-	uint64_t timed_out, departed;
-	uint64_t refused_sessions_per_peer, refused_peers_per_session;
-	uint64_t entries_max;
 };
 
 /* Payload bytes of the algorithm's messages: in, as dispatched to it; out,
@@ -232,107 +213,6 @@ struct cr_node_fd_budget {
 	uint64_t available;
 	uint64_t limit;
 };
-
-/* A distribution over peers. */
-struct cr_node_dist {
-	uint64_t n; /* peers counted */
-	double mean, min, p5, p50, p95;
-};
-
-struct cr_node_result {
-	int64_t elapsed_ns;
-	int64_t measured_ns;	/* the span rates are computed over */
-	bool interrupted;	/* stopped before the duration */
-	uint64_t peers;
-	int workers;
-	double cumulative_rate_Bps;
-	double per_peer_rate_Bps;
-	double min_peer_rate_Bps;
-	double tail_rate_Bps;
-	double tail_wire_rate_Bps; /* with frame headers: what the links carried */
-	uint64_t messages_switched;
-	uint64_t data_bytes_in;
-	uint64_t bad_frames;
-	int64_t timer_lag_p50_ns, timer_lag_p99_ns, timer_lag_max_ns;
-	/* link emulation fidelity */
-	bool shaped;
-	uint64_t late_samples;	/* stamped frames written */
-	/* ... and those later than CR_FID_LATE_P99_NS; the same of the
-	 * reads resumed after a download bucket's wait */
-	uint64_t late_over, rx_late_over;
-	int64_t late_p50_ns, late_p99_ns, late_max_ns;
-	double late_mean_ns;
-	int64_t batch_ns;	/* the batch window the run used */
-	uint64_t shaped_writes; /* system calls that wrote stamped frames */
-	int64_t early_max_ns;	/* the earliest a frame was written */
-	uint64_t fid_links;	/* links long enough to judge their rate */
-	double rate_err_mean;	/* mean |achieved/configured - 1| */
-	double rate_err_worst;	/* signed, of the worst link */
-	uint64_t rate_worst_configured_Bps;
-	char rate_worst_link[2 * CR_ADDR_STRLEN + 8];
-	/* the receiving side: how late reading resumed after a download
-	 * bucket's wait, and the download rates of the links judged */
-	uint64_t rx_late_samples;
-	int64_t rx_late_p50_ns, rx_late_p99_ns, rx_late_max_ns;
-	uint64_t fid_rx_links;
-	double rx_rate_err_mean, rx_rate_err_worst;
-	uint64_t rx_rate_worst_configured_Bps;
-	char rx_rate_worst_link[2 * CR_ADDR_STRLEN + 8];
-	/* waiting for the link (its rate, or a receiver that did not read):
-	 * part of a message's delay, not an error of the emulation */
-	uint64_t queueing_samples;
-	uint64_t frames_after_full; /* waited for a socket the far end did
-				     * not read: queueing, not lateness */
-	int64_t queueing_p50_ns, queueing_p99_ns, queueing_max_ns;
-	double queueing_mean_ns;
-	/* the link whose writes were latest on average */
-	int64_t added_delay_worst_mean_ns;
-	char added_delay_worst_link[2 * CR_ADDR_STRLEN + 8];
-	uint64_t udp_lost, udp_dropped, udp_rx_dropped, udp_rx_overflow;
-	uint64_t births, deaths, failed_births;
-	/* the limits as used, and what each refused or closed (enum
-	 * cr__limit); the most bytes of unfinished frames the node held */
-	uint32_t max_conns; /* 0: none */
-	int64_t idle_timeout_ns, frame_timeout_ns;
-	uint64_t partial_limit;
-	uint64_t limit_hits[CR__LIMIT_N];
-	uint64_t partial_peak;
-	uint64_t bad_datagrams;
-	/* stream quality (see cr_report_playback) */
-	struct cr_node_dist continuity;	      /* played / due */
-	struct cr_node_dist startup_delay_s;  /* join to first segment played */
-	struct cr_node_dist control_overhead; /* control bytes / data bytes in */
-	struct cr_node_dist duplicate_ratio;  /* duplicate / data bytes in */
-	struct cr_node_dist segment_latency_s; /* source whole to peer whole */
-	/* precise wake-ups: how late the workers woke from sleep, the lead
-	 * they woke early by (mean over the run and the workers), and the
-	 * time they spun, as a share of one core over the run */
-	uint64_t wakeups; /* from sleep, by the timer */
-	int64_t wake_late_p50_ns, wake_late_p99_ns, wake_late_max_ns;
-	int64_t wake_lead_mean_ns;
-	double spin_cores;
-	double spin_budget; /* per worker, as used (0: no spinning) */
-	/* the share of the workers' 250 ms windows in which they waited for
-	 * a core (other work competed for it), when spinning stays off */
-	double contended_share;
-	uint64_t spin_misses; /* deadlines run late while spinning for them */
-	/* the algorithm's own values (cr_report_value), by name in byte
-	 * order, each over the peers of this node that reported it */
-	size_t nvalues;
-	struct cr_node_value {
-		char name[CR_REPORT_NAME_MAX + 1];
-		struct cr_node_dist dist;
-	} values[CR_REPORT_VALUES_MAX];
-	/* the tracker of this node, if it ran one (tracker_ran) */
-	bool tracker_ran;
-	struct cr__tracker_stats tracker;
-	bool degraded;
-	char degraded_reason[256];
-};
-
-/* Sets r->degraded and r->degraded_reason from r's fidelity figures, as
- * src/metrics/fidelity.c judges them (results.c). */
-void cr_fidelity_judge(struct cr_node_result *r);
 
 /* Counts descriptors the config needs against what the process has. */
 void cr_node_fd_budget(const struct cr_node_config *cfg,

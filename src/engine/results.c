@@ -3,12 +3,21 @@
  * quality, the algorithm's values, the tracker's counters, the limits),
  * and each peer's own statistics.
  */
-#include "../metrics/fidelity.h"
+#include "../metrics/result.h"
 #include "engine.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The result counts what each of the network's limits closed, by its
+ * index. */
+_Static_assert((int)CR_RESULT_LIMIT_CONNS == (int)CR__LIMIT_CONNS &&
+		       (int)CR_RESULT_LIMIT_IDLE == (int)CR__LIMIT_IDLE &&
+		       (int)CR_RESULT_LIMIT_FRAME == (int)CR__LIMIT_FRAME &&
+		       (int)CR_RESULT_LIMIT_PARTIAL == (int)CR__LIMIT_PARTIAL &&
+		       (int)CR_RESULT_LIMIT_N == (int)CR__LIMIT_N,
+	       "the result's limits are the network's");
 
 const struct cr__peer_stats *cr_node_peer_stats(const cr_node *n, size_t i)
 {
@@ -84,30 +93,6 @@ static void fidelity_rx(const cr_node *n, struct cr_node_result *r)
 	r->queueing_mean_ns = cr__hist_mean(&q);
 }
 
-void cr_fidelity_judge(struct cr_node_result *r)
-{
-	const struct cr_fidelity f = {
-		.shaped = r->shaped,
-		.late_limit_ns = CR_FID_LATE_P99_NS,
-		.late_samples = r->late_samples,
-		.late_over = r->late_over,
-		.late_p99_ns = r->late_p99_ns,
-		.rx_late_samples = r->rx_late_samples,
-		.rx_late_over = r->rx_late_over,
-		.rx_late_p99_ns = r->rx_late_p99_ns,
-		.rate_err_mean = r->rate_err_mean,
-		.rate_err_worst = r->rate_err_worst,
-		.rate_worst_link = r->rate_worst_link,
-		.rx_rate_err_mean = r->rx_rate_err_mean,
-		.rx_rate_err_worst = r->rx_rate_err_worst,
-		.rx_rate_worst_link = r->rx_rate_worst_link,
-		.udp_rx_overflow = r->udp_rx_overflow,
-	};
-
-	r->degraded = cr_fidelity_verdict(&f, r->degraded_reason,
-					  sizeof(r->degraded_reason));
-}
-
 static void fidelity(const cr_node *n, struct cr_node_result *r)
 {
 	struct cr__hist late = {0};
@@ -156,32 +141,6 @@ static void fidelity(const cr_node *n, struct cr_node_result *r)
 	cr_fidelity_judge(r);
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* mean, min and quantiles (nearest rank) of v[0..n) */
-static void dist(double *v, size_t n, struct cr_node_dist *d)
-{
-	double sum = 0;
-
-	memset(d, 0, sizeof(*d));
-	d->n = n;
-	if (!n)
-		return;
-	qsort(v, n, sizeof(*v), cmp_double);
-	for (size_t i = 0; i < n; i++)
-		sum += v[i];
-	d->mean = sum / (double)n;
-	d->min = v[0];
-	d->p5 = v[(size_t)(0.05 * (double)(n - 1) + 0.5)];
-	d->p50 = v[(size_t)(0.50 * (double)(n - 1) + 0.5)];
-	d->p95 = v[(size_t)(0.95 * (double)(n - 1) + 0.5)];
-}
-
 /* Stream quality over the peers that played (cr_report_playback), and
  * control overhead over the peers that received data. */
 static void stream_quality(const cr_node *n, struct cr_node_result *r)
@@ -218,11 +177,11 @@ static void stream_quality(const cr_node *n, struct cr_node_result *r)
 			lat[nl++] = (double)pl->latency_sum_ns /
 				    (double)pl->completed / 1e9;
 	}
-	dist(lat, nl, &r->segment_latency_s);
-	dist(cont, nc, &r->continuity);
-	dist(start, ns, &r->startup_delay_s);
-	dist(dup, nd, &r->duplicate_ratio);
-	dist(over, no, &r->control_overhead);
+	cr_result_dist(lat, nl, &r->segment_latency_s);
+	cr_result_dist(cont, nc, &r->continuity);
+	cr_result_dist(start, ns, &r->startup_delay_s);
+	cr_result_dist(dup, nd, &r->duplicate_ratio);
+	cr_result_dist(over, no, &r->control_overhead);
 out:
 	free(cont);
 	free(start);
@@ -269,7 +228,7 @@ static void values_summary(const cr_node *n, struct cr_node_result *r)
 		}
 		snprintf(r->values[i].name, sizeof(r->values[i].name), "%s",
 			 n->value_names[k]);
-		dist(v, nv, &r->values[i].dist);
+		cr_result_dist(v, nv, &r->values[i].dist);
 	}
 	free(v);
 }
@@ -305,6 +264,13 @@ static void limits(const cr_node *n, struct cr_node_result *r)
 	r->frame_timeout_ns = n->frame_timeout_ns;
 	r->partial_limit = n->partial_limit;
 	r->partial_peak = atomic_load(&n->net_cfg.partial_peak);
+	r->max_message = n->max_msg;
+	r->max_sessions_per_peer = n->cfg.tracker.max_sessions_per_peer
+					   ? n->cfg.tracker.max_sessions_per_peer
+					   : CR__TRACKER_SESSIONS_PER_PEER;
+	r->max_peers_per_session = n->cfg.tracker.max_peers_per_session
+					   ? n->cfg.tracker.max_peers_per_session
+					   : CR__TRACKER_PEERS_PER_SESSION;
 	for (size_t i = 0; i < n->npeers; i++)
 		for (int k = 0; k < CR__LIMIT_N; k++)
 			r->limit_hits[k] += n->peers[i].st.net.limit_hits[k];
@@ -318,6 +284,11 @@ void cr_node_result(const cr_node *n, struct cr_node_result *r)
 	struct cr__hist lag = {0};
 
 	memset(r, 0, sizeof(*r));
+	r->experiment = n->cfg.name;
+	r->experiment_id = n->exp_id;
+	r->sample_interval_ns = n->cfg.sample_interval_ns ? n->cfg.sample_interval_ns
+							  : CR_SEC;
+	r->late_limit_ns = CR_FID_LATE_P99_NS;
 	r->elapsed_ns = n->end_ns > 0 ? n->end_ns : cr_node_now(n);
 	r->interrupted = atomic_load(&n->interrupted);
 	r->peers = 0;

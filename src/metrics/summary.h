@@ -1,8 +1,8 @@
 /* summary.json of a run (summary.c): its whole interface. */
-#ifndef CRYSTAL_CLI_SUMMARY_H
-#define CRYSTAL_CLI_SUMMARY_H
+#ifndef CRYSTAL_METRICS_SUMMARY_H
+#define CRYSTAL_METRICS_SUMMARY_H
 
-#include "../engine/node.h"
+#include "result.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -10,8 +10,7 @@
 struct cr_json;
 
 struct cr__summary {
-	const struct cr_node_config *cfg; /* what the node was given */
-	const struct cr_node_result *r;	  /* and what it did */
+	const struct cr_node_result *r;	  /* what the node did */
 	const char *experiment_file;	  /* NULL for a built-in experiment */
 	const char *started_utc;	  /* "2025-01-31T12:00:00Z" */
 	double cpu_s;			  /* CPU time of the experiment */

@@ -1,13 +1,13 @@
 /* summary.json: what a run did, in one file (docs/run-directory.md).
  *
- * Written from the node's results and its configuration alone, plus what
- * the caller adds: the start time, the CPU the experiment took, and the
- * members of "parameters" (the command's options as the run used them,
- * written by a callback, so that this file knows nothing of the command
- * line).  It is written to summary.json.tmp and renamed, and its last
+ * Written from the node's result (result.h) alone, plus what the caller
+ * adds: the start time, the CPU the experiment took, and the members of
+ * "parameters" (the command's options as the run used them, written by a
+ * callback, so that this file knows nothing of the command line or of
+ * the engine).  It is written to summary.json.tmp and renamed, and its last
  * key, "complete", is written last: a summary.json is whole or absent.
  */
-#include "../metrics/json.h"
+#include "json.h"
 #include "summary.h"
 
 #include <errno.h>
@@ -34,9 +34,10 @@ static void json_dist(struct cr_json *j, const char *key,
 }
 
 /* What the tracker of this node did, and its limits as used. */
-static void json_tracker(struct cr_json *j, const struct cr_node_tracker *tc,
-			 const struct cr__tracker_stats *t)
+static void json_tracker(struct cr_json *j, const struct cr_node_result *r)
 {
+	const struct cr__tracker_stats *t = &r->tracker;
+
 	cr_json_object(j, "tracker");
 	cr_json_uint(j, "registrations", t->registrations);
 	cr_json_uint(j, "queries", t->queries);
@@ -48,32 +49,26 @@ static void json_tracker(struct cr_json *j, const struct cr_node_tracker *tc,
 		     t->refused_sessions_per_peer);
 	cr_json_uint(j, "refused_peers_per_session",
 		     t->refused_peers_per_session);
-	cr_json_uint(j, "max_sessions_per_peer",
-		     tc->max_sessions_per_peer ? tc->max_sessions_per_peer
-					       : CR__TRACKER_SESSIONS_PER_PEER);
-	cr_json_uint(j, "max_peers_per_session",
-		     tc->max_peers_per_session ? tc->max_peers_per_session
-					       : CR__TRACKER_PEERS_PER_SESSION);
+	cr_json_uint(j, "max_sessions_per_peer", r->max_sessions_per_peer);
+	cr_json_uint(j, "max_peers_per_session", r->max_peers_per_session);
 	cr_json_close(j);
 }
 
 /* What remotes may make a peer hold, and what that refused or closed. */
-static void json_limits(struct cr_json *j, const struct cr_node_config *cfg,
-			const struct cr_node_result *r)
+static void json_limits(struct cr_json *j, const struct cr_node_result *r)
 {
 	cr_json_object(j, "limits");
 	cr_json_uint(j, "max_connections", r->max_conns);
 	cr_json_num(j, "idle_timeout_s", (double)r->idle_timeout_ns / 1e9);
 	cr_json_num(j, "frame_timeout_s", (double)r->frame_timeout_ns / 1e9);
 	cr_json_uint(j, "partial_frames_limit", r->partial_limit);
-	cr_json_uint(j, "max_message", cfg->max_msg_bytes ? cfg->max_msg_bytes
-							  : 16u << 20);
+	cr_json_uint(j, "max_message", r->max_message);
 	cr_json_uint(j, "connections_refused",
-		     r->limit_hits[CR__NODE_LIMIT_CONNS]);
-	cr_json_uint(j, "idle_closed", r->limit_hits[CR__NODE_LIMIT_IDLE]);
-	cr_json_uint(j, "frame_timeouts", r->limit_hits[CR__NODE_LIMIT_FRAME]);
+		     r->limit_hits[CR_RESULT_LIMIT_CONNS]);
+	cr_json_uint(j, "idle_closed", r->limit_hits[CR_RESULT_LIMIT_IDLE]);
+	cr_json_uint(j, "frame_timeouts", r->limit_hits[CR_RESULT_LIMIT_FRAME]);
 	cr_json_uint(j, "partial_frames_closed",
-		     r->limit_hits[CR__NODE_LIMIT_PARTIAL]);
+		     r->limit_hits[CR_RESULT_LIMIT_PARTIAL]);
 	cr_json_uint(j, "partial_frames_peak", r->partial_peak);
 	cr_json_uint(j, "bad_datagrams", r->bad_datagrams);
 	cr_json_close(j);
@@ -83,7 +78,6 @@ static void json_limits(struct cr_json *j, const struct cr_node_config *cfg,
 /* The experiment, the rates, the distributions over peers, the machine. */
 static void json_run(struct cr_json *j, const struct cr__summary *s)
 {
-	const struct cr_node_config *cfg = s->cfg;
 	const struct cr_node_result *r = s->r;
 	char host[256] = "", id[32];
 	struct rusage ru;
@@ -91,10 +85,8 @@ static void json_run(struct cr_json *j, const struct cr__summary *s)
 	getrusage(RUSAGE_SELF, &ru);
 	gethostname(host, sizeof(host) - 1);
 	snprintf(id, sizeof(id), "%016llx",
-		 (unsigned long long)(cfg->exp_id
-					      ? cfg->exp_id
-					      : cr_node_experiment_id(cfg->name)));
-	cr_json_str(j, "experiment", cfg->name);
+		 (unsigned long long)r->experiment_id);
+	cr_json_str(j, "experiment", r->experiment);
 	cr_json_str(j, "experiment_id", id);
 	cr_json_str(j, "host", host);
 	cr_json_str(j, "experiment_file", s->experiment_file);
@@ -111,7 +103,7 @@ static void json_run(struct cr_json *j, const struct cr__summary *s)
 	cr_json_uint(j, "messages_switched", r->messages_switched);
 	cr_json_uint(j, "data_bytes_received", r->data_bytes_in);
 	cr_json_uint(j, "bad_frames", r->bad_frames);
-	json_limits(j, cfg, r);
+	json_limits(j, r);
 	json_dist(j, "continuity", &r->continuity);
 	json_dist(j, "startup_delay_s", &r->startup_delay_s);
 	json_dist(j, "control_overhead", &r->control_overhead);
@@ -234,7 +226,6 @@ static void json_receive(struct cr_json *j, const struct cr_node_result *r)
 
 static void json_all(struct cr_json *j, const struct cr__summary *s)
 {
-	const struct cr_node_config *cfg = s->cfg;
 	const struct cr_node_result *r = s->r;
 
 	json_run(j, s);
@@ -242,14 +233,11 @@ static void json_all(struct cr_json *j, const struct cr__summary *s)
 	json_release(j, s);
 	json_receive(j, r);
 	if (r->tracker_ran)
-		json_tracker(j, &cfg->tracker, &r->tracker);
+		json_tracker(j, r);
 	cr_json_object(j, "parameters");
 	s->params(j, s->params_ctx);
 	cr_json_close(j);
-	cr_json_num(j, "sample_interval_s",
-		    (double)(cfg->sample_interval_ns ? cfg->sample_interval_ns
-						     : CR_SEC) /
-			    1e9);
+	cr_json_num(j, "sample_interval_s", (double)r->sample_interval_ns / 1e9);
 	cr_json_bool(j, "complete", true); /* the last key: written whole */
 }
 
