@@ -13,6 +13,7 @@
  */
 #include "cli.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -35,6 +36,15 @@ static void usage(FILE *f)
 	      "\n"
 	      "`crystal <command> --help` explains a command's options.\n",
 	      f);
+}
+
+void cr__cli_stop_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, set, NULL);
+	signal(SIGPIPE, SIG_IGN);
 }
 
 int main(int argc, char **argv)

@@ -9,6 +9,7 @@
  */
 #include "../core/log.h"
 #include "../core/units.h"
+#include "cli.h"
 #include "rundir.h"
 #include "run.h"
 #include "../metrics/summary.h"
@@ -107,9 +108,7 @@ static int supervise(cr_node *n, const struct cr__run_opts *o, bool live,
 	int64_t next_sample = CR_SEC;
 	double cpu_percent = 0;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
+	cr__cli_stop_signals(&set); /* blocked already: the set to wait on */
 	for (;;) {
 		int64_t now = cr_node_now(n);
 		int64_t left = o->duration_ns - now;
@@ -219,11 +218,7 @@ static int start(struct cr__run_opts *o, struct cr_node_config *cfg,
 	}
 
 	/* Signals go to supervise(), never to a worker. */
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	cr__cli_stop_signals(&set);
 	cr__log_install_crash_handler();
 
 	if (cr_node_start(*node, err, sizeof(err))) {

@@ -196,11 +196,7 @@ static int run(const struct tracker_opts *o, const char *file,
 		fprintf(stderr, "crystal tracker: %s\n", err);
 		return 2;
 	}
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	cr__cli_stop_signals(&set);
 	if (cr_node_start(n, err, sizeof(err))) {
 		fprintf(stderr, "crystal tracker: %s\n", err);
 		rc = 1;
