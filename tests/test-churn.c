@@ -43,6 +43,7 @@ struct seen {
 	int64_t departed_at[32];
 	size_t ndeparted;
 	uint64_t data;
+	uint64_t draw; /* the first draw of its generator (cr_peer_rand) */
 };
 
 static struct seen seen[65536];
@@ -58,6 +59,7 @@ static int ch_bootstrap(cr_peer *p)
 
 	s->booted_at = cr_now(p);
 	s->boots++;
+	s->draw = cr_rand_next(cr_peer_rand(p));
 	s->nboot = cr_bootstrap_peers(p, &b);
 	if (s->nboot > 32)
 		s->nboot = 32;
@@ -369,7 +371,8 @@ static void test_tracker_timeout(void **state)
 	assert_true(handed > 0);
 }
 
-/* The same seed, the same answers. */
+/* The same seed, the same answers, and the same draws from every peer's
+ * generator; each peer draws its own; another seed, other draws. */
 static void test_determinism(void **state)
 {
 	static struct seen first[NPEERS];
@@ -383,7 +386,14 @@ static void test_determinism(void **state)
 		assert_int_equal(first[i].nboot, seen[BASE + 2 + i].nboot);
 		assert_memory_equal(first[i].boot, seen[BASE + 2 + i].boot,
 				    first[i].nboot * sizeof(cr_addr));
+		assert_int_equal(first[i].boots, 1);
+		assert_true(first[i].draw == seen[BASE + 2 + i].draw);
+		for (int k = 0; k < i; k++)
+			assert_true(first[i].draw != first[k].draw);
 	}
+	run_plan(12);
+	for (int i = 0; i < NPEERS; i++)
+		assert_true(first[i].draw != seen[BASE + 2 + i].draw);
 }
 
 /* A node runs only its own peers: one whose IP belongs to another host
