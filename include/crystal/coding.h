@@ -83,8 +83,9 @@ uint32_t cr_encoder_size(const cr_encoder *e);
 typedef struct cr_decoder cr_decoder;
 
 /* A decoder of one segment of k blocks of size bytes, limits as for
- * cr_encoder_new.  It takes k x (k + size) bytes, rounded up to 64 bytes a
- * row, and about 40 x k more.  Returns 0, -CR_EINVAL or -CR_ENOMEM. */
+ * cr_encoder_new.  It takes k rows of k + size bytes (each part rounded up
+ * to 64 bytes, and 64 more for one row in two), and about 60 x k bytes
+ * more.  Returns 0, -CR_EINVAL or -CR_ENOMEM. */
 int cr_decoder_new(uint32_t k, uint32_t size, cr_decoder **out);
 void cr_decoder_free(cr_decoder *d);
 

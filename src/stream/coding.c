@@ -23,7 +23,10 @@
  * block i, with nothing left to do.  A row is its coefficients padded to
  * 64 bytes, then its payload padded to 64 bytes; the padding stays zero
  * (every operation maps zeros to zeros), so the multiply-adds run over
- * whole rows with no tail.
+ * whole rows with no tail.  Rows (and the encoder's blocks) are an odd
+ * multiple of 64 bytes apart, cr__gf_stride(): blocks of 4 KiB back to
+ * back halve the speed of a dot product over them (cache set conflicts;
+ * bench/README.md measures it).
  *
  * Recoding combines the rows held with random coefficients: rows of
  * reduced echelon form are independent, so a non-zero draw gives a
@@ -41,7 +44,7 @@
 
 struct cr_encoder {
 	uint32_t k, size;
-	size_t stride;	 /* size rounded up to 64 */
+	size_t stride;	 /* cr__gf_stride(size) */
 	uint8_t *blocks; /* k x stride, 64-aligned */
 	uint8_t *tbls;	 /* 32 x k: ISA-L's tables of one coded block */
 	uint8_t **src;	 /* the k blocks, in ISA-L's form */
@@ -50,8 +53,10 @@ struct cr_encoder {
 struct cr_decoder {
 	uint32_t k, size, rank;
 	size_t kpad;	  /* k rounded up to 64: a row's coefficient part */
-	size_t stride;	  /* kpad + size rounded up to 64 */
+	size_t span;	  /* kpad + size rounded up to 64: a row */
+	size_t stride;	  /* cr__gf_stride(span): from a row to the next */
 	uint8_t *rows;	  /* k x stride, 64-aligned; row r < rank held */
+	uint8_t *cbuf;	  /* kpad bytes after the rows: a coefficient vector */
 	uint16_t *pivot;  /* row r's pivot column */
 	uint16_t *row_of; /* the row whose pivot is column c, or NO_ROW */
 	uint8_t *coef;	  /* k + 1 multipliers */
@@ -91,7 +96,7 @@ int cr_encoder_new(uint32_t k, uint32_t size, cr_encoder **out)
 		return -CR_ENOMEM;
 	e->k = k;
 	e->size = size;
-	e->stride = cr__gf_pad(size);
+	e->stride = cr__gf_stride(size);
 	e->blocks = alloc_rows(k * e->stride);
 	e->tbls = malloc(32 * (size_t)k);
 	e->src = malloc(k * sizeof(*e->src));
@@ -183,8 +188,9 @@ int cr_decoder_new(uint32_t k, uint32_t size, cr_decoder **out)
 	d->k = k;
 	d->size = size;
 	d->kpad = cr__gf_pad(k);
-	d->stride = d->kpad + cr__gf_pad(size);
-	d->rows = alloc_rows(k * d->stride);
+	d->span = d->kpad + cr__gf_pad(size);
+	d->stride = cr__gf_stride(d->span);
+	d->rows = alloc_rows(k * d->stride + d->kpad);
 	d->pivot = malloc(k * sizeof(*d->pivot));
 	d->row_of = malloc(k * sizeof(*d->row_of));
 	d->coef = malloc(k + 1);
@@ -196,6 +202,7 @@ int cr_decoder_new(uint32_t k, uint32_t size, cr_decoder **out)
 		cr_decoder_free(d);
 		return -CR_ENOMEM;
 	}
+	d->cbuf = d->rows + k * d->stride;
 	cr_decoder_reset(d);
 	*out = d;
 	return 0;
@@ -230,14 +237,16 @@ void cr_decoder_reset(cr_decoder *d)
 
 /* The sources of a new block's reduction: the block itself (multiplier 1)
  * and each row held where the block has a non-zero coefficient at the
- * row's pivot, with that coefficient.  Returns how many. */
+ * row's pivot, with that coefficient.  Returns how many.  The block's
+ * coefficients are copied into cbuf, zero-padded like the rows, so that
+ * the reduction runs on whole 64-byte spans. */
 static uint32_t gather(cr_decoder *d, const uint8_t *coeffs)
 {
 	uint32_t n = 1, r;
 	uint8_t m;
 
-	/* ISA-L reads its sources only; its prototypes lack the const */
-	d->src[0] = (uint8_t *)coeffs;
+	memcpy(d->cbuf, coeffs, d->k);
+	d->src[0] = d->cbuf;
 	d->coef[0] = 1;
 	for (r = 0; r < d->rank; r++) {
 		m = coeffs[d->pivot[r]];
@@ -288,7 +297,7 @@ static void eliminate(cr_decoder *d, uint8_t *nrow, uint32_t p)
 	if (!n)
 		return;
 	ec_init_tables(1, (int)n, d->coef, d->tbls);
-	cr__gf_mad(d->stride, n, d->tbls, nrow, d->dst);
+	cr__gf_mad(d->span, n, d->tbls, nrow, d->dst);
 }
 
 int cr_decoder_add(cr_decoder *d, const uint8_t *coeffs, const void *payload)
@@ -304,13 +313,14 @@ int cr_decoder_add(cr_decoder *d, const uint8_t *coeffs, const void *payload)
 	nrow = row(d, d->rank);
 	n = gather(d, coeffs);
 	ec_init_tables((int)n, 1, d->coef, d->tbls);
-	cr__gf_dot(d->k, n, d->tbls, d->src, nrow);
+	cr__gf_dot(d->kpad, n, d->tbls, d->src, nrow);
 	p = first_nonzero(nrow, d->k);
 	if (p == d->k) {
 		cr__gf_done();
 		return CR_CODE_DEPENDENT;
 	}
 	normalise(d, nrow, p, n);
+	/* ISA-L reads its sources only; its prototypes lack the const */
 	d->src[0] = (uint8_t *)payload;
 	for (i = 1; i < n; i++)
 		d->src[i] += d->kpad;
@@ -373,7 +383,8 @@ int cr_decoder_recode(cr_decoder *d, cr_rand *rng, uint8_t *coeffs,
 	ec_init_tables((int)d->rank, 1, d->coef, d->tbls);
 	for (r = 0; r < d->rank; r++)
 		d->src[r] = row(d, r);
-	cr__gf_dot(d->k, d->rank, d->tbls, d->src, coeffs);
+	cr__gf_dot(d->kpad, d->rank, d->tbls, d->src, d->cbuf);
+	memcpy(coeffs, d->cbuf, d->k);
 	for (r = 0; r < d->rank; r++)
 		d->src[r] += d->kpad;
 	cr__gf_dot(d->size, d->rank, d->tbls, d->src, payload);
