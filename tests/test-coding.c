@@ -710,9 +710,17 @@ static void coded_in_place(void **state)
 		assert_int_equal(cr_encoder_encode(e, &r, c, p), 0);
 		assert_int_equal(cr_coded_get(buf, cr_coded_len(k, size), &h), 0);
 		assert_true(h.k == k && h.size == size && h.segment == 42 && h.session == 9);
-		assert_true(cr_decoder_add(d, h.coeffs, h.payload) >= 0);
+		assert_true(cr_decoder_add_coded(d, &h) >= 0);
 	}
 	assert_decoded(d, seg, k, size);
+	/* a block of another shape is refused, not read past its end */
+	cr_decoder_reset(d);
+	h.k = k - 1;
+	assert_int_equal(cr_decoder_add_coded(d, &h), -CR_EINVAL);
+	h.k = k, h.size = size + 1;
+	assert_int_equal(cr_decoder_add_coded(d, &h), -CR_EINVAL);
+	assert_int_equal(cr_decoder_add_coded(d, NULL), -CR_EINVAL);
+	assert_int_equal(cr_decoder_rank(d), 0);
 	cr_decoder_free(d);
 	cr_encoder_free(e);
 	free(buf);

@@ -166,6 +166,12 @@ int cr_coded_put(void *buf, size_t len, uint16_t session, uint32_t segment,
  * or its k or size is out of range. */
 int cr_coded_get(const void *buf, size_t len, cr_coded_hdr *out);
 
+/* Takes a coded block read with cr_coded_get(): as cr_decoder_add, or
+ * -CR_EINVAL when its k or size is not the decoder's (a block of another
+ * shape, from a peer that is wrong or lying, is never read past its end).
+ * The caller checks the session and the segment. */
+int cr_decoder_add_coded(cr_decoder *d, const cr_coded_hdr *h);
+
 #ifdef __cplusplus
 }
 #endif

@@ -334,6 +334,13 @@ int cr_decoder_add(cr_decoder *d, const uint8_t *coeffs, const void *payload)
 	return CR_CODE_INNOVATIVE;
 }
 
+int cr_decoder_add_coded(cr_decoder *d, const cr_coded_hdr *h)
+{
+	if (!d || !h || h->k != d->k || h->size != d->size)
+		return -CR_EINVAL;
+	return cr_decoder_add(d, h->coeffs, h->payload);
+}
+
 uint32_t cr_decoder_rank(const cr_decoder *d)
 {
 	return d ? d->rank : 0;
