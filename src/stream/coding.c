@@ -377,6 +377,24 @@ int cr_decoder_read(const cr_decoder *d, void *out, size_t len)
 	return 0;
 }
 
+/* The coefficients of a recoded block: the rows' coefficient parts
+ * combined with the draw in coef (its tables made). */
+static void recode_coeffs(cr_decoder *d, uint8_t *coeffs)
+{
+	uint32_t r;
+
+	if (d->rank == d->k) {
+		/* every row is a unit vector: the draw, in pivot order */
+		for (r = 0; r < d->k; r++)
+			coeffs[d->pivot[r]] = d->coef[r];
+		return;
+	}
+	for (r = 0; r < d->rank; r++)
+		d->src[r] = row(d, r);
+	cr__gf_dot(d->kpad, d->rank, d->tbls, d->src, d->cbuf);
+	memcpy(coeffs, d->cbuf, d->k);
+}
+
 int cr_decoder_recode(cr_decoder *d, cr_rand *rng, uint8_t *coeffs,
 		      void *payload)
 {
@@ -388,12 +406,9 @@ int cr_decoder_recode(cr_decoder *d, cr_rand *rng, uint8_t *coeffs,
 		return -CR_ESTATE;
 	cr__gf_draw(rng, d->coef, d->rank);
 	ec_init_tables((int)d->rank, 1, d->coef, d->tbls);
+	recode_coeffs(d, coeffs);
 	for (r = 0; r < d->rank; r++)
-		d->src[r] = row(d, r);
-	cr__gf_dot(d->kpad, d->rank, d->tbls, d->src, d->cbuf);
-	memcpy(coeffs, d->cbuf, d->k);
-	for (r = 0; r < d->rank; r++)
-		d->src[r] += d->kpad;
+		d->src[r] = row(d, r) + d->kpad;
 	cr__gf_dot(d->size, d->rank, d->tbls, d->src, payload);
 	cr__gf_done();
 	return 0;
