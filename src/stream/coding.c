@@ -25,8 +25,8 @@
  * (every operation maps zeros to zeros), so the multiply-adds run over
  * whole rows with no tail.  Rows (and the encoder's blocks) are an odd
  * multiple of 64 bytes apart, cr__gf_stride(): blocks of 4 KiB back to
- * back halve the speed of a dot product over them (cache set conflicts;
- * bench/README.md measures it).
+ * back cost a dot product over them 30% to 40% of its speed (cache set
+ * conflicts; bench/README.md measures it).
  *
  * Recoding combines the rows held with random coefficients: rows of
  * reduced echelon form are independent, so a non-zero draw gives a
