@@ -17,6 +17,8 @@
 #                 1,000 to 65,535 (links against libcrystal.a)
 #   hostile       hostile connections for bench/hostile.sh and bench/soak.sh
 #                 (speaks the wire format by hand: it measures any build)
+#   coding        network coding throughput (encode, decode, recode) beside
+#                 ISA-L's own encoder (links against libcrystal.a)
 
 .DEFAULT_GOAL := bench-programs
 
@@ -24,7 +26,7 @@ include Makefile
 
 .PHONY: bench-programs
 bench-programs: $(BUILD)/bench/fidelity $(BUILD)/bench/kshape $(BUILD)/bench/paced_relay \
-	$(BUILD)/bench/tracker
+	$(BUILD)/bench/tracker $(BUILD)/bench/coding
 
 $(BUILD)/bench/fidelity: bench/fidelity.c $(BUILD)/libcrystal.a $(wildcard src/*.h src/*/*.h include/crystal/*.h)
 	@mkdir -p $(dir $@)
@@ -33,6 +35,10 @@ $(BUILD)/bench/fidelity: bench/fidelity.c $(BUILD)/libcrystal.a $(wildcard src/*
 $(BUILD)/bench/tracker: bench/tracker.c $(BUILTINS) $(BUILD)/libcrystal.a $(wildcard src/*.h src/*/*.h include/crystal/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ bench/tracker.c $(BUILTINS) $(BUILD)/libcrystal.a $(ALL_LDFLAGS) $(LDLIBS)
+
+$(BUILD)/bench/coding: bench/coding.c $(BUILD)/libcrystal.a $(wildcard src/*.h src/*/*.h include/crystal/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ bench/coding.c $(BUILD)/libcrystal.a $(ALL_LDFLAGS) $(LDLIBS)
 
 $(BUILD)/bench/kshape: bench/kshape.c
 	@mkdir -p $(dir $@)

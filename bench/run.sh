@@ -29,9 +29,11 @@
 #                     judge their fidelity ok, with their spin's CPU),
 #                     hostile (bench/hostile.sh: the relay's rate beside
 #                     2,000 idle connections and trickled frames held on
-#                     its peers)
+#                     its peers), coding (bench/coding.c: network coding's
+#                     encode, decode and recode rates beside ISA-L's own
+#                     encoder)
 #                     (fig4, fig9, fig6, fig7 and all are accepted too);
-#                     default "4 9 fidelity 6 7 light"
+#                     default "4 9 fidelity 6 7 light hostile coding"
 #   BENCH_PEERS       Fig. 4-5 peer counts (default "10 50 100 200 500 1000")
 #   BENCH_SIZES       Fig. 9 message sizes in bytes
 #                     (default "1024 2048 5120 10240 20480 40960")
@@ -56,6 +58,10 @@
 #                     "10 100 500 1000 2000 3000 4000 4500")
 #   BENCH_F7_WARMUP   Fig. 7 seconds before counting (default 3; quick 2)
 #   BENCH_F7_SECONDS  Fig. 7 seconds counted (default 5; quick: BENCH_SECONDS)
+#   BENCH_CODING_REPS coding: interleaved reps per cell, the median is quoted
+#                     (default 5; quick 3)
+#   BENCH_CODING_SECONDS  coding: CPU seconds per operation and rep (default
+#                     0.3; quick 0.1)
 #   BENCH_BASE_PORT   crystal's --base-port (default 28000: clear of crystal's
 #                     own default 20000 and of the ephemeral ports from 32768);
 #                     if the ports are taken the run is retried from 12000,
@@ -100,7 +106,7 @@ else
 fi
 CPUS=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
 WORKERS=${BENCH_WORKERS:-$CPUS}
-FIGS=${BENCH_FIGS:-4 9 fidelity 6 7 light hostile}
+FIGS=${BENCH_FIGS:-4 9 fidelity 6 7 light hostile coding}
 PEERS=${BENCH_PEERS:-10 50 100 200 500 1000}
 SIZES=${BENCH_SIZES:-1024 2048 5120 10240 20480 40960}
 SIZE_PEERS=${BENCH_SIZE_PEERS:-10 100 200}
@@ -115,9 +121,13 @@ F7_PEERS=${BENCH_F7_PEERS:-10 100 500 1000 2000 3000 4000 4500}
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
 	F7_WARMUP=${BENCH_F7_WARMUP:-2}
 	F7_SECS=${BENCH_F7_SECONDS:-$SECS}
+	CODING_REPS=${BENCH_CODING_REPS:-3}
+	CODING_SECS=${BENCH_CODING_SECONDS:-0.1}
 else
 	F7_WARMUP=${BENCH_F7_WARMUP:-3}
 	F7_SECS=${BENCH_F7_SECONDS:-5}
+	CODING_REPS=${BENCH_CODING_REPS:-5}
+	CODING_SECS=${BENCH_CODING_SECONDS:-0.3}
 fi
 KERNEL_WANT=${BENCH_KERNEL:-auto}
 BASE_PORT=${BENCH_BASE_PORT:-28000}
@@ -145,7 +155,7 @@ awk -v s="$F7_SECS" 'BEGIN { exit !(s ~ /^([0-9]+\.?[0-9]*|\.[0-9]+)$/ && s + 0 
 	usage_err "BENCH_F7_SECONDS must be a positive number of seconds (got '$F7_SECS')"
 awk -v s="$SECS" 'BEGIN { exit !(s ~ /^([0-9]+\.?[0-9]*|\.[0-9]+)$/ && s + 0 > 0) }' ||
 	usage_err "BENCH_SECONDS must be a positive number of seconds (got '$SECS')"
-DO4=0 DO9=0 DOFID=0 DO6=0 DO7=0 DOLIGHT=0 DOHOSTILE=0
+DO4=0 DO9=0 DOFID=0 DO6=0 DO7=0 DOLIGHT=0 DOHOSTILE=0 DOCODING=0
 for f in $(printf '%s' "$FIGS" | tr ',' ' '); do
 	case $f in
 	4 | 5 | 4-5 | fig4 | fig5 | fig4-5) DO4=1 ;;
@@ -155,8 +165,9 @@ for f in $(printf '%s' "$FIGS" | tr ',' ' '); do
 	7 | fig7) DO7=1 ;;
 	light) DOLIGHT=1 ;;
 	hostile) DOHOSTILE=1 ;;
-	all) DO4=1 DO9=1 DOFID=1 DO6=1 DO7=1 DOLIGHT=1 DOHOSTILE=1 ;;
-	*) usage_err "BENCH_FIGS takes 4, 9, fidelity, 6, 7, light and hostile (got '$f')" ;;
+	coding) DOCODING=1 ;;
+	all) DO4=1 DO9=1 DOFID=1 DO6=1 DO7=1 DOLIGHT=1 DOHOSTILE=1 DOCODING=1 ;;
+	*) usage_err "BENCH_FIGS takes 4, 9, fidelity, 6, 7, light, hostile and coding (got '$f')" ;;
 	esac
 done
 DORELAY=0 DOLINK=0
@@ -172,7 +183,8 @@ fi
 FIDELITY=$BUILD/bench/fidelity
 KSHAPE=$BUILD/bench/kshape
 PACED=$BUILD/bench/paced_relay
-if [ "$DOLINK" = 1 ]; then
+CODINGB=$BUILD/bench/coding
+if [ "$DOLINK" = 1 ] || [ "$DOCODING" = 1 ]; then
 	[ -f "$BUILD/libcrystal.a" ] ||
 		usage_err "$BUILD/libcrystal.a is missing: 'make bench' builds it (BUILD=$BUILD)"
 	command -v make >/dev/null 2>&1 || usage_err "make is needed to build the benchmark programs"
@@ -233,7 +245,8 @@ trap 'exit 143' TERM
 # of the binaries taken now, so that all points measure the same build.
 if ! { mkdir "$TMP/bin" && cp "$CRYSTAL" "$TMP/bin/crystal" &&
 	{ [ "$DORELAY" = 0 ] || cp "$RAW" "$TMP/bin/raw_relay"; } &&
-	{ [ "$DOLINK" = 0 ] || cp "$FIDELITY" "$KSHAPE" "$PACED" "$TMP/bin/"; }; }; then
+	{ [ "$DOLINK" = 0 ] || cp "$FIDELITY" "$KSHAPE" "$PACED" "$TMP/bin/"; } &&
+	{ [ "$DOCODING" = 0 ] || cp "$CODINGB" "$TMP/bin/"; }; }; then
 	usage_err "cannot copy the binaries to $TMP/bin"
 fi
 
@@ -1159,6 +1172,33 @@ fi
 
 if [ "$DO6" = 1 ] || [ "$DO7" = 1 ]; then csv_done "$RESULTS/runs-shaped.csv"; fi
 
+# ---------------------------------------------------------------- coding
+
+# Network coding (bench/coding.c): MB/s of payload per CPU second of
+# encode, decode and recode, beside ISA-L's own encoder on the same blocks,
+# for block sizes 1, 4 and 16 KiB and k = 32 and 64.  The program
+# interleaves its reps and prints the table; its CSV goes to coding.csv.
+CODING=$RESULTS/coding.csv
+if [ "$DOCODING" = 1 ]; then
+	echo
+	progress "  coding: $CODING_REPS reps of $CODING_SECS s per operation"
+	# its own limit: 30 operations a rep, CPU seconds, on a busy machine
+	limit_runs=$LIMIT
+	LIMIT=$(awk -v r="$CODING_REPS" -v s="$CODING_SECS" 'BEGIN { printf "%d", r * s * 30 * 4 + 60 }')
+	rc=0
+	run_bg "$TMP/coding.out" "$TMP/coding.err" "$TMP/bin/coding" \
+		--reps "$CODING_REPS" --seconds "$CODING_SECS" --csv "$TMP/coding.csv" || rc=$?
+	LIMIT=$limit_runs
+	progress_end
+	[ "$rc" = 0 ] || fail "bench/coding --reps $CODING_REPS --seconds $CODING_SECS" "$rc" "$TMP/coding.err"
+	cat "$TMP/coding.out"
+	csv_start "$CODING" "Crystal network coding throughput (bench/coding.c): MB/s of payload per CPU second; ratios against ISA-L's encoder on the same row layout (isal_odd)" \
+		"$(head -n 1 "$TMP/coding.csv")" \
+		"coding --reps $CODING_REPS --seconds $CODING_SECS; medians of interleaved reps"
+	tail -n +2 "$TMP/coding.csv" >>"$CODING.tmp"
+	csv_done "$CODING"
+fi
+
 # ---------------------------------------------------------------- targets
 
 # The project's benchmark targets that these sweeps measure, one row each in
@@ -1214,6 +1254,14 @@ if [ "$DO7" = 1 ]; then
 	[ -z "$F7_STOP" ] || d="$d; stopped: $F7_STOP"
 	target fig7 "peers at 50 KB/s per link with chain tails >= 98% and fidelity not degraded" \
 		"${F7_BEST:-0}" ">=" 4000 "$d"
+fi
+if [ "$DOCODING" = 1 ]; then
+	# the worst of encode, decode and recode over every block size and k
+	m=$(awk -F, '!/^#/ && $1 ~ /^[0-9]+$/ {
+		for (i = 9; i <= 11; i++) if (!n++ || $i < w) { w = $i; at = $1 " B, k " $2 }
+	} END { if (n) printf "%.3f,%s\n", w, at }' "$CODING")
+	target coding "network coding: encode, decode and recode rate / ISA-L's encoder, worst cell" \
+		"${m%%,*}" ">=" 0.8 "worst at ${m#*,}; block sizes 1-16 KiB, k 32 and 64; per CPU second"
 fi
 if [ "$DOFID" = 1 ]; then
 	# over the rows measured with the most links

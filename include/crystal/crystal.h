@@ -7,6 +7,7 @@
 
 #include "addr.h"
 #include "algorithm.h"
+#include "coding.h"
 #include "error.h"
 #include "link.h"
 #include "message.h"
