@@ -468,9 +468,18 @@ static void conn_poll_cb(uv_poll_t *h, int status, int events)
 
 /* --- teardown ------------------------------------------------------------- */
 
+/* The connection's descriptor is closed here, with its poll handle, not
+ * before: libuv's uv_close() of a poll handle takes the descriptor's
+ * number out of the loop's epoll set and drops its pending events, so a
+ * number closed earlier and reused meanwhile by a new connection of the
+ * same loop would lose that connection its events, silently. */
 static void conn_free_cb(uv_handle_t *h)
 {
-	free(h->data);
+	struct cr__conn *c = h->data;
+
+	if (c->fd >= 0)
+		close(c->fd);
+	free(c);
 }
 
 void cr__conn_release(struct cr__conn *c)
@@ -514,9 +523,11 @@ void cr__conn_close(struct cr__conn *c, bool notify, bool rst,
 	if (rst) {
 		struct linger lg = {1, 0};
 		setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	} else {
+		shutdown(c->fd, SHUT_RDWR); /* the far end hears of it now */
 	}
-	close(c->fd);
-	c->fd = -1;
+	/* the descriptor itself is closed with the poll handle
+	 * (conn_free_cb), so that its number is not reused before */
 	cr__shaper_conn_close(c);
 	queue_drop(c);
 	if (c->full)
