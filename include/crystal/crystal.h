@@ -12,6 +12,7 @@
 #include "message.h"
 #include "stream.h"
 #include "random.h"
+#include "thread.h"
 #include "units.h"
 
 #endif
