@@ -1,5 +1,5 @@
 /* Work on the thread pool (cr_work_submit, include/crystal/thread.h) with
- * real nodes on loopback (ports 36000-36199), and the synchronisation
+ * real nodes on loopback (ports 27600-27799), and the synchronisation
  * wrappers:
  *   - the work runs off the worker and its done on it; results flow back:
  *     a peer checksums what it receives on the pool and sends the sum on
@@ -56,9 +56,10 @@ static void peer_at(size_t i, uint16_t port, int boot_port)
 }
 
 /* Runs a node of n peers on `workers` workers until it stops or
- * duration_ns passes. */
-static void run_node(const cr_algorithm *algo, size_t n, int workers,
-		     int64_t duration_ns)
+ * duration_ns passes; its run directory's CSV files in metrics_dir unless
+ * NULL. */
+static void run_node_in(const cr_algorithm *algo, size_t n, int workers,
+			int64_t duration_ns, const char *metrics_dir)
 {
 	struct cr_node_config cfg;
 	cr_node *node;
@@ -72,11 +73,18 @@ static void run_node(const cr_algorithm *algo, size_t n, int workers,
 	cfg.peers = npeers;
 	cfg.npeers = n;
 	cfg.log_level = CR_LOG_ERROR;
+	cfg.metrics_dir = metrics_dir;
 	if (cr_node_create(&cfg, &node, err, sizeof(err)))
 		fail_msg("create: %s", err);
 	if (cr_node_run(node, err, sizeof(err)))
 		fail_msg("run: %s", err);
 	cr_node_destroy(node);
+}
+
+static void run_node(const cr_algorithm *algo, size_t n, int workers,
+		     int64_t duration_ns)
+{
+	run_node_in(algo, n, workers, duration_ns, NULL);
 }
 
 static void sleep_ms(int ms)
@@ -269,8 +277,8 @@ static const cr_algorithm cs_algo = {
 static void results_flow_back(void **state)
 {
 	memset(&cs, 0, sizeof(cs));
-	peer_at(0, 36000, 0);
-	peer_at(1, 36001, 36000);
+	peer_at(0, 27600, 0);
+	peer_at(1, 27601, 27600);
 	run_node(&cs_algo, 2, 2, SAFETY_NS);
 	assert_int_equal(cs.submit_errors, 0);
 	assert_int_equal(cs.sums_ok, CS_MSGS);
@@ -358,7 +366,7 @@ static const cr_algorithm mf_algo = {
 static void many_in_flight(void **state)
 {
 	memset(&mf, 0, sizeof(mf));
-	peer_at(0, 36010, 0);
+	peer_at(0, 27610, 0);
 	run_node(&mf_algo, 1, 1, SAFETY_NS);
 	assert_int_equal(mf.submitted, MF_TOTAL);
 	assert_int_equal(mf.done, MF_TOTAL);
@@ -495,7 +503,7 @@ static void cancel_before_start(void **state)
 {
 	memset(&cx, 0, sizeof(cx));
 	gate_init();
-	peer_at(0, 36020, 0);
+	peer_at(0, 27620, 0);
 	run_node(&cx_algo, 1, 1, SAFETY_NS);
 	gate_destroy();
 	for (int k = 0; k < POOL + CX_VICTIMS; k++)
@@ -643,7 +651,7 @@ static void dies_with_work(void **state)
 	int64_t destroy0, reborn = -1;
 
 	memset(&dw, 0, sizeof(dw));
-	peer_at(0, 36030, 0);
+	peer_at(0, 27630, 0);
 	evs[0] = (struct cr_node_event){0, CR_NEV_BIRTH, 0, 0};
 	evs[1] = (struct cr_node_event){200 * CR_MS, CR_NEV_DIE, 0, 0};
 	evs[2] = (struct cr_node_event){300 * CR_MS, CR_NEV_BIRTH, 0, 0};
@@ -688,7 +696,7 @@ static struct {
 
 static int re_index(cr_peer *p)
 {
-	return cr_self(p)->port - 36100;
+	return cr_self(p)->port - 27700;
 }
 
 static void re_work(void *arg)
@@ -744,18 +752,38 @@ static const cr_algorithm re_algo = {
 
 static void run_ends_with_work(void **state)
 {
+	struct t_csv c;
+	char dir[64], path[128];
 	int cancelled = 0;
 
 	memset(&re, 0, sizeof(re));
 	pthread_mutex_init(&re.lock, NULL);
 	for (int i = 0; i < RE_PEERS; i++)
-		peer_at((size_t)i, (uint16_t)(36100 + i), 0);
-	run_node(&re_algo, RE_PEERS, 2, 300 * CR_MS);
+		peer_at((size_t)i, (uint16_t)(27700 + i), 0);
+	assert_int_equal(t_mkdtemp(dir, sizeof(dir)), 0);
+	run_node_in(&re_algo, RE_PEERS, 2, 300 * CR_MS, dir);
 	for (int i = 0; i < RE_PEERS; i++) {
 		assert_int_equal(re.submitted[i], re.done[i]);
 		assert_int_equal(re.destroyed[i], 1);
 		cancelled += re.cancelled[i];
 	}
+	/* peers-final.csv counts them the same, and the CPU they used */
+	snprintf(path, sizeof(path), "%s/peers-final.csv", dir);
+	assert_int_equal(t_csv_load(&c, path), 0);
+	assert_int_equal(t_csv_rows(&c), RE_PEERS);
+	for (size_t r = 0; r < RE_PEERS; r++) {
+		const char *peer = t_csv_field(&c, r, t_csv_col(&c, "peer"));
+		int i = atoi(strrchr(peer, ':') + 1) - 27700;
+
+		assert_int_equal(t_csv_num(&c, r, "works_done"),
+				 re.done[i] - re.cancelled[i]);
+		assert_int_equal(t_csv_num(&c, r, "works_cancelled"),
+				 re.cancelled[i]);
+		if (re.done[i] > re.cancelled[i]) /* 2 ms of CPU in each */
+			assert_true(t_csv_num(&c, r, "work_cpu_s") >= 0.002);
+	}
+	t_csv_free(&c);
+	t_rm_rf(dir);
 	/* far more was queued than 300 ms of the pool could run */
 	assert_true(cancelled > 0);
 	assert_int_equal(re.done_after_destroy, 0);
@@ -802,7 +830,7 @@ static void service_off_worker_stops(void **state)
 
 		if (fd < 0 || dup2(fd, 2) < 0)
 			_exit(3);
-		peer_at(0, 36040, 0);
+		peer_at(0, 27640, 0);
 		run_node(&bad_algo, 1, 1, 5 * CR_SEC);
 		_exit(0);
 	}
@@ -816,6 +844,41 @@ static void service_off_worker_stops(void **state)
 	assert_non_null(strstr(err, "cr_timer_start called from a work "
 				    "function"));
 	free(err);
+	t_rm_rf(dir);
+}
+
+/* --- crystal run --algorithm-threads ----------------------------------------- */
+
+static void cli_algorithm_threads(void **state)
+{
+	char dir[64], out[128], path[160], exe[512], *json, *se = NULL;
+	int rc;
+
+	assert_int_equal(t_mkdtemp(dir, sizeof(dir)), 0);
+	snprintf(exe, sizeof(exe), "%s/crystal", t_build_dir());
+	snprintf(out, sizeof(out), "%s/run", dir);
+	char *ok[] = {exe,	   "run",	    "--duration",
+		      "0.5",	   "--peers",	    "4",
+		      "--out",	   out,		    "--base-port",
+		      "27650",	   "--algorithm-threads", "3",
+		      "--quiet",   NULL};
+	rc = t_run(ok, 60000, NULL, &se);
+	if (rc)
+		fail_msg("exit status %d: %s", rc, se ? se : "");
+	free(se);
+	snprintf(path, sizeof(path), "%s/summary.json", out);
+	json = t_slurp(path);
+	assert_non_null(json);
+	assert_non_null(strstr(json, "\"algorithm_threads\": 3"));
+	free(json);
+	/* out of range: refused with what is accepted, exit status 2 */
+	char *bad[] = {exe, "run", "--algorithm-threads", "0", NULL};
+	se = NULL;
+	assert_int_equal(t_run(bad, 60000, NULL, &se), 2);
+	assert_non_null(se);
+	assert_non_null(strstr(se, "--algorithm-threads '0': expected a "
+				   "whole number from 1 to 1024"));
+	free(se);
 	t_rm_rf(dir);
 }
 
@@ -1029,6 +1092,7 @@ int main(void)
 		cmocka_unit_test(cancel_before_start),
 		cmocka_unit_test(dies_with_work),
 		cmocka_unit_test(run_ends_with_work),
+		cmocka_unit_test(cli_algorithm_threads),
 		cmocka_unit_test(mutex_counts_exactly),
 		cmocka_unit_test(mutex_trylock),
 		cmocka_unit_test(rwlock_consistent),
