@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "addr.h"
+#include "message.h" /* cr_peer */
 
 #ifdef __cplusplus
 extern "C" {

@@ -39,6 +39,8 @@ static int parse_scale(const struct cr__opt *row, const char *arg, void *dst);
 static int parse_spin(const struct cr__opt *row, const char *arg, void *dst);
 static int parse_batch(const struct cr__opt *row, const char *arg, void *dst);
 static int parse_level(const struct cr__opt *row, const char *arg, void *dst);
+/* given is a mask of 64 bits, one a row */
+_Static_assert(CR__RUN_NROWS <= 64, "too many rows for cr__run_opts.given");
 /* clang-format off */
 const struct cr__opt cr__run_rows[CR__RUN_NROWS + 1] = {
     [CR__RUN_MESH] = {"mesh", 0, CR__OPT_FLAG, RUN(mesh),
