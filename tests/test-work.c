@@ -72,8 +72,9 @@ static void run_node_in(const cr_algorithm *algo, size_t n, int workers,
 	cfg.algo = algo;
 	cfg.peers = npeers;
 	cfg.npeers = n;
-	cfg.log_level = CR_LOG_ERROR;
+	cfg.log_level = metrics_dir ? CR_LOG_INFO : CR_LOG_ERROR;
 	cfg.metrics_dir = metrics_dir;
+	cfg.log_dir = metrics_dir;
 	if (cr_node_create(&cfg, &node, err, sizeof(err)))
 		fail_msg("create: %s", err);
 	if (cr_node_run(node, err, sizeof(err)))
@@ -783,6 +784,17 @@ static void run_ends_with_work(void **state)
 			assert_true(t_csv_num(&c, r, "work_cpu_s") >= 0.002);
 	}
 	t_csv_free(&c);
+	/* each worker's log sums its peers' works up */
+	for (int w = 0; w < 2; w++) {
+		char *log;
+
+		snprintf(path, sizeof(path), "%s/worker-%d.log", dir, w);
+		log = t_slurp(path);
+		assert_non_null(log);
+		assert_non_null(strstr(log, " cancelled, "));
+		assert_non_null(strstr(log, "s of CPU on the pool"));
+		free(log);
+	}
 	t_rm_rf(dir);
 	/* far more was queued than 300 ms of the pool could run */
 	assert_true(cancelled > 0);

@@ -53,6 +53,9 @@ struct cr__peer_work {
  * false when some are running: then the end is finished, by
  * cr__peer_end_finish, when the last of them returns. */
 bool cr__work_peer_end(struct cr_peer *p);
+/* One line in the worker's log, at its end: its peers' works submitted,
+ * done, cancelled and their CPU time, over the run (none without any). */
+void cr__work_worker_summary(struct cr__worker *w);
 /* Aborts the process when called from a work function (a pool thread):
  * `what` names the service. */
 void cr__work_guard(const char *what);

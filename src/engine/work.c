@@ -173,6 +173,27 @@ int64_t cr_work_cpu_ns(const cr_peer *p)
 	return p ? p->work.cpu_ns : 0;
 }
 
+void cr__work_worker_summary(struct cr__worker *w)
+{
+	uint64_t submitted = 0, completed = 0, cancelled = 0;
+	int64_t cpu_ns = 0;
+
+	for (size_t i = 0; i < w->npeers; i++) {
+		const struct cr__peer_work *pw = &w->peers[i]->work;
+		submitted += pw->submitted;
+		completed += pw->completed;
+		cancelled += pw->cancelled;
+		cpu_ns += pw->cpu_ns;
+	}
+	if (!submitted)
+		return;
+	cr__logf(&w->log, CR_LOG_INFO, NULL,
+		 "work: %llu submitted, %llu done, %llu cancelled, %.3f s of "
+		 "CPU on the pool",
+		 (unsigned long long)submitted, (unsigned long long)completed,
+		 (unsigned long long)cancelled, (double)cpu_ns / 1e9);
+}
+
 bool cr__work_peer_end(struct cr_peer *p)
 {
 	struct cr__peer_work *pw = &p->work;

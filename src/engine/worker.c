@@ -507,9 +507,12 @@ void cr__worker_teardown(struct cr__worker *w)
 	if (w->net.loop.data == w) {
 		if (!w->stopping)
 			worker_shutdown(w);
+		/* until every request is back: works still running
+		 * finish their peers' ends (work.c) */
 		uv_run(&w->net.loop, UV_RUN_DEFAULT);
 		uv_loop_close(&w->net.loop);
 		w->net.loop.data = NULL;
+		cr__work_worker_summary(w);
 	}
 	if (w->timer_fd >= 0)
 		close(w->timer_fd);
