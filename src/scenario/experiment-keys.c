@@ -324,9 +324,6 @@ static const struct key experiment_keys[EX__N] = {
     [EX_SEED] = {"seed", set_uint, FIELD(EXP, seed), .max = UINT64_MAX},
     [EX_WORKERS] = {"workers", set_uint, FIELD(EXP, workers), .max = 256,
 		    .range = " (0: one per core)"},
-    [EX_ALGO_THREADS] = {"algorithm_threads", set_uint,
-			 FIELD(EXP, algorithm_threads), .max = 1024,
-			 .range = " (0: one per core)"},
     [EX_ALGORITHM] = {"algorithm", set_algorithm, FIELD(EXP, algorithm)},
     [EX_EVENTS] = {"events", set_path, FIELD(EXP, events_path)},
     [EX_TOPOLOGY] = {"topology", set_path, FIELD(EXP, topology_path)},
@@ -342,6 +339,9 @@ static const struct key experiment_keys[EX__N] = {
     [EX_FRAMETIME] = {"frame_timeout", set_time, FIELD(EXP, frame_timeout_ns)},
     [EX_PARTIAL] = {"partial_frames_limit", set_size, FIELD(EXP, partial_limit),
 		    .max = UINT64_MAX, .range = "a size (0: 256MiB)"},
+    [EX_ALGO_THREADS] = {"algorithm_threads", set_uint,
+			 FIELD(EXP, algorithm_threads), .max = 1024,
+			 .range = " (0: one per core)"},
 };
 
 #define CLS struct cr_peer_class
