@@ -16,7 +16,8 @@
  *
  * The wrappers at the end (cr_mutex, cr_rwlock, cr_cond, cr_barrier,
  * cr_thread) are libuv's, so that an algorithm need not include uv.h; the
- * types are the size of libuv's own and are used only through these calls.
+ * types are opaque storage large enough for libuv's own, used only through
+ * these calls.
  */
 #ifndef CRYSTAL_THREAD_H
 #define CRYSTAL_THREAD_H
@@ -61,8 +62,8 @@ typedef void (*cr_work_done_fn)(cr_peer *p, void *arg, int status);
  * this life of the peer; done may be NULL when nothing is to follow.
  * A work still running when its peer dies or the run ends cannot be
  * stopped: the peer's end waits for it (without holding up the worker:
- * the peer stays "closing", is not born again, and its destroy comes
- * once its running works have returned and their done were called).
+ * the peer stays "closing", is not born again meanwhile, and its destroy
+ * comes once its running works have returned and their done were called).
  * Returns 0, or
  *   -CR_EINVAL  p or work is NULL, or p is not alive (or is ending)
  *   -CR_EAGAIN  p has CR_WORK_PEER_MAX works outstanding
