@@ -15,6 +15,8 @@
 #   paced_relay   the CPU floor of paced relaying, one frame per system call
 #   tracker       the time the tracker takes to answer N REGISTERs, N from
 #                 1,000 to 65,535 (links against libcrystal.a)
+#   work          a worker's timers with lengthy jobs run inline or on the
+#                 thread pool (cr_work_submit; links against libcrystal.a)
 #   hostile       hostile connections for bench/hostile.sh and bench/soak.sh
 #                 (speaks the wire format by hand: it measures any build)
 #   coding        network coding throughput (encode, decode, recode) beside
@@ -26,7 +28,7 @@ include Makefile
 
 .PHONY: bench-programs
 bench-programs: $(BUILD)/bench/fidelity $(BUILD)/bench/kshape $(BUILD)/bench/paced_relay \
-	$(BUILD)/bench/tracker $(BUILD)/bench/coding
+	$(BUILD)/bench/tracker $(BUILD)/bench/coding $(BUILD)/bench/work
 
 $(BUILD)/bench/fidelity: bench/fidelity.c $(BUILD)/libcrystal.a $(wildcard src/*.h src/*/*.h include/crystal/*.h)
 	@mkdir -p $(dir $@)
@@ -39,6 +41,10 @@ $(BUILD)/bench/tracker: bench/tracker.c $(BUILTINS) $(BUILD)/libcrystal.a $(wild
 $(BUILD)/bench/coding: bench/coding.c $(BUILD)/libcrystal.a $(wildcard src/*.h src/*/*.h include/crystal/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ bench/coding.c $(BUILD)/libcrystal.a $(ALL_LDFLAGS) $(LDLIBS)
+
+$(BUILD)/bench/work: bench/work.c $(BUILD)/libcrystal.a $(wildcard src/*.h src/*/*.h include/crystal/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ bench/work.c $(BUILD)/libcrystal.a $(ALL_LDFLAGS) $(LDLIBS)
 
 $(BUILD)/bench/kshape: bench/kshape.c
 	@mkdir -p $(dir $@)

@@ -25,6 +25,8 @@ enum {
 	CR_EPROTO = 10,	  /* a peer broke the wire protocol */
 	CR_EAGAIN = 11,	  /* not now: a rate limit, or an answer pending */
 	CR_ENOSPC = 12,	  /* a table of fixed size is full */
+	CR_ECANCELED = 13, /* cancelled, or its peer's life ended first */
+	CR_ETIMEDOUT = 14, /* the time to wait ran out */
 	CR__ECOUNT
 };
 

@@ -16,6 +16,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -313,6 +314,32 @@ static int summarize(const struct cr__run_opts *o,
 	return cr__summary_write(outdir, &s);
 }
 
+/* The size of the pool that runs algorithms' work (cr_work_submit): the
+ * option, else the experiment file's algorithm_threads, else what the
+ * environment's UV_THREADPOOL_SIZE says, else one per core.  The pool is
+ * libuv's, one per process, sized from UV_THREADPOOL_SIZE as it starts,
+ * on the first work of the run: so it is set here, before any node. */
+static void pool_size(struct cr__run_opts *o)
+{
+	const char *env = getenv("UV_THREADPOOL_SIZE");
+	uint64_t n = 0;
+	char v[24];
+
+	if (CR__RUN_GIVEN(o, CR__RUN_ALGO_THREADS))
+		n = o->algorithm_threads;
+	else if (o->experiment && o->experiment->algorithm_threads > 0)
+		n = (uint64_t)o->experiment->algorithm_threads;
+	else if (!env || cr_parse_uint(env, CR__RUN_POOL_MAX, &n) || !n)
+		n = (uint64_t)sysconf(_SC_NPROCESSORS_ONLN);
+	if (n < 1)
+		n = 1;
+	if (n > CR__RUN_POOL_MAX)
+		n = CR__RUN_POOL_MAX;
+	o->algorithm_threads = n;
+	snprintf(v, sizeof(v), "%llu", (unsigned long long)n);
+	setenv("UV_THREADPOOL_SIZE", v, 1);
+}
+
 /* Checks the descriptor budget, runs the node, writes the summary; the exit
  * status. */
 int cr__run_execute(struct cr__run_opts *o, struct cr_node_config *cfg,
@@ -327,6 +354,7 @@ int cr__run_execute(struct cr__run_opts *o, struct cr_node_config *cfg,
 	double cpu0, cpu1;
 	int rc, sig;
 
+	pool_size(o);
 	cfg->log_dir = outdir;
 	cfg->log_level = o->log_level;
 	cfg->metrics_dir = outdir;

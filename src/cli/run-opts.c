@@ -40,6 +40,8 @@ static int parse_scale(const struct cr__opt *row, const char *arg, void *dst);
 static int parse_spin(const struct cr__opt *row, const char *arg, void *dst);
 static int parse_batch(const struct cr__opt *row, const char *arg, void *dst);
 static int parse_level(const struct cr__opt *row, const char *arg, void *dst);
+/* given is a mask of 64 bits, one a row */
+_Static_assert(CR__RUN_NROWS <= 64, "too many rows for cr__run_opts.given");
 /* clang-format off */
 const struct cr__opt cr__run_rows[CR__RUN_NROWS + 1] = {
     [CR__RUN_MESH] = {"mesh", 0, CR__OPT_FLAG, RUN(mesh),
@@ -190,6 +192,13 @@ const struct cr__opt cr__run_rows[CR__RUN_NROWS + 1] = {
 	.help = "event loops (threads); default one per core",
 	TOP(workers), .exp_key = "workers",
 	JFN(CR__SCOPE_ALL, "workers", cr__run_json_workers)},
+    [CR__RUN_ALGO_THREADS] = {"algorithm-threads", 0, CR__OPT_UINT,
+	RUN(algorithm_threads), 1, CR__RUN_POOL_MAX,
+	"a whole number from 1 to 1024", .arg = "N",
+	.help = "threads of the pool that runs the algorithm's work\n"
+		"(cr_work_submit); default one per core",
+	TOP(algorithm_threads), .exp_key = "algorithm_threads",
+	JFN(CR__SCOPE_ALL, "algorithm_threads", cr__run_json_algo_threads)},
     [CR__RUN_IP] = {"ip", 0, CR__OPT_STR, RUN(ip), .arg = "ADDR",
 	.help = "(chains, mesh) the peers' IP address (default 127.0.0.1)",
 	.file = CR__FILE_REFUSED, JSON(CR__JSON_STR, CR__SCOPE_BUILTIN, "ip")},

@@ -17,7 +17,7 @@
 static const enum cr__run_row json_order[] = {
 	CR__RUN_ALGO, CR__RUN_PEERS, CR__RUN_CHAIN, CR__RUN_MESH,
 	CR__RUN_DURATION, CR__RUN_MSGSIZE, CR__RUN_RATE, CR__RUN_COUNT,
-	CR__RUN_WORKERS, CR__RUN_IP, CR__RUN_BASEPORT, CR__RUN_QUEUE,
+	CR__RUN_WORKERS, CR__RUN_ALGO_THREADS, CR__RUN_IP, CR__RUN_BASEPORT, CR__RUN_QUEUE,
 	CR__RUN_SEED, CR__RUN_WARMUP, CR__RUN_BATCH, CR__RUN_BUSY,
 	CR__RUN_SPIN, CR__RUN_SCALE_UP, CR__RUN_UPLOAD, CR__RUN_DOWNLOAD,
 	CR__RUN_TOTAL, CR__RUN_LINK_UP, CR__RUN_LINK_DOWN, CR__RUN_SRC_UP,
@@ -55,6 +55,13 @@ void cr__run_json_workers(struct cr_json *j, const struct cr__opt *row,
 			  const void *ctx)
 {
 	cr_json_int(j, row->json_key, report_of(ctx)->r->workers);
+}
+
+/* the pool's size as the run set it (cr__run_pool_size) */
+void cr__run_json_algo_threads(struct cr_json *j, const struct cr__opt *row,
+			       const void *ctx)
+{
+	cr_json_uint(j, row->json_key, report_of(ctx)->o->algorithm_threads);
 }
 
 void cr__run_json_queue(struct cr_json *j, const struct cr__opt *row,

@@ -39,6 +39,7 @@ struct cr__run_opts {
 	uint64_t rate_Bps;
 	uint64_t count;
 	uint64_t workers;
+	uint64_t algorithm_threads; /* 0: as the file says, or one per core */
 	const char *algorithm;
 	const char *out;
 	const char *ip;
@@ -105,6 +106,7 @@ enum cr__run_row {
 	CR__RUN_BUSY,
 	CR__RUN_SPIN,
 	CR__RUN_WORKERS,
+	CR__RUN_ALGO_THREADS,
 	CR__RUN_IP,
 	CR__RUN_BASEPORT,
 	CR__RUN_OUT,
@@ -125,6 +127,9 @@ enum cr__run_row {
 };
 
 #define CR__RUN_GIVEN(o, row) ((o)->given & (1ull << (row)))
+
+/* The most threads libuv's pool takes (its MAX_THREADPOOL_SIZE). */
+#define CR__RUN_POOL_MAX 1024
 
 /* What summary.json's "parameters" are made from. */
 struct cr__run_report {
@@ -150,6 +155,8 @@ void cr__run_json_algorithm(struct cr_json *j, const struct cr__opt *row,
 			    const void *ctx);
 void cr__run_json_mesh(struct cr_json *j, const struct cr__opt *row,
 		       const void *ctx);
+void cr__run_json_algo_threads(struct cr_json *j, const struct cr__opt *row,
+			       const void *ctx);
 void cr__run_json_workers(struct cr_json *j, const struct cr__opt *row,
 			  const void *ctx);
 void cr__run_json_queue(struct cr_json *j, const struct cr__opt *row,

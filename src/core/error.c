@@ -15,6 +15,8 @@ static const char *const messages[CR__ECOUNT] = {
 	[CR_EPROTO] = "protocol violation",
 	[CR_EAGAIN] = "not now: try again later",
 	[CR_ENOSPC] = "no room left",
+	[CR_ECANCELED] = "cancelled",
+	[CR_ETIMEDOUT] = "timed out",
 };
 
 const char *cr_strerror(int err)

@@ -12,6 +12,7 @@
 #include "../net/net.h"
 #include "../net/transport.h"
 #include "node.h"
+#include <crystal/thread.h>
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -26,6 +27,38 @@ struct cr_node_event;
 /* A shared object built for API version 1 defines a cr_algorithm that ends
  * before tracker_peers: only this much of it may be read. */
 #define CR__ALGO_V1_SIZE offsetof(cr_algorithm, tracker_peers)
+
+/* --- work on the pool (work.c) ------------------------------------------ */
+
+struct cr__work;
+/* A peer's works, all on its worker's thread.  The records stay until
+ * libuv has called back for them; `undelivered` of them still owe the
+ * algorithm its done.  When the life ends with some running, the end is
+ * finished by the last of them (destroy_due, wipe_due). */
+struct cr__peer_work {
+	struct cr__work *head;
+	uint32_t n, undelivered;
+	cr_work_id next_id;
+	bool closed;	  /* the life is ending: no submits */
+	bool destroy_due; /* the algorithm's destroy waits for them */
+	bool wipe_due;	  /* ... then the state is zeroed (a death) */
+	/* over all lives: done with 0, done with -CR_ECANCELED, the pool
+	 * threads' CPU time */
+	uint64_t submitted, completed, cancelled;
+	int64_t cpu_ns;
+};
+
+/* The life of p is ending (life.c): no more submits; works not started
+ * are cancelled and their done called now.  Returns true when all were,
+ * false when some are running: then the end is finished, by
+ * cr__peer_end_finish, when the last of them returns. */
+bool cr__work_peer_end(struct cr_peer *p);
+/* One line in the worker's log, at its end: its peers' works submitted,
+ * done, cancelled and their CPU time, over the run (none without any). */
+void cr__work_worker_summary(struct cr__worker *w);
+/* Aborts the process when called from a work function (a pool thread):
+ * `what` names the service. */
+void cr__work_guard(const char *what);
 
 /* --- peers ---------------------------------------------------------- */
 
@@ -77,7 +110,15 @@ struct cr_peer {
 
 	uint64_t warm_data_bytes_in; /* data_bytes_in at the end of warm-up */
 	uint64_t warm_data_msgs_in;
+	struct cr__peer_work work; /* cr_work_submit (work.c) */
 };
+
+/* Is p's last life still closing (works running, their done owed)?  It is
+ * not born again until it is not. */
+static inline bool cr__work_closing(const struct cr_peer *p)
+{
+	return p->work.undelivered > 0;
+}
 
 /* What the network reports of a peer's endpoint (peer.c). */
 extern const struct cr__net_ops cr__peer_net_ops;
@@ -96,6 +137,9 @@ enum cr__peer_end {
  * tracker's stop, at the run's end), its source stopped, its timers
  * cancelled, its sockets closed; nothing if a dying peer is not alive. */
 void cr__peer_end(struct cr_peer *p, enum cr__peer_end how);
+/* The rest of an end that waited for running works: the algorithm's
+ * destroy, and a dead peer's state zeroed. */
+void cr__peer_end_finish(struct cr_peer *p);
 /* Puts the events of the worker's peers' lives on its timers (life.c). */
 void cr__life_schedule(struct cr__worker *w);
 

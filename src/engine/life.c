@@ -41,9 +41,10 @@ static void birth(void *ctx, void *arg)
 	CR__UNUSED(arg);
 	if (p->ep.alive)
 		return;
-	if (cr__tp_closing(&p->ep)) {
+	if (cr__tp_closing(&p->ep) || cr__work_closing(p)) {
 		/* reborn at the instant it died: its old sockets are still
-		 * closing; be born a moment later */
+		 * closing, or works of its last life still run (work.c); be
+		 * born a moment later */
 		cr__worker_timer(p->w, cr__clock_now(&p->node->clock) + CR_MS,
 				 0, birth, p, NULL, p);
 		return;
@@ -55,6 +56,7 @@ static void birth(void *ctx, void *arg)
 		return;
 	}
 	p->ep.alive = true;
+	p->work.closed = false;
 	p->st.births++;
 	p->st.born_ns = cr__clock_now(&p->node->clock);
 	cr_rand_seed(&p->rand, p->node->seed ^ ((uint64_t)p->index << 20) ^
@@ -134,10 +136,24 @@ static void forget_life(struct cr_peer *p)
 	p->birth_session = p->cfg_session;
 }
 
+void cr__peer_end_finish(struct cr_peer *p)
+{
+	if (p->work.destroy_due) {
+		p->work.destroy_due = false;
+		p->algo->destroy(p);
+	}
+	if (p->work.wipe_due) {
+		p->work.wipe_due = false;
+		if (p->algo->state_size)
+			memset(p->state, 0, p->algo->state_size);
+	}
+}
+
 void cr__peer_end(struct cr_peer *p, enum cr__peer_end how)
 {
 	bool alive = p->ep.alive;
 	bool dies = how == CR__PEER_DIES;
+	bool settled;
 
 	if (dies) {
 		if (!alive)
@@ -149,10 +165,17 @@ void cr__peer_end(struct cr_peer *p, enum cr__peer_end how)
 		p->st.alive_ns += cr__clock_now(&p->node->clock) - p->st.born_ns;
 	if (p->source)
 		cr__source_stop(p->source);
+	/* works not started are cancelled, their done called; the destroy
+	 * (and a dead peer's wipe) waits for those still running */
+	settled = cr__work_peer_end(p);
 	if (!dies && p->tracker)
 		cr__tracker_stop(p);
 	else if (alive && p->booted && p->algo->destroy)
+		p->work.destroy_due = true;
+	if (settled && p->work.destroy_due) {
+		p->work.destroy_due = false;
 		p->algo->destroy(p);
+	}
 	p->ep.alive = false;
 	if (dies)
 		forget_life(p);
@@ -164,8 +187,10 @@ void cr__peer_end(struct cr_peer *p, enum cr__peer_end how)
 		cr__tp_ep_summary(&p->ep);
 		return;
 	}
-	if (p->algo->state_size)
+	if (settled && p->algo->state_size)
 		memset(p->state, 0, p->algo->state_size);
+	else if (!settled)
+		p->work.wipe_due = true;
 	free(p->sessions);
 	p->sessions = NULL;
 	p->nsessions = 0;

@@ -29,7 +29,7 @@ static const char FINAL_HEADER[] =
 	"ctrl_bytes_in,ctrl_bytes_out,rate_Bps,played,missed,continuity,"
 	"startup_delay_s,segment_latency_s,control_overhead,"
 	"duplicate_ratio,data_bytes_offered,tracker_bytes_in,"
-	"tracker_bytes_out\n";
+	"tracker_bytes_out,works_done,works_cancelled,work_cpu_s\n";
 
 static FILE *open_csv(const char *dir, const char *name, const char *header,
 		      char *err, size_t errlen)
@@ -269,6 +269,11 @@ static void final_row(FILE *f, const struct cr_peer *p)
 		(unsigned long long)st->data_bytes_offered,
 		(unsigned long long)st->tracker_bytes_in,
 		(unsigned long long)st->tracker_bytes_out);
+	/* work on the pool (cr_work_submit): every work has had its done
+	 * by now, the run's end waiting for those that ran */
+	fprintf(f, ",%llu,%llu,%.6f", (unsigned long long)p->work.completed,
+		(unsigned long long)p->work.cancelled,
+		(double)p->work.cpu_ns / 1e9);
 	value_cells(f, p);
 	fputc('\n', f);
 }

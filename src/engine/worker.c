@@ -333,8 +333,10 @@ uint64_t cr__worker_timer_user(struct cr__worker *w, struct cr_peer *p,
 			       int64_t due_ns, int64_t period_ns,
 			       cr_timer_cb cb, void *arg)
 {
-	uint64_t id = cr__timer_add_user(&w->net.timers, due_ns, period_ns, cb,
-					 p, arg);
+	uint64_t id;
+
+	cr__work_guard("cr_timer_start");
+	id = cr__timer_add_user(&w->net.timers, due_ns, period_ns, cb, p, arg);
 
 	if (due_ns < w->net.armed_ns)
 		cr__worker_rearm(w);
@@ -505,9 +507,12 @@ void cr__worker_teardown(struct cr__worker *w)
 	if (w->net.loop.data == w) {
 		if (!w->stopping)
 			worker_shutdown(w);
+		/* until every request is back: works still running
+		 * finish their peers' ends (work.c) */
 		uv_run(&w->net.loop, UV_RUN_DEFAULT);
 		uv_loop_close(&w->net.loop);
 		w->net.loop.data = NULL;
+		cr__work_worker_summary(w);
 	}
 	if (w->timer_fd >= 0)
 		close(w->timer_fd);

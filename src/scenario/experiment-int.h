@@ -91,6 +91,7 @@ enum {
 	EX_IDLE,
 	EX_FRAMETIME,
 	EX_PARTIAL,
+	EX_ALGO_THREADS,
 	EX__N
 };
 

@@ -339,6 +339,9 @@ static const struct key experiment_keys[EX__N] = {
     [EX_FRAMETIME] = {"frame_timeout", set_time, FIELD(EXP, frame_timeout_ns)},
     [EX_PARTIAL] = {"partial_frames_limit", set_size, FIELD(EXP, partial_limit),
 		    .max = UINT64_MAX, .range = "a size (0: 256MiB)"},
+    [EX_ALGO_THREADS] = {"algorithm_threads", set_uint,
+			 FIELD(EXP, algorithm_threads), .max = 1024,
+			 .range = " (0: one per core)"},
 };
 
 #define CLS struct cr_peer_class

@@ -90,6 +90,7 @@ struct cr_experiment {
 	int64_t batch_ns; /* 0: the engine's default */
 	uint64_t seed;
 	int workers; /* 0: one per core */
+	int algorithm_threads; /* the work pool's; 0: one per core */
 	char algorithm[CR_PATH_MAX];
 	struct cr_param_kv *params; /* [algorithm] section */
 	size_t nparams;
