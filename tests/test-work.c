@@ -58,6 +58,9 @@ static void peer_at(size_t i, uint16_t port, int boot_port)
 /* Runs a node of n peers on `workers` workers until it stops or
  * duration_ns passes; its run directory's CSV files in metrics_dir unless
  * NULL. */
+/* The node's result of the latest run (run_node_in). */
+static struct cr_node_result last;
+
 static void run_node_in(const cr_algorithm *algo, size_t n, int workers,
 			int64_t duration_ns, const char *metrics_dir)
 {
@@ -79,6 +82,7 @@ static void run_node_in(const cr_algorithm *algo, size_t n, int workers,
 		fail_msg("create: %s", err);
 	if (cr_node_run(node, err, sizeof(err)))
 		fail_msg("run: %s", err);
+	cr_node_result(node, &last);
 	cr_node_destroy(node);
 }
 
@@ -755,7 +759,7 @@ static void run_ends_with_work(void **state)
 {
 	struct t_csv c;
 	char dir[64], path[128];
-	int cancelled = 0;
+	int cancelled = 0, submitted = 0, done = 0;
 
 	memset(&re, 0, sizeof(re));
 	pthread_mutex_init(&re.lock, NULL);
@@ -767,7 +771,14 @@ static void run_ends_with_work(void **state)
 		assert_int_equal(re.submitted[i], re.done[i]);
 		assert_int_equal(re.destroyed[i], 1);
 		cancelled += re.cancelled[i];
+		submitted += re.submitted[i];
+		done += re.done[i];
 	}
+	/* the node's result sums them over its peers (summary.json's work) */
+	assert_int_equal(last.works_submitted, submitted);
+	assert_int_equal(last.works_done, done - cancelled);
+	assert_int_equal(last.works_cancelled, cancelled);
+	assert_true(last.work_cpu_ns >= 2 * CR_MS * (int64_t)(done - cancelled));
 	/* peers-final.csv counts them the same, and the CPU they used */
 	snprintf(path, sizeof(path), "%s/peers-final.csv", dir);
 	assert_int_equal(t_csv_load(&c, path), 0);

@@ -314,6 +314,10 @@ void cr_node_result(const cr_node *n, struct cr_node_result *r)
 		r->data_bytes_in += p->st.data_bytes_in;
 		measured_bytes += bytes;
 		r->bad_frames += p->st.net.bad_frames;
+		r->works_submitted += p->work.submitted;
+		r->works_done += p->work.completed;
+		r->works_cancelled += p->work.cancelled;
+		r->work_cpu_ns += p->work.cpu_ns;
 		r->bad_datagrams += p->st.net.bad_datagrams;
 		if (p->source)
 			continue; /* a source receives its own stream */

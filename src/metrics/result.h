@@ -131,6 +131,10 @@ struct cr_node_result {
 		char name[CR_REPORT_NAME_MAX + 1];
 		struct cr_node_dist dist;
 	} values[CR_REPORT_VALUES_MAX];
+	/* the algorithm's work on the thread pool (cr_work_submit), over
+	 * its peers: submitted, done, cancelled, and the pool's CPU time */
+	uint64_t works_submitted, works_done, works_cancelled;
+	int64_t work_cpu_ns;
 	/* the tracker of this node, if it ran one (tracker_ran) */
 	bool tracker_ran;
 	struct cr__tracker_stats tracker;

@@ -114,6 +114,12 @@ static void json_run(struct cr_json *j, const struct cr__summary *s)
 	for (size_t i = 0; i < r->nvalues; i++)
 		json_dist(j, r->values[i].name, &r->values[i].dist);
 	cr_json_close(j);
+	cr_json_object(j, "work");
+	cr_json_uint(j, "submitted", r->works_submitted);
+	cr_json_uint(j, "done", r->works_done);
+	cr_json_uint(j, "cancelled", r->works_cancelled);
+	cr_json_num(j, "cpu_s", (double)r->work_cpu_ns / 1e9);
+	cr_json_close(j);
 	cr_json_uint(j, "births", r->births);
 	cr_json_uint(j, "deaths", r->deaths);
 	cr_json_uint(j, "failed_births", r->failed_births);
