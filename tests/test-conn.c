@@ -1097,10 +1097,27 @@ static void silent_remote_of_an_outgoing_connection(void **state)
 	harness_down();
 }
 
+/* A peer's endpoint closed twice in one turn of the loop (it died in the
+ * turn the run ended): the second close finds its handles closing and
+ * leaves them be; both close once. */
+static void endpoint_closed_twice_in_one_turn(void **state)
+{
+	(void)state;
+	assert_int_equal(harness_up(30048, 0), 0);
+	assert_int_equal(P.ep.handles_open, 2);
+	cr__ep_close(&P.ep, true);
+	cr__ep_close(&P.ep, false);
+	for (int i = 0; i < 100 && P.ep.handles_open; i++)
+		pump();
+	assert_int_equal(P.ep.handles_open, 0);
+	harness_down();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(accepted_connection_says_hello_first),
+	    cmocka_unit_test(endpoint_closed_twice_in_one_turn),
 	    cmocka_unit_test(frames_split_one_byte_at_a_time),
 	    cmocka_unit_test(frames_in_random_chunks_and_large_frames),
 	    cmocka_unit_test(large_frame_buffer_grows_as_it_arrives),

@@ -128,7 +128,10 @@ void cr__ep_close(struct cr__ep *ep, bool rst)
 {
 	while (ep->conns)
 		cr__conn_close(ep->conns, false, rst, "peer ends");
-	if (ep->handles_open) {
+	/* a second close before the loop has turned (a peer that died in
+	 * the turn the run ends) finds its handles closing already */
+	if (ep->handles_open &&
+	    !uv_is_closing((uv_handle_t *)&ep->listen_poll)) {
 		uv_close((uv_handle_t *)&ep->listen_poll, handle_closed);
 		uv_close((uv_handle_t *)&ep->udp_poll, handle_closed);
 	}
