@@ -12,6 +12,7 @@
 #include "message.h"
 #include "stream.h"
 #include "random.h"
+#include "mesh.h"
 #include "units.h"
 
 #endif
