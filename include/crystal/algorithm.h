@@ -230,6 +230,9 @@ double cr_param_double(const cr_peer *p, const char *name, double fallback);
  * NaN for a name not declared there. */
 int cr_params_load(const cr_peer *p, void *dst);
 double cr_param_value(const cr_peer *p, const char *name);
+/* A typed parameter for a person: "a whole number from 2 to 4096,
+ * default 20" into buf (truncated to len).  Returns what snprintf does. */
+int cr_param_spec_describe(const cr_param_spec *d, char *buf, size_t len);
 
 /* Logging: each line is stamped with experiment time and peer address. */
 enum cr_log_level {

@@ -185,8 +185,9 @@ static int check_value(const struct cr__node *n, const cr_param_spec *d,
 		return 0;
 	}
 	format_range(range, sizeof(range), d);
-	snprintf(err, errlen, "-D %s=%s: algorithm '%s' takes for %s %s%s",
-		 d->name, s ? s : "", n->algo.name, d->name, range,
+	snprintf(err, errlen,
+		 "-D %s=%s: parameter '%s' of algorithm '%s' is %s%s",
+		 d->name, s ? s : "", d->name, n->algo.name, range,
 		 d->type == CR_PARAM_DURATION
 			 ? " (with a unit: ns, us, ms or s; a bare number is "
 			   "in ms)"
@@ -292,6 +293,15 @@ void cr__params_free(struct cr__node *n)
 }
 
 /* --- the services -------------------------------------------------------- */
+
+int cr_param_spec_describe(const cr_param_spec *d, char *buf, size_t len)
+{
+	char range[160], def[48];
+
+	format_range(range, sizeof(range), d);
+	format_value(def, sizeof(def), d->type, d->def);
+	return snprintf(buf, len, "%s, default %s", range, def);
+}
 
 const char *cr_param(const cr_peer *p, const char *name)
 {
