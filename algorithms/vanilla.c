@@ -92,6 +92,7 @@ struct vnb {
 	/* when a new request to it would start to be served: its wait as it
 	 * said, plus what this peer has asked of it since */
 	int64_t free_ns;
+	int64_t backoff_ns; /* doubles at each busy, ends at its data */
 };
 
 struct vanilla {
@@ -110,6 +111,7 @@ struct vanilla {
 	/* the source: how often each part of its window was queued */
 	uint32_t *times, *times_seg;
 	cr_timer_id t_map, t_req;
+	size_t turn; /* the source: the neighbour it seeds next */
 
 	uint64_t busy_in, busy_out, bad, lost, replaced;
 };
@@ -150,7 +152,10 @@ static void announce(cr_peer *p, void *arg)
 	if (!v->ready)
 		return;
 	v->replaced += cr_nbset_refill(&v->nbs, p);
-	cr_parts_map(&v->parts, v->pb, &mine);
+	if (v->source) /* it seeds, and is asked for nothing */
+		cr_bufmap_init(&mine, 0, 0);
+	else
+		cr_parts_map(&v->parts, v->pb, &mine);
 	m = cr_msg_new(p, VT_BUFMAP, v->session,
 		       MAP_HDR + cr_bufmap_size(&mine));
 	if (!m)
@@ -224,6 +229,9 @@ static void ask(cr_peer *p, struct vanilla *v, uint64_t key, uint32_t *load)
 	if (cr_reqtab_find(&v->rt, key) ||
 	    !cr_parts_range(&v->parts, v->pb, key, &off, &len))
 		return;
+	/* no deeper into a holder's queue than it takes */
+	if (by > now + v->cf.queue_ns)
+		by = now + v->cf.queue_ns;
 	for (size_t i = 0; i < cr_nbset_size(&v->nbs); i++) {
 		struct vnb *n = cr_nbset_data(&v->nbs, i);
 		if (n->has_map && cr_bufmap_has(&n->map, (uint32_t)key) &&
@@ -232,9 +240,10 @@ static void ask(cr_peer *p, struct vanilla *v, uint64_t key, uint32_t *load)
 			best = (int)i;
 		}
 	}
+	/* the part is asked again elsewhere timeout_ms after it was due */
 	if (best < 0 || cr_reqtab_add(&v->rt, key,
 				      cr_nbset_addr(&v->nbs, (size_t)best),
-				      now, v->cf.timeout_ns))
+				      now, by - now + v->cf.timeout_ns))
 		return;
 	cr__put32(b, seg);
 	cr__put32(b + 4, off);
@@ -312,9 +321,15 @@ static void on_busy(cr_peer *p, struct vanilla *v, int i, const cr_msg *m)
 	if (v->ready)
 		cr_reqtab_done(&v->rt, cr_parts_key_at(&v->parts, cr__get32(b),
 						       cr__get32(b + 4)));
-	if (i >= 0)
-		((struct vnb *)cr_nbset_data(&v->nbs, (size_t)i))->free_ns =
-			cr_now(p) + (int64_t)cr__get32(b + 8) * CR_MS;
+	if (i >= 0) {
+		struct vnb *n = cr_nbset_data(&v->nbs, (size_t)i);
+		int64_t wait = (int64_t)cr__get32(b + 8) * CR_MS;
+		n->backoff_ns = n->backoff_ns ? 2 * n->backoff_ns : v->cf.req_ns;
+		if (n->backoff_ns > 4 * CR_SEC)
+			n->backoff_ns = 4 * CR_SEC;
+		n->free_ns = cr_now(p) + (wait > n->backoff_ns ? wait
+							       : n->backoff_ns);
+	}
 }
 
 /* --- serving ------------------------------------------------------------- */
@@ -361,9 +376,8 @@ static int up_send(cr_peer *p, const cr_upload_job *j, void *arg)
 	return 0;
 }
 
-/* The source's rank for a part: how often it was queued before, so that
- * what only the source has goes first (the peers pass on the rest). */
-static uint32_t times_queued(struct vanilla *v, uint64_t key)
+/* The source: how often it has pushed a part. */
+static uint32_t *times_of(struct vanilla *v, uint64_t key)
 {
 	uint32_t seg = (uint32_t)(key / v->parts.nparts);
 	size_t i = key % ((uint64_t)v->cf.window * v->parts.nparts);
@@ -372,7 +386,59 @@ static uint32_t times_queued(struct vanilla *v, uint64_t key)
 		v->times_seg[i] = seg;
 		v->times[i] = 0;
 	}
-	return v->times[i]++;
+	return &v->times[i];
+}
+
+/* The source's part to push next: of those it holds, the one it has
+ * pushed least (the earliest of those), fewer times than it has
+ * neighbours.  False when there is none. */
+static bool least_pushed(struct vanilla *v, uint64_t *out)
+{
+	uint32_t base = cr_playbuf_base(v->pb), least = UINT32_MAX;
+
+	for (uint32_t s = base; s - base < v->cf.window; s++) {
+		if (!cr_playbuf_bytes(v->pb, s))
+			continue;
+		for (uint32_t k = 0; k < v->parts.nparts; k++) {
+			uint64_t key = cr_parts_key(&v->parts, s, k);
+			uint32_t t = *times_of(v, key);
+			if (t < least && t < cr_nbset_size(&v->nbs) &&
+			    cr_parts_held(&v->parts, v->pb, key)) {
+				least = t;
+				*out = key;
+			}
+		}
+	}
+	return least != UINT32_MAX;
+}
+
+/* The source seeds: whenever its link has room, it pushes the part it
+ * has pushed least to the next neighbour in turn that lacks it, so that
+ * every part enters the mesh at once, in several places, and the source's
+ * upload is never spent twice on one peer before every part went out. */
+static bool seed(cr_peer *p, void *arg)
+{
+	struct vanilla *v = arg;
+	size_t nn = cr_nbset_size(&v->nbs);
+	cr_upload_job j = {.deadline_ns = cr_now(p) + v->cf.delay_ns};
+	uint32_t off, len;
+	uint64_t key;
+
+	if (!v->ready || !v->source || !nn || !least_pushed(v, &key))
+		return false;
+	cr_parts_range(&v->parts, v->pb, key, &off, &len);
+	++*times_of(v, key);
+	for (size_t k = 0; k < nn; k++) {
+		size_t i = v->turn++ % nn;
+		struct vnb *n = cr_nbset_data(&v->nbs, i);
+		if (n->has_map && cr_bufmap_has(&n->map, (uint32_t)key))
+			continue;
+		j.to = *cr_nbset_addr(&v->nbs, i);
+		j.key = (uint64_t)(key / v->parts.nparts) << 32 | off;
+		j.bytes = len;
+		return !cr_uploader_push(&v->up, p, &j);
+	}
+	return true; /* every neighbour has it: the next part */
 }
 
 /* A neighbour asks for a part: queued, if it is held and could be sent
@@ -404,8 +470,6 @@ static void serve(cr_peer *p, struct vanilla *v, const cr_addr *to,
 	j.key = (uint64_t)seg << 32 | off;
 	j.bytes = len;
 	j.deadline_ns = cr_now(p) + (int64_t)cr__get32(b + 12) * CR_MS;
-	if (v->source)
-		j.rank = times_queued(v, cr_parts_key_at(&v->parts, seg, off));
 	if (cr_uploader_push(&v->up, p, &j))
 		busy(p, v, to, seg, off);
 }
@@ -523,7 +587,7 @@ static int vanilla_bootstrap(cr_peer *p)
 	cr_nbset_config nc = {.candidates = VN_CANDIDATES,
 			      .data_size = sizeof(struct vnb)};
 	cr_uploader_config uc = {.max_jobs = 512, .send = up_send,
-				 .drop = up_drop, .arg = v};
+				 .drop = up_drop, .idle = seed, .arg = v};
 	int err;
 
 	cr_params_load(p, &v->cf);
@@ -607,7 +671,7 @@ static void vanilla_data(cr_peer *p, const cr_addr *from, cr_msg *m)
 {
 	struct vanilla *v = cr_state(p);
 	cr_seg_hdr h;
-	int err;
+	int err, i;
 
 	if (!v->up.q)
 		return;
@@ -618,9 +682,12 @@ static void vanilla_data(cr_peer *p, const cr_addr *from, cr_msg *m)
 						   cr_now(p))))
 			cr_log(p, CR_LOG_WARN, "stream data not kept: %s",
 			       cr_strerror(err));
+		cr_uploader_pump(&v->up, p); /* there may be more to seed */
 		return;
 	}
-	cr_nbset_add(&v->nbs, p, from);
+	i = cr_nbset_add(&v->nbs, p, from);
+	if (i >= 0)
+		((struct vnb *)cr_nbset_data(&v->nbs, (size_t)i))->backoff_ns = 0;
 	if (v->ready && cr_playbuf_started(v->pb) &&
 	    cr_playbuf_add_msg(v->pb, m, cr_now(p)) >= 0 &&
 	    !cr_seg_hdr_get(cr_msg_payload(m), cr_msg_len(m), &h)) {
