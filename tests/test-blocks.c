@@ -257,6 +257,85 @@ static void test_parts(void **state)
 	cr_playbuf_free(pb);
 }
 
+/* --- holder and seeder --------------------------------------------------- */
+
+static void test_holder(void **state)
+{
+	cr_holder h = {0};
+
+	(void)state;
+	/* it said: 200 ms of queue, 10 KB/s; 1,000 bytes take 100 ms more */
+	cr_holder_heard(&h, 1000 * CR_MS, 200 * CR_MS, 10000);
+	assert_int_equal(cr_holder_eta(&h, 1000 * CR_MS, 1000), 1300 * CR_MS);
+	/* once its queue has run out, from now */
+	assert_int_equal(cr_holder_eta(&h, 2000 * CR_MS, 1000), 2100 * CR_MS);
+	/* what this peer asks comes after what it had */
+	cr_holder_asked(&h, 1000 * CR_MS, 1000);
+	assert_int_equal(cr_holder_eta(&h, 1000 * CR_MS, 1000), 1400 * CR_MS);
+	/* busy: its wait, or a back-off from 100 ms doubling to 400 ms */
+	cr_holder_busy(&h, 0, 50 * CR_MS, 100 * CR_MS, 400 * CR_MS);
+	assert_int_equal(h.free_ns, 100 * CR_MS);
+	cr_holder_busy(&h, 0, 50 * CR_MS, 100 * CR_MS, 400 * CR_MS);
+	assert_int_equal(h.free_ns, 200 * CR_MS);
+	cr_holder_busy(&h, 0, 0, 100 * CR_MS, 400 * CR_MS);
+	cr_holder_busy(&h, 0, 0, 100 * CR_MS, 400 * CR_MS);
+	assert_int_equal(h.free_ns, 400 * CR_MS);
+	cr_holder_busy(&h, 0, 900 * CR_MS, 100 * CR_MS, 400 * CR_MS);
+	assert_int_equal(h.free_ns, 900 * CR_MS); /* its wait is longer */
+	cr_holder_delivered(&h);
+	cr_holder_busy(&h, 0, 0, 100 * CR_MS, 400 * CR_MS);
+	assert_int_equal(h.free_ns, 100 * CR_MS);
+	/* no rate: no time of its own */
+	cr_holder_heard(&h, 0, -5, 0);
+	assert_int_equal(cr_holder_eta(&h, 10, 1 << 20), 10);
+}
+
+static void test_seeder(void **state)
+{
+	uint8_t bytes[100] = {0};
+	cr_seeder sd;
+	cr_stream st;
+	cr_parts pp;
+	cr_playbuf *pb;
+	uint64_t key = 0;
+
+	(void)state;
+	stream_100(&st);
+	assert_int_equal(cr_parts_init(&pp, &st, 2, 4), 0); /* 2 parts */
+	pb = new_buffer(&st, 4);
+	assert_int_equal(cr_seeder_init(&sd, 0), -CR_EINVAL);
+	assert_int_equal(cr_seeder_init(&sd, 8), 0);
+	assert_false(cr_seeder_next(&sd, &pp, pb, 3, &key)); /* none held */
+	/* segment 0 whole, segment 1's first part */
+	assert_int_equal(cr_playbuf_add(pb, 0, 0, bytes, 100, 0),
+			 CR_PB_COMPLETE);
+	assert_int_equal(cr_playbuf_add(pb, 1, 0, bytes, 60, 0), CR_PB_NEW);
+	assert_true(cr_seeder_next(&sd, &pp, pb, 3, &key));
+	assert_int_equal(key, 0);
+	cr_seeder_pushed(&sd, &pp, 0);
+	assert_true(cr_seeder_next(&sd, &pp, pb, 3, &key));
+	assert_int_equal(key, 1);
+	cr_seeder_pushed(&sd, &pp, 1);
+	assert_true(cr_seeder_next(&sd, &pp, pb, 3, &key));
+	assert_int_equal(key, 2); /* 3, half held, is not offered */
+	cr_seeder_pushed(&sd, &pp, 2);
+	/* all held pushed once: the earliest again, up to `most` times */
+	assert_true(cr_seeder_next(&sd, &pp, pb, 3, &key));
+	assert_int_equal(key, 0);
+	assert_false(cr_seeder_next(&sd, &pp, pb, 1, &key));
+	for (int i = 0; i < 2; i++)
+		for (uint64_t k = 0; k < 3; k++)
+			cr_seeder_pushed(&sd, &pp, k);
+	assert_false(cr_seeder_next(&sd, &pp, pb, 3, &key));
+	/* a slot reused by a later segment counts from zero: item 8 is
+	 * segment 4, in the slot of item 0 */
+	cr_seeder_pushed(&sd, &pp, 8);
+	assert_true(cr_seeder_next(&sd, &pp, pb, 3, &key));
+	assert_int_equal(key, 0);
+	cr_seeder_free(&sd);
+	cr_playbuf_free(pb);
+}
+
 /* --- neighbour set, uploader and segmenter, in a node -------------------- */
 
 #define NB_PEERS  6
@@ -266,8 +345,9 @@ static void test_parts(void **state)
  * failure here rather than assert there. */
 static struct {
 	char failed[256];
-	uint64_t sent[16]; /* the uploader: the order jobs were sent in */
-	int nsent, late, failed_sends, idle_calls;
+	/* the uploaders of peers 0 and 2: the order jobs were sent in */
+	uint64_t sent[16], sent2[16];
+	int nsent, nsent2, late, failed_sends, idle_calls;
 	bool idle_armed, idle_pushed;
 	uint64_t late_key;
 } g;
@@ -282,6 +362,8 @@ static struct {
 struct tst {
 	cr_nbset s;
 	cr_uploader up;
+	uint64_t sent[16];
+	int nsent;
 };
 
 static void check_nbset(cr_peer *p, cr_nbset *s)
@@ -343,17 +425,15 @@ static void check_nbset(cr_peer *p, cr_nbset *s)
 
 static int up_send(cr_peer *p, const cr_upload_job *j, void *arg)
 {
-	cr_msg *m = cr_msg_new(p, 20, 1, j->bytes);
+	static const uint8_t zeros[10000];
+	struct tst *t = arg;
 	int err;
 
-	(void)arg;
-	if (!m)
-		return -CR_ENOMEM;
-	memset(cr_msg_payload_mut(m), 0, j->bytes);
-	err = cr_send(p, &j->to, m, CR_TCP);
-	cr_msg_release(m);
-	if (!err && g.nsent < 16)
-		g.sent[g.nsent++] = j->key;
+	if (j->bytes > sizeof(zeros))
+		return -CR_EINVAL;
+	err = cr_send_copy(p, &j->to, 20, 1, zeros, j->bytes, CR_TCP);
+	if (!err && t->nsent < 16)
+		t->sent[t->nsent++] = j->key;
 	return err;
 }
 
@@ -416,7 +496,7 @@ static void check_uploader(cr_peer *p, struct tst *t)
 	CHECK(cr_uploader_init(&t->up, &c) == 0);
 	CHECK(cr_uploader_rate(&t->up, p) == 10000);
 	CHECK(push(&t->up, p, 1, 10000, 0, now + 60 * CR_SEC) == 0);
-	CHECK(g.nsent == 1 && t->up.n == 0);
+	CHECK(t->nsent == 1 && t->up.n == 0);
 	CHECK(push(&t->up, p, 2, 10000, 0, now + 1500 * CR_MS) == -CR_EAGAIN);
 	CHECK(push(&t->up, p, 5, 1000, 1, now + 50 * CR_SEC) == 0);
 	CHECK(push(&t->up, p, 3, 1000, 1, now + 30 * CR_SEC) == 0);
@@ -424,7 +504,7 @@ static void check_uploader(cr_peer *p, struct tst *t)
 	CHECK(push(&t->up, p, 6, 1000, 0, now + 59 * CR_SEC) == 0);
 	CHECK(push(&t->up, p, 7, 10000, 0, now + 2500 * CR_MS) == 0);
 	CHECK(push(&t->up, p, 8, 10000, 0, now + 2400 * CR_MS) == 0);
-	CHECK(t->up.n == 6 && g.nsent == 1);
+	CHECK(t->up.n == 6 && t->nsent == 1);
 	/* a job for a peer that left is forgotten */
 	CHECK(cr_uploader_push(&t->up, p, &j) == 0);
 	CHECK(cr_uploader_forget(&t->up, &other) == 1);
@@ -484,11 +564,35 @@ static void check_to_playbuf(cr_peer *p)
 	cr_playbuf_free(pb);
 }
 
+/* With urgent_ns (5 s): after 20 (which holds the link 1 s), the jobs
+ * due within 5 s earliest first (24, 23), then the rest latest first
+ * (21, 22). */
+static void check_urgent(cr_peer *p, struct tst *t)
+{
+	const int64_t now = cr_now(p);
+	cr_link_limits l;
+	cr_uploader_config c = {.lead_ns = 10 * CR_MS, .max_jobs = 8,
+				.urgent_ns = 5 * CR_SEC, .send = up_send,
+				.arg = t};
+
+	cr_link_get(p, &l);
+	l.upload_Bps = 10000;
+	CHECK(cr_link_set(p, &l) == 0);
+	CHECK(cr_uploader_init(&t->up, &c) == 0);
+	CHECK(push(&t->up, p, 20, 10000, 0, INT64_MAX) == 0);
+	CHECK(push(&t->up, p, 21, 1000, 0, now + 50 * CR_SEC) == 0);
+	CHECK(push(&t->up, p, 22, 1000, 0, now + 40 * CR_SEC) == 0);
+	CHECK(push(&t->up, p, 23, 1000, 0, now + 4 * CR_SEC) == 0);
+	CHECK(push(&t->up, p, 24, 1000, 0, now + 3 * CR_SEC) == 0);
+}
+
 static int tst_bootstrap(cr_peer *p)
 {
 	struct tst *t = cr_state(p);
-	cr_addr first = t_addr(BASE_PORT);
+	cr_addr first = t_addr(BASE_PORT), third = t_addr(BASE_PORT + 2);
 
+	if (cr_addr_eq(cr_self(p), &third))
+		check_urgent(p, t);
 	if (!cr_addr_eq(cr_self(p), &first))
 		return 0;
 	check_nbset(p, &t->s);
@@ -500,9 +604,14 @@ static int tst_bootstrap(cr_peer *p)
 static void tst_destroy(cr_peer *p)
 {
 	struct tst *t = cr_state(p);
+	cr_addr first = t_addr(BASE_PORT);
+	bool is_first = cr_addr_eq(cr_self(p), &first);
 
-	if (t->up.q)
-		cr_uploader_free(&t->up, p);
+	if (!t->up.q)
+		return;
+	memcpy(is_first ? g.sent : g.sent2, t->sent, sizeof(t->sent));
+	*(is_first ? &g.nsent : &g.nsent2) = t->nsent;
+	cr_uploader_free(&t->up, p);
 }
 
 static const cr_algorithm tester = {
@@ -571,6 +680,10 @@ static void test_in_node(void **state)
 	assert_int_equal(g.late_key, 7);
 	assert_int_equal(g.failed_sends, 0);
 	assert_true(g.idle_pushed);
+	assert_int_equal(g.nsent2, 5);
+	const uint64_t want2[] = {20, 24, 23, 21, 22};
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(g.sent2[i], want2[i]);
 }
 
 /* --- typed parameters ---------------------------------------------------- */
@@ -743,6 +856,8 @@ int main(void)
 		cmocka_unit_test(test_reqtab),
 		cmocka_unit_test(test_segmenter),
 		cmocka_unit_test(test_parts),
+		cmocka_unit_test(test_holder),
+		cmocka_unit_test(test_seeder),
 		cmocka_unit_test(test_in_node),
 		cmocka_unit_test(test_params_read),
 		cmocka_unit_test(test_params_refused),

@@ -5,7 +5,8 @@
  *   floor and a ceiling, with candidates kept for later; below the floor
  *   it refills from the candidates and then from the tracker.
  * - cr_reqtab, a request table: what a pulling peer has asked for and of
- *   whom, one request per item at a time, each with a timeout.
+ *   whom, one request per item at a time, each with a timeout; and
+ *   cr_holder, what it knows of how soon a neighbour would serve it.
  * - cr_uploader: what a peer has to send, queued and handed to its upload
  *   link earliest deadline first, only a short lead at a time, so that the
  *   order can still change and what would arrive too late is dropped
@@ -14,6 +15,8 @@
  *   segments (stream.h), for its playback buffer or anything else.
  * - cr_parts: segments asked for and announced in parts of a few blocks,
  *   numbered as items, with buffer maps of parts.
+ * - cr_seeder: how often a source has pushed each part of its window, and
+ *   the part to push next (the one pushed least).
  * - live playback: the stream layout of a session, and a playback buffer
  *   started on the schedule every peer shares (each segment played a fixed
  *   delay after the source made it).
@@ -154,11 +157,41 @@ size_t cr_reqtab_expire(cr_reqtab *t, int64_t now_ns, cr_reqtab_cb cb,
 size_t cr_reqtab_forget(cr_reqtab *t, const cr_addr *to);
 size_t cr_reqtab_drop_below(cr_reqtab *t, uint64_t key);
 
+/* --- Holder ------------------------------------------------------------- */
+
+/* What a pulling peer knows of a neighbour it asks: its upload rate and
+ * its wait as it last said (in a map, or a busy answer), and what this
+ * peer has asked of it since.  All times are experiment times in ns. */
+typedef struct cr_holder {
+	uint64_t rate_Bps; /* 0: unlimited */
+	int64_t free_ns;   /* when a new request would start to be served */
+	int64_t backoff_ns;
+} cr_holder;
+
+/* It said its queue would take wait_ns from now, at rate_Bps. */
+void cr_holder_heard(cr_holder *h, int64_t now_ns, int64_t wait_ns,
+		     uint64_t rate_Bps);
+/* When it would have sent `bytes` more if asked now. */
+int64_t cr_holder_eta(const cr_holder *h, int64_t now_ns, uint32_t bytes);
+/* It was asked for `bytes`: they come after what it had. */
+void cr_holder_asked(cr_holder *h, int64_t now_ns, uint32_t bytes);
+/* It said busy (it will not send what was asked), with its wait: not
+ * asked again before that wait, or a back-off that starts at first_ns and
+ * doubles while it keeps saying busy, up to max_ns. */
+void cr_holder_busy(cr_holder *h, int64_t now_ns, int64_t wait_ns,
+		    int64_t first_ns, int64_t max_ns);
+/* It delivered: the back-off is over. */
+static inline void cr_holder_delivered(cr_holder *h)
+{
+	h->backoff_ns = 0;
+}
+
 /* --- Uploader ------------------------------------------------------------ */
 
 /* Something to send: `key` is the protocol's (what to send), `bytes` about
  * what it costs on the wire, deadline_ns when it is of no use any more
- * (INT64_MAX: never).  Jobs go by rank (lower first), then deadline. */
+ * (INT64_MAX: never).  Jobs go by rank (lower first), then by deadline
+ * (see urgent_ns). */
 typedef struct cr_upload_job {
 	cr_addr to;
 	uint64_t key;
@@ -181,6 +214,13 @@ typedef struct cr_uploader_config {
 	 * max_jobs) */
 	int64_t queue_ns;
 	size_t max_jobs;
+	/* 0: jobs go by rank, then earliest deadline.  Above 0: by rank,
+	 * then those due within urgent_ns earliest deadline first, then the
+	 * rest latest deadline first.  Under load, earliest deadline first
+	 * throughout serves what is nearly late while fresh data waits, until
+	 * everything travels late; the latest deadline is the freshest (in a
+	 * mesh, the rarest), and sending it first keeps the mesh ahead. */
+	int64_t urgent_ns;
 	/* the rate the link drains at, 0: the peer's upload (or total)
 	 * limit from cr_link_get; a peer with neither is never held back */
 	uint64_t rate_Bps;
@@ -297,6 +337,37 @@ bool cr_parts_held(const cr_parts *pp, const cr_playbuf *pb, uint64_t key);
 /* The items pb holds, over its window. */
 void cr_parts_map(const cr_parts *pp, const cr_playbuf *pb, cr_bufmap *out);
 
+/* --- Seeder ------------------------------------------------------------- */
+
+/* A source that pushes its parts into the mesh: how often each part of
+ * the window went out, so that every part goes once before any goes
+ * twice (the mesh passes on what is already in it; what only the source
+ * has is what it needs most). */
+typedef struct cr_seeder {
+	uint32_t *times, *segment; /* by item modulo slots */
+	size_t slots;
+	size_t turn; /* the neighbour to push to next, for the caller */
+} cr_seeder;
+
+/* slots: the window's items (window x nparts).  0 or -CR_ENOMEM. */
+int cr_seeder_init(cr_seeder *s, size_t slots);
+void cr_seeder_free(cr_seeder *s);
+/* The item of pb's window held whole and pushed fewest times (the
+ * earliest of those), fewer than `most`; false when there is none. */
+bool cr_seeder_next(cr_seeder *s, const cr_parts *pp, const cr_playbuf *pb,
+		    uint32_t most, uint64_t *key);
+/* Item key was pushed once more. */
+void cr_seeder_pushed(cr_seeder *s, const cr_parts *pp, uint64_t key);
+
+/* --- Messages ----------------------------------------------------------- */
+
+/* Sends a new message of `len` bytes copied from data (NULL: len must be
+ * 0) to `to`: cr_msg_new, cr_send, cr_msg_release in one.  Returns 0,
+ * -CR_ENOMEM (or a type or size cr_msg_new refuses), or cr_send's error. */
+int cr_send_copy(cr_peer *p, const cr_addr *to, uint8_t type,
+		 uint16_t session, const void *data, size_t len,
+		 cr_proto proto);
+
 /* --- Live playback ------------------------------------------------------- */
 
 /* The layout of a session's stream (its rate, segment time and message
@@ -309,6 +380,11 @@ int cr_session_stream(cr_peer *p, uint16_t session, cr_stream *out);
  * -CR_EAGAIN while the session's start is not known (no data yet), or the
  * buffer's error; nothing when it is started already. */
 int cr_playbuf_start_live(cr_playbuf *pb, cr_peer *p, int64_t delay_ns);
+/* The stream of a session (cr_session_stream) and a new playback buffer
+ * for it of `window` segments (a quarter of them history), keeping data,
+ * with startup_ns of buffering.  Returns 0 or an error (*pb NULL). */
+int cr_session_playbuf(cr_peer *p, uint16_t session, uint32_t window,
+		       int64_t startup_ns, cr_stream *st, cr_playbuf **pb);
 
 #ifdef __cplusplus
 }

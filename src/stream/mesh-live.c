@@ -45,3 +45,21 @@ int cr_playbuf_start_live(cr_playbuf *pb, cr_peer *p, int64_t delay_ns)
 	due = info.start_ns + (k + 1) * seg + delay_ns;
 	return cr_playbuf_start_at(pb, p, (uint32_t)k, due);
 }
+
+int cr_session_playbuf(cr_peer *p, uint16_t session, uint32_t window,
+		       int64_t startup_ns, cr_stream *st, cr_playbuf **pb)
+{
+	cr_playbuf_config cfg;
+	int err;
+
+	*pb = NULL;
+	err = cr_session_stream(p, session, st);
+	if (err)
+		return err;
+	cr_playbuf_config_init(&cfg, st);
+	cfg.window = window;
+	cfg.history = window / 4 ? window / 4 : 1;
+	cfg.startup_ns = startup_ns;
+	cfg.keep_data = true;
+	return cr_playbuf_new(&cfg, pb);
+}

@@ -78,10 +78,22 @@ int64_t cr_uploader_wait_ns(const cr_uploader *u, const cr_peer *p)
 	return at_rate(bytes, cr_uploader_rate(u, p));
 }
 
-static bool goes_before(const cr_upload_job *a, const cr_upload_job *b)
+/* Does a go before (or with) b, at time now? */
+static bool goes_before(const cr_uploader *u, int64_t now,
+			const cr_upload_job *a, const cr_upload_job *b)
 {
-	return a->rank != b->rank ? a->rank < b->rank
-				  : a->deadline_ns <= b->deadline_ns;
+	bool ua, ub;
+
+	if (a->rank != b->rank)
+		return a->rank < b->rank;
+	if (!u->cfg.urgent_ns)
+		return a->deadline_ns <= b->deadline_ns;
+	ua = a->deadline_ns - now <= u->cfg.urgent_ns;
+	ub = b->deadline_ns - now <= u->cfg.urgent_ns;
+	if (ua != ub)
+		return ua;
+	return ua ? a->deadline_ns <= b->deadline_ns
+		  : a->deadline_ns >= b->deadline_ns;
 }
 
 /* Could j leave in time behind what goes before it, within queue_ns? */
@@ -89,15 +101,16 @@ static bool admit(const cr_uploader *u, const cr_peer *p,
 		  const cr_upload_job *j, uint64_t rate)
 {
 	uint64_t ahead = cr_queued_bytes(p) + j->bytes, all = ahead;
+	int64_t now = cr_now(p);
 
 	if (!rate)
 		return true;
 	for (size_t i = 0; i < u->n; i++) {
 		all += u->q[i].bytes;
-		if (goes_before(&u->q[i], j))
+		if (goes_before(u, now, &u->q[i], j))
 			ahead += u->q[i].bytes;
 	}
-	if (cr_now(p) + at_rate(ahead, rate) > j->deadline_ns)
+	if (now + at_rate(ahead, rate) > j->deadline_ns)
 		return false;
 	return !u->cfg.queue_ns || at_rate(all, rate) <= u->cfg.queue_ns;
 }
@@ -142,14 +155,14 @@ static void pump_tick(cr_peer *p, void *arg)
 }
 
 /* Takes the job that goes first out of the queue. */
-static cr_upload_job take_first(cr_uploader *u)
+static cr_upload_job take_first(cr_uploader *u, int64_t now)
 {
 	size_t first = 0;
 	cr_upload_job j;
 
 	for (size_t i = 1; i < u->n; i++)
-		if (goes_before(&u->q[i], &u->q[first]) &&
-		    !goes_before(&u->q[first], &u->q[i]))
+		if (goes_before(u, now, &u->q[i], &u->q[first]) &&
+		    !goes_before(u, now, &u->q[first], &u->q[i]))
 			first = i;
 	j = u->q[first];
 	u->q[first] = u->q[--u->n];
@@ -207,7 +220,7 @@ void cr_uploader_pump(cr_uploader *u, cr_peer *p)
 		if (!u->n && !(more = refill(u, p, &asked, backlog)))
 			break;
 		if (u->n) {
-			cr_upload_job j = take_first(u);
+			cr_upload_job j = take_first(u, cr_now(p));
 			send_one(u, p, &j, backlog, rate);
 		}
 	}
