@@ -246,7 +246,8 @@ typedef struct cr_uploader {
 } cr_uploader;
 
 /* Returns 0, -CR_EINVAL (no send callback, max_jobs 0, lead_ns not above
- * 0) or -CR_ENOMEM. */
+ * 0) or -CR_ENOMEM.  u->cfg's times and rate may be changed later, between
+ * calls (a protocol that learns its stream after its birth does). */
 int cr_uploader_init(cr_uploader *u, const cr_uploader_config *cfg);
 /* Drops the queue without callbacks and stops its timer. */
 void cr_uploader_clear(cr_uploader *u, cr_peer *p);
