@@ -427,6 +427,7 @@ static int vanilla_bootstrap(cr_peer *p)
 	cr_nbset_config nc = {.candidates = 32, .data_size = sizeof(struct vnb)};
 	cr_uploader_config uc = {.max_jobs = 512, .send = up_send,
 				 .drop = up_drop, .idle = seed, .arg = v};
+	size_t n;
 	int err;
 
 	cr_params_load(p, &v->cf);
@@ -444,9 +445,9 @@ static int vanilla_bootstrap(cr_peer *p)
 		err = cr_uploader_init(&v->up, &uc);
 	if (err)
 		return err;
-	/* neighbours_min of them; peers that contact this one fill it up to
-	 * neighbours_max */
-	cr_nbset_offer(&v->nbs, p, boot, cr_bootstrap_peers(p, &boot));
+	/* neighbours_min; the peers that contact it fill neighbours_max */
+	n = cr_bootstrap_peers(p, &boot);
+	cr_nbset_offer(&v->nbs, p, boot, n);
 	return 0;
 }
 
