@@ -6,12 +6,12 @@
  * due soon earliest first, the rest rarest first; each of one neighbour at
  * a time (cr_reqtab), the one that would deliver it soonest (cr_holder),
  * and only if in time.  Asked, a peer queues the part on its uploader
- * (cr_uploader: paced, what is due soon first, then the newest), or says
- * "busy" at once.  Every peer plays segment s playout_delay_ms after the
- * source made it.  The source cuts the stream into blocks (cr_segmenter)
- * and pushes each part to a neighbour that lacks it, the one it pushed
- * least first (cr_seeder); it is asked for nothing.  docs/streaming.md
- * ("Vanilla") has the details and parameters.
+ * (cr_uploader: paced, earliest deadline first), or says "busy" at once.
+ * Every peer plays segment s playout_delay_ms after the source made it.
+ * The source cuts the stream into blocks (cr_segmenter) and pushes each
+ * part to a neighbour that lacks it, the one it pushed least first
+ * (cr_seeder); it is asked for nothing.  docs/streaming.md ("Vanilla")
+ * has the details and parameters.
  */
 #include <crystal/crystal.h>
 
@@ -382,7 +382,6 @@ static int setup(cr_peer *p, struct vanilla *v, uint16_t session, bool source)
 		err = cr_parts_init(&v->parts, &v->st,
 				    (uint32_t)v->cf.part_blocks, window);
 	v->up.cfg.queue_ns = depth(v, cr_uploader_rate(&v->up, p));
-	v->up.cfg.urgent_ns = 2 * v->st.segment_ns; /* then the newest */
 	if (err || !source)
 		return err;
 	err = cr_seeder_init(&v->seeder, (size_t)window * v->parts.nparts);
@@ -437,7 +436,6 @@ static int vanilla_bootstrap(cr_peer *p)
 	nc.tracker_interval_ns = v->cf.tracker_ns;
 	uc.lead_ns = v->cf.lead_ns;
 	uc.queue_ns = v->cf.queue_ns;
-	uc.urgent_ns = 2 * CR_SEC; /* two segments: set again at setup */
 	err = cr_nbset_init(&v->nbs, &nc);
 	if (!err) /* a request per part asked at most, of every neighbour */
 		err = cr_reqtab_init(&v->rt, (size_t)(v->cf.max_req * VN_MAX));
