@@ -28,10 +28,14 @@
 extern "C" {
 #endif
 
-/* 2: tracker_peers, cr_tracker_query, cr_report_value.  Callbacks are only
- * ever added at the end of cr_algorithm: the engine still runs a shared
- * object built for version 1, as an algorithm without tracker_peers. */
-#define CR_API_VERSION 2
+/* 2: tracker_peers, cr_tracker_query, cr_report_value.
+ * 3: typed parameters (cr_param_spec, cr_algorithm.param_specs,
+ *    cr_params_load, cr_param_value).
+ * Fields are only ever added at the end of cr_algorithm: the engine still
+ * runs a shared object built for version 1 (as an algorithm without
+ * tracker_peers) or 2 (without typed parameters), reading no more of its
+ * struct than that version has. */
+#define CR_API_VERSION 3
 
 /* Transport of one cr_send. */
 typedef enum cr_proto { CR_TCP = 0, CR_UDP = 1 } cr_proto;
@@ -42,6 +46,54 @@ typedef struct cr_param_def {
 	const char *default_value;
 	const char *help;
 } cr_param_def;
+
+/* A typed parameter (version 3): declared once, with its default and its
+ * range; the engine parses and checks every one when the run is set up,
+ * and refuses the run, naming the parameter and its range, for a value
+ * that is not of its type or outside [min, max].  Durations are written
+ * with a unit ("250ms", "1.5s", "800us", "20ns"; a bare number is in
+ * milliseconds) and read in nanoseconds; their default, min and max are
+ * in nanoseconds too.  Booleans are true/false, yes/no, on/off or 1/0; their
+ * range is not looked at.  Values are held as doubles, exact for whole
+ * numbers up to 2^53.
+ *
+ * `offset` says where cr_params_load writes the value in the algorithm's
+ * own struct: an int64_t for CR_PARAM_INT and CR_PARAM_DURATION, a double
+ * for CR_PARAM_DOUBLE, a bool for CR_PARAM_BOOL.  The CR_PARAM_* macros
+ * below fill it, and refuse to compile for a field of another type. */
+typedef enum cr_param_type {
+	CR_PARAM_INT = 0,
+	CR_PARAM_DOUBLE = 1,
+	CR_PARAM_DURATION = 2,
+	CR_PARAM_BOOL = 3,
+} cr_param_type;
+
+typedef struct cr_param_spec {
+	const char *name;
+	cr_param_type type;
+	double def, min, max;
+	const char *help;
+	size_t offset;
+} cr_param_spec;
+
+/* 0 when field `f` of struct type `st` is of type T; a compile error
+ * otherwise. */
+#define CR__PARAM_FIELD(st, f, T)                                            \
+	(0 * sizeof(struct {                                                 \
+		     int ok : _Generic(((st *)0)->f, T: 1, default: -1);     \
+	     }))
+#define CR__PARAM(st, f, T, ty, name, def, lo, hi, help)                     \
+	{(name), (ty), (def), (lo), (hi), (help),                            \
+	 offsetof(st, f) + CR__PARAM_FIELD(st, f, T)}
+/* One entry of a param_specs table, for field f of struct st. */
+#define CR_PARAM_INT_AT(st, f, name, def, lo, hi, help)                      \
+	CR__PARAM(st, f, int64_t, CR_PARAM_INT, name, def, lo, hi, help)
+#define CR_PARAM_DOUBLE_AT(st, f, name, def, lo, hi, help)                   \
+	CR__PARAM(st, f, double, CR_PARAM_DOUBLE, name, def, lo, hi, help)
+#define CR_PARAM_DURATION_AT(st, f, name, def, lo, hi, help)                 \
+	CR__PARAM(st, f, int64_t, CR_PARAM_DURATION, name, def, lo, hi, help)
+#define CR_PARAM_BOOL_AT(st, f, name, def, help)                             \
+	CR__PARAM(st, f, bool, CR_PARAM_BOOL, name, def, 0, 1, help)
 
 typedef struct cr_algorithm {
 	int api_version; /* CR_API_VERSION */
@@ -79,6 +131,13 @@ typedef struct cr_algorithm {
 	 * is the engine's, valid during the call; NULL when n is 0. */
 	void (*tracker_peers)(cr_peer *p, uint16_t session,
 			      const cr_addr *peers, size_t n);
+
+	/* --- since API version 3 --- */
+
+	/* Typed parameters, NULL-name terminated; NULL for none.  An
+	 * algorithm may declare both tables (the names must differ); -D
+	 * accepts the names of either. */
+	const cr_param_spec *param_specs;
 } cr_algorithm;
 
 /* --- Engine services ---------------------------------------------------- */
@@ -157,10 +216,23 @@ cr_timer_id cr_timer_start(cr_peer *p, int64_t delay_ns, int64_t period_ns,
 /* Returns 0, or -CR_ENOENT when the timer already fired or was cancelled. */
 int cr_timer_cancel(cr_peer *p, cr_timer_id id);
 
-/* Parameters (-D name=value, or the algorithm's defaults). */
+/* Parameters (-D name=value, or the algorithm's defaults).  cr_param is
+ * the text as given (a typed parameter's default written out); the two
+ * below parse it, and give `fallback` for one absent or not a number. */
 const char *cr_param(const cr_peer *p, const char *name);
 int64_t cr_param_int(const cr_peer *p, const char *name, int64_t fallback);
 double cr_param_double(const cr_peer *p, const char *name, double fallback);
+
+/* Typed parameters (param_specs), parsed and checked at set-up.
+ * cr_params_load writes every one into `dst` at its offset: one call
+ * reads them all.  Returns 0, or -CR_EINVAL when the algorithm declares
+ * none.  cr_param_value is one of them (a duration in ns, a bool 0 or 1);
+ * NaN for a name not declared there. */
+int cr_params_load(const cr_peer *p, void *dst);
+double cr_param_value(const cr_peer *p, const char *name);
+/* A typed parameter for a person: "a whole number from 2 to 4096,
+ * default 20" into buf (truncated to len).  Returns what snprintf does. */
+int cr_param_spec_describe(const cr_param_spec *d, char *buf, size_t len);
 
 /* Logging: each line is stamped with experiment time and peer address. */
 enum cr_log_level {

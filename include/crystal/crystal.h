@@ -13,6 +13,7 @@
 #include "message.h"
 #include "stream.h"
 #include "random.h"
+#include "mesh.h"
 #include "thread.h"
 #include "units.h"
 

@@ -8,10 +8,29 @@
 #include <stdio.h>
 #include <string.h>
 
+/* Typed parameters (API version 3): type, range and default. */
+static void list_specs(const cr_algorithm *a)
+{
+	char what[256];
+
+	for (const cr_param_spec *d = a->param_specs; d->name; d++) {
+		cr_param_spec_describe(d, what, sizeof(what));
+		printf("    -D %s  %s (%s)\n", d->name,
+		       d->help ? d->help : "(no description)", what);
+	}
+}
+
 static void list_algorithm(const cr_algorithm *a)
 {
+	bool typed = a->api_version >= 3 && a->param_specs &&
+		     a->param_specs->name;
+
 	printf("%-12s %s\n", a->name, a->description ? a->description : "");
+	if (typed)
+		list_specs(a);
 	if (!a->params || !a->params->name) {
+		if (typed)
+			return;
 		printf("    no parameters: it declares none, so crystal run "
 		       "refuses every -D for it\n");
 		return;

@@ -27,6 +27,8 @@ struct cr_node_event;
 /* A shared object built for API version 1 defines a cr_algorithm that ends
  * before tracker_peers: only this much of it may be read. */
 #define CR__ALGO_V1_SIZE offsetof(cr_algorithm, tracker_peers)
+/* ... and one built for version 2 before param_specs. */
+#define CR__ALGO_V2_SIZE offsetof(cr_algorithm, param_specs)
 
 /* --- work on the pool (work.c) ------------------------------------------ */
 
@@ -290,6 +292,10 @@ struct cr__node {
 	struct cr_node_peer *peer_cfg;
 	struct cr__param *params;
 	size_t nparams;
+	/* the typed parameters' values, parsed and checked (params.c), one
+	 * per entry of algo.param_specs */
+	double *pvalues;
+	size_t npvalues;
 	uint64_t exp_id;
 	uint16_t exp_tag;
 	uint64_t seed;
@@ -349,6 +355,11 @@ struct cr__param {
 };
 
 const char *cr__node_param(const struct cr__node *n, const char *name);
+/* The algorithm's parameters: defaults, then the -D values, each typed
+ * one parsed and checked against its range (params.c).  On a bad one,
+ * -CR_EINVAL with a message naming it in err. */
+int cr__params_init(struct cr__node *n, char *err, size_t errlen);
+void cr__params_free(struct cr__node *n);
 /* The algorithm's value names reported so far, as indices into
  * value_names in byte order of the names; returns how many. */
 size_t cr__node_value_order(const struct cr__node *n,

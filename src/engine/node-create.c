@@ -122,64 +122,6 @@ bool cr_node_ip_is_local(const cr_addr *a)
 	return found;
 }
 
-static int set_param(struct cr__node *n, const char *name, const char *value)
-{
-	for (size_t i = 0; i < n->nparams; i++) {
-		if (!strcmp(n->params[i].name, name)) {
-			char *v = strdup(value);
-			if (!v)
-				return -CR_ENOMEM;
-			free(n->params[i].value);
-			n->params[i].value = v;
-			return 0;
-		}
-	}
-	struct cr__param *ps =
-		realloc(n->params, (n->nparams + 1) * sizeof(*ps));
-	if (!ps)
-		return -CR_ENOMEM;
-	n->params = ps;
-	ps[n->nparams].name = strdup(name);
-	ps[n->nparams].value = strdup(value);
-	if (!ps[n->nparams].name || !ps[n->nparams].value)
-		return -CR_ENOMEM;
-	n->nparams++;
-	return 0;
-}
-
-static int init_params(struct cr__node *n, char *err, size_t errlen)
-{
-	const cr_param_def *defs = n->cfg.algo->params;
-
-	for (const cr_param_def *d = defs; d && d->name; d++)
-		if (d->default_value && set_param(n, d->name, d->default_value))
-			return -CR_ENOMEM;
-	for (size_t i = 0; i < n->cfg.nparams; i++) {
-		const struct cr_node_param *p = &n->cfg.params[i];
-		bool known = false;
-		for (const cr_param_def *d = defs; d && d->name; d++)
-			known |= !strcmp(d->name, p->name);
-		if (!known) {
-			char names[512] = "";
-			for (const cr_param_def *d = defs; d && d->name; d++) {
-				strncat(names, d->name,
-					sizeof(names) - strlen(names) - 3);
-				if (d[1].name)
-					strcat(names, ", ");
-			}
-			snprintf(err, errlen,
-				 "-D %s: algorithm '%s' has no parameter "
-				 "'%s' (it accepts: %s)",
-				 p->name, n->cfg.algo->name, p->name,
-				 *names ? names : "none");
-			return -CR_EINVAL;
-		}
-		if (set_param(n, p->name, p->value))
-			return -CR_ENOMEM;
-	}
-	return 0;
-}
-
 /* --- peers by address, latency matrix -------------------------------------- */
 
 static int build_addr_index(struct cr__node *n)
@@ -420,8 +362,9 @@ static struct cr__node *node_alloc(const struct cr_node_config *cfg)
 		return NULL;
 	n->cfg = *cfg;
 	memcpy(&n->algo, cfg->algo,
-	       cfg->algo->api_version == 1 ? CR__ALGO_V1_SIZE
-					   : sizeof(n->algo));
+	       cfg->algo->api_version == 1   ? CR__ALGO_V1_SIZE
+	       : cfg->algo->api_version == 2 ? CR__ALGO_V2_SIZE
+					     : sizeof(n->algo));
 	n->cfg.algo = &n->algo;
 	n->exp_id = cfg->exp_id ? cfg->exp_id
 				: fnv1a(cfg->name ? cfg->name : "crystal");
@@ -651,7 +594,7 @@ int cr_node_create(const struct cr_node_config *cfg, cr_node **out,
 		snprintf(err, errlen, "out of memory");
 		return -CR_ENOMEM;
 	}
-	e = init_params(n, err, errlen);
+	e = cr__params_init(n, err, errlen);
 	if (!e)
 		e = check_ranges(cfg, err, errlen);
 	if (e)
@@ -701,11 +644,7 @@ void cr_node_destroy(cr_node *n)
 		free(n->workers[i].peers);
 		free(n->workers[i].rows);
 	}
-	for (size_t i = 0; i < n->nparams; i++) {
-		free(n->params[i].name);
-		free(n->params[i].value);
-	}
-	free(n->params);
+	cr__params_free(n);
 	free(n->addr_index);
 	free(n->matrix);
 	free(n->peers);

@@ -1,5 +1,6 @@
 /* Peers: dispatch of incoming messages and the engine services an
- * algorithm calls (send, remove_peer, timers, parameters, logging).
+ * algorithm calls (send, remove_peer, timers, logging; parameters are
+ * params.c's).
  *
  * Every function here runs on the peer's worker thread.
  */
@@ -258,35 +259,6 @@ cr_timer_id cr_timer_start(cr_peer *p, int64_t delay_ns, int64_t period_ns,
 int cr_timer_cancel(cr_peer *p, cr_timer_id id)
 {
 	return cr__timer_cancel(&p->w->net.timers, id);
-}
-
-const char *cr_param(const cr_peer *p, const char *name)
-{
-	return cr__node_param(p->node, name);
-}
-
-int64_t cr_param_int(const cr_peer *p, const char *name, int64_t fallback)
-{
-	const char *v = cr_param(p, name);
-	char *end;
-	long long x;
-
-	if (!v || !*v)
-		return fallback;
-	x = strtoll(v, &end, 10);
-	return *end ? fallback : x;
-}
-
-double cr_param_double(const cr_peer *p, const char *name, double fallback)
-{
-	const char *v = cr_param(p, name);
-	char *end;
-	double x;
-
-	if (!v || !*v)
-		return fallback;
-	x = strtod(v, &end);
-	return *end ? fallback : x;
 }
 
 void cr_vlog(const cr_peer *p, int level, const char *fmt, va_list ap)
