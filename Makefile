@@ -65,10 +65,12 @@ BUILTINS := $(BUILD)/libcrystal-builtins.a
 CLI_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(CLI_SRC))
 TEST_SUPPORT_OBJ := $(patsubst %.c,$(BUILD)/obj/%.o,$(TEST_SUPPORT))
 TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
-# The tests ThreadSanitizer runs: work on the pool and the sync wrappers.
-# The programs that run several workers pass too but for an intermittent
-# report on closed descriptors (docs/testing.md): name them to run them.
-TSAN_TESTS ?= test-work
+# The tests ThreadSanitizer runs: work on the pool and the sync wrappers,
+# and the programs that run nodes of several workers (docs/testing.md says
+# which are left out, and why).
+TSAN_TESTS ?= test-work test-relay test-frames test-churn test-source test-mesh \
+	test-counters test-stream test-playout test-timers test-conn test-hostile \
+	test-vanilla test-blocks test-coding test-random
 CHECK_BIN := $(if $(TSAN),$(patsubst %,$(BUILD)/tests/%,$(TSAN_TESTS)),$(TEST_BIN))
 DEPS := $(LIB_OBJ:.o=.d) $(BUILTIN_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_SUPPORT_OBJ:.o=.d)
 
