@@ -87,13 +87,16 @@ size_t cr_reqtab_count(const cr_reqtab *t, const cr_addr *to)
 	return k;
 }
 
-size_t cr_reqtab_expire(cr_reqtab *t, int64_t now_ns, cr_reqtab_cb cb,
-			void *arg)
+/* Removes the requests `gone` says are over, calling cb (may be NULL) with
+ * each before it goes; returns how many. */
+static size_t remove_if(cr_reqtab *t, bool (*gone)(const cr_req *r,
+						   const void *what),
+			const void *what, cr_reqtab_cb cb, void *arg)
 {
 	size_t k = 0;
 
 	for (size_t i = 0; i < t->n;) {
-		if (t->r[i].expires_ns > now_ns) {
+		if (!gone(&t->r[i], what)) {
 			i++;
 			continue;
 		}
@@ -102,38 +105,45 @@ size_t cr_reqtab_expire(cr_reqtab *t, int64_t now_ns, cr_reqtab_cb cb,
 		remove_at(t, i);
 		k++;
 	}
+	return k;
+}
+
+static bool expired(const cr_req *r, const void *now_ns)
+{
+	return r->expires_ns <= *(const int64_t *)now_ns;
+}
+
+static bool to_peer(const cr_req *r, const void *to)
+{
+	return cr_addr_eq(&r->to, to);
+}
+
+static bool below(const cr_req *r, const void *key)
+{
+	return r->key < *(const uint64_t *)key;
+}
+
+size_t cr_reqtab_expire(cr_reqtab *t, int64_t now_ns, cr_reqtab_cb cb,
+			void *arg)
+{
+	size_t k = remove_if(t, expired, &now_ns, cb, arg);
+
 	t->expired += k;
 	return k;
 }
 
 size_t cr_reqtab_forget(cr_reqtab *t, const cr_addr *to)
 {
-	size_t k = 0;
+	size_t k = remove_if(t, to_peer, to, NULL, NULL);
 
-	for (size_t i = 0; i < t->n;) {
-		if (cr_addr_eq(&t->r[i].to, to)) {
-			remove_at(t, i);
-			k++;
-		} else {
-			i++;
-		}
-	}
 	t->forgotten += k;
 	return k;
 }
 
 size_t cr_reqtab_drop_below(cr_reqtab *t, uint64_t key)
 {
-	size_t k = 0;
+	size_t k = remove_if(t, below, &key, NULL, NULL);
 
-	for (size_t i = 0; i < t->n;) {
-		if (t->r[i].key < key) {
-			remove_at(t, i);
-			k++;
-		} else {
-			i++;
-		}
-	}
 	t->forgotten += k;
 	return k;
 }
