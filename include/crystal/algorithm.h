@@ -164,6 +164,14 @@ int cr_send(cr_peer *p, const cr_addr *to, cr_msg *m, cr_proto proto);
  * paces what it sends by it keeps the choice of what goes next. */
 size_t cr_queued_bytes(const cr_peer *p);
 
+/* Of those, the bytes its upload link has not yet passed: the link's own
+ * queue, without what is through it and only waits out the link's delay
+ * (or a receiver that reads slowly).  What a peer that keeps its link
+ * busy a short lead at a time paces by: with cr_queued_bytes, the delay
+ * line would count as backlog, and a link with a long delay would idle.
+ * Without an upload limit, the same as cr_queued_bytes. */
+size_t cr_upload_queued(const cr_peer *p);
+
 /* Tears down every TCP connection to `who` and drops what was queued.
  * Returns 0 or -CR_ENOTCONN. */
 int cr_remove_peer(cr_peer *p, const cr_addr *who);

@@ -162,6 +162,11 @@ size_t cr_queued_bytes(const cr_peer *p)
 	return p->ep.out_bytes;
 }
 
+size_t cr_upload_queued(const cr_peer *p)
+{
+	return cr__tp_upload_queued(&p->ep);
+}
+
 int cr_send(cr_peer *p, const cr_addr *to, cr_msg *m, cr_proto proto)
 {
 	int err;

@@ -304,6 +304,8 @@ int cr__conn_enqueue(struct cr__conn *c, struct cr_msg *m)
 	if (cr__conn_shaped(c)) {
 		cr__qent_at(c, c->q.len - 1)->release_ns =
 			cr__clock_now(c->net->clock);
+		c->q_unstamped += bytes;
+		c->ep->up_bytes += bytes;
 		cr__shaper_enqueue(c);
 		return 0;
 	}
@@ -324,7 +326,9 @@ static void queue_drop(struct cr__conn *c)
 		cr__ring_shift(&c->q);
 	}
 	c->ep->out_bytes -= c->q_bytes;
+	c->ep->up_bytes -= c->q_unstamped;
 	c->q_bytes = 0;
+	c->q_unstamped = 0;
 	c->head_off = 0;
 	c->nstamped = 0;
 	cr__ring_free(&c->q);

@@ -58,6 +58,7 @@ struct cr__conn {
 	struct cr__ring q;
 	uint32_t head_off; /* bytes of the head frame already written */
 	size_t q_bytes;
+	size_t q_unstamped; /* of q_bytes, not yet through the buckets */
 
 	/* incoming: rx_len bytes of a partial frame, at rx_off in rx_slab while
 	 * reading, or parked in `park` between wake-ups (so that an idle
@@ -264,5 +265,6 @@ void cr__shaper_udp_received(struct cr__ep *ep, const cr_addr *from,
 			     struct cr_msg *m);
 void cr__shaper_ep_close(struct cr__ep *ep);
 int64_t cr__link_delay(const struct cr__ep *ep, const cr_addr *to);
+size_t cr__shaper_upload_queued(const struct cr__ep *ep);
 
 #endif

@@ -179,6 +179,7 @@ struct cr__ep {
 	int handles_open; /* uv handles not yet closed */
 
 	size_t out_bytes; /* queued on all TCP connections */
+	size_t up_bytes;  /* of them, not yet through the upload buckets */
 	uint32_t nfull;	  /* connections over the queue limit */
 	struct cr__conn *conns; /* list through peer_next */
 	uint32_t nconns;

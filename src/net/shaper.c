@@ -106,6 +106,22 @@ bool cr__conn_shaped(const struct cr__conn *c)
 	return c->ep->shaped || c->up.rate_Bps || c->down.rate_Bps;
 }
 
+/* Unshaped, the link is the socket: everything not yet written.  Shaped,
+ * what no bucket has passed yet, and the rest of the frame in the upload
+ * bucket now; what is through waits out its delay, or for its reader. */
+size_t cr__shaper_upload_queued(const struct cr__ep *ep)
+{
+	const struct cr__bucket *b = ep->up.rate_Bps ? &ep->up : &ep->total;
+	int64_t left = b->next_ns - now_of(ep);
+
+	if (!ep->shaped)
+		return ep->out_bytes;
+	if (!b->rate_Bps || left <= 0)
+		return ep->up_bytes;
+	return ep->up_bytes +
+	       (size_t)((unsigned __int128)left * b->rate_Bps / CR_SEC);
+}
+
 int64_t cr__link_delay(const struct cr__ep *ep, const cr_addr *to)
 {
 	const struct cr__net_cfg *cfg = ep->net->cfg;
@@ -212,6 +228,8 @@ static void stamp_conn(struct cr__conn *c, int64_t start, int64_t now)
 	c->last_release_ns = release;
 	e->release_ns = release;
 	c->nstamped++;
+	c->q_unstamped -= n;
+	ep->up_bytes -= n;
 	if (c->nstamped == c->q.len)
 		rr_del(c);
 

@@ -36,6 +36,7 @@ const struct cr__transport cr__transport_sockets = {
 	.link_set = cr__ep_link_set,
 	.link_set_connection = cr__ep_link_set_connection,
 	.link_delay = cr__link_delay,
+	.upload_queued = cr__shaper_upload_queued,
 	.flush = cr__net_flush,
 	.sweep = cr__conn_sweep,
 	.fid_reset = cr__net_fid_reset,

@@ -41,6 +41,10 @@ struct cr__transport {
 	int (*link_set_connection)(struct cr__ep *ep, const cr_addr *to,
 				   uint64_t upload_Bps, uint64_t download_Bps);
 	int64_t (*link_delay)(const struct cr__ep *ep, const cr_addr *to);
+	/* Bytes queued over TCP that the upload link has not yet passed (its
+	 * own queue, without what only waits out the link's delay or a slow
+	 * reader): what a peer paces what it sends by. */
+	size_t (*upload_queued)(const struct cr__ep *ep);
 
 	/* The loop: write what the turn queued (before the loop sleeps),
 	 * close what waited too long (periodically), forget the fidelity
@@ -101,6 +105,11 @@ static inline int cr__tp_link_set_connection(struct cr__ep *ep,
 {
 	return ep->net->tp->link_set_connection(ep, to, upload_Bps,
 						download_Bps);
+}
+
+static inline size_t cr__tp_upload_queued(const struct cr__ep *ep)
+{
+	return ep->net->tp->upload_queued(ep);
 }
 
 static inline void cr__tp_flush(struct cr__net *net)

@@ -6,7 +6,7 @@
  * deadline, wasting upload on data that arrives too late to play.  Kept
  * here instead, the queue goes out earliest deadline first, and a job is
  * dropped, not sent, when the link could no longer deliver it in time.
- * The link's own backlog (cr_queued_bytes) is kept near lead_ns of the
+ * The link's own backlog (cr_upload_queued) is kept near lead_ns of the
  * rate, so the link never idles while there is work.
  *
  * The queue is an unsorted array, searched for the next job; a push
@@ -71,7 +71,7 @@ static int64_t at_rate(uint64_t bytes, uint64_t rate)
 
 int64_t cr_uploader_wait_ns(const cr_uploader *u, const cr_peer *p)
 {
-	uint64_t bytes = cr_queued_bytes(p);
+	uint64_t bytes = cr_upload_queued(p);
 
 	for (size_t i = 0; i < u->n; i++)
 		bytes += u->q[i].bytes;
@@ -100,7 +100,7 @@ static bool goes_before(const cr_uploader *u, int64_t now,
 static bool admit(const cr_uploader *u, const cr_peer *p,
 		  const cr_upload_job *j, uint64_t rate)
 {
-	uint64_t ahead = cr_queued_bytes(p) + j->bytes, all = ahead;
+	uint64_t ahead = cr_upload_queued(p) + j->bytes, all = ahead;
 	int64_t now = cr_now(p);
 
 	if (!rate)
@@ -201,7 +201,7 @@ static bool refill(cr_uploader *u, cr_peer *p, size_t *asked,
 	    !u->cfg.idle(p, u->cfg.arg))
 		return false;
 	/* it queued a job, or sent on its own (the backlog grew) */
-	return u->n || cr_queued_bytes(p) > backlog;
+	return u->n || cr_upload_queued(p) > backlog;
 }
 
 void cr_uploader_pump(cr_uploader *u, cr_peer *p)
@@ -216,7 +216,7 @@ void cr_uploader_pump(cr_uploader *u, cr_peer *p)
 	lead = rate ? (uint64_t)((unsigned __int128)rate *
 				 (uint64_t)u->cfg.lead_ns / CR_SEC)
 		    : UNLIMITED_LEAD_BYTES;
-	while ((backlog = cr_queued_bytes(p)) < lead || !backlog) {
+	while ((backlog = cr_upload_queued(p)) < lead || !backlog) {
 		if (!u->n && !(more = refill(u, p, &asked, backlog)))
 			break;
 		if (u->n) {
