@@ -360,7 +360,9 @@ static void flush_hook_cb(uv_prepare_t *h)
  * sooner, so it preempts a CPU-bound neighbour as soon as it wakes instead
  * of waiting up to a default slice (about 3 ms) for its turn.  The thread's
  * share of the CPU is unchanged: this is latency, not priority.  Older
- * kernels ignore the field. */
+ * kernels ignore the field.  A thread started under a real-time policy
+ * (crystal run under `chrt -f`, to keep a run on time beside other work)
+ * keeps it. */
 #define WORKER_SLICE (100 * CR_US)
 
 void cr__worker_short_slice(void)
@@ -376,6 +378,8 @@ void cr__worker_short_slice(void)
 		uint64_t runtime, deadline, period;
 	} a = {.size = 48, .policy = SCHED_OTHER, .runtime = WORKER_SLICE};
 
+	if (sched_getscheduler(0) != SCHED_OTHER)
+		return; /* real-time, or batch or idle: as the user chose */
 	errno = 0;
 	a.nice = getpriority(PRIO_PROCESS, 0); /* keep this thread's */
 	if (errno)
