@@ -6,6 +6,7 @@
  *   plays, with a continuity of at least 0.99 from its first due segment;
  * - the same with 20 KB/s peer uploads (a source of 100 KB/s): the mesh
  *   cannot carry the stream and continuity falls well below;
+ * - parameters out of range, or not of their type, refuse the run;
  * - a source that no peer is ever told of (the tracker was not up when it
  *   registered) finds the mesh by asking the tracker (cr_tracker_query),
  *   and every peer plays;
@@ -318,9 +319,55 @@ static void test_source_asks_tracker(void **state)
 	cr_node_destroy(n);
 }
 
+/* Vanilla's parameters are typed: a value out of range, or not of its
+ * type, refuses the run before any peer starts, naming the parameter and
+ * what it takes; a duration takes a unit. */
+static void test_bad_parameters(void **state)
+{
+	static const struct cr_node_param bad[][1] = {
+		{{"window", "0"}},
+		{{"neighbours_max", "65"}},
+		{{"startup_ms", "soon"}},
+		{{"playout_delay_ms", "-1"}},
+	};
+	static const char *const says[] = {
+		"window' of algorithm 'vanilla' is a whole number from 2 to 4096",
+		"neighbours_max' of algorithm 'vanilla' is a whole number",
+		"startup_ms' of algorithm 'vanilla' is a duration",
+		"playout_delay_ms' of algorithm 'vanilla' is a duration from 0ms",
+	};
+	struct cr_node_peer peers[2] = {0};
+	struct cr_node_config cfg = {0};
+	const struct cr_node_param good = {"startup_ms", "1.5s"};
+	cr_node *n = NULL;
+	char err[512];
+
+	(void)state;
+	peers[0].addr = t_addr(29201);
+	peers[1].addr = t_addr(29202);
+	cfg.name = "vanilla-params";
+	cfg.duration_ns = CR_SEC;
+	cfg.algo = &cr_vanilla_algorithm;
+	cfg.peers = peers;
+	cfg.npeers = 2;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		cfg.params = bad[i];
+		cfg.nparams = 1;
+		assert_int_equal(cr_node_create(&cfg, &n, err, sizeof(err)),
+				 -CR_EINVAL);
+		assert_null(n);
+		print_message("%s\n", err);
+		assert_non_null(strstr(err, says[i]));
+	}
+	cfg.params = &good;
+	assert_int_equal(cr_node_create(&cfg, &n, err, sizeof(err)), 0);
+	cr_node_destroy(n);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bad_parameters),
 		cmocka_unit_test(test_source_asks_tracker),
 		cmocka_unit_test(test_enough_upload),
 		cmocka_unit_test(test_starved),
