@@ -16,9 +16,10 @@
 
 extern const cr_algorithm cr_relay_algorithm;
 extern const cr_algorithm cr_vanilla_algorithm;
+extern const cr_algorithm cr_r2_algorithm;
 
 static const cr_algorithm *const builtins[] = {
-	&cr_relay_algorithm, &cr_vanilla_algorithm,
+	&cr_relay_algorithm, &cr_vanilla_algorithm, &cr_r2_algorithm,
 };
 
 size_t cr__algorithms(const cr_algorithm *const **out)
