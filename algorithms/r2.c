@@ -236,16 +236,6 @@ static void on_map(cr_peer *p, struct r2 *v, int i, const cr_msg *m)
 							   : b[MAP_HDR + j]);
 }
 
-static void on_done_notice(cr_peer *p, struct r2 *v, int i, const cr_msg *m)
-{
-	if (cr_msg_len(m) != 4) {
-		cr_log(p, CR_LOG_WARN, "malformed notice ignored");
-		return;
-	}
-	if (i >= 0)
-		nb_set(NB(v, i), cr__get32(cr_msg_payload(m)), v->k);
-}
-
 /* --- Pushing ------------------------------------------------------------- */
 
 /* A segment to push to neighbour n: one it lacks, of which this peer holds
@@ -466,8 +456,6 @@ static void take_block(cr_peer *p, struct r2 *v, struct rseg *g, cr_msg *m,
 		finish(p, v, g);
 }
 
-static void r2_data(cr_peer *p, const cr_addr *from, cr_msg *m);
-
 static void on_coded(cr_peer *p, struct r2 *v, cr_msg *m)
 {
 	uint32_t base = live_base(p, v);
@@ -670,8 +658,9 @@ static void r2_process(cr_peer *p, const cr_addr *from, cr_msg *m)
 		on_map(p, v, i, m);
 		if (i >= 0 && fresh && v->ready) /* it learns of us at once */
 			announce_to(p, v, from);
-	} else if (cr_msg_type(m) == RT_DONE) {
-		on_done_notice(p, v, i, m);
+	} else if (cr_msg_type(m) == RT_DONE && i >= 0 &&
+		   cr_msg_len(m) == 4) { /* it decoded a segment */
+		nb_set(NB(v, i), cr__get32(cr_msg_payload(m)), v->k);
 	}
 	if (v->ready)
 		cr_uploader_pump(&v->up, p);
@@ -737,25 +726,30 @@ static void r2_tracker(cr_peer *p, uint16_t session, const cr_addr *peers,
 static void r2_destroy(cr_peer *p)
 {
 	struct r2 *v = cr_state(p);
+	const struct { const char *name; double n; } sums[] = {
+		{"blocks_received", (double)v->recv},
+		{"blocks_dependent", (double)v->dep},
+		{"blocks_malformed", (double)v->bad},
+		{"blocks_late", (double)v->late},
+		{"blocks_sent", (double)v->up.sent},
+		{"code_cpu_ms", (double)v->code_ns / CR_MS},
+		{"neighbours_lost", (double)v->lost},
+		{"neighbours_replaced", (double)v->replaced},
+		{"tracker_queries", (double)v->nbs.queries},
+	};
+
 	/* counts summed over a peer's lives, in peers-final.csv */
-	cr_report_add(p, "blocks_received", (double)v->recv);
-	cr_report_add(p, "blocks_dependent", (double)v->dep);
-	cr_report_add(p, "blocks_malformed", (double)v->bad);
-	cr_report_add(p, "blocks_late", (double)v->late);
-	cr_report_add(p, "blocks_sent", (double)v->up.sent);
+	for (size_t i = 0; i < sizeof(sums) / sizeof(sums[0]); i++)
+		cr_report_add(p, sums[i].name, sums[i].n);
 	if (v->cf.on_pool) /* the pool's, over the peer's lives */
 		cr_report_value(p, "decode_cpu_ms",
 				(double)cr_work_cpu_ns(p) / CR_MS);
 	else
 		cr_report_add(p, "decode_cpu_ms", (double)v->dec_ns / CR_MS);
-	cr_report_add(p, "code_cpu_ms", (double)v->code_ns / CR_MS);
 	if (v->latency_n)
 		cr_report_value(p, "decode_latency_ms",
 				(double)v->latency_ns / CR_MS /
 					(double)v->latency_n);
-	cr_report_add(p, "neighbours_lost", (double)v->lost);
-	cr_report_add(p, "neighbours_replaced", (double)v->replaced);
-	cr_report_add(p, "tracker_queries", (double)v->nbs.queries);
 	stop(p, v, true);
 	cr_uploader_free(&v->up, p);
 	cr_nbset_free(&v->nbs);
