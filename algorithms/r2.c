@@ -122,7 +122,7 @@ static uint8_t nb_rank(const struct rnb *n, uint32_t s)
 static void nb_set(struct rnb *n, uint32_t s, uint32_t rank)
 {
 	n->seg[s % RW_MAX] = s;
-	n->rank[s % RW_MAX] = (uint8_t)rank;
+	n->rank[s % RW_MAX] = (uint8_t)(rank < 255 ? rank : 255);
 }
 
 /* When every peer plays segment s (the schedule of cr_playbuf_start_live);
@@ -310,9 +310,11 @@ static int up_send(cr_peer *p, const cr_upload_job *j, void *arg)
 	int64_t t0;
 	cr_msg *m;
 	int err;
+	int i = cr_nbset_find(&v->nbs, &j->to);
 
-	if (!g || g->busy || !g->rank)
-		return -CR_ENOENT; /* slid out, or busy decoding */
+	if (!g || g->busy || !g->rank ||
+	    (i >= 0 && nb_rank(NB(v, i), g->seg) >= v->k))
+		return -CR_ENOENT; /* slid out, busy, or it has it now */
 	if (!(m = cr_msg_new(p, RT_CODED, v->session, len)))
 		return -CR_ENOMEM;
 	cr_coded_put(cr_msg_payload_mut(m), len, v->session, g->seg, v->k,
@@ -396,6 +398,7 @@ static void decode_done(cr_peer *p, void *arg, int status)
 		finish(p, v, g);
 	else if (g->npend)
 		submit(p, g);
+	cr_uploader_pump(&v->up, p); /* more to push now */
 }
 
 /* The slot for segment s, taken over from the segment it held before
@@ -428,14 +431,21 @@ static struct rseg *slot_take(cr_peer *p, struct r2 *v, uint32_t s)
 }
 
 /* One coded block into its segment's decoder, here or on the pool. */
-static void take_block(cr_peer *p, struct r2 *v, struct rseg *g, cr_msg *m,
-		       const cr_coded_hdr *h)
+static void take_block(cr_peer *p, struct r2 *v, struct rseg *g,
+		       const cr_addr *from, cr_msg *m, const cr_coded_hdr *h)
 {
+	uint8_t b[4];
 	int64_t t0;
 	int r;
 
-	if (g->done || (v->cf.on_pool && g->npend == v->k)) {
-		v->dep++; /* nothing new can come of it */
+	if (g->done) { /* the sender missed the notice: again, to it */
+		v->dep++;
+		cr__put32(b, g->seg);
+		cr_send_copy(p, from, RT_DONE, v->session, b, 4, CR_TCP);
+		return;
+	}
+	if (v->cf.on_pool && g->npend == v->k) {
+		v->dep++; /* more than the segment can use */
 		return;
 	}
 	if (v->cf.on_pool) {
@@ -454,9 +464,12 @@ static void take_block(cr_peer *p, struct r2 *v, struct rseg *g, cr_msg *m,
 	g->rank++;
 	if (cr_decoder_done(g->d))
 		finish(p, v, g);
+	else
+		cr_uploader_pump(&v->up, p); /* more to push now */
 }
 
-static void on_coded(cr_peer *p, struct r2 *v, cr_msg *m)
+static void on_coded(cr_peer *p, struct r2 *v, const cr_addr *from,
+		     cr_msg *m)
 {
 	uint32_t base = live_base(p, v);
 	struct rseg *g;
@@ -474,7 +487,7 @@ static void on_coded(cr_peer *p, struct r2 *v, cr_msg *m)
 		return;
 	}
 	if ((g = slot_take(p, v, h.segment)))
-		take_block(p, v, g, m, &h);
+		take_block(p, v, g, from, m, &h);
 	else
 		v->late++;
 }
@@ -697,7 +710,7 @@ static void r2_data(cr_peer *p, const cr_addr *from, cr_msg *m)
 		return;
 	try_live(p, v);
 	if (v->live)
-		on_coded(p, v, m);
+		on_coded(p, v, from, m);
 }
 
 static void r2_departed(cr_peer *p, const cr_addr *who)
