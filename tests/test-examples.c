@@ -38,6 +38,8 @@ static const struct example examples[] = {
 	{"vanilla-50.ini", "8", NULL, true},
 	/* 500 peers: its 15 s playout delay, and a little */
 	{"vanilla-500.ini", "18", "0", true},
+	/* R2 with the same: a little more, for its decoding latency */
+	{"r2-500.ini", "24", "0", true},
 };
 #define NEXAMPLES (sizeof(examples) / sizeof(examples[0]))
 
