@@ -350,9 +350,8 @@ static void test_bad_parameters(void **state)
 		{{"playout_delay_ms", "-1"}},
 	};
 	static const char *const says[] = {
-		"blocks_per_segment' of algorithm 'r2' is a whole number from 1 "
-		"to 255",
 		"blocks_per_segment' of algorithm 'r2' is a whole number",
+		"blocks_per_segment' of algorithm 'r2' is a whole number from 1",
 		"window' of algorithm 'r2' is a whole number from 2 to 64",
 		"priority_share' of algorithm 'r2'",
 		"decode_on_pool' of algorithm 'r2'",
