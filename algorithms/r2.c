@@ -102,7 +102,7 @@ struct r2 {
 	uint8_t *scratch; /* a decoded segment */
 	struct rseg slot[RW_MAX];
 	cr_timer_id t_map;
-	uint64_t recv, dep, bad, late, lost, replaced, latency_n;
+	uint64_t recv, dep, redundant, bad, late, lost, replaced, latency_n;
 	int64_t latency_ns, dec_ns, code_ns;
 };
 
@@ -439,7 +439,7 @@ static void take_block(cr_peer *p, struct r2 *v, struct rseg *g,
 	int r;
 
 	if (g->done) { /* the sender missed the notice: again, to it */
-		v->dep++;
+		v->redundant++;
 		cr__put32(b, g->seg);
 		cr_send_copy(p, from, RT_DONE, v->session, b, 4, CR_TCP);
 		return;
@@ -742,6 +742,7 @@ static void r2_destroy(cr_peer *p)
 	const struct { const char *name; double n; } sums[] = {
 		{"blocks_received", (double)v->recv},
 		{"blocks_dependent", (double)v->dep},
+		{"blocks_redundant", (double)v->redundant},
 		{"blocks_malformed", (double)v->bad},
 		{"blocks_late", (double)v->late},
 		{"blocks_sent", (double)v->up.sent},
