@@ -18,6 +18,11 @@
  *               without decoding first.
  *   cr_coded_*  the wire form of a coded block: a 12-byte header, the
  *               coefficients, the payload.
+ *   cr_codewin  a window of segments in flight, each a decoder (a peer's)
+ *               or an encoder (the source's): takes coded blocks from the
+ *               wire, decoding in the callback or on the work pool, makes
+ *               coded blocks to send, and keeps the counts a protocol
+ *               reports.  The machinery of any network-coded protocol.
  *
  * Coefficient vectors are never all zero.  All memory of an encoder or a
  * decoder is allocated when it is made.  The vector work is ISA-L's
@@ -33,6 +38,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "message.h" /* cr_peer, cr_msg */
 #include "random.h"
 
 #ifdef __cplusplus
@@ -171,6 +177,128 @@ int cr_coded_get(const void *buf, size_t len, cr_coded_hdr *out);
  * shape, from a peer that is wrong or lying, is never read past its end).
  * The caller checks the session and the segment. */
 int cr_decoder_add_coded(cr_decoder *d, const cr_coded_hdr *h);
+
+/* --- Coding window ------------------------------------------------------- */
+
+/* A window of segments in flight, for a network-coded protocol: `slots`
+ * slots, segment s in slot s % slots, each a decoder of the segment (a
+ * receiving peer's) or an encoder (the source's, cr_codewin_load).  Blocks
+ * are taken for the segments base to base + window - 1 (cr_codewin_slide);
+ * a slot is reused for a later segment when a block of it comes, unless
+ * the slot is busy on the pool.  It knows nothing of neighbours or maps:
+ * the protocol says what to send where, the window what it holds.
+ *
+ * With on_pool, the blocks of a segment are decoded on the work pool
+ * (cr_work_submit), one work item per segment at a time: those that arrive
+ * while an item decodes are gathered, at most k, and submitted when it is
+ * done; while busy the segment cannot be coded from and its rank is the
+ * rank before the item.  Otherwise each block is decoded in the call.
+ *
+ * The engine calls a work's done before the peer's destroy; a window freed
+ * while a slot is busy leaves that slot to its done, which frees it, so
+ * that a peer may die with decodes in flight.  Like the rest of the API, a
+ * window belongs to the peer that made it. */
+
+/* Slots at most. */
+#define CR_CODEWIN_MAX 1024
+
+/* What cr_codewin_put() made of a block. */
+enum {
+	CR_CODEWIN_DEPENDENT = CR_CODE_DEPENDENT,   /* nothing new */
+	CR_CODEWIN_INNOVATIVE = CR_CODE_INNOVATIVE, /* the rank grew */
+	CR_CODEWIN_QUEUED = 2,	  /* gathered for the pool */
+	CR_CODEWIN_REDUNDANT = 3, /* its segment is whole already */
+	CR_CODEWIN_LATE = 4,	  /* outside the window, or its slot is busy */
+};
+
+/* A segment's rank grew (with on_pool: a decode of it ended, and its slot
+ * may be coded from again, the rank grown or not).  done: full rank, once
+ * per segment; cr_codewin_read() has it.  Runs in cr_codewin_put(), or
+ * on the peer's worker after a decode on the pool; it may call anything
+ * of the window but cr_codewin_free. */
+typedef void (*cr_codewin_cb)(cr_peer *p, uint32_t segment, uint32_t rank,
+			      bool done, void *arg);
+
+typedef struct cr_codewin_config {
+	uint16_t session;  /* a block of another session is malformed */
+	uint32_t k, size;  /* the shape of every segment (cr_decoder_new) */
+	uint32_t window;   /* segments taken blocks of, from the base, >= 1 */
+	uint32_t slots;	   /* segments kept, >= window (0: window) */
+	bool on_pool;	   /* decode on the work pool */
+	cr_codewin_cb progress; /* may be NULL */
+	void *arg;
+} cr_codewin_config;
+
+/* Counts since cr_codewin_init; received = dependent + redundant + late +
+ * the innovative and queued ones (a queued block is counted dependent or
+ * not once decoded, or redundant when its segment was whole before). */
+typedef struct cr_codewin_stats {
+	uint64_t received;  /* well-formed blocks put */
+	uint64_t dependent; /* brought nothing new (or more than k gathered) */
+	uint64_t redundant; /* arrived for a segment already whole */
+	uint64_t late;	    /* outside the window, or its slot busy */
+	uint64_t malformed; /* refused: not a coded block of this shape */
+	uint64_t decoded;   /* segments brought to full rank */
+	int64_t latency_ns; /* summed over those: first block to full rank */
+	int64_t decode_ns;  /* thread CPU decoding, here and on the pool */
+	int64_t code_ns;    /* thread CPU encoding and recoding */
+} cr_codewin_stats;
+
+struct cr_codewin_slot;
+
+typedef struct cr_codewin {
+	cr_codewin_config cfg;
+	cr_codewin_stats stats;
+	uint32_t base;
+	struct cr_codewin_slot **slot;
+} cr_codewin;
+
+/* Returns 0, -CR_EINVAL (k or size out of range, window 0, slots below
+ * window or above CR_CODEWIN_MAX) or -CR_ENOMEM.  Decoders and encoders
+ * are made as slots are first used. */
+int cr_codewin_init(cr_codewin *w, const cr_codewin_config *cfg);
+/* Frees it all but busy slots (their done frees them), and zeroes w (its
+ * stats too: add them up first).  A zeroed window may be freed again. */
+void cr_codewin_free(cr_codewin *w);
+
+/* Blocks of segments before base are late from now on. */
+void cr_codewin_slide(cr_codewin *w, uint32_t base);
+
+/* Puts a coded block (a message whose payload is its wire form) into its
+ * segment's slot; with on_pool the message is retained until decoded.  p
+ * is the peer, passed to the callback (and needed with on_pool).  Sets
+ * *segment (if not NULL) when the block is well-formed.  Returns a
+ * CR_CODEWIN_ value, or -CR_EINVAL (malformed: counted, nothing kept) or
+ * -CR_ENOMEM (no decoder for it: counted late). */
+int cr_codewin_put(cr_codewin *w, cr_peer *p, cr_msg *m, uint32_t *segment);
+
+/* Makes segment's slot an encoder of len bytes of data (at most k x size),
+ * whole at once.  Returns 0, -CR_ESTATE (the slot is busy on the pool),
+ * -CR_EINVAL or -CR_ENOMEM. */
+int cr_codewin_load(cr_codewin *w, uint32_t segment, const void *data,
+		    size_t len);
+
+/* Writes a coded block of segment in wire form into buf (len at least
+ * cr_coded_len(k, size)): encoded by the source's slot, recoded from what
+ * a decoder holds.  Returns the bytes written, -CR_ENOENT (not held, or at
+ * rank 0), -CR_ESTATE (busy on the pool) or -CR_EINVAL / -CR_EMSGSIZE. */
+int cr_codewin_code(cr_codewin *w, cr_rand *rng, uint32_t segment, void *buf,
+		    size_t len);
+
+/* The rank held of segment (k for a loaded one), 0 when not held. */
+uint32_t cr_codewin_rank(const cr_codewin *w, uint32_t segment);
+bool cr_codewin_done(const cr_codewin *w, uint32_t segment);
+/* A decode of segment is on the pool. */
+bool cr_codewin_busy(const cr_codewin *w, uint32_t segment);
+
+/* The first len bytes of a decoded segment (not a loaded one: the
+ * protocol has that already).  Returns 0, -CR_ENOENT (not held, not whole,
+ * or loaded) or -CR_EINVAL. */
+int cr_codewin_read(const cr_codewin *w, uint32_t segment, void *out,
+		    size_t len);
+
+/* sum += s, field by field: counts over a peer's sessions. */
+void cr_codewin_stats_add(cr_codewin_stats *sum, const cr_codewin_stats *s);
 
 #ifdef __cplusplus
 }
