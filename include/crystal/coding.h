@@ -251,6 +251,7 @@ typedef struct cr_codewin {
 	cr_codewin_stats stats;
 	uint32_t base;
 	struct cr_codewin_slot **slot;
+	uint8_t *data; /* cr_codewin_data's, k x size bytes */
 } cr_codewin;
 
 /* Returns 0, -CR_EINVAL (k or size out of range, window 0, slots below
@@ -296,6 +297,11 @@ bool cr_codewin_busy(const cr_codewin *w, uint32_t segment);
  * or loaded) or -CR_EINVAL. */
 int cr_codewin_read(const cr_codewin *w, uint32_t segment, void *out,
 		    size_t len);
+
+/* The decoded segment, k x size bytes, in a buffer of the window's that
+ * the next call overwrites (and cr_codewin_free frees); NULL as for
+ * cr_codewin_read, or out of memory. */
+const uint8_t *cr_codewin_data(cr_codewin *w, uint32_t segment);
 
 /* sum += s, field by field: counts over a peer's sessions. */
 void cr_codewin_stats_add(cr_codewin_stats *sum, const cr_codewin_stats *s);

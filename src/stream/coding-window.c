@@ -80,6 +80,7 @@ void cr_codewin_free(cr_codewin *w)
 			slot_free(g);
 	}
 	free(w->slot);
+	free(w->data);
 	memset(w, 0, sizeof(*w));
 }
 
@@ -357,6 +358,15 @@ int cr_codewin_read(const cr_codewin *w, uint32_t s, void *out, size_t len)
 	if (!g || !g->done || g->loaded)
 		return -CR_ENOENT;
 	return cr_decoder_read(g->d, out, len);
+}
+
+const uint8_t *cr_codewin_data(cr_codewin *w, uint32_t s)
+{
+	size_t len = (size_t)w->cfg.k * w->cfg.size;
+
+	if (!w->slot || (!w->data && !(w->data = malloc(len))))
+		return NULL;
+	return cr_codewin_read(w, s, w->data, len) ? NULL : w->data;
 }
 
 void cr_codewin_stats_add(cr_codewin_stats *sum, const cr_codewin_stats *s)
