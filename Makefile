@@ -70,7 +70,7 @@ TEST_BIN := $(patsubst tests/%.c,$(BUILD)/tests/%,$(TEST_SRC))
 # which are left out, and why).
 TSAN_TESTS ?= test-work test-relay test-frames test-churn test-source test-mesh \
 	test-counters test-stream test-playout test-timers test-conn test-hostile \
-	test-vanilla test-blocks test-coding test-random
+	test-vanilla test-blocks test-coding test-coding-window test-random
 CHECK_BIN := $(if $(TSAN),$(patsubst %,$(BUILD)/tests/%,$(TSAN_TESTS)),$(TEST_BIN))
 DEPS := $(LIB_OBJ:.o=.d) $(BUILTIN_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_SUPPORT_OBJ:.o=.d)
 
