@@ -1,26 +1,21 @@
 /* r2: random push with random network coding (Wang and Li, JSAC 2007), on
  * the mesh and coding building blocks.
  *
- * A segment is k coding blocks; peers push random linear combinations of
- * what they hold of a segment (cr_decoder_recode), the source of what it
- * made (cr_encoder).  Whenever its upload link has room (cr_uploader's
- * idle callback) a peer draws a neighbour at random (cr_nbset) and a
- * segment that neighbour lacks and this peer holds more of, most often
- * from the priority region just before the playback point.  Receivers
- * decode progressively, in the callback or on the work pool
- * (decode_on_pool), and tell their neighbours at once when a segment is
- * whole, so that its pushing stops; every second they send a map of the
- * rank they hold of each segment.  Every peer plays segment s
- * playout_delay_ms after the source made it.  docs/r2.md has the design,
- * what R2 says and what is done here, and the parameters.
+ * A segment is k coding blocks; the segments in flight are a coding
+ * window (cr_codewin: the source's encoders, a peer's decoders, decoding
+ * in the callback or on the work pool with decode_on_pool).  Whenever its
+ * upload link has room (cr_uploader's idle callback) a peer draws a
+ * neighbour at random (cr_nbset) and a segment that neighbour lacks and
+ * this peer holds more of, most often from the priority region just
+ * before the playback point, and pushes a random combination of what it
+ * holds of it.  A peer tells its neighbours at once when a segment is
+ * whole, so that its pushing stops, and every second sends a map of the
+ * rank it holds of each.  Every peer plays segment s playout_delay_ms
+ * after the source made it.  docs/r2.md has the design and parameters.
  */
 #include <crystal/crystal.h>
 
 #include "../src/core/bytes.h"
-
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
 
 enum { RT_MAP = 16, RT_DONE, RT_REFUSE, RT_CODED = 128 };
 
@@ -74,20 +69,6 @@ struct rnb {
 	bool has_map;
 };
 
-/* A segment in flight.  With decode_on_pool, `pend` gathers the blocks
- * that arrive while a work item decodes `work`: the decoder is touched by
- * that item alone until its done. */
-struct rseg {
-	struct r2 *v;
-	uint32_t seg, rank, sent;
-	bool used, done, busy;
-	int64_t first_ns;
-	cr_decoder *d; /* a peer's */
-	cr_encoder *e; /* the source's */
-	cr_msg **pend, **work;
-	uint32_t npend, nwork, wdep; /* wdep: dependent blocks of `work` */
-};
-
 struct r2 {
 	struct rparams cf;
 	cr_nbset nbs;
@@ -99,20 +80,12 @@ struct r2 {
 	cr_stream st;
 	cr_playbuf *pb;
 	int64_t origin_ns;
-	uint8_t *scratch; /* a decoded segment */
-	struct rseg slot[RW_MAX];
+	cr_codewin cw;	  /* the segments in flight: slot s % RW_MAX */
+	cr_codewin_stats sum; /* its counts over the sessions before */
+	uint32_t sent[RW_MAX]; /* the source's blocks queued, by slot */
 	cr_timer_id t_map;
-	uint64_t recv, dep, redundant, bad, late, lost, replaced, latency_n;
-	int64_t latency_ns, dec_ns, code_ns;
+	uint64_t lost, replaced;
 };
-
-static int64_t cpu_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-	return (int64_t)ts.tv_sec * CR_SEC + ts.tv_nsec;
-}
 
 static uint8_t nb_rank(const struct rnb *n, uint32_t s)
 {
@@ -153,13 +126,6 @@ static uint32_t live_base(cr_peer *p, struct r2 *v)
 	return s;
 }
 
-static struct rseg *slot_of(struct r2 *v, uint32_t s)
-{
-	struct rseg *g = &v->slot[s % RW_MAX];
-
-	return g->used && g->seg == s ? g : NULL;
-}
-
 /* Sends a map of ranks (k: decoded) of the segments in flight to one
  * neighbour, or to all (to NULL). */
 static void announce_to(cr_peer *p, struct r2 *v, const cr_addr *to)
@@ -175,14 +141,10 @@ static void announce_to(cr_peer *p, struct r2 *v, const cr_addr *to)
 	cr__put32(b, base);
 	b[4] = (uint8_t)(n >> 8);
 	b[5] = (uint8_t)n;
-	for (uint32_t i = 0; i < n; i++) {
-		struct rseg *g = slot_of(v, base + i);
-		b[MAP_HDR + i] = g ? (uint8_t)g->rank : 0;
-	}
-	if (to)
-		cr_send(p, to, m, CR_TCP);
-	for (size_t i = 0; !to && i < cr_nbset_size(&v->nbs); i++)
-		cr_send(p, cr_nbset_addr(&v->nbs, i), m, CR_TCP);
+	for (uint32_t i = 0; i < n; i++)
+		b[MAP_HDR + i] = (uint8_t)cr_codewin_rank(&v->cw, base + i);
+	for (size_t i = 0; i < (to ? 1 : cr_nbset_size(&v->nbs)); i++)
+		cr_send(p, to ? to : cr_nbset_addr(&v->nbs, i), m, CR_TCP);
 	cr_msg_release(m);
 }
 
@@ -190,7 +152,6 @@ static void announce(cr_peer *p, void *arg)
 {
 	struct r2 *v = cr_state(p);
 
-	(void)arg;
 	if (!v->ready)
 		return;
 	v->replaced += cr_nbset_refill(&v->nbs, p);
@@ -251,12 +212,12 @@ static bool pick(cr_peer *p, struct r2 *v, const struct rnb *n, uint32_t *out)
 	int side;
 
 	for (uint32_t s = base; s < base + (uint32_t)v->cf.window; s++) {
-		struct rseg *g = slot_of(v, s);
-		if (!g || g->busy || g->rank <= nb_rank(n, s))
+		if (cr_codewin_busy(&v->cw, s) ||
+		    cr_codewin_rank(&v->cw, s) <= nb_rank(n, s))
 			continue;
 		if (v->source) {
-			if (g->sent < fewest)
-				fewest = g->sent, *out = s;
+			if (v->sent[s % RW_MAX] < fewest)
+				fewest = v->sent[s % RW_MAX], *out = s;
 			continue;
 		}
 		side = due(p, v, s) > prio_end;
@@ -293,7 +254,7 @@ static bool push(cr_peer *p, void *arg)
 		if (cr_uploader_push(&v->up, p, &j))
 			continue; /* too late for it: another */
 		nb_set(n, s, nb_rank(n, s) + 1u); /* what n will hold */
-		slot_of(v, s)->sent++;
+		v->sent[s % RW_MAX]++;
 		return true;
 	}
 	return false;
@@ -304,26 +265,19 @@ static bool push(cr_peer *p, void *arg)
 static int up_send(cr_peer *p, const cr_upload_job *j, void *arg)
 {
 	struct r2 *v = arg;
-	struct rseg *g = slot_of(v, (uint32_t)j->key);
+	uint32_t s = (uint32_t)j->key;
 	size_t len = cr_coded_len(v->k, v->size);
-	uint8_t *coeffs, *payload;
-	int64_t t0;
+	int i = cr_nbset_find(&v->nbs, &j->to);
 	cr_msg *m;
 	int err;
-	int i = cr_nbset_find(&v->nbs, &j->to);
 
-	if (!g || g->busy || !g->rank ||
-	    (i >= 0 && nb_rank(NB(v, i), g->seg) >= v->k))
-		return -CR_ENOENT; /* slid out, busy, or it has it now */
+	if (i >= 0 && nb_rank(NB(v, i), s) >= v->k)
+		return -CR_ENOENT; /* it has it now */
 	if (!(m = cr_msg_new(p, RT_CODED, v->session, len)))
 		return -CR_ENOMEM;
-	cr_coded_put(cr_msg_payload_mut(m), len, v->session, g->seg, v->k,
-		     v->size, &coeffs, &payload);
-	t0 = cpu_now();
-	err = g->e ? cr_encoder_encode(g->e, cr_peer_rand(p), coeffs, payload)
-		   : cr_decoder_recode(g->d, cr_peer_rand(p), coeffs, payload);
-	v->code_ns += cpu_now() - t0;
-	if (!err)
+	err = cr_codewin_code(&v->cw, cr_peer_rand(p), s, cr_msg_payload_mut(m),
+			      len); /* -CR_ENOENT, -CR_ESTATE: slid out, busy */
+	if (err >= 0)
 		err = cr_send(p, &j->to, m, CR_TCP);
 	cr_msg_release(m);
 	return err;
@@ -331,186 +285,36 @@ static int up_send(cr_peer *p, const cr_upload_job *j, void *arg)
 
 /* --- Receiving ----------------------------------------------------------- */
 
-/* A segment reached full rank: into the playback buffer, and every
- * neighbour hears of it. */
-static void finish(cr_peer *p, struct r2 *v, struct rseg *g)
+/* Tells one neighbour (or all, to NULL) that segment s is whole here. */
+static void send_done(cr_peer *p, struct r2 *v, const cr_addr *to, uint32_t s)
 {
-	uint32_t len = cr_playbuf_segment_size(v->pb, g->seg);
+	size_t n = to ? 1 : cr_nbset_size(&v->nbs);
 	uint8_t b[4];
 
-	g->done = true;
-	v->latency_ns += cr_now(p) - g->first_ns;
-	v->latency_n++;
-	if (cr_decoder_read(g->d, v->scratch, len) ||
-	    cr_playbuf_add(v->pb, g->seg, 0, v->scratch, len, cr_now(p)) < 0)
-		cr_log(p, CR_LOG_WARN, "segment %u not kept", g->seg);
-	cr__put32(b, g->seg);
-	for (size_t i = 0; i < cr_nbset_size(&v->nbs); i++)
-		cr_send_copy(p, cr_nbset_addr(&v->nbs, i), RT_DONE, v->session,
-			     b, sizeof(b), CR_TCP);
-	cr_uploader_pump(&v->up, p); /* more to push now */
+	cr__put32(b, s);
+	for (size_t i = 0; i < n; i++)
+		cr_send_copy(p, to ? to : cr_nbset_addr(&v->nbs, i), RT_DONE,
+			     v->session, b, sizeof(b), CR_TCP);
 }
 
-/* On the pool: the blocks of one work item into the segment's decoder. */
-static void decode_work(void *arg)
+/* The window's word that the rank of segment s grew (or that its decode on
+ * the pool ended): more to push now; at full rank, the segment into the
+ * playback buffer, and every neighbour hears of it. */
+static void on_rank(cr_peer *p, uint32_t s, uint32_t rank, bool done,
+		    void *arg)
 {
-	struct rseg *g = arg;
-	cr_coded_hdr h;
+	struct r2 *v = arg;
+	const uint8_t *d;
 
-	g->wdep = 0;
-	for (uint32_t i = 0; i < g->nwork; i++)
-		if (cr_coded_get(cr_msg_payload(g->work[i]),
-				 cr_msg_len(g->work[i]), &h) ||
-		    cr_decoder_add_coded(g->d, &h) != CR_CODE_INNOVATIVE)
-			g->wdep++;
-}
-
-static void decode_done(cr_peer *p, void *arg, int status);
-
-/* The blocks gathered of a segment go to the pool, one item at a time. */
-static void submit(cr_peer *p, struct rseg *g)
-{
-	cr_msg **t = g->work;
-
-	g->work = g->pend;
-	g->nwork = g->npend;
-	g->pend = t;
-	g->npend = 0;
-	g->busy = true;
-	if (cr_work_submit(p, decode_work, decode_done, g, NULL))
-		decode_done(p, g, -CR_EIO);
-}
-
-static void decode_done(cr_peer *p, void *arg, int status)
-{
-	struct rseg *g = arg;
-	struct r2 *v = g->v;
-
-	for (uint32_t i = 0; i < g->nwork; i++)
-		cr_msg_release(g->work[i]);
-	g->busy = false;
-	if (status == -CR_ECANCELED || !g->used || !v->ready)
-		return; /* the peer or its session ended meanwhile */
-	v->dep += status ? g->nwork : g->wdep;
-	g->nwork = 0;
-	g->rank = cr_decoder_rank(g->d);
-	if (cr_decoder_done(g->d))
-		finish(p, v, g);
-	else if (g->npend)
-		submit(p, g);
-	cr_uploader_pump(&v->up, p); /* more to push now */
-}
-
-/* The slot for segment s, taken over from the segment it held before
- * (long played) unless that one is still being decoded. */
-static struct rseg *slot_take(cr_peer *p, struct r2 *v, uint32_t s)
-{
-	struct rseg *g = &v->slot[s % RW_MAX];
-	int err = 0;
-
-	if (g->used && g->seg == s)
-		return g;
-	if (g->busy)
-		return NULL;
-	if (!g->d)
-		err = cr_decoder_new(v->k, v->size, &g->d);
-	if (!err && !g->pend && (!(g->pend = calloc(v->k, sizeof(cr_msg *))) ||
-				 !(g->work = calloc(v->k, sizeof(cr_msg *)))))
-		err = -CR_ENOMEM;
-	if (err) {
-		cr_log(p, CR_LOG_WARN, "no decoder: %s", cr_strerror(err));
-		return NULL;
-	}
-	cr_decoder_reset(g->d);
-	for (uint32_t i = 0; i < g->npend; i++)
-		cr_msg_release(g->pend[i]);
-	*g = (struct rseg){.v = v, .seg = s, .used = true, .d = g->d,
-			   .pend = g->pend, .work = g->work,
-			   .first_ns = cr_now(p)};
-	return g;
-}
-
-/* One coded block into its segment's decoder, here or on the pool. */
-static void take_block(cr_peer *p, struct r2 *v, struct rseg *g,
-		       const cr_addr *from, cr_msg *m, const cr_coded_hdr *h)
-{
-	uint8_t b[4];
-	int64_t t0;
-	int r;
-
-	if (g->done) { /* the sender missed the notice: again, to it */
-		v->redundant++;
-		cr__put32(b, g->seg);
-		cr_send_copy(p, from, RT_DONE, v->session, b, 4, CR_TCP);
-		return;
-	}
-	if (v->cf.on_pool && g->npend == v->k) {
-		v->dep++; /* more than the segment can use */
-		return;
-	}
-	if (v->cf.on_pool) {
-		g->pend[g->npend++] = cr_msg_retain(m);
-		if (!g->busy)
-			submit(p, g);
-		return;
-	}
-	t0 = cpu_now();
-	r = cr_decoder_add_coded(g->d, h);
-	v->dec_ns += cpu_now() - t0;
-	if (r != CR_CODE_INNOVATIVE) {
-		v->dep++;
-		return;
-	}
-	g->rank++;
-	if (cr_decoder_done(g->d))
-		finish(p, v, g);
-	else
-		cr_uploader_pump(&v->up, p); /* more to push now */
-}
-
-static void on_coded(cr_peer *p, struct r2 *v, const cr_addr *from,
-		     cr_msg *m)
-{
-	uint32_t base = live_base(p, v);
-	struct rseg *g;
-	cr_coded_hdr h;
-
-	if (cr_coded_get(cr_msg_payload(m), cr_msg_len(m), &h) ||
-	    h.session != v->session || h.k != v->k || h.size != v->size) {
-		v->bad++;
-		cr_log(p, CR_LOG_DEBUG, "malformed coded block refused");
-		return;
-	}
-	v->recv++;
-	if (h.segment < base || h.segment - base >= (uint32_t)v->cf.window) {
-		v->late++;
-		return;
-	}
-	if ((g = slot_take(p, v, h.segment)))
-		take_block(p, v, g, from, m, &h);
-	else
-		v->late++;
-}
-
-/* --- The source ---------------------------------------------------------- */
-
-/* Segments the source made whole, into encoders. */
-static void source_load(cr_peer *p, struct r2 *v)
-{
-	while (cr_playbuf_has(v->pb, v->loaded)) {
-		struct rseg *g = &v->slot[v->loaded % RW_MAX];
-		uint32_t s = v->loaded++;
-		int err = g->e ? 0 : cr_encoder_new(v->k, v->size, &g->e);
-		if (!err)
-			err = cr_encoder_load(g->e, cr_playbuf_data(v->pb, s),
-					      cr_playbuf_segment_size(v->pb, s));
-		if (err) {
-			cr_log(p, CR_LOG_WARN, "segment %u not coded: %s", s,
-			       cr_strerror(err));
-			continue;
-		}
-		*g = (struct rseg){.v = v, .seg = s, .used = true, .done = true,
-				   .rank = v->k, .e = g->e};
+	if (!v->ready)
+		return; /* the session ended meanwhile */
+	if (done) {
+		d = cr_codewin_data(&v->cw, s);
+		if (!d || cr_playbuf_add(v->pb, s, 0, d,
+					 cr_playbuf_segment_size(v->pb, s),
+					 cr_now(p)) < 0)
+			cr_log(p, CR_LOG_WARN, "segment %u not kept", s);
+		send_done(p, v, NULL, s);
 	}
 	cr_uploader_pump(&v->up, p);
 }
@@ -522,25 +326,12 @@ static void stop(cr_peer *p, struct r2 *v, bool end)
 	cr_timer_cancel(p, v->t_map);
 	cr_uploader_clear(&v->up, p);
 	v->ready = v->live = false;
-	for (int i = 0; end && i < RW_MAX; i++) {
-		struct rseg *g = &v->slot[i];
-		g->used = false;
-		if (g->busy)
-			continue; /* its done frees nothing: destroy will */
-		for (uint32_t j = 0; j < g->npend; j++)
-			cr_msg_release(g->pend[j]);
-		cr_decoder_free(g->d);
-		cr_encoder_free(g->e);
-		free(g->pend);
-		free(g->work);
-		memset(g, 0, sizeof(*g));
-	}
 	if (!end)
 		return;
+	cr_codewin_stats_add(&v->sum, &v->cw.stats);
+	cr_codewin_free(&v->cw); /* a slot busy on the pool: its done frees */
 	cr_playbuf_free(v->pb);
 	cr_segmenter_free(&v->sg);
-	free(v->scratch);
-	v->scratch = NULL;
 	v->pb = NULL;
 }
 
@@ -557,10 +348,12 @@ static int setup(cr_peer *p, struct r2 *v, uint16_t session, bool source)
 		return err;
 	v->k = (uint32_t)v->cf.k;
 	v->size = (v->st.segment_bytes + v->k - 1) / v->k;
-	if (v->size > CR_CODE_MAX_SIZE)
-		return -CR_EINVAL;
-	if (!(v->scratch = malloc((size_t)v->k * v->size)))
-		return -CR_ENOMEM;
+	err = cr_codewin_init(&v->cw, &(cr_codewin_config){
+		.session = session, .k = v->k, .size = v->size,
+		.window = (uint32_t)v->cf.window, .slots = RW_MAX,
+		.on_pool = v->cf.on_pool, .progress = on_rank, .arg = v});
+	if (err)
+		return err;
 	v->origin_ns = -1;
 	v->loaded = 0;
 	if (!source)
@@ -679,7 +472,8 @@ static void r2_process(cr_peer *p, const cr_addr *from, cr_msg *m)
 		cr_uploader_pump(&v->up, p);
 }
 
-/* The source's own data, cut into blocks; it sets up at the first. */
+/* The source's own data, cut into blocks (it sets up at the first), and
+ * the segments it made whole into encoders. */
 static void source_data(cr_peer *p, struct r2 *v, cr_msg *m)
 {
 	int err;
@@ -692,12 +486,25 @@ static void source_data(cr_peer *p, struct r2 *v, cr_msg *m)
 	if (err)
 		cr_log(p, CR_LOG_WARN, "stream data not kept: %s",
 		       cr_strerror(err));
-	source_load(p, v);
+	while (cr_playbuf_has(v->pb, v->loaded)) {
+		uint32_t s = v->loaded++;
+		err = cr_codewin_load(&v->cw, s, cr_playbuf_data(v->pb, s),
+				      cr_playbuf_segment_size(v->pb, s));
+		v->sent[s % RW_MAX] = 0;
+		if (err)
+			cr_log(p, CR_LOG_WARN, "segment %u not coded: %s", s,
+			       cr_strerror(err));
+	}
+	cr_uploader_pump(&v->up, p);
 }
 
+/* A coded block from a neighbour into the window, decoded here or on the
+ * pool. */
 static void r2_data(cr_peer *p, const cr_addr *from, cr_msg *m)
 {
 	struct r2 *v = cr_state(p);
+	uint32_t s = 0;
+	int r;
 
 	if (!v->up.q)
 		return;
@@ -709,8 +516,16 @@ static void r2_data(cr_peer *p, const cr_addr *from, cr_msg *m)
 	if (!v->ready || v->source || cr_msg_type(m) != RT_CODED)
 		return;
 	try_live(p, v);
-	if (v->live)
-		on_coded(p, v, from, m);
+	if (!v->live)
+		return;
+	cr_codewin_slide(&v->cw, live_base(p, v)); /* what is late */
+	r = cr_codewin_put(&v->cw, p, m, &s);
+	if (r == -CR_EINVAL)
+		cr_log(p, CR_LOG_DEBUG, "malformed coded block refused");
+	else if (r < 0)
+		cr_log(p, CR_LOG_WARN, "no decoder: %s", cr_strerror(r));
+	else if (r == CR_CODEWIN_REDUNDANT) /* it missed the notice: again */
+		send_done(p, v, from, s);
 }
 
 static void r2_departed(cr_peer *p, const cr_addr *who)
@@ -731,7 +546,6 @@ static void r2_tracker(cr_peer *p, uint16_t session, const cr_addr *peers,
 {
 	struct r2 *v = cr_state(p);
 
-	(void)session;
 	if (v->up.q)
 		v->replaced += cr_nbset_offer(&v->nbs, p, peers, n);
 }
@@ -739,32 +553,29 @@ static void r2_tracker(cr_peer *p, uint16_t session, const cr_addr *peers,
 static void r2_destroy(cr_peer *p)
 {
 	struct r2 *v = cr_state(p);
+	const cr_codewin_stats *w = &v->sum;
+
+	stop(p, v, true); /* the window's counts into v->sum, summed over the
+			   * peer's lives and reported in peers-final.csv */
 	const struct { const char *name; double n; } sums[] = {
-		{"blocks_received", (double)v->recv},
-		{"blocks_dependent", (double)v->dep},
-		{"blocks_redundant", (double)v->redundant},
-		{"blocks_malformed", (double)v->bad},
-		{"blocks_late", (double)v->late},
+		{"blocks_received", (double)w->received},
+		{"blocks_dependent", (double)w->dependent},
+		{"blocks_redundant", (double)w->redundant},
+		{"blocks_malformed", (double)w->malformed},
+		{"blocks_late", (double)w->late},
 		{"blocks_sent", (double)v->up.sent},
-		{"code_cpu_ms", (double)v->code_ns / CR_MS},
+		{"code_cpu_ms", (double)w->code_ns / CR_MS},
+		{"decode_cpu_ms", (double)w->decode_ns / CR_MS},
 		{"neighbours_lost", (double)v->lost},
 		{"neighbours_replaced", (double)v->replaced},
 		{"tracker_queries", (double)v->nbs.queries},
 	};
-
-	/* counts summed over a peer's lives, in peers-final.csv */
 	for (size_t i = 0; i < sizeof(sums) / sizeof(sums[0]); i++)
 		cr_report_add(p, sums[i].name, sums[i].n);
-	if (v->cf.on_pool) /* the pool's, over the peer's lives */
-		cr_report_value(p, "decode_cpu_ms",
-				(double)cr_work_cpu_ns(p) / CR_MS);
-	else
-		cr_report_add(p, "decode_cpu_ms", (double)v->dec_ns / CR_MS);
-	if (v->latency_n)
+	if (w->decoded)
 		cr_report_value(p, "decode_latency_ms",
-				(double)v->latency_ns / CR_MS /
-					(double)v->latency_n);
-	stop(p, v, true);
+				(double)w->latency_ns / CR_MS /
+					(double)w->decoded);
 	cr_uploader_free(&v->up, p);
 	cr_nbset_free(&v->nbs);
 }
