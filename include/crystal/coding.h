@@ -213,7 +213,7 @@ enum {
 
 /* A segment's rank grew (with on_pool: a decode of it ended, and its slot
  * may be coded from again, the rank grown or not).  done: full rank, once
- * per segment; cr_codewin_read() has it.  Runs in cr_codewin_put(), or
+ * per segment; cr_codewin_data() gives it.  Runs in cr_codewin_put(), or
  * on the peer's worker after a decode on the pool; it may call anything
  * of the window but cr_codewin_free. */
 typedef void (*cr_codewin_cb)(cr_peer *p, uint32_t segment, uint32_t rank,
@@ -229,9 +229,11 @@ typedef struct cr_codewin_config {
 	void *arg;
 } cr_codewin_config;
 
-/* Counts since cr_codewin_init; received = dependent + redundant + late +
- * the innovative and queued ones (a queued block is counted dependent or
- * not once decoded, or redundant when its segment was whole before). */
+/* Counts since cr_codewin_init.  A well-formed block is counted received
+ * at once, then once more as dependent, redundant or late, or not at all
+ * when innovative (k per decoded segment); a block gathered for the pool
+ * or out on it when the window is freed or the peer's life ends is never
+ * sorted. */
 typedef struct cr_codewin_stats {
 	uint64_t received;  /* well-formed blocks put */
 	uint64_t dependent; /* brought nothing new (or more than k gathered) */
@@ -254,9 +256,10 @@ typedef struct cr_codewin {
 	uint8_t *data; /* cr_codewin_data's, k x size bytes */
 } cr_codewin;
 
-/* Returns 0, -CR_EINVAL (k or size out of range, window 0, slots below
- * window or above CR_CODEWIN_MAX) or -CR_ENOMEM.  Decoders and encoders
- * are made as slots are first used. */
+/* Starts a window (w zeroed, or freed, first: whatever it held is
+ * forgotten).  Returns 0, -CR_EINVAL (k or size out of range, window 0,
+ * slots below window or above CR_CODEWIN_MAX) or -CR_ENOMEM.  Decoders
+ * and encoders are made as slots are first used. */
 int cr_codewin_init(cr_codewin *w, const cr_codewin_config *cfg);
 /* Frees it all but busy slots (their done frees them), and zeroes w (its
  * stats too: add them up first).  A zeroed window may be freed again. */
