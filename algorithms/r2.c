@@ -47,7 +47,7 @@ static const cr_param_spec r2_params[] = {
 	  "segments due this soon are the priority region"),
 	CR_PARAM_DOUBLE_AT(struct rparams, prio_share, "priority_share", 0.9,
 			   0, 1, "pushes from the priority region"),
-	T(lead_ns, "push_lead_ms", 100, 1, 60000, "upload backlog kept"),
+	T(lead_ns, "push_lead_ms", 40, 1, 60000, "upload backlog kept"),
 	T(startup_ns, "startup_ms", 2000, 0, 3600000, "buffering, at least"),
 	T(delay_ns, "playout_delay_ms", 6000, 0, 3600000,
 	  "a segment is played this long after the source made it"),
@@ -233,17 +233,20 @@ static bool pick(cr_peer *p, struct r2 *v, const struct rnb *n, uint32_t *out)
 	return true;
 }
 
-/* The uploader's idle callback: a coded block for a random neighbour. */
+/* The uploader's idle callback: a coded block for a random neighbour, each
+ * tried once from a random one on, so that the link idles only when none
+ * lacks what this peer holds. */
 static bool push(cr_peer *p, void *arg)
 {
 	struct r2 *v = arg;
-	size_t nn = cr_nbset_size(&v->nbs);
+	size_t nn = cr_nbset_size(&v->nbs), first;
 	cr_upload_job j = {.bytes = (uint32_t)cr_coded_len(v->k, v->size)};
 
 	if (!v->ready || !v->live || !nn)
 		return false;
+	first = cr_rand_below(cr_peer_rand(p), (uint32_t)nn);
 	for (size_t tries = 0; tries < nn; tries++) {
-		int i = cr_nbset_random(&v->nbs, p);
+		int i = (int)((first + tries) % nn);
 		struct rnb *n = NB(v, i);
 		uint32_t s = 0;
 		if (!n->has_map || !pick(p, v, n, &s))
