@@ -266,6 +266,13 @@ static void bad_options_exit_2(void **state)
 	    {{"stray"}, "stray"},
 	    {{"--mesh", "--chain-length", "5"}, "--chain-length"},
 	    {{"--mesh", "x.ini"}, "--mesh"},
+	    /* a run spanning hosts: IP:PORT, a positive time, and only
+	     * for an experiment file */
+	    {{"--coordinator", "here"}, "--coordinator 'here': expected IP:PORT"},
+	    {{"--coordinator", "10.0.0.1"}, "--coordinator '10.0.0.1'"},
+	    {{"--barrier-timeout", "0"}, "--barrier-timeout"},
+	    {{"--coordinator", "127.0.0.1:19990"}, "span hosts"},
+	    {{"--barrier-timeout", "5"}, "--barrier-timeout applies"},
 	    /* addresses that bind() alone would refuse, once started
 	     * (192.0.2.0/24 is for documentation: no host has it) */
 	    {{"--ip", "192.0.2.1"}, "--ip '192.0.2.1': no interface"},

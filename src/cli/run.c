@@ -118,6 +118,15 @@ static int span_hosts(struct cr__run_opts *o, struct cr_experiment *e,
 			return 2;
 		}
 		e->coordinator = o->coordinator;
+	} else if (!e->coordinator_given &&
+		   cr_experiment_coordinator_check(e, &e->coordinator, err,
+						   sizeof(err))) {
+		fprintf(stderr,
+			"crystal run: %s: %s (the default: the first peer's IP "
+			"at port %d); set [experiment] coordinator = IP:PORT, "
+			"or give --coordinator\n",
+			o->file, err, CR_COORD_PORT);
+		return 2;
 	}
 	cr__cli_stop_signals(&set);
 	if (cr__coord_open(&o->coord, cfg, &e->coordinator,

@@ -194,7 +194,9 @@ int cr_experiment_coordinator_check(const struct cr_experiment *e,
 }
 
 /* The coordinator's address, as given or by default (the first peer's IP
- * at CR_COORD_PORT), and that it is nobody else's. */
+ * at CR_COORD_PORT).  One given must be nobody else's; the default is
+ * checked only when a run spans hosts (src/cli/run.c), so that a file run
+ * on one host, which has no coordinator, is read as before. */
 static int finish_coordinator(struct loader *ld)
 {
 	const struct sect *s = find_sect(ld, K_EXPERIMENT);
@@ -206,16 +208,12 @@ static int finish_coordinator(struct loader *ld)
 		e->coordinator = e->classes[0].addrs[0];
 		e->coordinator.port = CR_COORD_PORT;
 	}
-	if (!cr_experiment_coordinator_check(e, &e->coordinator, err,
+	if (!e->coordinator_given ||
+	    !cr_experiment_coordinator_check(e, &e->coordinator, err,
 					     sizeof(err)))
 		return 0;
-	if (e->coordinator_given)
-		return cr__exp_fail_at(ld, s->key_line[EX_COORDINATOR],
-				       -CR_EINVAL, "%s", err);
-	return cr__exp_fail_at(ld, s->line, -CR_EINVAL,
-			       "%s (the default, the first peer's IP at port "
-			       "%d): set [experiment] coordinator = IP:PORT",
-			       err, CR_COORD_PORT);
+	return cr__exp_fail_at(ld, s->key_line[EX_COORDINATOR], -CR_EINVAL,
+			       "%s", err);
 }
 
 int cr__exp_finish(struct loader *ld)
