@@ -322,7 +322,8 @@ static void bad_options_exit_2(void **state)
 }
 
 /* An experiment file whose classes, or whose tracker in this node, are at
- * addresses this host does not have spans hosts: this node runs its own
+ * addresses this host does not have (198.51.100.0/24 is for documentation;
+ * 192.0.2.0/24 may be a test machine's own) spans hosts: this node runs its own
  * peers and waits at the start barrier for the nodes of the others; when
  * none comes it exits 2 naming the IPs no node came for, and its run
  * directory has no summary.json but not-started.txt, saying why. */
@@ -334,12 +335,13 @@ static void foreign_addresses_in_a_file_exit_2(void **state)
 	    {"[experiment]\nname = f\nduration = 1\n"
 	     "[tracker]\naddress = 127.0.0.1:32799\n"
 	     "[class a]\ncount = 2\naddresses = 127.0.0.1:32790-32791\n"
-	     "[class far]\ncount = 2\naddresses = 192.0.2.1-192.0.2.2:9000\n",
-	     "no node came within 1 s for 192.0.2.1, 192.0.2.2"},
+	     "[class far]\ncount = 2\n"
+	     "addresses = 198.51.100.1-198.51.100.2:9000\n",
+	     "no node came within 1 s for 198.51.100.1, 198.51.100.2"},
 	    {"[experiment]\nname = f\nduration = 1\n"
-	     "[tracker]\naddress = 192.0.2.1:32799\n"
+	     "[tracker]\naddress = 198.51.100.1:32799\n"
 	     "[class a]\ncount = 2\naddresses = 127.0.0.1:32790-32791\n",
-	     "no node came within 1 s for 192.0.2.1"},
+	     "no node came within 1 s for 198.51.100.1"},
 	};
 	char ini[160], out[128], ours[160], path[256], *so, *se;
 	int rc;

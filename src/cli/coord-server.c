@@ -189,9 +189,14 @@ static void send_start(struct cr__coord *co)
 	co_u32(&o, s->nnodes);
 	co_text(&o, co->identity);
 	co_text(&o, co->host);
-	for (struct co_node *n = s->nodes; n; n = n->next)
-		if (n->conn && n->ready)
-			co_conn_send(n->conn, &o);
+	for (struct co_node *n = s->nodes; n; n = n->next) {
+		if (!n->conn || !n->ready)
+			continue;
+		co_conn_send(n->conn, &o);
+		/* heartbeats begin now: a node's silence counts from here,
+		 * not from its READY, however long the others took */
+		n->conn->last_rx_ns = cr__mono_ns();
+	}
 	say("%u nodes ready: run %016llx starts in %lld ms", s->nnodes,
 	    (unsigned long long)s->run_id,
 	    (long long)(CO_START_AFTER_NS / CR_MS));

@@ -660,9 +660,14 @@ int cr__coord_start_at(void *ctx, int64_t *origin_ns, char *err,
 	return phase == CO_STARTED ? 0 : -CR_EINVAL;
 }
 
-int cr__coord_start_status(const struct cr__coord *c)
+int cr__coord_start_status(struct cr__coord *c)
 {
-	return c->fail_status ? c->fail_status : 1;
+	int status;
+
+	pthread_mutex_lock(&c->lock);
+	status = c->fail_status ? c->fail_status : 1;
+	pthread_mutex_unlock(&c->lock);
+	return status;
 }
 
 void cr__coord_stop(struct cr__coord *c, int sig)
@@ -674,13 +679,13 @@ void cr__coord_stop(struct cr__coord *c, int sig)
 	uv_async_send(&c->wake);
 }
 
-int cr__coord_stopped_by(const struct cr__coord *c)
+int cr__coord_stopped_by(struct cr__coord *c)
 {
 	int sig;
 
-	pthread_mutex_lock((pthread_mutex_t *)&c->lock);
+	pthread_mutex_lock(&c->lock);
 	sig = c->stopped_by;
-	pthread_mutex_unlock((pthread_mutex_t *)&c->lock);
+	pthread_mutex_unlock(&c->lock);
 	return sig;
 }
 

@@ -48,13 +48,13 @@ int cr__coord_start_at(void *ctx, int64_t *origin_ns, char *err,
 /* The exit status a failed start calls for: 2 when the nodes did not all
  * come (or one was refused), 128 + the signal when one was interrupted
  * before the start, else 1. */
-int cr__coord_start_status(const struct cr__coord *c);
+int cr__coord_start_status(struct cr__coord *c);
 
 /* This node is ending by a signal: every other node is told to stop. */
 void cr__coord_stop(struct cr__coord *c, int sig);
 
 /* The signal another node stopped by, which stopped this one too, or 0. */
-int cr__coord_stopped_by(const struct cr__coord *c);
+int cr__coord_stopped_by(struct cr__coord *c);
 
 /* This node's run has ended: says so to the coordinator, ends the control
  * thread and fills *h with what summary.json reports of the run (its
