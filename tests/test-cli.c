@@ -11,8 +11,9 @@
  *     given to the chains, which have no tracker; `crystal tracker` lists
  *     its limits in --help and refuses bad ones the same way;
  *   - an experiment file with a class, or a tracker in the node, at an
- *     address this host does not have exits 2 naming the file, the line
- *     and the address (crystal tracker too, for --address);
+ *     address this host does not have spans hosts: with no other node it
+ *     exits 2 after the barrier timeout naming the IPs nobody came for
+ *     (crystal tracker exits 2 for an --address it does not have);
  *   - an experiment that cannot have its descriptors (--peers 12000) exits
  *     2 naming needed and available descriptors, before starting anything;
  *   - SIGINT ends a 30 s run early with status 130 and a summary that says
@@ -265,6 +266,13 @@ static void bad_options_exit_2(void **state)
 	    {{"stray"}, "stray"},
 	    {{"--mesh", "--chain-length", "5"}, "--chain-length"},
 	    {{"--mesh", "x.ini"}, "--mesh"},
+	    /* a run spanning hosts: IP:PORT, a positive time, and only
+	     * for an experiment file */
+	    {{"--coordinator", "here"}, "--coordinator 'here': expected IP:PORT"},
+	    {{"--coordinator", "10.0.0.1"}, "--coordinator '10.0.0.1'"},
+	    {{"--barrier-timeout", "0"}, "--barrier-timeout"},
+	    {{"--coordinator", "127.0.0.1:19990"}, "span hosts"},
+	    {{"--barrier-timeout", "5"}, "--barrier-timeout applies"},
 	    /* addresses that bind() alone would refuse, once started
 	     * (192.0.2.0/24 is for documentation: no host has it) */
 	    {{"--ip", "192.0.2.1"}, "--ip '192.0.2.1': no interface"},
@@ -314,9 +322,11 @@ static void bad_options_exit_2(void **state)
 }
 
 /* An experiment file whose classes, or whose tracker in this node, are at
- * addresses this host does not have is bad input: exit 2 naming the file,
- * the line and the address, before anything starts; crystal tracker
- * likewise for --address. */
+ * addresses this host does not have (198.51.100.0/24 is for documentation;
+ * 192.0.2.0/24 may be a test machine's own) spans hosts: this node runs its own
+ * peers and waits at the start barrier for the nodes of the others; when
+ * none comes it exits 2 naming the IPs no node came for, and its run
+ * directory has no summary.json but not-started.txt, saying why. */
 static void foreign_addresses_in_a_file_exit_2(void **state)
 {
 	static const struct {
@@ -325,14 +335,15 @@ static void foreign_addresses_in_a_file_exit_2(void **state)
 	    {"[experiment]\nname = f\nduration = 1\n"
 	     "[tracker]\naddress = 127.0.0.1:32799\n"
 	     "[class a]\ncount = 2\naddresses = 127.0.0.1:32790-32791\n"
-	     "[class far]\ncount = 2\naddresses = 192.0.2.1-192.0.2.2:9000\n",
-	     "foreign.ini:9: class far: 192.0.2.1:9000: no interface"},
+	     "[class far]\ncount = 2\n"
+	     "addresses = 198.51.100.1-198.51.100.2:9000\n",
+	     "no node came within 1 s for 198.51.100.1, 198.51.100.2"},
 	    {"[experiment]\nname = f\nduration = 1\n"
-	     "[tracker]\naddress = 192.0.2.1:32799\n"
+	     "[tracker]\naddress = 198.51.100.1:32799\n"
 	     "[class a]\ncount = 2\naddresses = 127.0.0.1:32790-32791\n",
-	     "foreign.ini: [tracker] address 192.0.2.1:32799: no interface"},
+	     "no node came within 1 s for 198.51.100.1"},
 	};
-	char ini[160], out[128], *so, *se;
+	char ini[160], out[128], ours[160], path[256], *so, *se;
 	int rc;
 
 	snprintf(ini, sizeof(ini), "%s/foreign.ini", dir);
@@ -340,7 +351,7 @@ static void foreign_addresses_in_a_file_exit_2(void **state)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		FILE *f = fopen(ini, "w");
 		char *argv[] = {crystal, "run", ini, "--out", out, "--quiet",
-				NULL};
+				"--barrier-timeout", "1", NULL};
 
 		assert_non_null(f);
 		fputs(cases[i].text, f);
@@ -350,7 +361,13 @@ static void foreign_addresses_in_a_file_exit_2(void **state)
 			fail_msg("case %zu: exit status %d, expected 2 and "
 				 "'%s': %s",
 				 i, rc, cases[i].named, se ? se : "");
-		assert_false(t_exists(out));
+		/* the run directory of this node, named by its IP */
+		snprintf(ours, sizeof(ours), "%s/127.0.0.1", out);
+		snprintf(path, sizeof(path), "%s/summary.json", ours);
+		assert_false(t_exists(path));
+		snprintf(path, sizeof(path), "%s/not-started.txt", ours);
+		assert_true(t_exists(path));
+		t_rm_rf(out);
 		free(so);
 		free(se);
 	}

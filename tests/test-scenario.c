@@ -657,6 +657,61 @@ static void test_experiment_errors(void **state)
 	}
 }
 
+/* [experiment] coordinator: the default (the first peer's IP at 19990),
+ * one given, and those refused: not an address, a peer's, the tracker's;
+ * the default is not judged at load (a file run on one host has no
+ * coordinator), cr_experiment_coordinator_check does that. */
+static void test_experiment_coordinator(void **state)
+{
+	static const char *const bad[][2] = {
+	    {"coordinator = somewhere", "coordinator 'somewhere': expected"},
+	    {"coordinator = 10.0.0.2:7001", "is the address of a peer (class b)"},
+	    {"coordinator = 10.0.0.1:7999", "is the tracker's address"},
+	};
+	struct cr_experiment e;
+	char path[256], err[512], text[512];
+	const char *rest =
+	    "[tracker]\naddress = 10.0.0.1:7999\n"
+	    "[class a]\ncount = 1\naddresses = 10.0.0.1:7000\n"
+	    "[class b]\ncount = 2\naddresses = 10.0.0.2:7000-7001\n";
+	cr_addr a;
+
+	snprintf(text, sizeof(text), "[experiment]\nname = c\nduration = 1\n%s",
+		 rest);
+	put("coord.ini", text, path);
+	assert_int_equal(cr_experiment_load(path, &e, err, sizeof(err)), 0);
+	assert_false(e.coordinator_given);
+	assert_addr(&e.coordinator, "10.0.0.1:19990");
+	assert_int_equal(cr_experiment_coordinator_check(&e, &e.coordinator,
+							 err, sizeof(err)),
+			 0);
+	a = addr("10.0.0.1:7000");
+	assert_int_equal(cr_experiment_coordinator_check(&e, &a, err,
+							 sizeof(err)),
+			 -CR_EINVAL);
+	assert_non_null(strstr(err, "is the address of a peer (class a)"));
+	cr_experiment_free(&e);
+
+	snprintf(text, sizeof(text),
+		 "[experiment]\nname = c\nduration = 1\n"
+		 "coordinator = 10.0.0.2:9000\n%s",
+		 rest);
+	put("coord.ini", text, path);
+	assert_int_equal(cr_experiment_load(path, &e, err, sizeof(err)), 0);
+	assert_true(e.coordinator_given);
+	assert_addr(&e.coordinator, "10.0.0.2:9000");
+	cr_experiment_free(&e);
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text),
+			 "[experiment]\nname = c\nduration = 1\n%s\n%s",
+			 bad[i][0], rest);
+		put("coord.ini", text, path);
+		assert_true(cr_experiment_load(path, &e, err, sizeof(err)) < 0);
+		check_err(bad[i][0], err, path, 4, bad[i][1]);
+	}
+}
+
 static void test_experiment_io_errors(void **state)
 {
 	struct cr_experiment e;
@@ -1369,6 +1424,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_experiment_ranges, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_experiment_errors, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(test_experiment_coordinator, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(test_experiment_io_errors, setup,
 					    teardown),

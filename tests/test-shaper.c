@@ -641,7 +641,9 @@ static void test_fidelity_counts(void **state)
 /* The verdict judges what the emulation delivered.  A run whose timers
  * were late but whose releases were not is not degraded; releases late on
  * either side, or a link's rate off, sending or receiving, are; an
- * unshaped run never is; datagrams dropped by a full socket buffer are.
+ * unshaped run never is, unless its clock (a run spanning hosts) is
+ * uncertain by more than 1 ms; datagrams dropped by a full socket buffer
+ * are.
  * Lateness is judged on exact counts: a p99 read
  * off the histogram (the top of its bucket, up to 12.5% high) above 1 ms
  * with fewer than 1% of the releases later than 1 ms is not degraded. */
@@ -713,6 +715,24 @@ static void test_fidelity_verdict(void **state)
 	r.shaped = false;
 	cr_fidelity_judge(&r);
 	assert_false(r.degraded);
+
+	/* a node of a run spanning hosts is judged on its clock, shaped or
+	 * not: an offset is corrected, an uncertainty past 1 ms is not */
+	struct cr_result_hosts h = {.clock_offset_ns = -2500 * CR_US,
+				    .clock_uncertainty_ns = 900 * CR_US};
+	r.hosts = &h;
+	cr_fidelity_judge(&r);
+	assert_false(r.degraded);
+	h.clock_uncertainty_ns = 1500 * CR_US;
+	cr_fidelity_judge(&r);
+	assert_true(r.degraded);
+	assert_string_equal(r.degraded_reason,
+			    "clock: offset -2500 us from the coordinator's, "
+			    "known to +-1500 us > 1000 us");
+	r.shaped = true;
+	cr_fidelity_judge(&r);
+	assert_non_null(strstr(r.degraded_reason, "clock: offset"));
+	assert_non_null(strstr(r.degraded_reason, "; 3 datagrams dropped"));
 }
 
 /* A window past 100 ms, or below zero, is refused. */

@@ -50,8 +50,10 @@ int cr__run_check_base(const struct cr__run_opts *o, const cr_addr *base)
 }
 
 /* Every address an experiment file has the node bind (its classes', an
- * inproc tracker's) is this host's; 0 or exit status 2.  One trial per
- * IP of a class, at its lowest port. */
+ * inproc tracker's) can be bound; 0 or exit status 2.  One trial per IP
+ * of a class, at its lowest port.  An IP that is no interface's is
+ * another host's: its peers are run there (a node with none at all is
+ * refused when it is created). */
 int cr__run_check_file_addrs(const struct cr__run_opts *o,
 			     const struct cr_experiment *e)
 {
@@ -65,7 +67,8 @@ int cr__run_check_file_addrs(const struct cr__run_opts *o,
 			if (i && !memcmp(c->addrs[i].ip, c->addrs[i - 1].ip,
 					 sizeof(c->addrs[i].ip)))
 				continue;
-			if (!(why = unbindable(&c->addrs[i])))
+			if (!(why = unbindable(&c->addrs[i])) ||
+			    !cr_node_ip_is_local(&c->addrs[i]))
 				continue;
 			fprintf(stderr,
 				"crystal run: %s:%u: class %s: %s: %s; a "
@@ -78,6 +81,7 @@ int cr__run_check_file_addrs(const struct cr__run_opts *o,
 		}
 	}
 	if (e->tracker.mode == CR_TRACKER_INPROC &&
+	    cr_node_ip_is_local(&e->tracker.addr) &&
 	    (why = unbindable(&e->tracker.addr))) {
 		fprintf(stderr,
 			"crystal run: %s: [tracker] address %s: %s; a tracker "

@@ -10,6 +10,7 @@
 #include "../core/log.h"
 #include "../core/units.h"
 #include "cli.h"
+#include "coord.h"
 #include "rundir.h"
 #include "run.h"
 #include "../metrics/summary.h"
@@ -139,6 +140,8 @@ static int supervise(cr_node *n, const struct cr__run_opts *o, bool live,
 		sig = sigtimedwait(&set, NULL, &ts);
 		if (sig == SIGINT || sig == SIGTERM) {
 			cr_node_stop(n, true);
+			if (o->coord) /* every other node stops too */
+				cr__coord_stop(o->coord, sig);
 			return sig;
 		}
 		if (live)
@@ -175,10 +178,30 @@ void cr__run_dir(const struct cr__run_opts *o, const char *name, char *dir,
 	gmtime_r(&t0, &tm0);
 	strftime(started, slen, "%Y-%m-%dT%H:%M:%SZ", &tm0);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm0);
-	if (o->out)
+	/* every node of a run spanning hosts may share --out: its own
+	 * directory there is named by its identity */
+	if (o->out && o->coord)
+		snprintf(dir, dirlen, "%s/%s", o->out,
+			 cr__coord_identity(o->coord));
+	else if (o->out)
 		snprintf(dir, dirlen, "%s", o->out);
 	else
 		snprintf(dir, dirlen, "runs/%s-%s", name, stamp);
+}
+
+/* A run spanning hosts that did not start leaves its run directory with
+ * its inputs and logs, no summary.json, and not-started.txt saying why. */
+static void not_started(const char *outdir, const char *why)
+{
+	char path[4200];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/not-started.txt", outdir);
+	f = fopen(path, "w");
+	if (!f)
+		return;
+	fprintf(f, "%s\n", why);
+	fclose(f);
 }
 
 /* The node, made and started in its run directory: 0, or the exit status
@@ -205,6 +228,8 @@ static int start(struct cr__run_opts *o, struct cr_node_config *cfg,
 		fprintf(stderr, "crystal run: %s\n", err);
 		return 2;
 	}
+	if (o->coord)
+		cr__coord_attach(o->coord, *node);
 	if (mkdir_p(outdir)) {
 		fprintf(stderr,
 			"crystal run: the run directory %s cannot be made: %s "
@@ -224,7 +249,9 @@ static int start(struct cr__run_opts *o, struct cr_node_config *cfg,
 
 	if (cr_node_start(*node, err, sizeof(err))) {
 		fprintf(stderr, "crystal run: %s\n", err);
-		return 1;
+		if (o->coord)
+			not_started(outdir, err);
+		return o->coord ? cr__coord_start_status(o->coord) : 1;
 	}
 	return 0;
 }
@@ -251,11 +278,18 @@ static void last_row(cr_node *node, struct cr_node_csv *nc,
 			cr_node_metrics_error(node));
 }
 
-/* What a person should know of a run that ended: fidelity, limits hit. */
+/* What a person should know of a run that ended: fidelity, limits hit,
+ * nodes of the run lost. */
 static void warnings(const struct cr_node_result *res)
 {
 	uint64_t hits = 0;
 
+	for (size_t i = 0; res->hosts && i < res->hosts->nlost; i++)
+		fprintf(stderr,
+			"crystal run: warning: node %s (host %s) was lost at "
+			"%.3f s\n",
+			res->hosts->lost[i].node, res->hosts->lost[i].host,
+			(double)res->hosts->lost[i].at_ns / 1e9);
 	if (res->degraded)
 		fprintf(stderr,
 			"crystal run: warning: emulation fidelity degraded: %s "
@@ -347,6 +381,7 @@ int cr__run_execute(struct cr__run_opts *o, struct cr_node_config *cfg,
 		    const char *started)
 {
 	struct cr_node_result res;
+	struct cr_result_hosts hosts;
 	cr_node *node = NULL;
 	struct cr_node_csv nc = {0};
 	struct cr_node_csv_row last = {0};
@@ -379,6 +414,14 @@ int cr__run_execute(struct cr__run_opts *o, struct cr_node_config *cfg,
 	if (live)
 		fputc('\n', stderr);
 	cr_node_result(node, &res);
+	if (o->coord) {
+		/* the run spanning hosts, and this node's clock in it */
+		cr__coord_close(o->coord, &hosts);
+		res.hosts = &hosts;
+		cr_fidelity_judge(&res);
+		if (!sig && cr__coord_stopped_by(o->coord))
+			sig = cr__coord_stopped_by(o->coord);
+	}
 	last_row(node, &nc, &last, outdir, res.elapsed_ns);
 	if (summarize(o, cfg, algo, &res, outdir, started, cpu1 - cpu0)) {
 		rc = 1;
@@ -387,8 +430,10 @@ int cr__run_execute(struct cr__run_opts *o, struct cr_node_config *cfg,
 	warnings(&res);
 	if (!o->quiet)
 		closing_words(algo, &res, outdir);
-	rc = sig == SIGINT ? 130 : sig == SIGTERM ? 143 : 0;
+	rc = sig ? 128 + sig : 0;
 out:
+	if (o->coord) /* it may tell the node of a loss until then */
+		cr__coord_close(o->coord, NULL);
 	cr_node_destroy(node);
 	return rc;
 }

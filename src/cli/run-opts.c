@@ -40,6 +40,7 @@ static int parse_scale(const struct cr__opt *row, const char *arg, void *dst);
 static int parse_spin(const struct cr__opt *row, const char *arg, void *dst);
 static int parse_batch(const struct cr__opt *row, const char *arg, void *dst);
 static int parse_level(const struct cr__opt *row, const char *arg, void *dst);
+static int parse_coord(const struct cr__opt *row, const char *arg, void *dst);
 /* given is a mask of 64 bits, one a row */
 _Static_assert(CR__RUN_NROWS <= 64, "too many rows for cr__run_opts.given");
 /* clang-format off */
@@ -281,6 +282,21 @@ const struct cr__opt cr__run_rows[CR__RUN_NROWS + 1] = {
 		"past it the connection with the largest is closed\n"
 		"(default 256MiB)",
 	TOP(partial_limit), .exp_key = "partial_frames_limit"},
+    [CR__RUN_COORD] = {"coordinator", 0, CR__OPT_FUNC, RUN(coordinator),
+	.parse = parse_coord, .arg = "IP:PORT",
+	.section = "several hosts (an experiment file whose peers span hosts):",
+	.help = "where the run's coordinator listens: the node that\n"
+		"has this IP coordinates; every node must be given the\n"
+		"same (default: the file's coordinator key, else the\n"
+		"first peer's IP at port 19990)",
+	.file = CR__FILE_OWN, .exp_key = "coordinator"},
+    [CR__RUN_BARRIER] = {"barrier-timeout", 0, CR__OPT_TIME,
+	RUN(barrier_timeout_ns), 1, 0,
+	"a positive time, such as 60 or 90s", .arg = "TIME",
+	.help = "how long the nodes wait for each other at the start\n"
+		"before giving up, naming those that never came\n"
+		"(default 60 s)",
+	.file = CR__FILE_OWN},
     [CR__RUN_HELP] = {.name = "help", .short_name = 'h', .kind = CR__OPT_HELP},
 };
 
@@ -454,6 +470,16 @@ static int parse_level(const struct cr__opt *row, const char *arg, void *dst)
 	return 0;
 }
 
+static int parse_coord(const struct cr__opt *row, const char *arg, void *dst)
+{
+	cr_addr *a = (cr_addr *)((char *)dst + row->off);
+
+	if (cr_addr_parse(a, arg) || !a->port)
+		return bad(row, arg,
+			   "IP:PORT, such as 10.0.0.1:19990 or [::1]:19990");
+	return 0;
+}
+
 /* --- parsing -------------------------------------------------------------- */
 
 static bool given(const struct cr__run_opts *o, enum cr__run_row row)
@@ -486,6 +512,16 @@ static int check_builtin_opts(const struct cr__run_opts *o)
 			cr__run_opt_name(o->tracker_per_peer
 						 ? CR__RUN_TRK_PER_PEER
 						 : CR__RUN_TRK_PER_SESSION));
+		return 2;
+	}
+	if (given(o, CR__RUN_COORD) || given(o, CR__RUN_BARRIER)) {
+		fprintf(stderr,
+			CMD ": %s applies to an experiment file whose peers "
+			    "span hosts; the built-in chains and mesh run on "
+			    "one\n",
+			cr__run_opt_name(given(o, CR__RUN_COORD)
+						 ? CR__RUN_COORD
+						 : CR__RUN_BARRIER));
 		return 2;
 	}
 	if (o->nscale) {
@@ -548,6 +584,7 @@ int cr__run_parse(int argc, char **argv, struct cr__run_opts *o)
 		.log_level = CR_LOG_INFO,
 		.max_msg = 16u << 20,
 		.queue_limit = CR__NODE_QUEUE_LIMIT,
+		.barrier_timeout_ns = 60 * CR_SEC,
 	};
 	o->argc = argc;
 	o->argv = argv;

@@ -12,6 +12,7 @@
 #include "../scenario/mesh.h"
 #include "../scenario/plan.h"
 #include "cli.h"
+#include "coord.h"
 #include "run.h"
 
 #include <stdlib.h>
@@ -99,6 +100,47 @@ static int from_file(struct cr__run_opts *o, struct cr_experiment *e,
 	return 0;
 }
 
+/* A run spanning hosts: the coordinator's address (--coordinator over
+ * the file's), and the control thread started, with the signals it must
+ * leave to the main thread blocked first; the node's start waits for the
+ * run's (cr__coord_start_at).  0, or exit status 2. */
+static int span_hosts(struct cr__run_opts *o, struct cr_experiment *e,
+		      struct cr_node_config *cfg)
+{
+	char err[1024];
+	sigset_t set;
+
+	if (CR__RUN_GIVEN(o, CR__RUN_COORD)) {
+		if (cr_experiment_coordinator_check(e, &o->coordinator, err,
+						    sizeof(err))) {
+			fprintf(stderr, "crystal run: --coordinator: %s\n",
+				err);
+			return 2;
+		}
+		e->coordinator = o->coordinator;
+	} else if (!e->coordinator_given &&
+		   cr_experiment_coordinator_check(e, &e->coordinator, err,
+						   sizeof(err))) {
+		fprintf(stderr,
+			"crystal run: %s: %s (the default: the first peer's IP "
+			"at port %d); set [experiment] coordinator = IP:PORT, "
+			"or give --coordinator\n",
+			o->file, err, CR_COORD_PORT);
+		return 2;
+	}
+	cr__cli_stop_signals(&set);
+	if (cr__coord_open(&o->coord, cfg, &e->coordinator,
+			   o->barrier_timeout_ns, err, sizeof(err))) {
+		fprintf(stderr, "crystal run: %s\n", err);
+		cr__coord_free(o->coord);
+		o->coord = NULL;
+		return 2;
+	}
+	cfg->start_at = cr__coord_start_at;
+	cfg->start_ctx = o->coord;
+	return 0;
+}
+
 static int run_file(struct cr__run_opts *o)
 {
 	struct cr_experiment e;
@@ -110,6 +152,9 @@ static int run_file(struct cr__run_opts *o)
 	rc = from_file(o, &e, &pl, &algo);
 	if (!rc && (rc = cr__run_check_file_addrs(o, &e)))
 		cr_plan_free(&pl);
+	if (!rc && cr__coord_needed(&pl.cfg) &&
+	    (rc = span_hosts(o, &e, &pl.cfg)))
+		cr_plan_free(&pl);
 	if (rc) {
 		cr_experiment_free(&e);
 		return rc;
@@ -120,6 +165,8 @@ static int run_file(struct cr__run_opts *o)
 	cr__run_dir(o, e.name, outdir, sizeof(outdir), started,
 		    sizeof(started));
 	rc = cr__run_execute(o, &pl.cfg, algo, outdir, started);
+	cr__coord_free(o->coord);
+	o->coord = NULL;
 	cr_plan_free(&pl);
 	cr_experiment_free(&e);
 	return rc;

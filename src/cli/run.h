@@ -62,6 +62,12 @@ struct cr__run_opts {
 	cr_link_limits lim;
 	uint64_t source_upload_Bps;
 	const char *matrix_path;
+	/* a run spanning hosts: --coordinator (family 0: the file's), and
+	 * how long the nodes wait for each other at the start */
+	cr_addr coordinator;
+	int64_t barrier_timeout_ns;
+	struct cr__coord *coord; /* the run's supervision (coord.h); NULL on
+				  * one host */
 	const char *file; /* an experiment file, or NULL for chains */
 	const struct cr_experiment *experiment; /* read from it */
 	uint64_t given;	       /* options given, by row of the table */
@@ -122,6 +128,8 @@ enum cr__run_row {
 	CR__RUN_IDLE,
 	CR__RUN_FRAMETIME,
 	CR__RUN_PARTIAL,
+	CR__RUN_COORD,
+	CR__RUN_BARRIER,
 	CR__RUN_HELP,
 	CR__RUN_NROWS
 };

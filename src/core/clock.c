@@ -26,3 +26,17 @@ void cr__clock_init_real(cr__clock *c)
 	c->now = real_now;
 	c->origin_ns = cr__mono_ns();
 }
+
+void cr__clock_init_at(cr__clock *c, int64_t origin_ns)
+{
+	c->now = real_now;
+	c->origin_ns = origin_ns;
+}
+
+int64_t cr__unix_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * CR_SEC + ts.tv_nsec;
+}

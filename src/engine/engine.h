@@ -239,6 +239,7 @@ struct cr__worker {
 	int setup_err;
 	char setup_msg[256];
 	bool stopping;
+	size_t lost_done; /* entries of node->lost dealt with */
 
 	/* published for the node's status line, written by this worker */
 	_Atomic uint64_t pub_data_bytes_in;
@@ -340,6 +341,12 @@ struct cr__node {
 	int64_t end_ns;
 	bool joined;
 	bool started;
+	int64_t start_unix_ns; /* CLOCK_REALTIME at experiment time 0 */
+	/* the IPs of hosts of the run that were lost (cr_node_hosts_lost),
+	 * under lock; each worker drops its peers' connections with them and
+	 * counts how many it has done in lost_done */
+	cr_addr *lost;
+	size_t nlost, lost_cap;
 	/* the names of the algorithm's values (cr_report_value): added under
 	 * values_lock, read without it up to nvalues (each name is written
 	 * before nvalues counts it) */

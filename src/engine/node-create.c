@@ -531,8 +531,11 @@ static int init_peers(struct cr__node *n, char *err, size_t errlen)
 		return -CR_EINVAL;
 	}
 	for (size_t i = 0; i < n->npeers; i++) {
+		/* a remote peer after the last local one is the last
+		 * worker's (it is known there, never run) */
+		size_t k = k_local < nlocal ? k_local : nlocal - 1;
 		struct cr__worker *w =
-			&n->workers[k_local * (size_t)n->nworkers / nlocal];
+			&n->workers[k * (size_t)n->nworkers / nlocal];
 		if (peer_init(n, i, w))
 			goto nomem;
 		k_local += !n->peers[i].remote;
@@ -649,6 +652,7 @@ void cr_node_destroy(cr_node *n)
 	free(n->matrix);
 	free(n->peers);
 	free(n->workers);
+	free(n->lost);
 	free(n->sources);
 	pthread_mutex_destroy(&n->lock);
 	pthread_mutex_destroy(&n->csv_lock);

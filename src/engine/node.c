@@ -5,6 +5,7 @@
  */
 #include "engine.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -33,6 +34,32 @@ void cr_node_stop(cr_node *n, bool interrupted)
 	}
 	pthread_cond_broadcast(&n->cond);
 	pthread_mutex_unlock(&n->lock);
+}
+
+int cr_node_hosts_lost(cr_node *n, const cr_addr *ips, size_t nips)
+{
+	int e = 0;
+
+	pthread_mutex_lock(&n->lock);
+	if (n->nlost + nips > n->lost_cap) {
+		size_t cap = (n->nlost + nips) * 2;
+		cr_addr *a = realloc(n->lost, cap * sizeof(*a));
+		if (!a) {
+			e = -CR_ENOMEM;
+			goto out;
+		}
+		n->lost = a;
+		n->lost_cap = cap;
+	}
+	memcpy(n->lost + n->nlost, ips, nips * sizeof(*ips));
+	n->nlost += nips;
+	/* as cr_node_stop: under the lock, and only while the workers run */
+	if (!atomic_load(&n->ended))
+		for (int i = 0; i < n->nworkers_started; i++)
+			uv_async_send(&n->workers[i].wake);
+out:
+	pthread_mutex_unlock(&n->lock);
+	return e;
 }
 
 bool cr_node_wait(cr_node *n, int64_t timeout_ns)

@@ -206,6 +206,16 @@ struct cr_node_config {
 	struct cr_node_tracker tracker;
 	const struct cr_latency *matrix; /* overrides access delays */
 	size_t nmatrix;
+	/* When experiment time 0 is: called by cr_node_start once every
+	 * worker has opened its sockets, on the caller's thread; it returns
+	 * 0 with *origin_ns, the CLOCK_MONOTONIC instant of time 0 (the
+	 * node waits for it, if it is ahead), or a negative error that
+	 * abandons the start, with err saying why.  A run spanning hosts
+	 * waits there for the others (src/cli/coord.c).  NULL: time 0 is as
+	 * soon as every socket is open. */
+	int (*start_at)(void *ctx, int64_t *origin_ns, char *err,
+			size_t errlen);
+	void *start_ctx;
 };
 
 struct cr_node_fd_budget {
@@ -240,6 +250,17 @@ void cr_node_join(cr_node *n);
 /* start + wait for the duration + join. */
 int cr_node_run(cr_node *n, char *err, size_t errlen);
 void cr_node_destroy(cr_node *n);
+
+/* Another host of the run was lost (thread-safe; nothing before the start
+ * or after the end): every peer of this node closes its connections with
+ * peers at these IPs, abortively, and hears each such neighbour depart
+ * once (the algorithm's peer_departed), as if the connections had broken;
+ * a neighbour whose connections had broken already is not heard of again.
+ * 0, or -CR_ENOMEM. */
+int cr_node_hosts_lost(cr_node *n, const cr_addr *ips, size_t nips);
+/* CLOCK_REALTIME, in ns since the epoch, at experiment time 0 (after
+ * start). */
+int64_t cr_node_start_unix_ns(const cr_node *n);
 
 /* Why the run directory's CSV files could not all be written at join, or
  * NULL when they were (or none were asked for). */

@@ -10,7 +10,9 @@
  */
 #include "engine.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <time.h>
 #ifdef __linux__
 #include <sys/prctl.h>
 #endif
@@ -157,6 +159,63 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
+/* Time 0: as the embedder says (cr_node_config.start_at), waited for,
+ * or now.  On the caller's thread, without the lock. */
+static int origin(struct cr__node *n, int64_t *at, char *err, size_t errlen)
+{
+	struct timespec ts;
+	int e;
+
+	*at = cr__mono_ns();
+	if (!n->cfg.start_at)
+		return 0;
+	e = n->cfg.start_at(n->cfg.start_ctx, at, err, errlen);
+	if (e)
+		return e;
+	ts.tv_sec = *at / CR_SEC;
+	ts.tv_nsec = *at % CR_SEC;
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
+	       EINTR)
+		;
+	return 0;
+}
+
+/* Waits for every worker's setup; with all ready, sets time 0 and lets
+ * them go.  0, or the error that stopped them (a worker's, or the
+ * embedder's, in err). */
+static int release(struct cr__node *n, int created, int e, char *err,
+		   size_t errlen)
+{
+	int64_t at = 0;
+	bool ready;
+
+	pthread_mutex_lock(&n->lock);
+	if (e)
+		n->abort_start = true;
+	while (n->ready < created)
+		pthread_cond_wait(&n->cond, &n->lock);
+	ready = !n->abort_start;
+	pthread_mutex_unlock(&n->lock);
+	if (ready) {
+		/* every socket is open: time 0 is now, or when told */
+		e = origin(n, &at, err, errlen);
+	}
+	pthread_mutex_lock(&n->lock);
+	if (e)
+		n->abort_start = true;
+	if (!n->abort_start) {
+		cr__clock_init_at(&n->clock, at);
+		n->start_unix_ns = cr__unix_ns() - (cr__mono_ns() - at);
+		n->go = true;
+		/* before the workers run: a peer may end the experiment at
+		 * once, and cr_node_stop must then wake every worker */
+		n->nworkers_started = created;
+	}
+	pthread_cond_broadcast(&n->cond);
+	pthread_mutex_unlock(&n->lock);
+	return e;
+}
+
 int cr_node_start(cr_node *n, char *err, size_t errlen)
 {
 	int created = 0, e = 0;
@@ -172,21 +231,7 @@ int cr_node_start(cr_node *n, char *err, size_t errlen)
 			break;
 		}
 	}
-	pthread_mutex_lock(&n->lock);
-	if (e)
-		n->abort_start = true;
-	while (n->ready < created)
-		pthread_cond_wait(&n->cond, &n->lock);
-	if (!n->abort_start) {
-		/* every socket is open: time 0 is now */
-		cr__clock_init_real(&n->clock);
-		n->go = true;
-		/* before the workers run: a peer may end the experiment at
-		 * once, and cr_node_stop must then wake every worker */
-		n->nworkers_started = created;
-	}
-	pthread_cond_broadcast(&n->cond);
-	pthread_mutex_unlock(&n->lock);
+	e = release(n, created, e, err, errlen);
 	n->started = true;
 
 	if (n->abort_start) {
@@ -203,4 +248,9 @@ int cr_node_start(cr_node *n, char *err, size_t errlen)
 		return e ? e : -CR_EIO;
 	}
 	return 0;
+}
+
+int64_t cr_node_start_unix_ns(const cr_node *n)
+{
+	return n->start_unix_ns;
 }

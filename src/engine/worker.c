@@ -497,12 +497,45 @@ static void worker_shutdown(struct cr__worker *w)
 	uv_walk(&w->net.loop, close_walk_cb, NULL);
 }
 
+/* The hosts lost since this worker last looked (cr_node_hosts_lost): its
+ * peers drop their connections with them, and hear of each neighbour
+ * there departing.  The IPs are copied out under the lock, because a
+ * departure may end the experiment, which takes it. */
+static void drop_lost_hosts(struct cr__worker *w)
+{
+	struct cr__node *n = w->node;
+	cr_addr *ips = NULL;
+	size_t from, to;
+
+	pthread_mutex_lock(&n->lock);
+	from = w->lost_done;
+	to = n->nlost;
+	if (to > from) {
+		ips = malloc((to - from) * sizeof(*ips));
+		if (ips)
+			memcpy(ips, n->lost + from, (to - from) * sizeof(*ips));
+	}
+	pthread_mutex_unlock(&n->lock);
+	if (!ips)
+		return; /* nothing new; or out of memory: the next wake tries */
+	w->lost_done = to;
+	for (size_t k = 0; k < to - from; k++)
+		for (size_t i = 0; i < w->npeers; i++)
+			if (cr__tp_is_open(&w->peers[i]->ep))
+				cr__tp_drop_host(&w->peers[i]->ep, &ips[k]);
+	free(ips);
+}
+
 static void wake_cb(uv_async_t *h)
 {
 	struct cr__worker *w = h->loop->data;
 
-	if (atomic_load(&w->node->ended) && !w->stopping)
-		worker_shutdown(w);
+	if (atomic_load(&w->node->ended)) {
+		if (!w->stopping)
+			worker_shutdown(w);
+		return;
+	}
+	drop_lost_hosts(w);
 }
 
 void cr__worker_teardown(struct cr__worker *w)

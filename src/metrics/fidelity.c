@@ -12,6 +12,14 @@
  * read) is queueing, part of what is emulated, and not judged either.
  * Datagrams the kernel dropped because a peer's socket buffer was full
  * were lost by the machine, not by the emulation: any of them degrades.
+ *
+ * A node of a run spanning hosts is judged on its clock too, shaped or
+ * not: its time 0 is the coordinator's corrected by the offset it
+ * measured, which is known to within the uncertainty of that measure
+ * (half the round trip of its best sample).  An offset itself costs
+ * nothing once corrected; an uncertainty above CR_FID_CLOCK_NS means the
+ * nodes' experiment times may differ by more than a late release may,
+ * and the reason "clock" says so.
  */
 #include "fidelity.h"
 
@@ -25,9 +33,6 @@ bool cr_fidelity_verdict(const struct cr_fidelity *f, char *why, size_t len)
 	bool degraded = false;
 
 	why[0] = 0;
-	if (!f->shaped)
-		return false; /* nothing was emulated, so nothing to judge */
-
 #define DEGRADED(...)                                                          \
 	do {                                                                   \
 		int k = snprintf(why, left, "%s", degraded ? "; " : "");       \
@@ -37,6 +42,14 @@ bool cr_fidelity_verdict(const struct cr_fidelity *f, char *why, size_t len)
 			why += k, left -= (size_t)k;                           \
 		degraded = true;                                               \
 	} while (0)
+	if (f->clock_judged && f->clock_uncertainty_ns > CR_FID_CLOCK_NS)
+		DEGRADED("clock: offset %+.0f us from the coordinator's, known "
+			 "to +-%.0f us > %lld us",
+			 (double)f->clock_offset_ns / 1e3,
+			 (double)f->clock_uncertainty_ns / 1e3,
+			 (long long)(CR_FID_CLOCK_NS / CR_US));
+	if (!f->shaped)
+		return degraded; /* no link was emulated: none to judge */
 	if ((double)f->late_over > CR_FID_LATE_SHARE * (double)f->late_samples)
 		DEGRADED("releases late by %.0f us at p99 > %lld us (%.2f%% "
 			 "later than that)",

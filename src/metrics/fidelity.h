@@ -14,6 +14,10 @@
 #define CR_FID_LATE_SHARE 0.01
 #define CR_FID_RATE_ERR_MEAN 0.01
 #define CR_FID_RATE_ERR_WORST 0.02
+/* A node of a run spanning hosts whose time 0 may be off the
+ * coordinator's by more than this (the uncertainty of its measured clock
+ * offset) is degraded: the same 1 ms as a late release. */
+#define CR_FID_CLOCK_NS (1 * CR_MS)
 
 struct cr_fidelity {
 	bool shaped;		/* anything emulated at all */
@@ -31,6 +35,10 @@ struct cr_fidelity {
 	double rx_rate_err_mean, rx_rate_err_worst;
 	const char *rx_rate_worst_link;
 	uint64_t udp_rx_overflow; /* datagrams a full socket buffer dropped */
+	/* a run spanning hosts: this node's clock against the coordinator's
+	 * (judged whether or not anything was shaped) */
+	bool clock_judged;
+	int64_t clock_offset_ns, clock_uncertainty_ns;
 };
 
 /* Judges f: true when the run is degraded, and why (len bytes, "" when

@@ -39,6 +39,7 @@ void cr_json_begin(struct cr_json *j, FILE *f)
 	j->f = f;
 	j->depth = 1;
 	j->first[1] = true;
+	j->array[1] = false;
 	fputc('{', f);
 }
 
@@ -47,19 +48,32 @@ void cr_json_end(struct cr_json *j)
 	fputs("\n}\n", j->f);
 }
 
-void cr_json_object(struct cr_json *j, const char *key)
+static void open_level(struct cr_json *j, const char *key, bool array)
 {
 	sep(j, key);
-	fputc('{', j->f);
+	fputc(array ? '[' : '{', j->f);
 	if (j->depth < 15)
 		j->depth++;
 	j->first[j->depth] = true;
+	j->array[j->depth] = array;
+}
+
+void cr_json_object(struct cr_json *j, const char *key)
+{
+	open_level(j, key, false);
+}
+
+void cr_json_array(struct cr_json *j, const char *key)
+{
+	open_level(j, key, true);
 }
 
 void cr_json_close(struct cr_json *j)
 {
+	char c = j->array[j->depth] ? ']' : '}';
+
 	j->depth--;
-	fprintf(j->f, "\n%*s}", 2 * j->depth, "");
+	fprintf(j->f, "\n%*s%c", 2 * j->depth, "", c);
 }
 
 void cr_json_str(struct cr_json *j, const char *key, const char *v)

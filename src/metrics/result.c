@@ -25,6 +25,10 @@ void cr_fidelity_judge(struct cr_node_result *r)
 		.rx_rate_err_worst = r->rx_rate_err_worst,
 		.rx_rate_worst_link = r->rx_rate_worst_link,
 		.udp_rx_overflow = r->udp_rx_overflow,
+		.clock_judged = r->hosts != NULL,
+		.clock_offset_ns = r->hosts ? r->hosts->clock_offset_ns : 0,
+		.clock_uncertainty_ns =
+			r->hosts ? r->hosts->clock_uncertainty_ns : 0,
 	};
 
 	r->degraded = cr_fidelity_verdict(&f, r->degraded_reason,

@@ -40,6 +40,33 @@ struct cr_node_dist {
 	double mean, min, p5, p50, p95;
 };
 
+/* A node of a run spanning hosts that was lost before the end: its
+ * identity (the IPs of its peers, comma-joined), its host name, and the
+ * experiment time the run noticed. */
+struct cr_result_lost {
+	const char *node;
+	const char *host;
+	int64_t at_ns;
+};
+
+/* The run spanning hosts that a node took part in (docs/many-hosts.md):
+ * the embedder fills it once the node has ended (the command line's
+ * coordinator, src/cli/coord.c); the strings are its.  Absent (NULL) for
+ * a run on one host, whose summary.json has none of it. */
+struct cr_result_hosts {
+	const char *run_id;	 /* 16 hex digits, the same on every node */
+	const char *node;	 /* this node's identity */
+	uint32_t nodes;		 /* in the run */
+	const char *coordinator; /* "IP:PORT" */
+	/* the coordinator's clock minus this node's, as measured, and half
+	 * the round trip of the sample it came from (0 and 0 on the
+	 * coordinator) */
+	int64_t clock_offset_ns, clock_uncertainty_ns;
+	int64_t start_unix_ns; /* this node's CLOCK_REALTIME at time 0 */
+	const struct cr_result_lost *lost;
+	size_t nlost;
+};
+
 struct cr_node_result {
 	const char *experiment;	/* its name (the node's configuration's) */
 	uint64_t experiment_id; /* as the hello carries it */
@@ -138,12 +165,15 @@ struct cr_node_result {
 	/* the tracker of this node, if it ran one (tracker_ran) */
 	bool tracker_ran;
 	struct cr__tracker_stats tracker;
+	/* a run spanning hosts; NULL on one host */
+	const struct cr_result_hosts *hosts;
 	bool degraded;
 	char degraded_reason[256];
 };
 
 /* Sets r->degraded and r->degraded_reason from r's fidelity figures, as
- * fidelity.c's verdict judges them (result.c). */
+ * fidelity.c's verdict judges them, with the clock of r->hosts when there
+ * is one (result.c): judged again when the embedder adds that. */
 void cr_fidelity_judge(struct cr_node_result *r);
 
 /* d: the mean, the least and the 5th, 50th and 95th percentiles (nearest

@@ -75,6 +75,30 @@ static void json_limits(struct cr_json *j, const struct cr_node_result *r)
 }
 
 
+/* A run spanning hosts: which, this node's place and clock in it, and the
+ * nodes it lost (docs/run-directory.md). */
+static void json_hosts(struct cr_json *j, const struct cr_result_hosts *h)
+{
+	cr_json_str(j, "run_id", h->run_id);
+	cr_json_str(j, "node", h->node);
+	cr_json_uint(j, "nodes", h->nodes);
+	cr_json_str(j, "coordinator", h->coordinator);
+	cr_json_int(j, "start_unix_ns", h->start_unix_ns);
+	cr_json_object(j, "clock");
+	cr_json_num(j, "offset_us", (double)h->clock_offset_ns / 1e3);
+	cr_json_num(j, "uncertainty_us", (double)h->clock_uncertainty_ns / 1e3);
+	cr_json_close(j);
+	cr_json_array(j, "hosts_lost");
+	for (size_t i = 0; i < h->nlost; i++) {
+		cr_json_object(j, NULL);
+		cr_json_str(j, "node", h->lost[i].node);
+		cr_json_str(j, "host", h->lost[i].host);
+		cr_json_num(j, "at_s", (double)h->lost[i].at_ns / 1e9);
+		cr_json_close(j);
+	}
+	cr_json_close(j);
+}
+
 /* The experiment, the rates, the distributions over peers, the machine. */
 static void json_run(struct cr_json *j, const struct cr__summary *s)
 {
@@ -89,6 +113,8 @@ static void json_run(struct cr_json *j, const struct cr__summary *s)
 	cr_json_str(j, "experiment", r->experiment);
 	cr_json_str(j, "experiment_id", id);
 	cr_json_str(j, "host", host);
+	if (r->hosts)
+		json_hosts(j, r->hosts);
 	cr_json_str(j, "experiment_file", s->experiment_file);
 	cr_json_str(j, "started_utc", s->started_utc);
 	cr_json_bool(j, "interrupted", r->interrupted);
@@ -132,8 +158,9 @@ static void json_run(struct cr_json *j, const struct cr__summary *s)
 	cr_json_num(j, "timer_lag_p50_us", (double)r->timer_lag_p50_ns / 1e3);
 	cr_json_num(j, "timer_lag_p99_us", (double)r->timer_lag_p99_ns / 1e3);
 	cr_json_num(j, "timer_lag_max_us", (double)r->timer_lag_max_ns / 1e3);
+	/* only a clock (a run spanning hosts) degrades an unshaped run */
 	cr_json_str(j, "fidelity",
-		    !r->shaped ? "unshaped" : r->degraded ? "degraded" : "ok");
+		    r->degraded ? "degraded" : !r->shaped ? "unshaped" : "ok");
 	if (r->degraded)
 		cr_json_str(j, "fidelity_reason", r->degraded_reason);
 }

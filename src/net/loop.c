@@ -180,6 +180,30 @@ int cr__ep_disconnect(struct cr__ep *ep, const cr_addr *who)
 	return found ? 0 : -CR_ENOTCONN;
 }
 
+static bool same_ip(const cr_addr *a, const cr_addr *b)
+{
+	return a->family == b->family && !memcmp(a->ip, b->ip, sizeof(a->ip));
+}
+
+/* The connections go one by one, with notice: the remote is reported
+ * departed by the close of its last one (cr__conn_close), so once, and
+ * never again by a break of a connection that is already gone. */
+int cr__ep_drop_host(struct cr__ep *ep, const cr_addr *ip)
+{
+	struct cr__conn *c = ep->conns, *next;
+	int found = 0;
+
+	for (; c; c = next) {
+		next = c->peer_next;
+		if ((c->hello_in || c->outgoing) && same_ip(&c->remote, ip)) {
+			cr__conn_close(c, true, true, "host lost");
+			found = 1;
+			next = ep->conns; /* the list changed: start over */
+		}
+	}
+	return found ? 0 : -CR_ENOTCONN;
+}
+
 /* --- fidelity ----------------------------------------------------------------- */
 
 void cr__ep_fid_reset(struct cr__ep *ep)

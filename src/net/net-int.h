@@ -132,6 +132,7 @@ int cr__ep_send_tcp(struct cr__ep *ep, const cr_addr *to, struct cr_msg *m);
 int cr__ep_send_udp(struct cr__ep *ep, const cr_addr *to, struct cr_msg *m);
 /* Closes every connection with `who`; -CR_ENOTCONN when there was none. */
 int cr__ep_disconnect(struct cr__ep *ep, const cr_addr *who);
+int cr__ep_drop_host(struct cr__ep *ep, const cr_addr *ip);
 /* The link limits (cr_link_set and cr_link_set_connection). */
 int cr__ep_link_set(struct cr__ep *ep, const cr_link_limits *l);
 int cr__ep_link_set_connection(struct cr__ep *ep, const cr_addr *to,

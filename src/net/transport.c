@@ -33,6 +33,7 @@ const struct cr__transport cr__transport_sockets = {
 	.closing = sock_closing,
 	.send = sock_send,
 	.disconnect = cr__ep_disconnect,
+	.drop_host = cr__ep_drop_host,
 	.link_set = cr__ep_link_set,
 	.link_set_connection = cr__ep_link_set_connection,
 	.link_delay = cr__link_delay,

@@ -34,6 +34,12 @@ struct cr__transport {
 	int (*send)(struct cr__ep *ep, const cr_addr *to, struct cr_msg *m,
 		    cr_proto proto);
 	int (*disconnect)(struct cr__ep *ep, const cr_addr *who);
+	/* Another host of the run was lost: closes, abortively, every
+	 * connection with a peer at ip's address (any port), and reports
+	 * each such remote departed once, when its last connection goes, as
+	 * if the connections had broken (0, or -CR_ENOTCONN when there was
+	 * none). */
+	int (*drop_host)(struct cr__ep *ep, const cr_addr *ip);
 
 	/* The emulated link: the endpoint's limits (ep->lim holds them),
 	 * one connection's, and the one-way delay to a remote. */
@@ -91,6 +97,11 @@ static inline int cr__tp_send(struct cr__ep *ep, const cr_addr *to,
 static inline int cr__tp_disconnect(struct cr__ep *ep, const cr_addr *who)
 {
 	return ep->net->tp->disconnect(ep, who);
+}
+
+static inline int cr__tp_drop_host(struct cr__ep *ep, const cr_addr *ip)
+{
+	return ep->net->tp->drop_host(ep, ip);
 }
 
 static inline int cr__tp_link_set(struct cr__ep *ep, const cr_link_limits *l)

@@ -164,11 +164,63 @@ static int finish_tracker(struct loader *ld)
 	return 0;
 }
 
+int cr_experiment_coordinator_check(const struct cr_experiment *e,
+				    const cr_addr *a, char *err, size_t errlen)
+{
+	char buf[CR_ADDR_STRLEN];
+	size_t idx;
+
+	cr_addr_format(a, buf, sizeof(buf));
+	if (!a->port) {
+		snprintf(err, errlen, "coordinator %s: give it a port", buf);
+		return -CR_EINVAL;
+	}
+	if (!cr_experiment_peer_index(e, a, &idx)) {
+		snprintf(err, errlen,
+			 "coordinator %s is the address of a peer (class %s): "
+			 "give it a port of its own",
+			 buf, cr_experiment_class_of(e, a)->name);
+		return -CR_EINVAL;
+	}
+	if (e->tracker.mode != CR_TRACKER_NONE &&
+	    cr_addr_eq(a, &e->tracker.addr)) {
+		snprintf(err, errlen,
+			 "coordinator %s is the tracker's address: give it a "
+			 "port of its own",
+			 buf);
+		return -CR_EINVAL;
+	}
+	return 0;
+}
+
+/* The coordinator's address, as given or by default (the first peer's IP
+ * at CR_COORD_PORT).  One given must be nobody else's; the default is
+ * checked only when a run spans hosts (src/cli/run.c), so that a file run
+ * on one host, which has no coordinator, is read as before. */
+static int finish_coordinator(struct loader *ld)
+{
+	const struct sect *s = find_sect(ld, K_EXPERIMENT);
+	struct cr_experiment *e = ld->e;
+	char err[256];
+
+	e->coordinator_given = s->key_line[EX_COORDINATOR] != 0;
+	if (!e->coordinator_given) {
+		e->coordinator = e->classes[0].addrs[0];
+		e->coordinator.port = CR_COORD_PORT;
+	}
+	if (!e->coordinator_given ||
+	    !cr_experiment_coordinator_check(e, &e->coordinator, err,
+					     sizeof(err)))
+		return 0;
+	return cr__exp_fail_at(ld, s->key_line[EX_COORDINATOR], -CR_EINVAL,
+			       "%s", err);
+}
+
 int cr__exp_finish(struct loader *ld)
 {
 	if (check_required(ld) || finish_experiment(ld) ||
 	    cr__exp_finish_classes(ld) || finish_sessions(ld) ||
-	    finish_tracker(ld))
+	    finish_tracker(ld) || finish_coordinator(ld))
 		return ld->rc;
 	return 0;
 }

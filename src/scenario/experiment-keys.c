@@ -342,6 +342,7 @@ static const struct key experiment_keys[EX__N] = {
     [EX_ALGO_THREADS] = {"algorithm_threads", set_uint,
 			 FIELD(EXP, algorithm_threads), .max = 1024,
 			 .range = " (0: one per core)"},
+    [EX_COORDINATOR] = {"coordinator", set_addr, FIELD(EXP, coordinator)},
 };
 
 #define CLS struct cr_peer_class

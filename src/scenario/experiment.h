@@ -110,7 +110,20 @@ struct cr_experiment {
 	int64_t idle_timeout_ns;
 	int64_t frame_timeout_ns;
 	uint64_t partial_limit;
+	/* where the coordinator of a run spanning hosts listens: the key,
+	 * or the first class's first IP at CR_COORD_PORT (coordinator_given
+	 * false); docs/running-experiments.md#several-hosts */
+	cr_addr coordinator;
+	bool coordinator_given;
 };
+
+/* The coordinator's port when the file does not name one. */
+#define CR_COORD_PORT 19990
+
+/* Can the coordinator listen at a?  0, or -CR_EINVAL with err saying
+ * whose address (a peer's or the tracker's) it would take. */
+int cr_experiment_coordinator_check(const struct cr_experiment *e,
+				    const cr_addr *a, char *err, size_t errlen);
 
 /* Reads an experiment file.  Returns 0, or -CR_EINVAL / -CR_ENOENT (the
  * file, or a file it names, cannot be read) / -CR_ENOMEM with err holding
