@@ -7,13 +7,15 @@
  *   - each task of srun runs in its own host, at its own address, and
  *     netns-task.sh says what is wrong when no rank is set or the
  *     namespace does not exist;
+ *   - pdsh's exec module (`pdsh -R exec -w 'hsl[0-2]' ip netns exec %h`)
+ *     does the same by name;
  *   - `srun -n 3 scripts/netns-task.sh hsl crystal run EXP.ini --out DIR`
- *     runs one experiment over the three hosts: every node writes its
+ *     runs one experiment over the three hosts, and so does pdsh: every node writes its
  *     run directory DIR/NODE, complete, of one run (one run_id, 3 nodes),
  *     the peers of the hosts without the source received data (bytes
  *     crossed hosts), and `crystal report DIR/...` merges them into one
  *     run of every peer.
- * Needs root, iproute2, slurm-wlm and munge (`make deps`), and the root
+ * Needs root, iproute2, slurm-wlm, munge and pdsh (`make deps`), and the root
  * network namespace (slurmd starts the tasks there): run from elsewhere,
  * or without Slurm, it fails saying why.  The namespaces and the cluster
  * it made are removed at the end, also after a failure.
@@ -174,8 +176,8 @@ static void hosts_down(void)
 
 static int group_setup(void **state)
 {
-	static const char *const cmds[] = {"srun", "sinfo", "slurmctld",
-					   "slurmd", "munged", "ip"};
+	static const char *const cmds[] = {"srun",   "sinfo", "slurmctld",
+					   "slurmd", "munged", "pdsh", "ip"};
 	char built[PATH_MAX];
 	struct out o;
 
@@ -189,8 +191,8 @@ static int group_setup(void **state)
 		if (!have(cmds[i])) {
 			fprintf(stderr,
 				"%s not found: this test runs a one-node "
-				"Slurm cluster; `make deps` installs slurm-wlm "
-				"and munge (and iproute2)\n",
+				"Slurm cluster and pdsh; `make deps` installs "
+				"slurm-wlm, munge and pdsh (and iproute2)\n",
 				cmds[i]);
 			return -1;
 		}
@@ -293,6 +295,24 @@ static void tasks_enter_their_hosts(void **state)
 	assert_int_equal(o.rc, 2);
 	assert_non_null(strstr(o.err, "no network namespace " PREFIX "7"));
 	out_free(&o);
+
+	/* pdsh's exec module: one command per name, %h the name */
+	o = sh(60000,
+	       "pdsh -S -R exec -w '%s[0-%d]' ip netns exec %%h ip -4 -o addr "
+	       "show dev eth0",
+	       PREFIX, HOSTS - 1);
+	if (o.rc)
+		fail_msg("pdsh: exit status %d:\n%s%s", o.rc, o.out, o.err);
+	for (int i = 0; i < HOSTS; i++) {
+		snprintf(want, sizeof(want), "%s%d: ", PREFIX, i);
+		const char *l = strstr(o.out, want);
+		snprintf(want, sizeof(want), "inet %s.%d/24", NET, i + 1);
+		if (!l || !strstr(l, want) ||
+		    strstr(l, want) > l + strcspn(l, "\n"))
+			fail_msg("pdsh: %s%d has not %s:\n%s", PREFIX, i, want,
+				 o.out);
+	}
+	out_free(&o);
 }
 
 /* Vanilla over three hosts: the source and a tracker on the first, five
@@ -387,9 +407,12 @@ static int lines(const char *s)
 	return n;
 }
 
-static void srun_runs_one_experiment(void **state)
+/* The experiment over the three hosts, each node started by the
+ * launcher's command (a printf format of the crystal binary, the
+ * experiment file and the run directory), into work/NAME. */
+static void one_experiment(const char *name, const char *launch)
 {
-	char exp[128], out[128], dirs[HOSTS][PATH_MAX];
+	char exp[128], out[128], dirs[HOSTS][PATH_MAX], *cmd = NULL;
 	struct out o;
 
 	o = sh(30000, "'%s' run --help", crystal);
@@ -403,14 +426,13 @@ static void srun_runs_one_experiment(void **state)
 	}
 	out_free(&o);
 	snprintf(exp, sizeof(exp), "%s/slurm-3.ini", work);
-	snprintf(out, sizeof(out), "%s/runs", work);
+	snprintf(out, sizeof(out), "%s/%s", work, name);
 	write_experiment(exp);
-	o = sh(120000,
-	       "srun -n %d --kill-on-bad-exit=0 sh '%s/scripts/netns-task.sh' "
-	       "%s '%s' run '%s' --out '%s' --quiet",
-	       HOSTS, src, PREFIX, crystal, exp, out);
+	assert_true(asprintf(&cmd, launch, crystal, exp, out) > 0);
+	o = sh(120000, "%s", cmd);
 	if (o.rc)
-		fail_msg("srun: exit status %d:\n%s%s", o.rc, o.out, o.err);
+		fail_msg("%s: exit status %d:\n%s%s", cmd, o.rc, o.out, o.err);
+	free(cmd);
 	out_free(&o);
 	check_node_dirs(out, dirs);
 	/* the source is on the first host: what the others got came over
@@ -430,11 +452,37 @@ static void srun_runs_one_experiment(void **state)
 	out_free(&o);
 }
 
+/* srun: one task per host, each entering its host by SLURM_PROCID. */
+static void srun_runs_one_experiment(void **state)
+{
+	char launch[PATH_MAX + 128];
+
+	snprintf(launch, sizeof(launch),
+		 "srun -n %d --kill-on-bad-exit=0 sh '%s/scripts/netns-task.sh' "
+		 "%s '%%s' run '%%s' --out '%%s' --quiet",
+		 HOSTS, src, PREFIX);
+	one_experiment("srun", launch);
+}
+
+/* pdsh: its exec module runs the command once per name of -w, here the
+ * namespaces, as its ssh module would on hosts. */
+static void pdsh_runs_one_experiment(void **state)
+{
+	char launch[256];
+
+	snprintf(launch, sizeof(launch),
+		 "pdsh -S -R exec -w '%s[0-%d]' ip netns exec %%%%h '%%s' run "
+		 "'%%s' --out '%%s' --quiet",
+		 PREFIX, HOSTS - 1);
+	one_experiment("pdsh", launch);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(tasks_enter_their_hosts),
 	    cmocka_unit_test(srun_runs_one_experiment),
+	    cmocka_unit_test(pdsh_runs_one_experiment),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
