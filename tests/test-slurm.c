@@ -14,7 +14,11 @@
  *     run directory DIR/NODE, complete, of one run (one run_id, 3 nodes),
  *     the peers of the hosts without the source received data (bytes
  *     crossed hosts), and `crystal report DIR/...` merges them into one
- *     run of every peer.
+ *     run of every peer;
+ *   - a node killed with SIGKILL mid-run: the others end normally and
+ *     say they lost it, and the merged report says so (lost, seen by 2);
+ *   - SIGINT to one node: every node stops and leaves a complete
+ *     directory marked interrupted.
  * Needs root, iproute2, slurm-wlm, munge and pdsh (`make deps`), and the root
  * network namespace (slurmd starts the tasks there): run from elsewhere,
  * or without Slurm, it fails saying why.  The namespaces and the cluster
@@ -317,15 +321,16 @@ static void tasks_enter_their_hosts(void **state)
 
 /* Vanilla over three hosts: the source and a tracker on the first, five
  * peers on each. */
-static void write_experiment(const char *path)
+static void write_experiment(const char *path, int seconds)
 {
 	FILE *f = fopen(path, "w");
 
 	assert_non_null(f);
-	fprintf(f, "[experiment]\nname = slurm-3\nduration = 6s\nseed = 1\n"
+	fprintf(f, "[experiment]\nname = slurm-3\nduration = %ds\nseed = 1\n"
 		   "algorithm = vanilla\n\n[algorithm]\nstartup_ms = 1000\n\n"
 		   "[class source]\ncount = 1\naddresses = " NET
-		   ".1:22000\nupload = 10MB/s\n\n");
+		   ".1:22000\nupload = 10MB/s\n\n",
+		seconds);
 	for (int i = 0; i < HOSTS; i++)
 		fprintf(f,
 			"[class h%d]\ncount = 5\naddresses = " NET
@@ -407,6 +412,21 @@ static int lines(const char *s)
 	return n;
 }
 
+/* Whether this crystal's nodes can meet (crystal run --coordinator);
+ * said when they cannot. */
+static bool has_coordinator(void)
+{
+	struct out o = sh(30000, "'%s' run --help", crystal);
+	bool yes = strstr(o.out, "--coordinator") != NULL;
+
+	out_free(&o);
+	if (!yes)
+		fprintf(stderr, "this crystal has no coordinator (crystal run "
+				"--coordinator): it cannot run one experiment "
+				"over several hosts; the run is not tried\n");
+	return yes;
+}
+
 /* The experiment over the three hosts, each node started by the
  * launcher's command (a printf format of the crystal binary, the
  * experiment file and the run directory), into work/NAME. */
@@ -415,19 +435,11 @@ static void one_experiment(const char *name, const char *launch)
 	char exp[128], out[128], dirs[HOSTS][PATH_MAX], *cmd = NULL;
 	struct out o;
 
-	o = sh(30000, "'%s' run --help", crystal);
-	if (!strstr(o.out, "--coordinator")) {
-		/* the nodes of this crystal cannot meet yet: said loudly */
-		fprintf(stderr, "this crystal has no coordinator (crystal run "
-				"--coordinator): it cannot run one experiment "
-				"over several hosts; the run is not tried\n");
-		out_free(&o);
+	if (!has_coordinator())
 		skip();
-	}
-	out_free(&o);
 	snprintf(exp, sizeof(exp), "%s/slurm-3.ini", work);
 	snprintf(out, sizeof(out), "%s/%s", work, name);
-	write_experiment(exp);
+	write_experiment(exp, 6);
 	assert_true(asprintf(&cmd, launch, crystal, exp, out) > 0);
 	o = sh(120000, "%s", cmd);
 	if (o.rc)
@@ -477,12 +489,156 @@ static void pdsh_runs_one_experiment(void **state)
 	one_experiment("pdsh", launch);
 }
 
+/* --- a node killed, a node interrupted ------------------------------------ */
+
+/* Starts the 12 s experiment over the three hosts with srun, into
+ * work/NAME, and returns once host `host`'s node has written a sample
+ * (the experiment has started); srun's pid. */
+static pid_t start_long_run(const char *name, int host, char *out,
+			    size_t len)
+{
+	char exp[128], cmd[PATH_MAX * 3], csv[PATH_MAX];
+	pid_t pid;
+
+	snprintf(exp, sizeof(exp), "%s/%s.ini", work, name);
+	snprintf(out, len, "%s/%s", work, name);
+	write_experiment(exp, 12);
+	snprintf(cmd, sizeof(cmd),
+		 "exec srun -n %d --kill-on-bad-exit=0 sh "
+		 "'%s/scripts/netns-task.sh' %s '%s' run '%s' --out '%s' "
+		 "--quiet",
+		 HOSTS, src, PREFIX, crystal, exp, out);
+	char *argv[] = {"sh", "-c", cmd, NULL};
+	pid = t_spawn(argv, NULL, NULL);
+	assert_true(pid > 0);
+	snprintf(csv, sizeof(csv), "%s/%s.%d/node.csv", out, NET, host + 1);
+	for (int i = 0; i < 600; i++) {
+		struct t_csv c;
+		bool started = !t_csv_load(&c, csv) && t_csv_rows(&c) > 0;
+
+		if (started) {
+			t_csv_free(&c);
+			return pid;
+		}
+		usleep(100 * 1000);
+	}
+	t_wait(pid, 1000);
+	fail_msg("the node of %s%d wrote no sample in 60 s (%s)", PREFIX,
+		 host, csv);
+	return -1;
+}
+
+/* Sends sig to every process of host `host` (this test's own: the
+ * namespace is). */
+static void signal_host(int host, const char *sig)
+{
+	struct out o = sh(30000, "ip netns pids %s%d | xargs -r kill -%s",
+			  PREFIX, host, sig);
+
+	assert_int_equal(o.rc, 0);
+	out_free(&o);
+}
+
+static char *summary_of(const char *out, int host)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s.%d/summary.json", out, NET,
+		 host + 1);
+	return t_slurp(path);
+}
+
+/* The report's nodes table of the run in out, as CSV. */
+static char *nodes_csv(const char *out)
+{
+	struct out o = sh(60000,
+			  "'%s' report --nodes-csv - '%s/%s.1' '%s/%s.2' "
+			  "'%s/%s.3'",
+			  crystal, out, NET, out, NET, out, NET);
+
+	if (o.rc)
+		fail_msg("crystal report: %d:\n%s", o.rc, o.err);
+	free(o.err);
+	return o.out;
+}
+
+/* SIGKILL to the third host's node mid-run: the others carry on to the
+ * end and say it lost; the report merges all three and says when. */
+static void a_killed_node_is_reported(void **state)
+{
+	char out[128], *json, *csv, want[64];
+	const char *lost;
+	pid_t srun;
+
+	if (!has_coordinator())
+		skip();
+	srun = start_long_run("killed", 2, out, sizeof(out));
+	signal_host(2, "KILL");
+	t_wait(srun, 90000);
+	for (int i = 0; i < 2; i++) {
+		json = summary_of(out, i);
+		if (!json)
+			fail_msg("node %d left no summary.json", i);
+		assert_non_null(strstr(json, "\"complete\": true"));
+		assert_non_null(strstr(json, "\"interrupted\": false"));
+		snprintf(want, sizeof(want), "\"node\": \"%s.3\"", NET);
+		lost = strstr(json, "hosts_lost");
+		if (!lost || !strstr(lost, want))
+			fail_msg("node %d does not say it lost %s.3:\n%s", i,
+				 NET, json);
+		free(json);
+	}
+	assert_null(summary_of(out, 2));
+	csv = nodes_csv(out);
+	snprintf(want, sizeof(want), ",%s.3,", NET);
+	const char *row = strstr(csv, want);
+	if (!row || !strstr(row, ",lost,"))
+		fail_msg("no lost row of %s.3 in:\n%s", NET, csv);
+	assert_non_null(strstr(row, ",2,")); /* seen by the other two */
+	free(csv);
+}
+
+/* SIGINT to one node (not the coordinator's): every node stops early and
+ * writes its directory, complete and marked interrupted. */
+static void an_interrupted_node_stops_all(void **state)
+{
+	char out[128], *json, *csv;
+	pid_t srun;
+
+	if (!has_coordinator())
+		skip();
+	srun = start_long_run("interrupted", 1, out, sizeof(out));
+	signal_host(1, "INT");
+	t_wait(srun, 90000);
+	for (int i = 0; i < HOSTS; i++) {
+		json = summary_of(out, i);
+		if (!json)
+			fail_msg("node %d left no summary.json", i);
+		if (!strstr(json, "\"interrupted\": true") ||
+		    !strstr(json, "\"complete\": true"))
+			fail_msg("node %d: not a complete, interrupted "
+				 "directory:\n%s",
+				 i, json);
+		free(json);
+	}
+	csv = nodes_csv(out);
+	assert_int_equal(lines(csv), 1 + HOSTS);
+	for (const char *p = strchr(csv, '\n') + 1; *p;
+	     p += strcspn(p, "\n") + 1)
+		if (!strstr(p, ",interrupted,") ||
+		    strstr(p, ",interrupted,") > p + strcspn(p, "\n"))
+			fail_msg("a node did not end interrupted:\n%s", csv);
+	free(csv);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(tasks_enter_their_hosts),
 	    cmocka_unit_test(srun_runs_one_experiment),
 	    cmocka_unit_test(pdsh_runs_one_experiment),
+	    cmocka_unit_test(a_killed_node_is_reported),
+	    cmocka_unit_test(an_interrupted_node_stops_all),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -397,6 +397,24 @@ static double interval_of(struct rp_ctx *ctx, const struct rp_host *h)
 	return 1.0;
 }
 
+/* The host of command.txt ("host NAME"), for a directory without
+ * summary.json (its node was killed hard); NULL when it has none. */
+static char *command_host(const char *dir)
+{
+	char path[4096], line[512], *host = NULL;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/command.txt", dir);
+	f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	while (!host && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "host ", 5) && line[5] && line[5] != '\n')
+			host = strndup(line + 5, strcspn(line + 5, "\r\n"));
+	fclose(f);
+	return host;
+}
+
 /* Directory dir read as a host of no run yet: its summary and node. */
 static bool read_host(struct rp_ctx *ctx, const char *dir, struct rp_host *h)
 {
@@ -407,6 +425,8 @@ static bool read_host(struct rp_ctx *ctx, const char *dir, struct rp_host *h)
 	read_summary(ctx, dir, &h->sum);
 	h->node = h->sum.node ? rp_node_canon(h->sum.node)
 			      : rp_node_of_csv(dir);
+	if (!h->sum.present)
+		h->sum.host = command_host(dir);
 	return true;
 }
 
