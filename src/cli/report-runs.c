@@ -430,37 +430,61 @@ static bool read_host(struct rp_ctx *ctx, const char *dir, struct rp_host *h)
 	return true;
 }
 
+/* Puts host h (moved) into its run among runs[0..*nruns), or a new one:
+ * 0, or -1 out of memory (h freed either way when not kept). */
+static int place(struct rp_ctx *ctx, struct rp_run *runs, size_t *nruns,
+		 struct rp_host *h)
+{
+	struct rp_run *r;
+	bool drop = false;
+
+	r = h->sum.present ? rp_run_for(ctx, runs, *nruns, h, &drop)
+			   : rp_run_of_lost(runs, *nruns, h);
+	if (drop) {
+		host_free(h);
+		return 0;
+	}
+	if (!r)
+		r = &runs[(*nruns)++];
+	if (add_host(r, h)) {
+		host_free(h);
+		return -1;
+	}
+	return 0;
+}
+
 /* The directories with a summary.json into runs (report-group.c), then
- * those without, which join a run whose nodes lost theirs or are runs of
- * their own.  The count of runs, or -1 out of memory. */
+ * those without (or with one that cannot be read), which join a run
+ * whose nodes lost theirs or are runs of their own.  The count of runs,
+ * or -1 - the count when out of memory. */
 static long group(struct rp_ctx *ctx, char **dirs, size_t ndirs,
 		  struct rp_run *runs)
 {
+	struct rp_host *hs = calloc(ndirs ? ndirs : 1, sizeof(*hs));
+	bool *left = calloc(ndirs ? ndirs : 1, sizeof(*left));
 	size_t nruns = 0;
+	int rc = 0;
 
+	if (!hs || !left) {
+		rc = -1;
+		goto out;
+	}
+	for (size_t i = 0; i < ndirs; i++)
+		left[i] = read_host(ctx, dirs[i], &hs[i]);
 	for (int pass = 0; pass < 2; pass++)
 		for (size_t i = 0; i < ndirs; i++) {
-			struct rp_host h;
-			struct rp_run *r;
-			bool drop = false;
-
-			if (pass != !exists(dirs[i], "summary.json") ||
-			    !read_host(ctx, dirs[i], &h))
+			if (!left[i] || pass != !hs[i].sum.present)
 				continue;
-			r = pass ? rp_run_of_lost(runs, nruns, &h)
-				 : rp_run_for(ctx, runs, nruns, &h, &drop);
-			if (drop) {
-				host_free(&h);
-				continue;
-			}
-			if (!r)
-				r = &runs[nruns++];
-			if (add_host(r, &h)) {
-				host_free(&h);
-				return -(long)nruns - 1;
-			}
+			left[i] = false;
+			if (!rc)
+				rc = place(ctx, runs, &nruns, &hs[i]);
+			else
+				host_free(&hs[i]);
 		}
-	return (long)nruns;
+out:
+	free(hs);
+	free(left);
+	return rc ? -(long)nruns - 1 : (long)nruns;
 }
 
 int rp_read_runs(struct rp_ctx *ctx, char **dirs, size_t ndirs,
