@@ -336,6 +336,7 @@ static void text_run(FILE *f, const struct rp_node_row *rows, size_t n)
 		}
 	}
 	fprintf(f, "\nnodes of %s:\n", rows[0].run);
+	w[N_COLS - 1] = 0; /* the last column unpadded */
 	for (int c = 0; c < N_COLS; c++)
 		fprintf(f, "%s%-*s", c ? "  " : "", (int)w[c], titles[c]);
 	fputc('\n', f);

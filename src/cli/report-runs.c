@@ -299,6 +299,10 @@ static void base_name(const char *dir, char *out, size_t len)
 	snprintf(out, len, "%.*s", (int)(n - (size_t)(b - dir)), b);
 }
 
+/* The most directories a label names; a run of more is labelled by its
+ * first two and its last, and their count. */
+#define LABEL_DIRS 4
+
 /* "experiment: dir" (hosts' dirs joined by +); with full paths when
  * full. */
 static char *make_label(const struct rp_run *r, bool full)
@@ -313,12 +317,20 @@ static char *make_label(const struct rp_run *r, bool full)
 	if (exp)
 		fprintf(f, "%s: ", exp);
 	for (size_t i = 0; i < r->nhosts; i++) {
+		bool cut = r->nhosts > LABEL_DIRS;
+
+		if (cut && i >= 2 && i + 1 < r->nhosts) {
+			fputs(i == 2 ? "+..." : "", f);
+			continue;
+		}
 		if (full)
 			snprintf(part, sizeof(part), "%s", r->hosts[i].dir);
 		else
 			base_name(r->hosts[i].dir, part, sizeof(part));
 		fprintf(f, "%s%s", i ? "+" : "", part);
 	}
+	if (r->nhosts > LABEL_DIRS)
+		fprintf(f, " (%zu directories)", r->nhosts);
 	fclose(f);
 	return buf;
 }
