@@ -1104,6 +1104,27 @@ static void a_lost_node_is_said(void **state)
 	assert_string_equal(csv_str(r.out, 3, "ended"), "lost");
 	expect_empty(r.out, 3, "dir");
 	result_free(&r);
+
+	/* a node of a run that never started: passed over, saying why */
+	char ns[256];
+	snprintf(ns, sizeof(ns), "%s/never", dir);
+	assert_int_equal(mkdir(ns, 0755), 0);
+	snprintf(ns, sizeof(ns), "%s/never/not-started.txt", dir);
+	FILE *f = fopen(ns, "w");
+	assert_non_null(f);
+	fputs("no node came within 60 s for 10.9.0.3\n", f);
+	assert_int_equal(fclose(f), 0);
+	snprintf(ns, sizeof(ns), "%s/never", dir);
+	r = report("--csv", ns, p[0], NULL);
+	assert_int_equal(r.rc, 0);
+	assert_int_equal(csv_rows(r.out), 1);
+	assert_non_null(strstr(r.err, "never: the run did not start: no node "
+				      "came within 60 s for 10.9.0.3: left "
+				      "out"));
+	result_free(&r);
+	r = report("--csv", ns, NULL);
+	assert_int_equal(r.rc, 2);
+	result_free(&r);
 }
 
 static void interrupted_and_clock_flagged(void **state)

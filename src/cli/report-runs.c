@@ -242,6 +242,27 @@ static const char *const run_files[] = {"summary.json",	   "node.csv",
 					"peers-final.csv", NULL};
 
 /* A directory that has any of the files of a run. */
+/* A node of a run over several hosts that never started (its nodes did
+ * not all come) leaves not-started.txt, and nothing to report: said with
+ * its first line. */
+static bool not_started(struct rp_ctx *ctx, const char *dir)
+{
+	char path[4096], why[512] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/not-started.txt", dir);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	if (!fgets(why, sizeof(why), f))
+		why[0] = '\0';
+	fclose(f);
+	why[strcspn(why, "\r\n")] = '\0';
+	rp_problem(ctx, "%s: the run did not start%s%s: left out", dir,
+		   *why ? ": " : "", why);
+	return true;
+}
+
 static bool run_dir(struct rp_ctx *ctx, const char *dir)
 {
 	struct stat st;
@@ -257,6 +278,8 @@ static bool run_dir(struct rp_ctx *ctx, const char *dir)
 			   dir);
 		return false;
 	}
+	if (!exists(dir, "summary.json") && not_started(ctx, dir))
+		return false;
 	for (size_t i = 0; run_files[i]; i++)
 		if (exists(dir, run_files[i]))
 			return true;
