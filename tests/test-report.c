@@ -1133,8 +1133,8 @@ static void interrupted_and_clock_flagged(void **state)
 	    node_of("i0", 0, NODE_KEYS("00000000000000dd", "10.9.0.1", 2)),
 	    node_of("i1", 1,
 		    NODE_KEYS("00000000000000dd", "10.9.0.2", 2)
-		    ", \"clock\": {\"offset_us\": 1800, \"uncertainty_us\": "
-		    "30}")};
+		    ", \"clock\": {\"offset_us\": 2400, \"uncertainty_us\": "
+		    "1800}")};
 	char p[2][128];
 	struct result r;
 
@@ -1162,7 +1162,8 @@ static void interrupted_and_clock_flagged(void **state)
 	assert_non_null(strstr(r.out, "interrupted"));
 	assert_non_null(strstr(r.out, "1800 us (OVER)"));
 	assert_non_null(strstr(r.out, "warning: exp: i0+i1: node 10.9.0.2: "
-				      "clock offset 1800 us"));
+				      "its clock against the coordinator's "
+				      "is known to 1800 us only"));
 	result_free(&r);
 	r = report("--nodes-csv", "-", p[0], p[1], NULL);
 	assert_string_equal(csv_str(r.out, 1, "ended"), "interrupted");

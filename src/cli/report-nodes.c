@@ -79,16 +79,14 @@ static void ended_of(const struct rp_run *r, const struct rp_host *h,
 		n->ended = RP_ENDED_UNKNOWN;
 }
 
+/* Flagged as the node's fidelity verdict does: the start is corrected by
+ * the offset, so what is left unknown is the uncertainty. */
 static void clock_of(const struct rp_summary *s, struct rp_node_row *n)
 {
 	n->offset_us = s->clock_offset_us;
 	n->uncertainty_us = s->clock_uncertainty_us;
-	n->clock_flagged =
-	    !isnan(n->offset_us) &&
-	    fabs(n->offset_us) + (isnan(n->uncertainty_us)
-				      ? 0
-				      : n->uncertainty_us) >
-		RP_CLOCK_LIMIT_US;
+	n->clock_flagged = !isnan(n->uncertainty_us) &&
+			   n->uncertainty_us > RP_CLOCK_LIMIT_US;
 }
 
 static void host_row(const struct rp_run *r, const struct rp_host *h,
@@ -291,12 +289,12 @@ static void ncell(const struct rp_node_row *n, enum ncol c, char *buf,
 	case N_CPU:
 		return num_cell(n->cpu_percent, "%.1f %%", buf, len);
 	case N_OFFSET:
-		num_cell(n->offset_us, "%.0f us", buf, len);
+		return num_cell(n->offset_us, "%.0f us", buf, len);
+	case N_UNC:
+		num_cell(n->uncertainty_us, "%.0f us", buf, len);
 		if (n->clock_flagged && strlen(buf) + 10 < len)
 			strcat(buf, " (OVER)");
 		return;
-	case N_UNC:
-		return num_cell(n->uncertainty_us, "%.0f us", buf, len);
 	case N_FIDELITY:
 		s = n->fidelity && !strcmp(n->fidelity, "degraded")
 			? "DEGRADED"
@@ -350,7 +348,7 @@ static void text_run(FILE *f, const struct rp_node_row *rows, size_t n)
 }
 
 /* After the summary table: a table per run of several nodes, then a
- * line per clock over the limit. */
+ * line per clock known too loosely. */
 int rp_nodes_text(FILE *f, const struct rp_node_row *rows, size_t n)
 {
 	for (size_t i = 0; i < n; i += run_len(rows, i, n))
@@ -358,13 +356,13 @@ int rp_nodes_text(FILE *f, const struct rp_node_row *rows, size_t n)
 	for (size_t i = 0; i < n; i++)
 		if (rows[i].clock_flagged)
 			fprintf(f,
-				"\nwarning: %s: node %s: clock offset %.0f us "
-				"(uncertainty %.0f us) against the "
-				"coordinator's is over %.0f us: its times are "
-				"not those of the other nodes\n",
+				"\nwarning: %s: node %s: its clock against the "
+				"coordinator's is known to %.0f us only (over "
+				"%.0f us; offset %.0f us): its experiment time "
+				"0 may not be the others'\n",
 				rows[i].run, rows[i].node ? rows[i].node : "?",
-				rows[i].offset_us, rows[i].uncertainty_us,
-				RP_CLOCK_LIMIT_US);
+				rows[i].uncertainty_us, RP_CLOCK_LIMIT_US,
+				rows[i].offset_us);
 	return ferror(f) ? -1 : 0;
 }
 
@@ -453,7 +451,7 @@ static void html_run(FILE *f, const struct rp_node_row *rows, size_t n)
 
 		fputs("<tr>", f);
 		for (int c = 0; c < N_COLS; c++) {
-			bool bad = (c == N_OFFSET && x->clock_flagged) ||
+			bool bad = (c == N_UNC && x->clock_flagged) ||
 				   (c == N_ENDED &&
 				    x->ended != RP_ENDED_NORMALLY) ||
 				   (c == N_FIDELITY && x->fidelity &&

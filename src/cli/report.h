@@ -258,11 +258,12 @@ struct rp_node_row {
 	double lost_at_s;   /* RP_ENDED_LOST, RP_ENDED_MISSING; else NaN */
 	size_t lost_seen;   /* by how many nodes */
 	double last_row_s;  /* no summary.json: its CSV files' last time */
-	bool clock_flagged; /* |offset| + uncertainty over the threshold */
+	bool clock_flagged; /* its uncertainty over the threshold */
 };
 
-/* The clock offset (plus its uncertainty) past which a node's figures are
- * flagged: the fidelity threshold of src/metrics/fidelity.c, 1 ms. */
+/* The clock uncertainty past which a node is flagged, as its fidelity
+ * verdict does (src/metrics/fidelity.c): 1 ms.  The offset itself is
+ * corrected for at the start. */
 #define RP_CLOCK_LIMIT_US 1000.0
 
 /* The per-node rows of every run of more than one node or with a run_id;
