@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 #
 # bench/run.sh - Crystal's benchmarks: the relay (the paper's Fig. 4, 5 and
-# 9) and the link emulation (a fidelity table, Fig. 6 and Fig. 7).
+# 9), the link emulation (a fidelity table, Fig. 6 and Fig. 7) and the
+# relay chains over one node against three (Fig. 8, bench/fig8.sh).
 #
 # Every relay point runs `crystal run` (the built-in chains experiment) and,
 # in the same invocation, interleaved with it, the raw relay baseline through
@@ -13,7 +14,7 @@
 # each beside a plain-C paced relay.  Tables go to stdout, CSV to
 # bench/results/.  See bench/README.md.
 #
-#   make bench                      everything (about 35 minutes on 2 cores)
+#   make bench                      everything (about 40 minutes on 2 cores)
 #   BENCH_QUICK=1 make bench        one short run per point (about 6 minutes)
 #   sh bench/run.sh                 the same without rebuilding crystal
 #
@@ -31,9 +32,11 @@
 #                     2,000 idle connections and trickled frames held on
 #                     its peers), coding (bench/coding.c: network coding's
 #                     encode, decode and recode rates beside ISA-L's own
-#                     encoder)
-#                     (fig4, fig9, fig6, fig7 and all are accepted too);
-#                     default "4 9 fidelity 6 7 light hostile coding"
+#                     encoder), 8 (bench/fig8.sh: per-peer rate and CPU vs
+#                     peers, one node against three in network namespaces;
+#                     as root, else left out with a line saying so)
+#                     (fig4, fig9, fig6, fig7, fig8 and all are accepted too);
+#                     default "4 9 fidelity 6 7 8 light hostile coding"
 #   BENCH_PEERS       Fig. 4-5 peer counts (default "10 50 100 200 500 1000")
 #   BENCH_SIZES       Fig. 9 message sizes in bytes
 #                     (default "1024 2048 5120 10240 20480 40960")
@@ -106,7 +109,7 @@ else
 fi
 CPUS=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
 WORKERS=${BENCH_WORKERS:-$CPUS}
-FIGS=${BENCH_FIGS:-4 9 fidelity 6 7 light hostile coding}
+FIGS=${BENCH_FIGS:-4 9 fidelity 6 7 8 light hostile coding}
 PEERS=${BENCH_PEERS:-10 50 100 200 500 1000}
 SIZES=${BENCH_SIZES:-1024 2048 5120 10240 20480 40960}
 SIZE_PEERS=${BENCH_SIZE_PEERS:-10 100 200}
@@ -155,7 +158,7 @@ awk -v s="$F7_SECS" 'BEGIN { exit !(s ~ /^([0-9]+\.?[0-9]*|\.[0-9]+)$/ && s + 0 
 	usage_err "BENCH_F7_SECONDS must be a positive number of seconds (got '$F7_SECS')"
 awk -v s="$SECS" 'BEGIN { exit !(s ~ /^([0-9]+\.?[0-9]*|\.[0-9]+)$/ && s + 0 > 0) }' ||
 	usage_err "BENCH_SECONDS must be a positive number of seconds (got '$SECS')"
-DO4=0 DO9=0 DOFID=0 DO6=0 DO7=0 DOLIGHT=0 DOHOSTILE=0 DOCODING=0
+DO4=0 DO9=0 DOFID=0 DO6=0 DO7=0 DO8=0 DOLIGHT=0 DOHOSTILE=0 DOCODING=0
 for f in $(printf '%s' "$FIGS" | tr ',' ' '); do
 	case $f in
 	4 | 5 | 4-5 | fig4 | fig5 | fig4-5) DO4=1 ;;
@@ -163,11 +166,12 @@ for f in $(printf '%s' "$FIGS" | tr ',' ' '); do
 	fidelity | fid) DOFID=1 ;;
 	6 | fig6) DO6=1 ;;
 	7 | fig7) DO7=1 ;;
+	8 | fig8) DO8=1 ;;
 	light) DOLIGHT=1 ;;
 	hostile) DOHOSTILE=1 ;;
 	coding) DOCODING=1 ;;
-	all) DO4=1 DO9=1 DOFID=1 DO6=1 DO7=1 DOLIGHT=1 DOHOSTILE=1 DOCODING=1 ;;
-	*) usage_err "BENCH_FIGS takes 4, 9, fidelity, 6, 7, light, hostile and coding (got '$f')" ;;
+	all) DO4=1 DO9=1 DOFID=1 DO6=1 DO7=1 DO8=1 DOLIGHT=1 DOHOSTILE=1 DOCODING=1 ;;
+	*) usage_err "BENCH_FIGS takes 4, 9, fidelity, 6, 7, 8, light, hostile and coding (got '$f')" ;;
 	esac
 done
 DORELAY=0 DOLINK=0
@@ -1339,6 +1343,15 @@ if [ -s "$TG_NEW" ]; then
 		printf "  %9s measured %s, required %s: %s (%s; %s)\n", "", (v[3] == "" ? "-" : v[3]),
 			v[4], toupper(substr(v[5], 1, 1)) substr(v[5], 2), unq(v[6]), substr(v[7], 1, 10)
 	}' "$TG"
+fi
+
+if [ "$DO8" = 1 ]; then
+	if [ "$(id -u)" != 0 ]; then
+		echo
+		echo "Fig. 8: not measured: its three hosts are network namespaces, which take root"
+	else
+		BUILD=$BUILD BENCH_RESULTS=$RESULTS BENCH_RUNS=$RUNS sh "$ROOT/bench/fig8.sh" || exit $?
+	fi
 fi
 
 if [ "$DOLIGHT" = 1 ]; then

@@ -142,6 +142,22 @@ static void check_run(const struct rp_run *r, size_t bytes, size_t lines)
 	FZ_CHECK(r->nvalue_names <= RP_VALUES_MAX);
 }
 
+/* The nodes' table of runs of several nodes (hosts_lost, clock), every
+ * way it is written. */
+static void write_nodes(const struct rp_run *runs, size_t n)
+{
+	struct rp_node_row *nodes;
+	int k = rp_node_rows(runs, n, &nodes);
+
+	FZ_CHECK(k >= 0);
+	if (!k)
+		return;
+	rp_nodes_text(null_out, nodes, (size_t)k);
+	rp_nodes_csv(null_out, nodes, (size_t)k);
+	rp_nodes_html(null_out, nodes, (size_t)k);
+	free(nodes);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct rp_ctx ctx = {.quiet = true};
@@ -175,6 +191,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	rp_table_text(null_out, rows, (size_t)n);
 	rp_table_csv(null_out, rows, (size_t)n);
 	rp_table_html(null_out, rows, (size_t)n);
+	write_nodes(runs, (size_t)n);
 	rp_rows_free(rows, (size_t)n);
 	free(rows);
 	rp_runs_free(runs, (size_t)n);

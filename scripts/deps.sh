@@ -5,7 +5,11 @@ set -eu
 # libclang-rt-14-dev: the sanitizer and libFuzzer runtimes of Debian 12's
 # clang (14), which clang only recommends (make check CC=clang SANITIZE=1,
 # make fuzz)
-PKGS="make gcc libc6-dev clang libclang-rt-14-dev pkg-config libuv1-dev libcmocka-dev libinih-dev libgsl-dev libjansson-dev libisal-dev gnuplot-nox ffmpeg iproute2"
+# slurm-wlm, munge, pdsh: the launchers of runs over several hosts, for
+# tests/test-slurm.c (a one-node Slurm of scripts/slurm-local.sh) and
+# docs/many-hosts.md (the system services they install are not used:
+# scripts/slurm-local.sh runs its own daemons from a private configuration)
+PKGS="make gcc libc6-dev clang libclang-rt-14-dev pkg-config libuv1-dev libcmocka-dev libinih-dev libgsl-dev libjansson-dev libisal-dev gnuplot-nox ffmpeg iproute2 slurm-wlm munge pdsh"
 
 missing=""
 for p in $PKGS; do

@@ -55,7 +55,14 @@ struct synth {
 	const char *fidelity, *reason;
 	double base;
 	int port;
+	const char *ip;	   /* of its peers; NULL: 127.0.0.1 */
+	const char *extra; /* more keys of summary.json, as JSON text */
 };
+
+static const char *ip_of(const struct synth *s)
+{
+	return s->ip ? s->ip : "127.0.0.1";
+}
 
 /* What the peers-final rows say of receiver i. */
 static const double played[NRECV] = {10, 8, 9}, missed[NRECV] = {0, 2, 1};
@@ -217,6 +224,8 @@ static void write_summary(const struct synth *s)
 		SUMMARY_CPU, SUMMARY_RSS_KB, s->fidelity ? s->fidelity : "ok");
 	if (s->reason)
 		fprintf(f, "  \"fidelity_reason\": \"%s\",\n", s->reason);
+	if (s->extra)
+		fprintf(f, "  %s,\n", s->extra);
 	fprintf(f, "  \"parameters\": {\"algorithm\": \"x\", \"seed\": 1},\n"
 		   "  \"sample_interval_s\": 1,\n  \"complete\": true\n}\n");
 	assert_int_equal(fclose(f), 0);
@@ -259,14 +268,14 @@ static void write_peers(const struct synth *s)
 	for (int t = 1; t <= SECONDS; t++) {
 		if (s->source)
 			fprintf(f,
-				"%d.000,127.0.0.1:%d,source,,1,0,%.0f,%d,0,"
+				"%d.000,%s:%d,source,,1,0,%.0f,%d,0,"
 				",,,,\n",
-				t, s->port, total_rate(s) * t, 5 * t);
+				t, ip_of(s), s->port, total_rate(s) * t, 5 * t);
 		for (int i = 0; i < NRECV; i++)
 			fprintf(f,
-				"%d.000,127.0.0.1:%d,peer,1,1,%.0f,0,%d,3,2,"
+				"%d.000,%s:%d,peer,1,1,%.0f,0,%d,3,2,"
 				"%.0f,%.0f,%d,%g\n",
-				t, s->port + 1 + i, rate_of(s, i) * t,
+				t, ip_of(s), s->port + 1 + i, rate_of(s, i) * t,
 				10 * (i + 1) * t, played[i] * t / SECONDS,
 				missed[i] * t / SECONDS, 10 * i * t,
 				latency_of(i));
@@ -283,13 +292,14 @@ static void write_final(const struct synth *s)
 		   "continuity,startup_delay_s,segment_latency_s,"
 		   "control_overhead,duplicate_ratio\n");
 	if (s->source)
-		fprintf(f, "127.0.0.1:%d,source,,%d,0,%.0f,%d,0,0,,,,,,,\n",
-			s->port, SECONDS, total_rate(s) * SECONDS, 5 * SECONDS);
+		fprintf(f, "%s:%d,source,,%d,0,%.0f,%d,0,0,,,,,,,\n",
+			ip_of(s), s->port, SECONDS, total_rate(s) * SECONDS,
+			5 * SECONDS);
 	for (int i = 0; i < NRECV; i++)
 		fprintf(f,
-			"127.0.0.1:%d,peer,1,%d,%.0f,0,%d,3,%.10g,%.0f,%.0f,"
+			"%s:%d,peer,1,%d,%.0f,0,%d,3,%.10g,%.0f,%.0f,"
 			"%.10g,%.10g,%.10g,%.10g,%.10g\n",
-			s->port + 1 + i, SECONDS, rate_of(s, i) * SECONDS,
+			ip_of(s), s->port + 1 + i, SECONDS, rate_of(s, i) * SECONDS,
 			10 * (i + 1) * SECONDS, rate_of(s, i), played[i],
 			missed[i], continuity_of(i), startup_of(i),
 			latency_of(i), overhead_of(s, i), duplicate_of(s, i));
@@ -325,10 +335,22 @@ static void cut_last_line(const struct synth *s, const char *file)
 	free(text);
 }
 
-static const struct synth run_a = {"alpha", "exp", "0123abcd", "h1", true,
-				   true,    NULL,  NULL,       1000, 20000};
-static const struct synth run_b = {"beta", "exp2", "4567cdef", "h1", true,
-				   true,   NULL,   NULL,       3000, 20000};
+static const struct synth run_a = {.name = "alpha",
+				   .experiment = "exp",
+				   .id = "0123abcd",
+				   .host = "h1",
+				   .summary = true,
+				   .source = true,
+				   .base = 1000,
+				   .port = 20000};
+static const struct synth run_b = {.name = "beta",
+				   .experiment = "exp2",
+				   .id = "4567cdef",
+				   .host = "h1",
+				   .summary = true,
+				   .source = true,
+				   .base = 3000,
+				   .port = 20000};
 
 /* --- running crystal report ----------------------------------------------- */
 
@@ -874,6 +896,281 @@ static void hosts_of_one_run_merge(void **state)
 	free(html);
 }
 
+/* --- runs of several nodes ------------------------------------------------ */
+
+/* Node k (0..) of a run on one machine (host "box"): peers on 10.9.0.k+1,
+ * the source on node 0, summary.json with the keys of a run that spanned
+ * hosts (extra, or none). */
+static struct synth node_of(const char *name, int k, const char *extra)
+{
+	static const char *const ips[] = {"10.9.0.1", "10.9.0.2", "10.9.0.3"};
+	struct synth s = run_a;
+
+	s.name = name;
+	s.host = "box";
+	s.source = k == 0;
+	s.base = 1000.0 * (k + 1);
+	s.ip = ips[k];
+	s.extra = extra;
+	return s;
+}
+
+#define NODE_KEYS(run, node, n)                                              \
+	"\"run_id\": \"" run "\", \"node\": \"" node "\", \"nodes\": " #n    \
+	", \"coordinator\": \"10.9.0.1:19990\""
+
+static void runs_merge_by_run_id(void **state)
+{
+	struct synth a[3] = {
+	    node_of("a0", 0,
+		    NODE_KEYS("00000000000000aa", "10.9.0.1", 3)
+		    ", \"clock\": {\"offset_us\": 0, \"uncertainty_us\": 0}"),
+	    node_of("a1", 1,
+		    NODE_KEYS("00000000000000aa", "10.9.0.2", 3)
+		    ", \"clock\": {\"offset_us\": -35, \"uncertainty_us\": 12}"),
+	    node_of("a2", 2,
+		    NODE_KEYS("00000000000000aa", "10.9.0.3", 3)
+		    ", \"clock\": {\"offset_us\": 140, \"uncertainty_us\": 20}")};
+	struct synth b[2] = {
+	    node_of("b0", 0, NODE_KEYS("00000000000000bb", "10.9.0.1", 2)),
+	    node_of("b1", 1, NODE_KEYS("00000000000000bb", "10.9.0.2", 2))};
+	const struct synth *all[] = {&a[0], &a[1], &a[2]};
+	char p[5][128], nodes_csv[256], *csv;
+	struct result r;
+
+	for (int i = 0; i < 3; i++)
+		write_run(&a[i]);
+	for (int i = 0; i < 2; i++)
+		write_run(&b[i]);
+	/* given mixed: the two runs of one experiment stay two */
+	run_path(&a[2], p[0], sizeof(p[0]));
+	run_path(&b[1], p[1], sizeof(p[1]));
+	run_path(&a[0], p[2], sizeof(p[2]));
+	run_path(&b[0], p[3], sizeof(p[3]));
+	run_path(&a[1], p[4], sizeof(p[4]));
+	snprintf(nodes_csv, sizeof(nodes_csv), "%s/nodes.csv", dir);
+	r = report("--csv", "--nodes-csv", nodes_csv, p[0], p[1], p[2], p[3],
+		   p[4], NULL);
+	if (r.rc)
+		fail_msg("exit status %d: %s", r.rc, r.err);
+	assert_int_equal(csv_rows(r.out), 2);
+	assert_string_equal(csv_str(r.out, 1, "run_id"), "00000000000000aa");
+	assert_string_equal(csv_str(r.out, 1, "run"), "exp: a2+a0+a1");
+	expect_num(r.out, 1, "nodes", 3);
+	expect_num(r.out, 1, "nodes_read", 3);
+	expect_num(r.out, 1, "peers", 3 * NRECV + 1);
+	expect_num(r.out, 1, "cumulative_rate_Bps",
+		   total_rate(&a[0]) + total_rate(&a[1]) + total_rate(&a[2]));
+	expect_quality(r.out, 1, all, 3);
+	expect_empty(r.out, 1, "hosts_lost");
+	assert_string_equal(csv_str(r.out, 2, "run_id"), "00000000000000bb");
+	expect_num(r.out, 2, "peers", 2 * NRECV + 1);
+	assert_null(strstr(r.err, "directories were given"));
+	result_free(&r);
+
+	/* the nodes' table: one line per node, the run's nodes together */
+	csv = t_slurp(nodes_csv);
+	assert_non_null(csv);
+	assert_int_equal(csv_rows(csv), 5);
+	assert_string_equal(csv_str(csv, 1, "node"), "10.9.0.3");
+	assert_string_equal(csv_str(csv, 1, "host"), "box");
+	expect_num(csv, 1, "clock_offset_us", 140);
+	expect_num(csv, 1, "clock_uncertainty_us", 20);
+	assert_string_equal(csv_str(csv, 1, "clock_over_limit"), "false");
+	expect_num(csv, 1, "peers", NRECV);
+	expect_num(csv, 1, "cpu_percent", SUMMARY_CPU);
+	assert_string_equal(csv_str(csv, 1, "ended"), "normally");
+	assert_string_equal(csv_str(csv, 2, "node"), "10.9.0.1");
+	expect_num(csv, 2, "peers", NRECV + 1);
+	assert_string_equal(csv_str(csv, 4, "run"), "exp: b1+b0");
+	free(csv);
+
+	/* the same directories twice: one node of a run is read once */
+	r = report("--csv", p[0], p[0], NULL);
+	assert_int_equal(r.rc, 0);
+	assert_int_equal(csv_rows(r.out), 1);
+	expect_num(r.out, 1, "nodes_read", 1);
+	assert_non_null(strstr(r.err, "again"));
+	/* and a run of 3 nodes given 1 says so */
+	assert_non_null(strstr(r.err, "3 nodes ran and only 1 of their "
+				      "directories were given"));
+	result_free(&r);
+}
+
+/* Namespaces of one machine: one host name, other IPs.  Without run_id
+ * they are merged by node identity, from summary.json's "node" or, for
+ * a crystal that did not write it, from the peers of the CSV files. */
+static void nodes_of_one_machine_merge(void **state)
+{
+	struct synth n[3] = {node_of("n0", 0, "\"node\": \"10.9.0.1\""),
+			     node_of("n1", 1, "\"node\": \"10.9.0.2\""),
+			     node_of("n2", 2, NULL)};
+	struct synth again = node_of("m0", 0, NULL);
+	char p[4][128];
+	struct result r;
+
+	for (int i = 0; i < 3; i++)
+		write_run(&n[i]);
+	write_run(&again);
+	for (int i = 0; i < 3; i++)
+		run_path(&n[i], p[i], sizeof(p[i]));
+	run_path(&again, p[3], sizeof(p[3]));
+	r = report("--csv", p[0], p[1], p[2], p[3], NULL);
+	if (r.rc)
+		fail_msg("exit status %d: %s", r.rc, r.err);
+	/* n0+n1+n2 one run; m0 (10.9.0.1 again) the start of another */
+	assert_int_equal(csv_rows(r.out), 2);
+	assert_string_equal(csv_str(r.out, 1, "run"), "exp: n0+n1+n2");
+	assert_string_equal(csv_str(r.out, 1, "hosts"), "box, box, box");
+	expect_num(r.out, 1, "peers", 3 * NRECV + 1);
+	expect_empty(r.out, 1, "run_id");
+	assert_string_equal(csv_str(r.out, 2, "run"), "exp: m0");
+	result_free(&r);
+
+	/* the text table has the nodes */
+	r = report("--text", p[0], p[1], p[2], NULL);
+	assert_int_equal(r.rc, 0);
+	assert_non_null(strstr(r.out, "nodes of exp: n0+n1+n2:"));
+	assert_non_null(strstr(r.out, "10.9.0.3"));
+	result_free(&r);
+}
+
+/* Node 3 killed hard at 2.5 s: no summary.json; the other two say they
+ * lost it.  Node 2 interrupted by a signal. */
+static void a_lost_node_is_said(void **state)
+{
+	struct synth n[3] = {
+	    node_of("k0", 0,
+		    NODE_KEYS("00000000000000cc", "10.9.0.1", 3)
+		    ", \"hosts_lost\": [{\"node\": \"10.9.0.3\", \"host\": "
+		    "\"box\", \"at_s\": 2.5}]"),
+	    node_of("k1", 1,
+		    NODE_KEYS("00000000000000cc", "10.9.0.2", 3)
+		    ", \"interrupted_by\": 2, \"hosts_lost\": [{\"node\": "
+		    "\"10.9.0.3\", \"host\": \"box\", \"at_s\": 2.6}]"),
+	    node_of("k2", 2, NULL)};
+	char p[3][128], out[256], *html;
+	struct result r;
+
+	n[2].summary = false;
+	for (int i = 0; i < 3; i++) {
+		write_run(&n[i]);
+		run_path(&n[i], p[i], sizeof(p[i]));
+	}
+	/* the killed node's directory first: it still joins its run */
+	r = report("--csv", p[2], p[0], p[1], NULL);
+	if (r.rc)
+		fail_msg("exit status %d: %s", r.rc, r.err);
+	assert_int_equal(csv_rows(r.out), 1);
+	assert_string_equal(csv_str(r.out, 1, "run"), "exp: k0+k1+k2");
+	expect_num(r.out, 1, "peers", 3 * NRECV + 1);
+	assert_string_equal(csv_str(r.out, 1, "hosts_lost"),
+			    "node 10.9.0.3 (host box) lost at 2.5 s, seen by "
+			    "2 nodes");
+	assert_string_equal(csv_str(r.out, 1, "from"),
+			    "summary.json, CSV files");
+	result_free(&r);
+
+	r = report("--nodes-csv", "-", p[0], p[1], p[2], NULL);
+	assert_int_equal(r.rc, 0);
+	assert_int_equal(csv_rows(r.out), 3);
+	assert_string_equal(csv_str(r.out, 3, "node"), "10.9.0.3");
+	assert_string_equal(csv_str(r.out, 3, "ended"), "lost");
+	expect_num(r.out, 3, "lost_at_s", 2.5);
+	expect_num(r.out, 3, "lost_seen_by", 2);
+	expect_num(r.out, 3, "last_row_s", SECONDS);
+	expect_num(r.out, 3, "peers", NRECV);
+	expect_num(r.out, 3, "continuity_mean", (1.0 + 0.8 + 0.9) / 3);
+	result_free(&r);
+
+	/* the HTML report has the nodes' table, the lost node marked */
+	snprintf(out, sizeof(out), "%s/lost.html", dir);
+	r = report("--no-plots", "--out", out, p[0], p[1], p[2], NULL);
+	assert_int_equal(r.rc, 0);
+	result_free(&r);
+	html = t_slurp(out);
+	assert_non_null(html);
+	assert_non_null(strstr(html, "<h2>Nodes</h2>"));
+	assert_non_null(strstr(html, "<td class=\"bad\">lost at 2.5 s</td>"));
+	free(html);
+
+	/* the killed node's directory never gathered: said, and named */
+	r = report("--nodes-csv", "-", p[0], p[1], NULL);
+	assert_int_equal(r.rc, 0);
+	assert_non_null(strstr(r.err, "3 nodes ran and only 2 of their "
+				      "directories were given (missing: "
+				      "10.9.0.3)"));
+	assert_int_equal(csv_rows(r.out), 3);
+	assert_string_equal(csv_str(r.out, 3, "ended"), "lost");
+	expect_empty(r.out, 3, "dir");
+	result_free(&r);
+
+	/* a node of a run that never started: passed over, saying why */
+	char ns[256];
+	snprintf(ns, sizeof(ns), "%s/never", dir);
+	assert_int_equal(mkdir(ns, 0755), 0);
+	snprintf(ns, sizeof(ns), "%s/never/not-started.txt", dir);
+	FILE *f = fopen(ns, "w");
+	assert_non_null(f);
+	fputs("no node came within 60 s for 10.9.0.3\n", f);
+	assert_int_equal(fclose(f), 0);
+	snprintf(ns, sizeof(ns), "%s/never", dir);
+	r = report("--csv", ns, p[0], NULL);
+	assert_int_equal(r.rc, 0);
+	assert_int_equal(csv_rows(r.out), 1);
+	assert_non_null(strstr(r.err, "never: the run did not start: no node "
+				      "came within 60 s for 10.9.0.3: left "
+				      "out"));
+	result_free(&r);
+	r = report("--csv", ns, NULL);
+	assert_int_equal(r.rc, 2);
+	result_free(&r);
+}
+
+static void interrupted_and_clock_flagged(void **state)
+{
+	struct synth n[2] = {
+	    node_of("i0", 0, NODE_KEYS("00000000000000dd", "10.9.0.1", 2)),
+	    node_of("i1", 1,
+		    NODE_KEYS("00000000000000dd", "10.9.0.2", 2)
+		    ", \"clock\": {\"offset_us\": 2400, \"uncertainty_us\": "
+		    "1800}")};
+	char p[2][128];
+	struct result r;
+
+	for (int i = 0; i < 2; i++) {
+		write_run(&n[i]);
+		run_path(&n[i], p[i], sizeof(p[i]));
+	}
+	/* i0 stopped by a signal: its summary says interrupted */
+	char path[256], *text;
+	path_of(path, sizeof(path), &n[0], "summary.json");
+	text = t_slurp(path);
+	assert_non_null(text);
+	char *at = strstr(text, "\"interrupted\": false");
+	assert_non_null(at);
+	memcpy(at, "\"interrupted\": true ", 20);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+	free(text);
+
+	r = report("--text", p[0], p[1], NULL);
+	if (r.rc)
+		fail_msg("exit status %d: %s", r.rc, r.err);
+	assert_non_null(strstr(r.out, "interrupted"));
+	assert_non_null(strstr(r.out, "1800 us (OVER)"));
+	assert_non_null(strstr(r.out, "warning: exp: i0+i1: node 10.9.0.2: "
+				      "its clock against the coordinator's "
+				      "is known to 1800 us only"));
+	result_free(&r);
+	r = report("--nodes-csv", "-", p[0], p[1], NULL);
+	assert_string_equal(csv_str(r.out, 1, "ended"), "interrupted");
+	assert_string_equal(csv_str(r.out, 2, "clock_over_limit"), "true");
+	result_free(&r);
+}
+
 static void cut_and_missing_files_are_named(void **state)
 {
 	struct synth s = run_a;
@@ -1272,6 +1569,14 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(hosts_of_one_run_merge, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(runs_merge_by_run_id, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(nodes_of_one_machine_merge, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(a_lost_node_is_said, setup,
+					    teardown),
+	    cmocka_unit_test_setup_teardown(interrupted_and_clock_flagged,
+					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(cut_and_missing_files_are_named,
 					    setup, teardown),
 	    cmocka_unit_test_setup_teardown(broken_summary_and_rows_are_named,

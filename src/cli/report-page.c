@@ -1,6 +1,7 @@
 /* crystal report: report.html, one page that stands alone: its head and
  * the alerts of runs whose emulation fell short, the summary table, the
- * problems found in the input, and the plots (report-plot.c), drawn
+ * nodes of runs that spanned hosts, the problems found in the input, and
+ * the plots (report-plot.c), drawn
  * first so that their problems are listed with the others.
  */
 #include "cli.h"
@@ -64,6 +65,20 @@ static void page_head(FILE *out, const struct rp_page *pg,
 	}
 }
 
+/* The nodes of the runs that spanned hosts (report-nodes.c). */
+static void page_nodes(FILE *out, const struct rp_run *runs, size_t nruns)
+{
+	struct rp_node_row *nodes;
+	int n = rp_node_rows(runs, nruns, &nodes);
+
+	if (n < 0)
+		fputs("<p>No table of the nodes: out of memory.</p>\n", out);
+	if (n <= 0)
+		return;
+	rp_nodes_html(out, nodes, (size_t)n);
+	free(nodes);
+}
+
 static void page_problems(FILE *out, const struct rp_ctx *ctx)
 {
 	if (!ctx->nproblems)
@@ -106,6 +121,7 @@ int rp_write_html(struct rp_ctx *ctx, const struct rp_page *pg,
 	page_head(out, pg, rows, nruns);
 	fputs("<h2>Summary</h2>\n", out);
 	rp_table_html(out, rows, nruns);
+	page_nodes(out, runs, nruns);
 	page_problems(out, ctx);
 	fputs(drawn ? drawn : "<p>No plots: out of memory.</p>\n", out);
 	fputs("</body>\n</html>\n", out);

@@ -394,6 +394,10 @@ static void make_row(const struct rp_run *r, struct rp_row *row)
 	row->experiment = r->hosts[0].sum.experiment;
 	row->hosts = join_hosts(r, false);
 	row->dirs = join_hosts(r, true);
+	row->run_id = r->hosts[0].sum.run_id;
+	row->nodes = (double)(r->nodes > r->nhosts ? r->nodes : r->nhosts);
+	row->nodes_read = (double)r->nhosts;
+	row->lost = rp_lost_text(r);
 	row->from = run_from(r);
 	row->interrupted = run_interrupted(r);
 	run_fidelity(r, row);
@@ -442,6 +446,7 @@ void rp_rows_free(struct rp_row *rows, size_t nrows)
 	for (size_t i = 0; i < nrows; i++) {
 		free(rows[i].hosts);
 		free(rows[i].dirs);
+		free(rows[i].lost);
 		free(rows[i].values);
 	}
 }

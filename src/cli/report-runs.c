@@ -1,11 +1,10 @@
 /* crystal report: run directories in, runs out.
  *
  * Each directory's summary.json is read first (with jansson), so that the
- * directories of the hosts of one experiment (same experiment_id, other
- * host) can be put together into one run; then each one's CSV files are
- * read into that run (report-read.c).  A file that is missing or
- * unreadable is said by name, and a directory with nothing usable left
- * out.
+ * directories of the nodes of one run (report-group.c says which) can be
+ * put together into one run; then each one's CSV files are read into that
+ * run (report-read.c).  A file that is missing or unreadable is said by
+ * name, and a directory with nothing usable left out.
  */
 #include "report.h"
 
@@ -89,6 +88,59 @@ static void jvalues(struct rp_ctx *ctx, const char *path, json_t *root,
 	}
 }
 
+/* "hosts_lost": [{"node", "host", "at_s"}, ...] */
+static void jlost(struct rp_ctx *ctx, const char *path, json_t *root,
+		  struct rp_summary *s)
+{
+	json_t *a = json_object_get(root, "hosts_lost"), *v;
+	size_t i;
+
+	if (!a)
+		return;
+	if (!json_is_array(a)) {
+		rp_problem(ctx, "%s: \"hosts_lost\" is not an array: not used",
+			   path);
+		return;
+	}
+	s->lost = calloc(json_array_size(a) + 1, sizeof(*s->lost));
+	if (!s->lost)
+		return;
+	json_array_foreach(a, i, v) {
+		struct rp_lost *l = &s->lost[s->nlost];
+
+		if (!json_is_object(v) || !json_is_string(
+					      json_object_get(v, "node"))) {
+			rp_problem(ctx,
+				   "%s: hosts_lost[%zu] names no node: left "
+				   "out",
+				   path, i);
+			continue;
+		}
+		l->node = jstr(v, "node");
+		l->host = jstr(v, "host");
+		l->at_s = jnum(v, "at_s");
+		s->nlost++;
+	}
+}
+
+/* The keys of a run that spanned hosts (docs/many-hosts.md). */
+static void jnodes(struct rp_ctx *ctx, const char *path, json_t *root,
+		   struct rp_summary *s)
+{
+	json_t *clock = json_object_get(root, "clock");
+
+	s->run_id = jstr(root, "run_id");
+	s->node = jstr(root, "node");
+	s->coordinator = jstr(root, "coordinator");
+	s->nodes = jnum(root, "nodes");
+	s->clock_offset_us = s->clock_uncertainty_us = NAN;
+	if (json_is_object(clock)) {
+		s->clock_offset_us = jnum(clock, "offset_us");
+		s->clock_uncertainty_us = jnum(clock, "uncertainty_us");
+	}
+	jlost(ctx, path, root, s);
+}
+
 static bool exists(const char *dir, const char *name)
 {
 	char path[4096];
@@ -109,7 +161,8 @@ static void read_summary(struct rp_ctx *ctx, const char *dir,
 	s->interrupted = s->complete = -1;
 	s->peers = s->duration_s = s->cumulative_rate_Bps = NAN;
 	s->per_peer_rate_Bps = s->cpu_percent = s->max_rss_kb = NAN;
-	s->sample_interval_s = NAN;
+	s->sample_interval_s = s->nodes = NAN;
+	s->clock_offset_us = s->clock_uncertainty_us = NAN;
 	snprintf(path, sizeof(path), "%s/summary.json", dir);
 	if (!exists(dir, "summary.json")) {
 		rp_problem(
@@ -153,6 +206,7 @@ static void read_summary(struct rp_ctx *ctx, const char *dir,
 	jdist(root, "control_overhead", &s->control_overhead);
 	jdist(root, "duplicate_ratio", &s->duplicate_ratio);
 	jvalues(ctx, path, root, s);
+	jnodes(ctx, path, root, s);
 	if (s->complete == 0)
 		rp_problem(ctx,
 			   "%s: says it is not complete (\"complete\": "
@@ -168,6 +222,14 @@ static void summary_free(struct rp_summary *s)
 	free(s->host);
 	free(s->fidelity);
 	free(s->fidelity_reason);
+	free(s->run_id);
+	free(s->node);
+	free(s->coordinator);
+	for (size_t i = 0; i < s->nlost; i++) {
+		free(s->lost[i].node);
+		free(s->lost[i].host);
+	}
+	free(s->lost);
 	for (size_t i = 0; i < s->nvalues; i++)
 		free(s->values[i].name);
 	free(s->values);
@@ -180,6 +242,27 @@ static const char *const run_files[] = {"summary.json",	   "node.csv",
 					"peers-final.csv", NULL};
 
 /* A directory that has any of the files of a run. */
+/* A node of a run over several hosts that never started (its nodes did
+ * not all come) leaves not-started.txt, and nothing to report: said with
+ * its first line. */
+static bool not_started(struct rp_ctx *ctx, const char *dir)
+{
+	char path[4096], why[512] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/not-started.txt", dir);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	if (!fgets(why, sizeof(why), f))
+		why[0] = '\0';
+	fclose(f);
+	why[strcspn(why, "\r\n")] = '\0';
+	rp_problem(ctx, "%s: the run did not start%s%s: left out", dir,
+		   *why ? ": " : "", why);
+	return true;
+}
+
 static bool run_dir(struct rp_ctx *ctx, const char *dir)
 {
 	struct stat st;
@@ -195,6 +278,8 @@ static bool run_dir(struct rp_ctx *ctx, const char *dir)
 			   dir);
 		return false;
 	}
+	if (!exists(dir, "summary.json") && not_started(ctx, dir))
+		return false;
 	for (size_t i = 0; run_files[i]; i++)
 		if (exists(dir, run_files[i]))
 			return true;
@@ -205,31 +290,8 @@ static bool run_dir(struct rp_ctx *ctx, const char *dir)
 	return false;
 }
 
-/* The run that host h joins: one of the same experiment_id that has no
- * directory of h's host yet; or NULL for a new run. */
-static struct rp_run *run_for(struct rp_run *runs, size_t nruns,
-			      const struct rp_summary *s)
-{
-	if (!s->experiment_id || !s->host)
-		return NULL;
-	for (size_t i = 0; i < nruns; i++) {
-		const struct rp_summary *first = &runs[i].hosts[0].sum;
-		bool taken = false;
-
-		if (!first->experiment_id || !first->host ||
-		    strcmp(first->experiment_id, s->experiment_id))
-			continue;
-		for (size_t k = 0; k < runs[i].nhosts; k++)
-			taken = taken ||
-				!strcmp(runs[i].hosts[k].sum.host, s->host);
-		if (!taken)
-			return &runs[i];
-	}
-	return NULL;
-}
-
-static int add_host(struct rp_run *r, const char *dir,
-		    const struct rp_summary *s)
+/* Moves the host (its summary and node) into r. */
+static int add_host(struct rp_run *r, struct rp_host *host)
 {
 	struct rp_host *h =
 	    realloc(r->hosts, (r->nhosts + 1) * sizeof(*r->hosts));
@@ -237,11 +299,14 @@ static int add_host(struct rp_run *r, const char *dir,
 	if (!h)
 		return -1;
 	r->hosts = h;
-	h = &r->hosts[r->nhosts++];
-	memset(h, 0, sizeof(*h));
-	h->dir = dir;
-	h->sum = *s;
+	r->hosts[r->nhosts++] = *host;
 	return 0;
+}
+
+static void host_free(struct rp_host *h)
+{
+	summary_free(&h->sum);
+	free(h->node);
 }
 
 /* The last part of a path, trailing slashes left out. */
@@ -257,6 +322,10 @@ static void base_name(const char *dir, char *out, size_t len)
 	snprintf(out, len, "%.*s", (int)(n - (size_t)(b - dir)), b);
 }
 
+/* The most directories a label names; a run of more is labelled by its
+ * first two and its last, and their count. */
+#define LABEL_DIRS 4
+
 /* "experiment: dir" (hosts' dirs joined by +); with full paths when
  * full. */
 static char *make_label(const struct rp_run *r, bool full)
@@ -271,12 +340,20 @@ static char *make_label(const struct rp_run *r, bool full)
 	if (exp)
 		fprintf(f, "%s: ", exp);
 	for (size_t i = 0; i < r->nhosts; i++) {
+		bool cut = r->nhosts > LABEL_DIRS;
+
+		if (cut && i >= 2 && i + 1 < r->nhosts) {
+			fputs(i == 2 ? "+..." : "", f);
+			continue;
+		}
 		if (full)
 			snprintf(part, sizeof(part), "%s", r->hosts[i].dir);
 		else
 			base_name(r->hosts[i].dir, part, sizeof(part));
 		fprintf(f, "%s%s", i ? "+" : "", part);
 	}
+	if (r->nhosts > LABEL_DIRS)
+		fprintf(f, " (%zu directories)", r->nhosts);
 	fclose(f);
 	return buf;
 }
@@ -314,7 +391,7 @@ static bool usable(struct rp_ctx *ctx, const struct rp_run *r)
 static void run_free(struct rp_run *r)
 {
 	for (size_t i = 0; i < r->nhosts; i++)
-		summary_free(&r->hosts[i].sum);
+		host_free(&r->hosts[i]);
 	for (size_t i = 0; i < r->nrates; i++)
 		free(r->rates[i].v);
 	free(r->rates);
@@ -355,35 +432,121 @@ static double interval_of(struct rp_ctx *ctx, const struct rp_host *h)
 	return 1.0;
 }
 
+/* The host of command.txt ("host NAME"), for a directory without
+ * summary.json (its node was killed hard); NULL when it has none. */
+static char *command_host(const char *dir)
+{
+	char path[4096], line[512], *host = NULL;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/command.txt", dir);
+	f = fopen(path, "r");
+	if (!f)
+		return NULL;
+	while (!host && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "host ", 5) && line[5] && line[5] != '\n')
+			host = strndup(line + 5, strcspn(line + 5, "\r\n"));
+	fclose(f);
+	return host;
+}
+
+/* Directory dir read as a host of no run yet: its summary and node. */
+static bool read_host(struct rp_ctx *ctx, const char *dir, struct rp_host *h)
+{
+	memset(h, 0, sizeof(*h));
+	if (!run_dir(ctx, dir))
+		return false;
+	h->dir = dir;
+	read_summary(ctx, dir, &h->sum);
+	h->node = h->sum.node ? rp_node_canon(h->sum.node)
+			      : rp_node_of_csv(dir);
+	if (!h->sum.present)
+		h->sum.host = command_host(dir);
+	return true;
+}
+
+/* Puts host h (moved) into its run among runs[0..*nruns), or a new one:
+ * 0, or -1 out of memory (h freed either way when not kept). */
+static int place(struct rp_ctx *ctx, struct rp_run *runs, size_t *nruns,
+		 struct rp_host *h)
+{
+	struct rp_run *r;
+	bool drop = false;
+
+	r = h->sum.present ? rp_run_for(ctx, runs, *nruns, h, &drop)
+			   : rp_run_of_lost(runs, *nruns, h);
+	if (drop) {
+		host_free(h);
+		return 0;
+	}
+	if (!r)
+		r = &runs[(*nruns)++];
+	if (add_host(r, h)) {
+		host_free(h);
+		return -1;
+	}
+	return 0;
+}
+
+/* The directories with a summary.json into runs (report-group.c), then
+ * those without (or with one that cannot be read), which join a run
+ * whose nodes lost theirs or are runs of their own.  The count of runs,
+ * or -1 - the count when out of memory. */
+static long group(struct rp_ctx *ctx, char **dirs, size_t ndirs,
+		  struct rp_run *runs)
+{
+	struct rp_host *hs = calloc(ndirs ? ndirs : 1, sizeof(*hs));
+	bool *left = calloc(ndirs ? ndirs : 1, sizeof(*left));
+	size_t nruns = 0;
+	int rc = 0;
+
+	if (!hs || !left) {
+		rc = -1;
+		goto out;
+	}
+	for (size_t i = 0; i < ndirs; i++)
+		left[i] = read_host(ctx, dirs[i], &hs[i]);
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < ndirs; i++) {
+			if (!left[i] || pass != !hs[i].sum.present)
+				continue;
+			left[i] = false;
+			if (!rc)
+				rc = place(ctx, runs, &nruns, &hs[i]);
+			else
+				host_free(&hs[i]);
+		}
+out:
+	free(hs);
+	free(left);
+	return rc ? -(long)nruns - 1 : (long)nruns;
+}
+
 int rp_read_runs(struct rp_ctx *ctx, char **dirs, size_t ndirs,
 		 struct rp_run **out)
 {
 	struct rp_run *runs = calloc(ndirs ? ndirs : 1, sizeof(*runs));
 	size_t nruns = 0, kept = 0;
+	long n;
 
 	*out = NULL;
 	if (!runs)
 		return -1;
-	for (size_t i = 0; i < ndirs; i++) {
-		struct rp_summary s;
-		struct rp_run *r;
-
-		if (!run_dir(ctx, dirs[i]))
-			continue;
-		read_summary(ctx, dirs[i], &s);
-		r = run_for(runs, nruns, &s);
-		if (!r)
-			r = &runs[nruns++];
-		if (add_host(r, dirs[i], &s)) {
-			summary_free(&s);
-			goto nomem;
-		}
+	n = group(ctx, dirs, ndirs, runs);
+	if (n < 0) {
+		nruns = (size_t)(-n - 1);
+		goto nomem;
 	}
+	nruns = (size_t)n;
 	for (size_t i = 0; i < nruns; i++) {
 		struct rp_run *r = &runs[i];
 		r->interval_s = interval_of(ctx, &r->hosts[0]);
-		for (size_t k = 0; k < r->nhosts; k++)
+		for (size_t k = 0; k < r->nhosts; k++) {
+			r->hosts[k].peer_lo = r->npeers;
 			rp_read_csvs(ctx, r, &r->hosts[k]);
+			r->hosts[k].peer_hi = r->npeers;
+		}
+		rp_check_nodes(ctx, r);
 		if (usable(ctx, r))
 			runs[kept++] = *r;
 		else

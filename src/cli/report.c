@@ -46,7 +46,7 @@ void rp_ctx_free(struct rp_ctx *ctx)
 }
 
 struct report_opts {
-	const char *out, *svg_dir, *data_dir, *csv;
+	const char *out, *svg_dir, *data_dir, *csv, *nodes_csv;
 	bool csv_stdout, text, no_plots;
 	char **dirs;
 	size_t ndirs;
@@ -87,6 +87,10 @@ static const struct cr__opt report_rows[] = {
 	.arg = "FILE",
 	.help = "write the summary table as CSV, one line per\n"
 		"run, on stdout or into FILE"},
+    {"nodes-csv", 0, CR__OPT_STR, OPT(nodes_csv), .arg = "FILE",
+	.help = "write the table of the nodes of runs that\n"
+		"spanned hosts as CSV, one line per node, into\n"
+		"FILE (- for stdout)"},
     {"help", 'h', CR__OPT_HELP, .help = "print this and exit"},
     {0},
 };
@@ -106,9 +110,11 @@ static const struct cr__cmd report_cmd = {
 	"\n"
 	"  RUN_DIR...           one run; or several, compared (one line each in\n"
 	"                       every plot, one column each in the table); the\n"
-	"                       directories of the hosts of one multi-host run\n"
-	"                       (summary.json: same experiment_id, another\n"
-	"                       host) are merged into one run\n",
+	"                       directories of the nodes of one run that\n"
+	"                       spanned hosts (summary.json: the same run_id;\n"
+	"                       without one, the same experiment_id and\n"
+	"                       another node), gathered from anywhere, are\n"
+	"                       merged into one run, with a table of its nodes\n",
 	.tail =
 	"\n"
 	"Figures come from summary.json; a run without one (killed hard)\n"
@@ -123,9 +129,15 @@ static const struct cr__cmd report_cmd = {
 };
 /* clang-format on */
 
+static bool nodes_stdout(const struct report_opts *o)
+{
+	return o->nodes_csv && !strcmp(o->nodes_csv, "-");
+}
+
 static bool want_html(const struct report_opts *o)
 {
-	return o->out || (!o->text && !o->csv && !o->csv_stdout);
+	return o->out ||
+	       (!o->text && !o->csv && !o->csv_stdout && !o->nodes_csv);
 }
 
 /* 0, 2 for bad usage (said on stderr), or -1 after --help. */
@@ -148,6 +160,12 @@ static int parse_opts(int argc, char **argv, struct report_opts *o)
 	if (o->text && o->csv_stdout) {
 		fprintf(stderr, "crystal report: --text and --csv would both "
 				"write on stdout: give --csv=FILE\n");
+		return 2;
+	}
+	if (nodes_stdout(o) && (o->text || o->csv_stdout)) {
+		fprintf(stderr, "crystal report: --nodes-csv - and %s would "
+				"both write on stdout: give --nodes-csv FILE\n",
+			o->text ? "--text" : "--csv");
 		return 2;
 	}
 	if (want_html(o) && !o->out && o->ndirs > 1) {
@@ -187,6 +205,41 @@ static int write_csv(const struct report_opts *o, const struct rp_row *rows,
 	return 0;
 }
 
+/* The nodes' table: after the summary table with --text, and as CSV
+ * with --nodes-csv.  0, or an exit status. */
+static int write_nodes(const struct report_opts *o, const struct rp_run *runs,
+		       size_t nruns)
+{
+	struct rp_node_row *nodes;
+	int n = rp_node_rows(runs, nruns, &nodes), rc = 0;
+	FILE *f;
+
+	if (n < 0)
+		return 1;
+	if (o->text && n && rp_nodes_text(stdout, nodes, (size_t)n))
+		rc = 1;
+	if (rc || !o->nodes_csv)
+		goto out;
+	f = nodes_stdout(o) ? stdout : fopen(o->nodes_csv, "w");
+	if (!f) {
+		fprintf(stderr, "crystal report: --nodes-csv %s: %s\n",
+			o->nodes_csv, strerror(errno));
+		rc = 2;
+		goto out;
+	}
+	rc = rp_nodes_csv(f, nodes, (size_t)n);
+	if (f != stdout && fclose(f))
+		rc = -1;
+	if (rc) {
+		fprintf(stderr, "crystal report: --nodes-csv %s: %s\n",
+			o->nodes_csv, strerror(errno));
+		rc = 1;
+	}
+out:
+	free(nodes);
+	return rc;
+}
+
 int cr_cli_report(int argc, char **argv)
 {
 	struct rp_ctx ctx = {0};
@@ -220,6 +273,8 @@ int cr_cli_report(int argc, char **argv)
 	rp_rows_make(runs, (size_t)n, rows);
 	if (o.text && rp_table_text(stdout, rows, (size_t)n))
 		rc = 1;
+	if (!rc && (o.text || o.nodes_csv))
+		rc = write_nodes(&o, runs, (size_t)n);
 	if (!rc && (o.csv || o.csv_stdout))
 		rc = write_csv(&o, rows, (size_t)n);
 	if (!rc && want_html(&o)) {

@@ -1,9 +1,11 @@
 /* crystal report: what its files share.  report.c reads the options and
  * drives; report-csv.c reads CSV records; report-runs.c turns run
- * directories into runs (summary.json, hosts merged) and report-read.c
- * reads their CSV files; report-rows.c makes the summary table's rows and
- * report-table.c writes them (text, CSV, HTML); report-plot.c draws the
- * plots with gnuplot and report-page.c writes report.html.
+ * directories into runs (summary.json, the nodes of one run merged, by
+ * the rules of report-group.c) and report-read.c reads their CSV files;
+ * report-rows.c makes the summary table's rows and report-table.c writes
+ * them (text, CSV, HTML); report-nodes.c makes and writes the per-node
+ * table of runs that spanned hosts; report-plot.c draws the plots with
+ * gnuplot and report-page.c writes report.html.
  * See docs/reports.md.
  */
 #ifndef CRYSTAL_REPORT_H
@@ -78,10 +80,23 @@ struct rp_value {
 	struct rp_dist d;
 };
 
+/* A node another node's summary.json says it lost ("hosts_lost"). */
+struct rp_lost {
+	char *node, *host;
+	double at_s; /* experiment time it was lost */
+};
+
 /* summary.json; a number it does not have is NaN. */
 struct rp_summary {
 	bool present;
 	char *experiment, *experiment_id, *host, *fidelity, *fidelity_reason;
+	/* a run that spanned hosts: its id, this node's identity (the IPs of
+	 * its peers, comma-joined), the coordinator; NULL when not said */
+	char *run_id, *node, *coordinator;
+	double nodes; /* how many nodes the run had */
+	double clock_offset_us, clock_uncertainty_us;
+	struct rp_lost *lost; /* "hosts_lost" */
+	size_t nlost;
 	int interrupted, complete; /* -1: not said */
 	double peers, duration_s, cumulative_rate_Bps, per_peer_rate_Bps;
 	double cpu_percent, max_rss_kb, sample_interval_s;
@@ -113,10 +128,14 @@ struct rp_bag {
 	size_t n, cap;
 };
 
-/* One run directory. */
+/* One run directory: the node of a run on one host. */
 struct rp_host {
 	const char *dir;
 	struct rp_summary sum;
+	/* the node's identity: summary.json's "node", or else the IPs of the
+	 * peers of its CSV files, sorted and comma-joined (NULL: neither) */
+	char *node;
+	size_t peer_lo, peer_hi; /* its peers in the run's peers[] */
 	bool any_csv;	     /* some CSV file had rows */
 	bool finals_are_csv; /* peers from peers.csv (no peers-final) */
 	size_t csv_peers;    /* peers in the CSV files */
@@ -145,6 +164,7 @@ struct rp_run {
 	/* the names of the value.* columns of the hosts' peers-final.csv */
 	char *value_names[RP_VALUES_MAX];
 	size_t nvalue_names;
+	size_t nodes; /* the nodes its summaries say it had; 0: not said */
 };
 
 /* Reads the directories into runs, hosts of one experiment merged.
@@ -153,6 +173,28 @@ struct rp_run {
 int rp_read_runs(struct rp_ctx *ctx, char **dirs, size_t ndirs,
 		 struct rp_run **runs);
 void rp_runs_free(struct rp_run *runs, size_t nruns);
+
+/* --- grouping directories into runs (report-group.c) ---------------------- */
+
+/* A node identity in one form: its IPs sorted and comma-joined, without
+ * blanks; NULL for NULL or out of memory. */
+char *rp_node_canon(const char *node);
+/* The identity of the node whose peers the directory's CSV files hold
+ * (peers-final.csv, or peers.csv), canonical; NULL when they name none. */
+char *rp_node_of_csv(const char *dir);
+/* Whether two identities name the same node (either may be NULL: no). */
+bool rp_node_same(const char *a, const char *b);
+/* The run the host h (not yet in a run) belongs to among runs[0..nruns),
+ * or NULL: a new one.  Problems (a node given twice) through ctx, with
+ * *drop set when h is to be left out. */
+struct rp_run *rp_run_for(struct rp_ctx *ctx, struct rp_run *runs,
+			  size_t nruns, const struct rp_host *h, bool *drop);
+/* The run a directory without summary.json joins: one whose nodes say
+ * they lost its node and that has no directory of it; or NULL. */
+struct rp_run *rp_run_of_lost(struct rp_run *runs, size_t nruns,
+			      const struct rp_host *h);
+/* Says which nodes of the run have no directory among those given. */
+void rp_check_nodes(struct rp_ctx *ctx, struct rp_run *r);
 
 /* The CSV files of host h of run r, read into it (report-read.c). */
 void rp_read_csvs(struct rp_ctx *ctx, struct rp_run *r, struct rp_host *h);
@@ -165,7 +207,10 @@ void rp_dist_of(double *v, size_t n, struct rp_dist *d);
 
 struct rp_row {
 	const char *label, *experiment, *fidelity, *fidelity_reason;
+	const char *run_id; /* NULL: the run has none */
 	char *hosts, *dirs;
+	char *lost; /* the nodes lost, "NODE (HOST) at T s; ...", or NULL */
+	double nodes, nodes_read; /* nodes of the run; directories read */
 	const char *from; /* summary.json, CSV files, or both */
 	int interrupted;  /* -1 unknown */
 	double peers, duration_s, cumulative_rate_Bps, per_peer_rate_Bps;
@@ -194,6 +239,44 @@ int rp_table_html(FILE *f, const struct rp_row *rows, size_t nrows);
 void rp_html_esc(FILE *f, const char *s);
 /* A run whose emulation fell short (fidelity "degraded"). */
 bool rp_row_degraded(const struct rp_row *row);
+
+/* --- the nodes of runs that spanned hosts (report-nodes.c) ---------------- */
+
+enum rp_ended {
+	RP_ENDED_NORMALLY,
+	RP_ENDED_LOST,	      /* other nodes lost it (lost_at_s) */
+	RP_ENDED_INTERRUPTED, /* a signal stopped it */
+	RP_ENDED_UNKNOWN,     /* no summary.json, and no node said it lost */
+	RP_ENDED_MISSING,     /* lost, and no directory of it was given */
+};
+
+/* One node of a run: a line of the per-node table. */
+struct rp_node_row {
+	const char *run, *node, *host, *dir, *fidelity, *fidelity_reason;
+	double peers, cont_mean, cpu_percent, offset_us, uncertainty_us;
+	enum rp_ended ended;
+	double lost_at_s;   /* RP_ENDED_LOST, RP_ENDED_MISSING; else NaN */
+	size_t lost_seen;   /* by how many nodes */
+	double last_row_s;  /* no summary.json: its CSV files' last time */
+	bool clock_flagged; /* its uncertainty over the threshold */
+};
+
+/* The clock uncertainty past which a node is flagged, as its fidelity
+ * verdict does (src/metrics/fidelity.c): 1 ms.  The offset itself is
+ * corrected for at the start. */
+#define RP_CLOCK_LIMIT_US 1000.0
+
+/* The per-node rows of every run of more than one node or with a run_id;
+ * the count (0: none), or -1 out of memory. */
+int rp_node_rows(const struct rp_run *runs, size_t nruns,
+		 struct rp_node_row **rows);
+/* "NODE (HOST) at T s, seen by N nodes; ..." of a run, or NULL. */
+char *rp_lost_text(const struct rp_run *r);
+/* "normally", "lost at 12.3 s", ... into buf. */
+void rp_ended_text(const struct rp_node_row *n, char *buf, size_t len);
+int rp_nodes_text(FILE *f, const struct rp_node_row *rows, size_t n);
+int rp_nodes_csv(FILE *f, const struct rp_node_row *rows, size_t n);
+int rp_nodes_html(FILE *f, const struct rp_node_row *rows, size_t n);
 
 /* --- the plots and the page (report-plot.c, report-page.c) --------------- */
 
