@@ -34,9 +34,11 @@
 #                     encode, decode and recode rates beside ISA-L's own
 #                     encoder), 8 (bench/fig8.sh: per-peer rate and CPU vs
 #                     peers, one node against three in network namespaces;
-#                     as root, else left out with a line saying so)
+#                     as root, else left out with a line saying so),
+#                     r2 (bench/r2.sh: 500 and 1,000 R2 peers coding in
+#                     real time, continuity and fidelity)
 #                     (fig4, fig9, fig6, fig7, fig8 and all are accepted too);
-#                     default "4 9 fidelity 6 7 8 light hostile coding"
+#                     default "4 9 fidelity 6 7 8 light hostile coding r2"
 #   BENCH_PEERS       Fig. 4-5 peer counts (default "10 50 100 200 500 1000")
 #   BENCH_SIZES       Fig. 9 message sizes in bytes
 #                     (default "1024 2048 5120 10240 20480 40960")
@@ -109,7 +111,7 @@ else
 fi
 CPUS=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 2)
 WORKERS=${BENCH_WORKERS:-$CPUS}
-FIGS=${BENCH_FIGS:-4 9 fidelity 6 7 8 light hostile coding}
+FIGS=${BENCH_FIGS:-4 9 fidelity 6 7 8 light hostile coding r2}
 PEERS=${BENCH_PEERS:-10 50 100 200 500 1000}
 SIZES=${BENCH_SIZES:-1024 2048 5120 10240 20480 40960}
 SIZE_PEERS=${BENCH_SIZE_PEERS:-10 100 200}
@@ -158,7 +160,7 @@ awk -v s="$F7_SECS" 'BEGIN { exit !(s ~ /^([0-9]+\.?[0-9]*|\.[0-9]+)$/ && s + 0 
 	usage_err "BENCH_F7_SECONDS must be a positive number of seconds (got '$F7_SECS')"
 awk -v s="$SECS" 'BEGIN { exit !(s ~ /^([0-9]+\.?[0-9]*|\.[0-9]+)$/ && s + 0 > 0) }' ||
 	usage_err "BENCH_SECONDS must be a positive number of seconds (got '$SECS')"
-DO4=0 DO9=0 DOFID=0 DO6=0 DO7=0 DO8=0 DOLIGHT=0 DOHOSTILE=0 DOCODING=0
+DO4=0 DO9=0 DOFID=0 DO6=0 DO7=0 DO8=0 DOLIGHT=0 DOHOSTILE=0 DOCODING=0 DOR2=0
 for f in $(printf '%s' "$FIGS" | tr ',' ' '); do
 	case $f in
 	4 | 5 | 4-5 | fig4 | fig5 | fig4-5) DO4=1 ;;
@@ -170,8 +172,9 @@ for f in $(printf '%s' "$FIGS" | tr ',' ' '); do
 	light) DOLIGHT=1 ;;
 	hostile) DOHOSTILE=1 ;;
 	coding) DOCODING=1 ;;
-	all) DO4=1 DO9=1 DOFID=1 DO6=1 DO7=1 DO8=1 DOLIGHT=1 DOHOSTILE=1 DOCODING=1 ;;
-	*) usage_err "BENCH_FIGS takes 4, 9, fidelity, 6, 7, 8, light, hostile and coding (got '$f')" ;;
+	r2) DOR2=1 ;;
+	all) DO4=1 DO9=1 DOFID=1 DO6=1 DO7=1 DO8=1 DOLIGHT=1 DOHOSTILE=1 DOCODING=1 DOR2=1 ;;
+	*) usage_err "BENCH_FIGS takes 4, 9, fidelity, 6, 7, 8, light, hostile, coding and r2 (got '$f')" ;;
 	esac
 done
 DORELAY=0 DOLINK=0
@@ -1351,6 +1354,16 @@ if [ "$DO8" = 1 ]; then
 		echo "Fig. 8: not measured: its three hosts are network namespaces, which take root"
 	else
 		BUILD=$BUILD BENCH_RESULTS=$RESULTS BENCH_RUNS=$RUNS sh "$ROOT/bench/fig8.sh" || exit $?
+	fi
+fi
+
+if [ "$DOR2" = 1 ]; then
+	echo
+	if [ "${BENCH_QUICK:-0}" = 1 ]; then
+		BENCH_R2_PEERS=${BENCH_R2_PEERS:-500} BENCH_R2_SECONDS=${BENCH_R2_SECONDS:-40} \
+			BUILD=$BUILD BENCH_RESULTS=$RESULTS sh "$ROOT/bench/r2.sh" || exit $?
+	else
+		BUILD=$BUILD BENCH_RESULTS=$RESULTS sh "$ROOT/bench/r2.sh" || exit $?
 	fi
 fi
 
