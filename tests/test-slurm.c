@@ -514,12 +514,13 @@ static pid_t start_long_run(const char *name, int host, char *out,
 	snprintf(csv, sizeof(csv), "%s/%s.%d/node.csv", out, NET, host + 1);
 	for (int i = 0; i < 600; i++) {
 		struct t_csv c;
-		bool started = !t_csv_load(&c, csv) && t_csv_rows(&c) > 0;
+		bool loaded = !t_csv_load(&c, csv);
+		bool started = loaded && t_csv_rows(&c) > 0;
 
-		if (started) {
-			t_csv_free(&c);
+		if (loaded)
+			t_csv_free(&c); /* a header alone is loaded too */
+		if (started)
 			return pid;
-		}
 		usleep(100 * 1000);
 	}
 	t_wait(pid, 1000);
