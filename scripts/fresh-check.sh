@@ -11,7 +11,11 @@
 #
 # Needs root, mmdebstrap (installed here when missing), unshare and the
 # Debian mirror.  Mounts live in a private mount namespace, so nothing is
-# left mounted on the host even when the check is interrupted.
+# left mounted on the host even when the check is interrupted.  The root is
+# given what a booted machine has before anyone logs in, and a chroot does
+# not: its / is a mount point (`ip netns exec` remounts / as a slave; the
+# multi-host tests use it), and the machine's control groups are mounted at
+# /sys/fs/cgroup (slurmd will not start without them; test-slurm runs one).
 #
 # Environment (all optional):
 #   FRESH_CACHE    where the root's tarball is kept (default
@@ -109,8 +113,12 @@ for i in $LINES; do
 	set +e
 	timeout "$TIMEOUT" unshare --mount --propagation private sh -eu -c '
 		r=$1; cmd=$2
+		mount --bind "$r" "$r"
 		mount -t proc proc "$r/proc"
 		mount -t sysfs sysfs "$r/sys"
+		if mountpoint -q /sys/fs/cgroup; then
+			mount --rbind /sys/fs/cgroup "$r/sys/fs/cgroup"
+		fi
 		mount --rbind /dev "$r/dev"
 		mount -t tmpfs tmpfs "$r/dev/shm"
 		mount -t tmpfs tmpfs "$r/run"
