@@ -119,7 +119,10 @@ int t_csv_load(struct t_csv *c, const char *path)
 		c->rows[c->nrows] = f;
 		c->nfields[c->nrows++] = n;
 	}
-	return c->nrows ? 0 : -1;
+	if (c->nrows)
+		return 0;
+	t_csv_free(c); /* an empty file: nothing is kept */
+	return -1;
 }
 
 void t_csv_free(struct t_csv *c)
