@@ -368,23 +368,6 @@ int rp_nodes_text(FILE *f, const struct rp_node_row *rows, size_t n)
 
 /* --- CSV ------------------------------------------------------------------ */
 
-static void csv_text(FILE *f, const char *s)
-{
-	if (!s)
-		return;
-	if (!strpbrk(s, ",\"\r\n")) {
-		fputs(s, f);
-		return;
-	}
-	fputc('"', f);
-	for (; *s; s++) {
-		if (*s == '"')
-			fputc('"', f);
-		fputc(*s, f);
-	}
-	fputc('"', f);
-}
-
 static void csv_num(FILE *f, double x)
 {
 	fputc(',', f);
@@ -409,7 +392,7 @@ int rp_nodes_csv(FILE *f, const struct rp_node_row *rows, size_t n)
 		for (size_t k = 0; k < 4; k++) {
 			if (k)
 				fputc(',', f);
-			csv_text(f, strs[k]);
+			rp_csv_str(f, strs[k]);
 		}
 		csv_num(f, x->peers);
 		csv_num(f, x->cont_mean);
@@ -417,9 +400,9 @@ int rp_nodes_csv(FILE *f, const struct rp_node_row *rows, size_t n)
 		csv_num(f, x->offset_us);
 		csv_num(f, x->uncertainty_us);
 		fprintf(f, ",%s,", x->clock_flagged ? "true" : "false");
-		csv_text(f, x->fidelity);
+		rp_csv_str(f, x->fidelity);
 		fputc(',', f);
-		csv_text(f, x->fidelity_reason);
+		rp_csv_str(f, x->fidelity_reason);
 		fprintf(f, ",%s", ended_word[x->ended]);
 		csv_num(f, x->lost_at_s);
 		fputc(',', f);

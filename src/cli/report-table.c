@@ -206,7 +206,9 @@ static void value_cell(const struct value_figs *vf, const struct rp_row *row,
 
 /* --- CSV ----------------------------------------------------------------- */
 
-static void csv_str(FILE *f, const char *s)
+/* A CSV field: as it is, or quoted when it holds a comma, a quote or a
+ * line break (quotes doubled); nothing for NULL. */
+void rp_csv_str(FILE *f, const char *s)
 {
 	if (!s)
 		return;
@@ -234,7 +236,7 @@ int rp_table_csv(FILE *f, const struct rp_row *rows, size_t nrows)
 	for (size_t k = 0; k < 4 * vf.n; k++) {
 		value_label(&vf, k, true, buf, sizeof(buf));
 		fputc(',', f);
-		csv_str(f, buf);
+		rp_csv_str(f, buf);
 	}
 	fputc('\n', f);
 	for (size_t i = 0; i < nrows; i++) {
@@ -248,7 +250,7 @@ int rp_table_csv(FILE *f, const struct rp_row *rows, size_t nrows)
 			switch (c->kind) {
 			case K_STR:
 			case K_FIDELITY:
-				csv_str(f, str_of(&rows[i], c));
+				rp_csv_str(f, str_of(&rows[i], c));
 				break;
 			case K_YESNO:
 				b = int_of(&rows[i], c);

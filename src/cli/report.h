@@ -53,6 +53,8 @@ int rp_csv_open(struct rp_csv *c, const char *path);
 int rp_csv_next(struct rp_csv *c);
 /* The column named `name`, or -1. */
 int rp_csv_col(const struct rp_csv *c, const char *name);
+/* Writes s as one CSV field, quoted when it must be (report-table.c). */
+void rp_csv_str(FILE *f, const char *s);
 /* Field `col` of the current record, or NULL (col < 0 or past its end). */
 const char *rp_csv_field(const struct rp_csv *c, int col);
 void rp_csv_close(struct rp_csv *c);
