@@ -6,7 +6,7 @@
  * due soon earliest first, the rest rarest first; each of one neighbour at
  * a time (cr_reqtab), the one that would deliver it soonest (cr_holder),
  * and only if in time.  Asked, a peer queues the part on its uploader
- * (cr_uploader: paced, earliest deadline first), or says "busy" at once.
+ * (cr_uploader: paced, first come first served), or says "busy" at once.
  * Every peer plays segment s playout_delay_ms after the source made it.
  * The source cuts the stream into blocks (cr_segmenter) and pushes each
  * part to a neighbour that lacks it, the one it pushed least first
@@ -23,7 +23,7 @@
 enum { VT_BUFMAP = 16, VT_REQUEST, VT_REFUSE, VT_BUSY, VT_DATA = 128 };
 
 #define VN_MAX	  64 /* neighbours_max at most */
-#define MAP_HDR	  8  /* a map's prefix: wait_ms u32, rate_Bps u32 */
+#define MAP_HDR	  10 /* a map's prefix: wait_ms u32, rate_Bps u32, nbs u16 */
 #define NB(v, i) ((struct vnb *)cr_nbset_data(&(v)->nbs, (size_t)(i)))
 
 struct vparams {
@@ -38,8 +38,8 @@ struct vparams {
 	CR_PARAM_DURATION_AT(struct vparams, f, name, (def) * 1e6,           \
 			     (lo) * 1e6, (hi) * 1e6, help)
 static const cr_param_spec vanilla_params[] = {
-	P(nb_min, "neighbours_min", 4, 1, VN_MAX, "below this, more are sought"),
-	P(nb_max, "neighbours_max", 8, 1, VN_MAX, "neighbours at most"),
+	P(nb_min, "neighbours_min", 8, 1, VN_MAX, "below this, more are sought"),
+	P(nb_max, "neighbours_max", 16, 1, VN_MAX, "neighbours at most"),
 	P(src_nb_max, "source_neighbours_max", 32, 1, VN_MAX, "of the source"),
 	T(map_ns, "bufmap_interval_ms", 500, 1, 3600000, "buffer map period"),
 	T(req_ns, "request_interval_ms", 100, 1, 3600000, "request period"),
@@ -66,6 +66,7 @@ static const cr_param_spec vanilla_params[] = {
 struct vnb {
 	cr_bufmap map;
 	bool has_map;
+	uint16_t nbs; /* its neighbours, as it said */
 	cr_holder h;
 };
 
@@ -83,35 +84,8 @@ struct vanilla {
 	cr_parts parts;
 	cr_timer_id t_map, t_req;
 	uint64_t busy_in, busy_out, lost, replaced;
+	uint32_t seq;
 };
-
-/* A request or a busy: an item (u64) and a time in ms (u32). */
-static void send_item(cr_peer *p, struct vanilla *v, const cr_addr *to,
-		      uint8_t type, uint64_t key, int64_t ns)
-{
-	uint8_t b[12];
-
-	cr__put32(b, (uint32_t)(key >> 32));
-	cr__put32(b + 4, (uint32_t)key);
-	cr__put32(b + 8, ns <= 0		      ? 0
-			 : ns / CR_MS > UINT32_MAX ? UINT32_MAX
-						   : (uint32_t)(ns / CR_MS));
-	cr_send_copy(p, to, type, v->session, b, sizeof(b), CR_TCP);
-}
-
-static bool get_item(cr_peer *p, const cr_msg *m, uint64_t *key, int64_t *ns)
-{
-	const uint8_t *b = cr_msg_payload(m);
-
-	if (cr_msg_len(m) != 12) {
-		cr_log(p, CR_LOG_WARN, "malformed message (type %u, %zu bytes) "
-		       "ignored", cr_msg_type(m), cr_msg_len(m));
-		return false;
-	}
-	*key = (uint64_t)cr__get32(b) << 32 | cr__get32(b + 4);
-	*ns = (int64_t)cr__get32(b + 8) * CR_MS;
-	return true;
-}
 
 /* How deep a holder's queue may go: serve_queue_ms, but never fewer than
  * three parts at its rate, or a slow holder would idle between one part
@@ -149,6 +123,7 @@ static void announce(cr_peer *p, void *arg)
 	b = cr_msg_payload_mut(m);
 	cr__put32(b, (uint32_t)(cr_uploader_wait_ns(&v->up, p) / CR_MS));
 	cr__put32(b + 4, rate > UINT32_MAX ? UINT32_MAX : (uint32_t)rate);
+	cr__put16(b + 8, (uint16_t)cr_nbset_size(&v->nbs));
 	cr_bufmap_encode(&mine, b + MAP_HDR, cr_msg_len(m) - MAP_HDR);
 	for (size_t i = 0; i < cr_nbset_size(&v->nbs); i++)
 		cr_send(p, cr_nbset_addr(&v->nbs, i), m, CR_TCP);
@@ -175,6 +150,7 @@ static void on_bufmap(cr_peer *p, struct vanilla *v, const cr_addr *from,
 	n = NB(v, i);
 	n->map = bm;
 	n->has_map = true;
+	n->nbs = cr__get16(b + 8);
 	cr_holder_heard(&n->h, cr_now(p), (int64_t)cr__get32(b) * CR_MS,
 			cr__get32(b + 4));
 	/* the session is live: play on the schedule every peer shares */
@@ -183,6 +159,21 @@ static void on_bufmap(cr_peer *p, struct vanilla *v, const cr_addr *from,
 	    err != -CR_EAGAIN)
 		cr_log(p, CR_LOG_WARN, "playback not started: %s",
 		       cr_strerror(err));
+}
+
+/* Requests one peer keeps at a holder at once: twice its share of the
+ * holder's queue were all the holder's neighbours asking, at least one and
+ * at most max_requests_per_neighbour.  Every neighbour hears the same map,
+ * and each asking for the whole queue made most requests answers of busy. */
+static uint32_t cap(const struct vanilla *v, const struct vnb *n)
+{
+	uint64_t r = n->h.rate_Bps, c = (uint64_t)v->cf.max_req;
+
+	if (r && n->nbs > 1)
+		c = (uint64_t)depth(v, r) * r / CR_SEC / v->parts.part_bytes *
+		    2 / n->nbs;
+	return c < 1 ? 1 : c > (uint64_t)v->cf.max_req ? (uint32_t)v->cf.max_req
+							: (uint32_t)c;
 }
 
 /* Asks for a part, of the neighbour holding it that would deliver it
@@ -202,7 +193,7 @@ static void ask(cr_peer *p, struct vanilla *v, uint64_t key, uint32_t *load)
 	for (size_t i = 0; i < cr_nbset_size(&v->nbs); i++) {
 		struct vnb *n = NB(v, i);
 		if (n->has_map && cr_bufmap_has(&n->map, (uint32_t)key) &&
-		    load[i] < v->cf.max_req &&
+		    load[i] < cap(v, n) &&
 		    (at = cr_holder_eta(&n->h, now, len) + v->cf.req_ns) <= by &&
 		    at <= now + depth(v, n->h.rate_Bps) + v->cf.req_ns) {
 			by = at;
@@ -214,8 +205,8 @@ static void ask(cr_peer *p, struct vanilla *v, uint64_t key, uint32_t *load)
 				      cr_nbset_addr(&v->nbs, (size_t)best),
 				      now, by - now + v->cf.timeout_ns))
 		return;
-	send_item(p, v, cr_nbset_addr(&v->nbs, (size_t)best), VT_REQUEST, key,
-		  due - now);
+	cr_send_item(p, cr_nbset_addr(&v->nbs, (size_t)best), VT_REQUEST,
+		     v->session, key, due - now);
 	cr_holder_asked(&NB(v, best)->h, now, len);
 	load[best]++;
 }
@@ -266,7 +257,7 @@ static void on_busy(cr_peer *p, struct vanilla *v, int i, const cr_msg *m)
 	int64_t wait;
 	uint64_t key;
 
-	if (!get_item(p, m, &key, &wait))
+	if (cr_msg_item(p, m, &key, &wait))
 		return;
 	v->busy_in++;
 	cr_reqtab_done(&v->rt, key);
@@ -283,7 +274,8 @@ static void up_drop(cr_peer *p, const cr_upload_job *j, int why, void *arg)
 
 	(void)why;
 	v->busy_out++;
-	send_item(p, v, &j->to, VT_BUSY, j->key, cr_uploader_wait_ns(&v->up, p));
+	cr_send_item(p, &j->to, VT_BUSY, v->session, j->key,
+		     cr_uploader_wait_ns(&v->up, p));
 }
 
 /* The uploader's turn for a part: its blocks, the stream's last one
@@ -337,7 +329,9 @@ static bool seed(cr_peer *p, void *arg)
 }
 
 /* A neighbour asks for a part: queued, if it is held and could be sent
- * before the requester plays it; otherwise the requester hears busy. */
+ * before the requester plays it; otherwise the requester hears busy.
+ * First come, first served (a job's rank is its number), the wait a holder
+ * announces: earliest deadline first starved the fresh parts (streaming.md). */
 static void serve(cr_peer *p, struct vanilla *v, const cr_addr *to,
 		  const cr_msg *m)
 {
@@ -345,9 +339,10 @@ static void serve(cr_peer *p, struct vanilla *v, const cr_addr *to,
 	int64_t until;
 	uint32_t off;
 
-	if (!get_item(p, m, &j.key, &until))
+	if (cr_msg_item(p, m, &j.key, &until))
 		return;
 	j.deadline_ns = cr_now(p) + until;
+	j.rank = v->seq++;
 	if (!v->ready || !cr_parts_held(&v->parts, v->pb, j.key) ||
 	    !cr_parts_range(&v->parts, v->pb, j.key, &off, &j.bytes) ||
 	    cr_uploader_push(&v->up, p, &j))
@@ -422,11 +417,9 @@ static int start(cr_peer *p, struct vanilla *v, uint16_t session, bool source)
 static int vanilla_bootstrap(cr_peer *p)
 {
 	struct vanilla *v = cr_state(p);
-	const cr_addr *boot;
 	cr_nbset_config nc = {.candidates = 32, .data_size = sizeof(struct vnb)};
 	cr_uploader_config uc = {.max_jobs = 512, .send = up_send,
 				 .drop = up_drop, .idle = seed, .arg = v};
-	size_t n;
 	int err;
 
 	cr_params_load(p, &v->cf);
@@ -444,24 +437,19 @@ static int vanilla_bootstrap(cr_peer *p)
 	if (err)
 		return err;
 	/* neighbours_min; the peers that contact it fill neighbours_max */
-	n = cr_bootstrap_peers(p, &boot);
-	cr_nbset_offer(&v->nbs, p, boot, n);
+	cr_nbset_offer_bootstrap(&v->nbs, p);
 	return 0;
 }
 
 static void vanilla_join(cr_peer *p, uint16_t session)
 {
 	struct vanilla *v = cr_state(p);
-	cr_session_info info;
+	int role;
 
-	if (!v->up.q || (v->ready && v->source))
-		return; /* the source set up at its first data */
-	if (v->ready && v->session != session)
-		cr_log(p, CR_LOG_WARN, "session %u ignored: playing %u",
-		       session, v->session);
-	else
-		start(p, v, session, !cr_session_info_get(p, session, &info) &&
-					     cr_is_self(p, &info.source));
+	/* the source set up at its first data */
+	if (v->up.q && !(v->ready && v->source) &&
+	    (role = cr_live_role(p, session, v->ready, v->session)) >= 0)
+		start(p, v, session, role);
 }
 
 static void vanilla_leave(cr_peer *p, uint16_t session)
@@ -540,11 +528,13 @@ static void vanilla_data(cr_peer *p, const cr_addr *from, cr_msg *m)
 static void vanilla_departed(cr_peer *p, const cr_addr *who)
 {
 	struct vanilla *v = cr_state(p);
+	int was;
 
 	if (!v->up.q)
 		return;
-	v->lost += cr_nbset_find(&v->nbs, who) >= 0;
-	cr_nbset_remove(&v->nbs, who);
+	was = cr_nbset_depart(&v->nbs, p, who); /* a candidate replaces it */
+	v->lost += was > 0;
+	v->replaced += was > 1;
 	cr_reqtab_forget(&v->rt, who);
 	cr_uploader_forget(&v->up, who);
 }

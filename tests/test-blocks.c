@@ -350,6 +350,10 @@ static struct {
 	int nsent, nsent2, late, failed_sends, idle_calls;
 	bool idle_armed, idle_pushed;
 	uint64_t late_key;
+	/* item messages peer 1 read, and those it refused */
+	uint64_t item[4];
+	int64_t item_ns[4];
+	int nitems, bad_items;
 } g;
 
 #define CHECK(c)                                                             \
@@ -365,6 +369,14 @@ struct tst {
 	uint64_t sent[16];
 	int nsent;
 };
+
+static bool cand_has(const cr_nbset *s, const cr_addr *a)
+{
+	for (size_t i = 0; i < s->ncand; i++)
+		if (cr_addr_eq(&s->cand[i], a))
+			return true;
+	return false;
+}
 
 static void check_nbset(cr_peer *p, cr_nbset *s)
 {
@@ -420,6 +432,30 @@ static void check_nbset(cr_peer *p, cr_nbset *s)
 	for (int i = 1; i < NB_PEERS; i++)
 		CHECK(cr_nbset_add(s, p, &a[i]) >= 0);
 	CHECK(cr_nbset_size(s) == 5 && s->ncand == 0);
+	cr_nbset_free(s);
+
+	/* a neighbour departs: the oldest candidate takes its place; a
+	 * candidate that departs is forgotten; with none left, nobody */
+	CHECK(cr_nbset_init(s, &c) == 0);
+	for (int i = 1; i < NB_PEERS; i++)
+		cr_nbset_add(s, p, &a[i]);
+	CHECK(cr_nbset_size(s) == 3 && s->ncand == 2);
+	CHECK(cr_nbset_depart(s, p, &a[2]) == 2);
+	CHECK(cr_nbset_find(s, &a[4]) >= 0 && cr_nbset_size(s) == 3);
+	CHECK(cr_nbset_depart(s, p, &a[5]) == 0 && s->ncand == 0);
+	CHECK(cr_nbset_depart(s, p, &a[1]) == 1 && cr_nbset_size(s) == 2);
+	CHECK(cr_nbset_depart(s, p, &a[1]) == 0);
+	cr_nbset_free(s);
+
+	/* the peer's bootstrap list offered: the same as offering it */
+	const cr_addr *boot;
+	CHECK(cr_bootstrap_peers(p, &boot) == 4);
+	CHECK(cr_nbset_init(s, &c) == 0);
+	CHECK(cr_nbset_offer_bootstrap(s, p) == 2); /* min; two candidates */
+	CHECK(cr_nbset_size(s) == 2 && s->ncand == 2);
+	for (size_t i = 0; i < 4; i++)
+		CHECK(cr_nbset_find(s, &boot[i]) >= 0 ||
+		      cand_has(s, &boot[i]));
 	cr_nbset_free(s);
 }
 
@@ -586,6 +622,18 @@ static void check_urgent(cr_peer *p, struct tst *t)
 	CHECK(push(&t->up, p, 24, 1000, 0, now + 3 * CR_SEC) == 0);
 }
 
+/* Item messages (type 21): peer 0 sends four, one of them 11 bytes. */
+static void send_items(cr_peer *p)
+{
+	cr_addr to = t_addr(BASE_PORT + 1);
+
+	CHECK(cr_send_item(p, &to, 21, 1, 0x0102030405060708ull,
+			   1234 * CR_MS) == 0);
+	CHECK(cr_send_item(p, &to, 21, 1, 7, -5 * CR_MS) == 0);
+	CHECK(cr_send_copy(p, &to, 21, 1, "short item!", 11, CR_TCP) == 0);
+	CHECK(cr_send_item(p, &to, 21, 1, UINT64_MAX, INT64_MAX) == 0);
+}
+
 static int tst_bootstrap(cr_peer *p)
 {
 	struct tst *t = cr_state(p);
@@ -596,9 +644,21 @@ static int tst_bootstrap(cr_peer *p)
 	if (!cr_addr_eq(cr_self(p), &first))
 		return 0;
 	check_nbset(p, &t->s);
+	send_items(p);
 	check_to_playbuf(p);
 	check_uploader(p, t);
 	return 0;
+}
+
+static void tst_process(cr_peer *p, const cr_addr *from, cr_msg *m)
+{
+	(void)from;
+	if (cr_msg_type(m) != 21 || g.nitems == 4)
+		return;
+	if (cr_msg_item(p, m, &g.item[g.nitems], &g.item_ns[g.nitems]))
+		g.bad_items++;
+	else
+		g.nitems++;
 }
 
 static void tst_destroy(cr_peer *p)
@@ -619,6 +679,7 @@ static const cr_algorithm tester = {
 	.name = "blocks",
 	.state_size = sizeof(struct tst),
 	.bootstrap = tst_bootstrap,
+	.process = tst_process,
 	.destroy = tst_destroy,
 };
 
@@ -633,8 +694,12 @@ static int run_node(const cr_algorithm *a, int64_t duration_ns,
 	cr_node *n = NULL;
 	int e;
 
+	cr_addr boot[NB_PEERS];
+
 	for (int i = 0; i < NB_PEERS; i++)
-		peers[i].addr = t_addr((uint16_t)(BASE_PORT + i));
+		peers[i].addr = boot[i] = t_addr((uint16_t)(BASE_PORT + i));
+	peers[0].boot = boot + 2; /* for check_nbset: four, not itself */
+	peers[0].nboot = NB_PEERS - 2;
 	cfg.name = "blocks";
 	cfg.duration_ns = duration_ns;
 	cfg.workers = 1;
@@ -680,6 +745,15 @@ static void test_in_node(void **state)
 	assert_int_equal(g.late_key, 7);
 	assert_int_equal(g.failed_sends, 0);
 	assert_true(g.idle_pushed);
+	/* the items as sent, times in ms (none below 0, clamped above); the
+	 * short one refused */
+	assert_int_equal(g.nitems, 3);
+	assert_int_equal(g.bad_items, 1);
+	assert_true(g.item[0] == 0x0102030405060708ull);
+	assert_int_equal(g.item_ns[0], 1234 * CR_MS);
+	assert_true(g.item[1] == 7 && g.item_ns[1] == 0);
+	assert_true(g.item[2] == UINT64_MAX);
+	assert_int_equal(g.item_ns[2], (int64_t)UINT32_MAX * CR_MS);
 	assert_int_equal(g.nsent2, 5);
 	const uint64_t want2[] = {20, 24, 23, 21, 22};
 	for (int i = 0; i < 5; i++)

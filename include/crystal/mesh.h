@@ -111,6 +111,12 @@ size_t cr_nbset_offer(cr_nbset *s, cr_peer *p, const cr_addr *peers,
  * left, the tracker is asked (no more often than tracker_interval_ns).
  * Returns how many became neighbours. */
 size_t cr_nbset_refill(cr_nbset *s, cr_peer *p);
+/* The peer's bootstrap list (cr_bootstrap_peers), offered. */
+size_t cr_nbset_offer_bootstrap(cr_nbset *s, cr_peer *p);
+/* a departed: it is no longer a neighbour nor a candidate, and if it was a
+ * neighbour the oldest candidate takes its place.  Returns 0 (it was no
+ * neighbour), 1 (it was, and nobody took its place) or 2 (somebody did). */
+int cr_nbset_depart(cr_nbset *s, cr_peer *p, const cr_addr *a);
 /* A neighbour drawn uniformly with the peer's generator; -1 when empty. */
 int cr_nbset_random(const cr_nbset *s, cr_peer *p);
 
@@ -368,6 +374,15 @@ void cr_seeder_pushed(cr_seeder *s, const cr_parts *pp, uint64_t key);
 int cr_send_copy(cr_peer *p, const cr_addr *to, uint8_t type,
 		 uint16_t session, const void *data, size_t len,
 		 cr_proto proto);
+/* An item message: an item (u64) and a time in ms (u32, 0 below 0 and
+ * clamped above), 12 bytes in network byte order, over TCP; what a pull
+ * protocol asks for and by when, or refuses and for how long.  Returns
+ * what cr_send_copy returns. */
+int cr_send_item(cr_peer *p, const cr_addr *to, uint8_t type,
+		 uint16_t session, uint64_t item, int64_t ns);
+/* Reads an item message into *item and *ns.  Returns 0, or -CR_EINVAL
+ * for one that is not 12 bytes, which it logs as ignored. */
+int cr_msg_item(cr_peer *p, const cr_msg *m, uint64_t *item, int64_t *ns);
 
 /* --- Live playback ------------------------------------------------------- */
 
@@ -386,6 +401,12 @@ int cr_playbuf_start_live(cr_playbuf *pb, cr_peer *p, int64_t delay_ns);
  * with startup_ns of buffering.  Returns 0 or an error (*pb NULL). */
 int cr_session_playbuf(cr_peer *p, uint16_t session, uint32_t window,
 		       int64_t startup_ns, cr_stream *st, cr_playbuf **pb);
+/* The part a mesh protocol takes when told to join `session` (its
+ * join_session callback) while it plays `current` if `playing`: 1 as the
+ * session's source, 0 as a peer, -1 none (it plays another session, and
+ * says so in its log). */
+int cr_live_role(cr_peer *p, uint16_t session, bool playing,
+		 uint16_t current);
 
 #ifdef __cplusplus
 }

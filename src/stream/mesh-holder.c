@@ -14,6 +14,8 @@
 
 #include <string.h>
 
+#include "../core/bytes.h"
+
 void cr_holder_heard(cr_holder *h, int64_t now_ns, int64_t wait_ns,
 		     uint64_t rate_Bps)
 {
@@ -62,4 +64,30 @@ int cr_send_copy(cr_peer *p, const cr_addr *to, uint8_t type,
 	err = cr_send(p, to, m, proto);
 	cr_msg_release(m);
 	return err;
+}
+
+int cr_send_item(cr_peer *p, const cr_addr *to, uint8_t type,
+		 uint16_t session, uint64_t item, int64_t ns)
+{
+	int64_t ms = ns <= 0 ? 0 : ns / CR_MS;
+	uint8_t b[12];
+
+	cr__put32(b, (uint32_t)(item >> 32));
+	cr__put32(b + 4, (uint32_t)item);
+	cr__put32(b + 8, ms > UINT32_MAX ? UINT32_MAX : (uint32_t)ms);
+	return cr_send_copy(p, to, type, session, b, sizeof(b), CR_TCP);
+}
+
+int cr_msg_item(cr_peer *p, const cr_msg *m, uint64_t *item, int64_t *ns)
+{
+	const uint8_t *b = cr_msg_payload(m);
+
+	if (cr_msg_len(m) != 12) {
+		cr_log(p, CR_LOG_WARN, "malformed message (type %u, %zu bytes) "
+		       "ignored", cr_msg_type(m), cr_msg_len(m));
+		return -CR_EINVAL;
+	}
+	*item = (uint64_t)cr__get32(b) << 32 | cr__get32(b + 4);
+	*ns = (int64_t)cr__get32(b + 8) * CR_MS;
+	return 0;
 }

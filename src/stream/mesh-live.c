@@ -63,3 +63,17 @@ int cr_session_playbuf(cr_peer *p, uint16_t session, uint32_t window,
 	cfg.keep_data = true;
 	return cr_playbuf_new(&cfg, pb);
 }
+
+int cr_live_role(cr_peer *p, uint16_t session, bool playing,
+		 uint16_t current)
+{
+	cr_session_info info;
+
+	if (playing && current != session) {
+		cr_log(p, CR_LOG_WARN, "session %u ignored: playing %u",
+		       session, current);
+		return -1;
+	}
+	return !cr_session_info_get(p, session, &info) &&
+	       cr_is_self(p, &info.source);
+}

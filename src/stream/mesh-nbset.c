@@ -209,6 +209,26 @@ size_t cr_nbset_refill(cr_nbset *s, cr_peer *p)
 	return added;
 }
 
+size_t cr_nbset_offer_bootstrap(cr_nbset *s, cr_peer *p)
+{
+	const cr_addr *boot;
+	size_t n = cr_bootstrap_peers(p, &boot);
+
+	return cr_nbset_offer(s, p, boot, n);
+}
+
+int cr_nbset_depart(cr_nbset *s, cr_peer *p, const cr_addr *a)
+{
+	bool was = cr_nbset_find(s, a) >= 0;
+	cr_addr c;
+
+	cr_nbset_remove(s, a);
+	if (!was || !s->ncand)
+		return was;
+	c = s->cand[0]; /* append moves the candidates along */
+	return cr_nbset_add(s, p, &c) >= 0 ? 2 : 1;
+}
+
 int cr_nbset_random(const cr_nbset *s, cr_peer *p)
 {
 	if (!s->n)
