@@ -28,7 +28,7 @@ struct rparams {
 	int64_t nb_min, nb_max, src_nb_max, k, window;
 	int64_t map_ns, prio_ns, lead_ns, startup_ns, delay_ns, tracker_ns;
 	double prio_share;
-	bool on_pool;
+	bool on_pool, sticky;
 };
 
 #define P(f, name, def, lo, hi, help)                                        \
@@ -55,6 +55,8 @@ static const cr_param_spec r2_params[] = {
 	  "the tracker is asked this often when peers lack (0: never)"),
 	CR_PARAM_BOOL_AT(struct rparams, on_pool, "decode_on_pool", false,
 			 "decode on the work pool, not in the callback"),
+	CR_PARAM_BOOL_AT(struct rparams, sticky, "sticky", true,
+			 "push a neighbour the segment pushed it last"),
 	{0},
 };
 #undef P
@@ -66,6 +68,7 @@ static const cr_param_spec r2_params[] = {
 struct rnb {
 	uint32_t seg[RW_MAX];
 	uint8_t rank[RW_MAX];
+	uint32_t cur[2]; /* 1 + the segment pushed last, by region; 0: none */
 	bool has_map;
 };
 
@@ -202,13 +205,16 @@ static void on_map(cr_peer *p, struct r2 *v, int i, const cr_msg *m)
 /* A segment to push to neighbour n: one it lacks, of which this peer holds
  * more than n is known to (so that a combination of it is news to n), and
  * whose decoder is free; in the priority region with priority_share of
- * the chances.  The source takes the one it sent fewest blocks of. */
-static bool pick(cr_peer *p, struct r2 *v, const struct rnb *n, uint32_t *out)
+ * the chances; with `sticky`, the one pushed to n last there while it
+ * qualifies (n's segments fill one by one, not all a little).  The source
+ * takes the one it sent fewest blocks of. */
+static bool pick(cr_peer *p, struct r2 *v, struct rnb *n, uint32_t *out)
 {
 	uint32_t base = live_base(p, v), seen[2] = {0, 0}, best[2] = {0, 0};
 	uint32_t fewest = UINT32_MAX;
 	int64_t prio_end = cr_now(p) + v->cf.prio_ns;
 	cr_rand *r = cr_peer_rand(p);
+	bool keep[2] = {false, false};
 	int side;
 
 	for (uint32_t s = base; s < base + (uint32_t)v->cf.window; s++) {
@@ -221,6 +227,7 @@ static bool pick(cr_peer *p, struct r2 *v, const struct rnb *n, uint32_t *out)
 			continue;
 		}
 		side = due(p, v, s) > prio_end;
+		keep[side] |= n->cur[side] == s + 1;
 		if (cr_rand_below(r, ++seen[side]) == 0) /* uniform, in one pass */
 			best[side] = s;
 	}
@@ -229,7 +236,8 @@ static bool pick(cr_peer *p, struct r2 *v, const struct rnb *n, uint32_t *out)
 	if (!seen[0] && !seen[1])
 		return false;
 	side = !seen[0] || (seen[1] && cr_rand_unit(r) >= v->cf.prio_share);
-	*out = best[side];
+	*out = v->cf.sticky && keep[side] ? n->cur[side] - 1 : best[side];
+	n->cur[side] = *out + 1;
 	return true;
 }
 
@@ -307,12 +315,11 @@ static void on_rank(cr_peer *p, uint32_t s, uint32_t rank, bool done,
 		    void *arg)
 {
 	struct r2 *v = arg;
-	const uint8_t *d;
 
 	if (!v->ready)
 		return; /* the session ended meanwhile */
 	if (done) {
-		d = cr_codewin_data(&v->cw, s);
+		const uint8_t *d = cr_codewin_data(&v->cw, s);
 		if (!d || cr_playbuf_add(v->pb, s, 0, d,
 					 cr_playbuf_segment_size(v->pb, s),
 					 cr_now(p)) < 0)
@@ -395,11 +402,9 @@ static int start(cr_peer *p, struct r2 *v, uint16_t session, bool source)
 static int r2_bootstrap(cr_peer *p)
 {
 	struct r2 *v = cr_state(p);
-	const cr_addr *boot;
 	cr_nbset_config nc = {.candidates = 32, .data_size = sizeof(struct rnb)};
 	cr_uploader_config uc = {.max_jobs = 64, .send = up_send, .idle = push,
 				 .arg = v};
-	size_t n;
 	int err;
 
 	cr_params_load(p, &v->cf);
@@ -413,24 +418,19 @@ static int r2_bootstrap(cr_peer *p)
 		err = cr_uploader_init(&v->up, &uc);
 	if (err)
 		return err;
-	n = cr_bootstrap_peers(p, &boot);
-	cr_nbset_offer(&v->nbs, p, boot, n);
+	cr_nbset_offer_bootstrap(&v->nbs, p);
 	return 0;
 }
 
 static void r2_join(cr_peer *p, uint16_t session)
 {
 	struct r2 *v = cr_state(p);
-	cr_session_info info;
+	int role;
 
-	if (!v->up.q || (v->ready && v->source))
-		return; /* the source set up at its first data */
-	if (v->ready && v->session != session)
-		cr_log(p, CR_LOG_WARN, "session %u ignored: playing %u",
-		       session, v->session);
-	else
-		start(p, v, session, !cr_session_info_get(p, session, &info) &&
-					     cr_is_self(p, &info.source));
+	/* the source set up at its first data */
+	if (v->up.q && !(v->ready && v->source) &&
+	    (role = cr_live_role(p, session, v->ready, v->session)) >= 0)
+		start(p, v, session, role);
 }
 
 static void r2_leave(cr_peer *p, uint16_t session)
