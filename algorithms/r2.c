@@ -37,8 +37,8 @@ struct rparams {
 	CR_PARAM_DURATION_AT(struct rparams, f, name, (def) * 1e6,           \
 			     (lo) * 1e6, (hi) * 1e6, help)
 static const cr_param_spec r2_params[] = {
-	P(nb_min, "neighbours_min", 4, 1, RN_MAX, "below this, more are sought"),
-	P(nb_max, "neighbours_max", 8, 1, RN_MAX, "neighbours at most"),
+	P(nb_min, "neighbours_min", 6, 1, RN_MAX, "below this, more are sought"),
+	P(nb_max, "neighbours_max", 12, 1, RN_MAX, "neighbours at most"),
 	P(src_nb_max, "source_neighbours_max", 16, 1, RN_MAX, "of the source"),
 	P(k, "blocks_per_segment", 32, 1, 255, "coding blocks in a segment"),
 	P(window, "window", 20, 2, RW_MAX, "segments in flight"),
