@@ -691,10 +691,9 @@ static int run_node(const cr_algorithm *a, int64_t duration_ns,
 {
 	struct cr_node_peer peers[NB_PEERS] = {0};
 	struct cr_node_config cfg = {0};
+	cr_addr boot[NB_PEERS];
 	cr_node *n = NULL;
 	int e;
-
-	cr_addr boot[NB_PEERS];
 
 	for (int i = 0; i < NB_PEERS; i++)
 		peers[i].addr = boot[i] = t_addr((uint16_t)(BASE_PORT + i));

@@ -192,18 +192,25 @@ static void ask_tracker(cr_nbset *s, cr_peer *p)
 	}
 }
 
+/* The oldest candidate leaves the candidates, and becomes a neighbour
+ * unless it is the peer itself or one already (room checked). */
+static bool promote(cr_nbset *s, cr_peer *p)
+{
+	cr_addr a = s->cand[0];
+
+	cand_del(s, 0);
+	if (cr_is_self(p, &a) || cr_nbset_find(s, &a) >= 0)
+		return false;
+	append(s, &a);
+	return true;
+}
+
 size_t cr_nbset_refill(cr_nbset *s, cr_peer *p)
 {
 	size_t added = 0;
 
-	while (s->n < s->cfg.min && s->ncand) {
-		cr_addr a = s->cand[0];
-		cand_del(s, 0);
-		if (cr_is_self(p, &a) || cr_nbset_find(s, &a) >= 0)
-			continue;
-		append(s, &a);
-		added++;
-	}
+	while (s->n < s->cfg.min && s->ncand)
+		added += promote(s, p);
 	if (s->n < s->cfg.min)
 		ask_tracker(s, p);
 	return added;
@@ -219,14 +226,15 @@ size_t cr_nbset_offer_bootstrap(cr_nbset *s, cr_peer *p)
 
 int cr_nbset_depart(cr_nbset *s, cr_peer *p, const cr_addr *a)
 {
-	bool was = cr_nbset_find(s, a) >= 0;
-	cr_addr c;
-
+	if (cr_nbset_find(s, a) < 0) {
+		cr_nbset_remove(s, a); /* a candidate, perhaps */
+		return 0;
+	}
 	cr_nbset_remove(s, a);
-	if (!was || !s->ncand)
-		return was;
-	c = s->cand[0]; /* append moves the candidates along */
-	return cr_nbset_add(s, p, &c) >= 0 ? 2 : 1;
+	while (s->ncand)
+		if (promote(s, p))
+			return 2;
+	return 1;
 }
 
 int cr_nbset_random(const cr_nbset *s, cr_peer *p)
