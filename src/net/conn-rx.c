@@ -379,8 +379,10 @@ static void conn_read_some(struct cr__conn *c)
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
+			if (errno == EAGAIN || errno == EWOULDBLOCK) {
+				c->rd_ready = false;
 				return;
+			}
 			cr__conn_close(c, true, false, strerror(errno));
 			return;
 		}
@@ -392,8 +394,13 @@ static void conn_read_some(struct cr__conn *c)
 		rx_parse(c);
 		if (c->state == CR__CLOSED || !cr__partial_count(c))
 			return;
-		if ((uint32_t)r < want)
-			return; /* the socket is drained */
+		if ((uint32_t)r < want) {
+			/* the socket is drained: what comes next is an event;
+			 * but an end already announced is read to the end */
+			c->rd_ready = c->rd_hup;
+			if (!c->rd_hup)
+				return;
+		}
 	}
 }
 

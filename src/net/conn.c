@@ -27,31 +27,6 @@
  * full without waiting for the end of the loop iteration. */
 #define INLINE_FLUSH_BYTES (256u * 1024u)
 
-static void conn_poll_cb(uv_poll_t *h, int status, int events);
-
-void cr__conn_update_poll(struct cr__conn *c)
-{
-	int ev = 0;
-
-	if (c->state == CR__CLOSED)
-		return;
-	if (c->state == CR__CONNECTING) {
-		ev = UV_WRITABLE;
-	} else {
-		if (!c->paused && !c->rx_blocked)
-			ev |= UV_READABLE;
-		if (c->want_write)
-			ev |= UV_WRITABLE;
-	}
-	if (ev == c->poll_events)
-		return;
-	c->poll_events = ev;
-	if (ev)
-		uv_poll_start(&c->poll, ev, conn_poll_cb);
-	else
-		uv_poll_stop(&c->poll);
-}
-
 /* Is the connection being read now?  Time it is not (its peer paused with
  * bytes of it waiting, its download link holding it back) is not the
  * remote's to answer for.  A connection of a paused peer that is not
@@ -141,16 +116,16 @@ static struct cr__conn *conn_new(struct cr__ep *ep, int fd,
 	}
 	cr__shaper_conn_init(c);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (uv_poll_init_socket(&net->loop, &c->poll, fd)) {
+	if (cr__rd_watch(c)) {
 		free(c);
 		return NULL;
 	}
-	c->poll.data = c;
 	hello = make_hello(ep);
 	if (!hello || cr__conn_enqueue(c, hello)) {
 		cr_msg_release(hello);
 		c->state = CR__CLOSED;
-		uv_close((uv_handle_t *)&c->poll, (uv_close_cb)free);
+		c->fd = -1; /* the caller closes it */
+		cr__conn_release(c);
 		return NULL;
 	}
 	cr_msg_release(hello);
@@ -444,52 +419,17 @@ static void conn_connected(struct cr__conn *c)
 	cr__conn_flush(c);
 }
 
-static void conn_poll_cb(uv_poll_t *h, int status, int events)
+/* Its socket can take bytes: a connect completed, or a full socket
+ * drained. */
+void cr__conn_writable(struct cr__conn *c)
 {
-	struct cr__conn *c = h->data;
-
-	if (c->state == CR__CLOSED)
-		return;
-	if (status < 0) {
-		/* libuv reports a socket error as EBADF: ask the socket */
-		int err = 0;
-		socklen_t len = sizeof(err);
-		getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
-		cr__conn_close(c, true, false,
-			       err ? strerror(err) : uv_strerror(status));
-		return;
-	}
-	if (c->state == CR__CONNECTING) {
-		if (events & UV_WRITABLE)
-			conn_connected(c);
-		return;
-	}
-	if (events & UV_READABLE)
-		cr__conn_read(c);
-	if (c->state == CR__OPEN && (events & UV_WRITABLE))
+	if (c->state == CR__CONNECTING)
+		conn_connected(c);
+	else if (c->state == CR__OPEN && c->want_write)
 		cr__conn_flush(c);
 }
 
 /* --- teardown ------------------------------------------------------------- */
-
-/* The connection's descriptor is closed here, with its poll handle, not
- * before: libuv's uv_close() of a poll handle takes the descriptor's
- * number out of the loop's epoll set and drops its pending events, so a
- * number closed earlier and reused meanwhile by a new connection of the
- * same loop would lose that connection its events, silently. */
-static void conn_free_cb(uv_handle_t *h)
-{
-	struct cr__conn *c = h->data;
-
-	if (c->fd >= 0)
-		close(c->fd);
-	free(c);
-}
-
-void cr__conn_release(struct cr__conn *c)
-{
-	uv_close((uv_handle_t *)&c->poll, conn_free_cb);
-}
 
 static struct cr__conn *other_conn(struct cr__conn *c)
 {
@@ -521,17 +461,15 @@ void cr__conn_close(struct cr__conn *c, bool notify, bool rst,
 	ep->nconns--;
 	cr__conn_log(c, CR_LOG_DEBUG, "connection with %s ends: %s",
 		 c->remote_text, why);
-	if (c->poll_events)
-		uv_poll_stop(&c->poll);
-	c->poll_events = 0;
+	cr__rd_forget(c);
 	if (rst) {
 		struct linger lg = {1, 0};
 		setsockopt(c->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	} else {
 		shutdown(c->fd, SHUT_RDWR); /* the far end hears of it now */
 	}
-	/* the descriptor itself is closed with the poll handle
-	 * (conn_free_cb), so that its number is not reused before */
+	/* the descriptor itself is closed when the connection is freed
+	 * (ready.c), so that its number is not reused before */
 	cr__shaper_conn_close(c);
 	queue_drop(c);
 	if (c->full)

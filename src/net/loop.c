@@ -87,6 +87,7 @@ void cr__net_map_del(struct cr__net *net, struct cr__conn *c)
 
 void cr__net_free(struct cr__net *net)
 {
+	cr__rd_free(net);
 	free(net->map);
 	net->map = NULL;
 	net->map_cap = net->map_len = 0;
@@ -109,6 +110,7 @@ void cr__net_flush(struct cr__net *net)
 {
 	struct cr__conn *c;
 
+	cr__rd_run(net); /* what the sockets still hold first */
 	while ((c = net->dirty)) {
 		net->dirty = c->next_dirty;
 		c->dirty = false;

@@ -37,7 +37,10 @@ struct cr__link_fid {
 };
 
 struct cr__conn {
+#if !CR__NET_EPOLL
 	uv_poll_t poll;
+	int poll_events;
+#endif
 	int fd;
 	uint8_t state;
 	bool outgoing;
@@ -48,7 +51,11 @@ struct cr__conn {
 	bool want_write; /* the socket was full: wait until writable */
 	bool full;	 /* queue over the limit (until below half of it) */
 	int broken;	 /* a write failed inside cr_send (errno): close soon */
-	int poll_events;
+	/* readiness (ready.c): its socket has bytes not read yet; on the
+	 * loop's ready list; the list of closed ones to free; the remote's
+	 * end was announced (read until read says so) */
+	bool rd_ready, in_ready, rd_hup;
+	struct cr__conn *ready_next, *grave_next;
 	struct cr__net *net;
 	struct cr__ep *ep;
 	cr_addr remote; /* remote peer (after hello, or the connect target) */
@@ -197,10 +204,25 @@ void cr__conn_flush(struct cr__conn *c);
  * one to that remote.  rst: abortive close (RST, as when a host dies). */
 void cr__conn_close(struct cr__conn *c, bool notify, bool rst,
 		    const char *why);
-/* Frees a closed connection (after its handle is closed). */
+/* Its socket can be written: a connect completed, or it drained. */
+void cr__conn_writable(struct cr__conn *c);
+
+/* readiness (ready.c) */
+/* Begins watching a new connection's socket: 0, or a negative error. */
+int cr__rd_watch(struct cr__conn *c);
+/* Stops watching a connection that closes. */
+void cr__rd_forget(struct cr__conn *c);
+/* Frees a closed connection, and closes its descriptor, once nothing of
+ * this turn of the loop can refer to it. */
 void cr__conn_release(struct cr__conn *c);
-/* Polls for what the connection waits for now. */
+/* Watches for what the connection waits for now: reads it soon if it may
+ * and its socket has bytes. */
 void cr__conn_update_poll(struct cr__conn *c);
+/* Before the loop polls: reads the connections left ready, and frees the
+ * closed ones that no list can hold any more. */
+void cr__rd_run(struct cr__net *net);
+/* At the end: frees what is left, and the epoll set. */
+void cr__rd_free(struct cr__net *net);
 /* The endpoint's or the connection's reading state changed: update the
  * poll. */
 void cr__conn_reading_changed(struct cr__conn *c);

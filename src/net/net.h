@@ -33,6 +33,14 @@
 #include <stdatomic.h>
 #include <uv.h>
 
+/* Connections' readiness through an epoll set of the loop's own,
+ * edge-triggered (ready.c); elsewhere, a libuv poll handle each. */
+#if defined(__linux__) && !defined(CR_NET_UV_POLL)
+#define CR__NET_EPOLL 1
+#else
+#define CR__NET_EPOLL 0
+#endif
+
 struct cr__net;
 struct cr__ep;
 struct cr__conn;
@@ -120,6 +128,16 @@ struct cr__net {
 	struct cr__conn **map;
 	size_t map_cap, map_len;
 	struct cr__conn *dirty; /* to flush before the loop sleeps */
+#if CR__NET_EPOLL
+	/* readiness (ready.c): the connections' epoll set and its handle;
+	 * connections to read before the loop polls, and an idle handle that
+	 * keeps it from sleeping meanwhile; closed ones to free */
+	bool rd_open;
+	int rd_fd;
+	uv_poll_t rd_poll;
+	uv_idle_t rd_idle;
+	struct cr__conn *ready, *grave;
+#endif
 
 	/* connections waiting on the clock (idle after the hello, or with a
 	 * frame unfinished), swept by cr__conn_sweep; and the bytes of
