@@ -352,15 +352,15 @@ static int setup(cr_peer *p, struct r2 *v, uint16_t session, bool source)
 	uint32_t w = (uint32_t)v->cf.window + (uint32_t)v->cf.window / 3 + 1;
 	int err;
 
-	err = cr_session_playbuf(p, session, w, v->cf.startup_ns, &v->st,
-				 &v->pb);
+	err = cr_session_playbuf(p, session, w, v->cf.startup_ns,
+				 source || cr_plays_out(p), &v->st, &v->pb);
 	if (err)
 		return err;
 	v->k = (uint32_t)v->cf.k;
 	v->size = (v->st.segment_bytes + v->k - 1) / v->k;
 	err = cr_codewin_init(&v->cw, &(cr_codewin_config){
 		.session = session, .k = v->k, .size = v->size,
-		.window = (uint32_t)v->cf.window, .slots = RW_MAX,
+		.window = (uint32_t)v->cf.window, .slots = w, /* as the buffer */
 		.on_pool = v->cf.on_pool, .progress = on_rank, .arg = v});
 	if (err)
 		return err;

@@ -371,8 +371,8 @@ static int setup(cr_peer *p, struct vanilla *v, uint16_t session, bool source)
 	uint32_t window = (uint32_t)v->cf.window;
 	int err;
 
-	err = cr_session_playbuf(p, session, window, v->cf.startup_ns, &v->st,
-				 &v->pb);
+	err = cr_session_playbuf(p, session, window, v->cf.startup_ns, true,
+				 &v->st, &v->pb);
 	if (!err)
 		err = cr_parts_init(&v->parts, &v->st,
 				    (uint32_t)v->cf.part_blocks, window);

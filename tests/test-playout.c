@@ -6,6 +6,11 @@
  *     plays to a file (`--play-out IP:port=PATH`);
  *   - the file is byte for byte the input, the end of the stream
  *     included, and ffprobe reads it as the same streams;
+ *   - the same through 50 R2 peers, whose playback buffers keep data only
+ *     for a peer that plays out (cr_plays_out): the one that does plays
+ *     the input byte for byte.  R2 does not pass the stream's end on, so
+ *     its input is cut to whole segments (two of 47,000 bytes, 500
+ *     transport packets) and its segments are made that size;
  *   - a play-out for an address that is no peer, or a path that cannot be
  *     written, is refused before anything runs (status 2, the option and
  *     the path named).
@@ -55,6 +60,20 @@ static const char EXPERIMENT[] =
 	"address = 127.0.0.1:23199\n"
 	"peers_per_reply = 8\n";
 
+/* The same stream through R2: 8 blocks a segment, a window of 20
+ * half-second segments over the 6 s playout delay; segments of 47,000
+ * bytes (the rate below), and the first two of them the input. */
+#define R2_INPUT 94000
+static const char R2_SETTINGS[] = "algorithm = r2\n"
+				  "[algorithm]\n"
+				  "startup_ms = 1500\n"
+				  "window = 20\n"
+				  "blocks_per_segment = 8\n"
+				  "playout_delay_ms = 6000\n";
+static const char R2_SESSION[] = "[session 1]\n"
+				 "source = 127.0.0.1:23100\n"
+				 "rate = 94KB/s\n";
+
 static int sh(const char *cmd)
 {
 	int rc = system(cmd);
@@ -89,6 +108,23 @@ static int group_setup(void **state)
 		return -1;
 	fputs(EXPERIMENT, f);
 	fclose(f);
+	/* the R2 file: Vanilla's settings replaced */
+	snprintf(cmd, sizeof(cmd), "%s/playout-r2.ini", dir);
+	f = fopen(cmd, "w");
+	if (!f)
+		return -1;
+	{
+		const char *from = strstr(EXPERIMENT, "algorithm = vanilla");
+		const char *to = strstr(EXPERIMENT, "[class source]");
+		const char *sess = strstr(EXPERIMENT, "[session 1]");
+		const char *rest = strstr(sess, "message_size");
+		fwrite(EXPERIMENT, 1, (size_t)(from - EXPERIMENT), f);
+		fputs(R2_SETTINGS, f);
+		fwrite(to, 1, (size_t)(sess - to), f);
+		fputs(R2_SESSION, f);
+		fputs(rest, f);
+	}
+	fclose(f);
 	/* 4 s of test pattern and tone: about 110 KB, which no segment
 	 * size divides, so the last segment is short */
 	snprintf(cmd, sizeof(cmd),
@@ -102,7 +138,9 @@ static int group_setup(void **state)
 		fprintf(stderr, "ffmpeg could not make the test clip\n");
 		return -1;
 	}
-	return 0;
+	snprintf(cmd, sizeof(cmd), "head -c %d '%s/clip.ts' > '%s/clip-r2.ts'",
+		 R2_INPUT, dir, dir);
+	return sh(cmd) ? -1 : 0;
 }
 
 static int group_teardown(void **state)
@@ -126,7 +164,9 @@ static char *probe(const char *path)
 	return t_slurp(out);
 }
 
-static void far_peer_plays_the_input(void **state)
+/* Streams `input` through the experiment `ini` of the test's directory;
+ * the last peer plays out to played-<ini>.ts, which must be the input. */
+static void plays_the_input(const char *ini, const char *input)
 {
 	char cmd[1600], clip[200], out[200], errp[200];
 	char *want, *got, *pw, *pg;
@@ -134,14 +174,14 @@ static void far_peer_plays_the_input(void **state)
 	FILE *f;
 	int rc;
 
-	snprintf(clip, sizeof(clip), "%s/clip.ts", dir);
-	snprintf(out, sizeof(out), "%s/played.ts", dir);
+	snprintf(clip, sizeof(clip), "%s/%s", dir, input);
+	snprintf(out, sizeof(out), "%s/played-%s.ts", dir, ini);
 	snprintf(errp, sizeof(errp), "%s/stderr", dir);
 	/* the last peer: its neighbours are whoever the tracker gave it */
 	snprintf(cmd, sizeof(cmd),
-		 "'%s' run '%s/playout.ini' --out '%s/run' --quiet "
+		 "'%s' run '%s/%s' --out '%s/run-%s' --quiet "
 		 "--play-out 127.0.0.1:23150='%s' < '%s' 2> '%s'",
-		 crystal, dir, dir, out, clip, errp);
+		 crystal, dir, ini, dir, ini, out, clip, errp);
 	rc = sh(cmd);
 	if (rc) {
 		char *se = t_slurp(errp);
@@ -158,7 +198,7 @@ static void far_peer_plays_the_input(void **state)
 	got = malloc(1 << 20);
 	glen = fread(got, 1, 1 << 20, f);
 	fclose(f);
-	assert_true(wlen > 50000);
+	assert_true(wlen >= R2_INPUT);
 	if (glen != wlen)
 		fail_msg("played %zu bytes of %zu", glen, wlen);
 	assert_memory_equal(got, want, wlen);
@@ -174,6 +214,16 @@ static void far_peer_plays_the_input(void **state)
 	assert_string_equal(pg, pw);
 	free(pw);
 	free(pg);
+}
+
+static void far_peer_plays_the_input(void **state)
+{
+	plays_the_input("playout.ini", "clip.ts");
+}
+
+static void far_r2_peer_plays_the_input(void **state)
+{
+	plays_the_input("playout-r2.ini", "clip-r2.ts");
 }
 
 static void bad_play_out_refused(void **state)
@@ -207,6 +257,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(far_peer_plays_the_input),
+		cmocka_unit_test(far_r2_peer_plays_the_input),
 		cmocka_unit_test(bad_play_out_refused),
 	};
 	return cmocka_run_group_tests_name("playout", tests, group_setup,

@@ -312,6 +312,9 @@ int cr_report_add(cr_peer *p, const char *name, double delta);
  * (`--play-out IP:port=PATH`), dropped otherwise.  Playback buffers that
  * keep data call it for every segment they play. */
 void cr_play_out(cr_peer *p, uint16_t session, const void *data, size_t len);
+/* Whether the run gave the peer a play-out (its buffers must keep data
+ * for it). */
+bool cr_plays_out(const cr_peer *p);
 
 /* Ends the whole experiment early (for example when a test has seen all it
  * needs).  Thread-safe; returns at once. */

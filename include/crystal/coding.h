@@ -242,8 +242,8 @@ typedef struct cr_codewin_stats {
 	uint64_t malformed; /* refused: not a coded block of this shape */
 	uint64_t decoded;   /* segments brought to full rank */
 	int64_t latency_ns; /* summed over those: first block to full rank */
-	int64_t decode_ns;  /* thread CPU decoding, here and on the pool */
-	int64_t code_ns;    /* thread CPU encoding and recoding */
+	int64_t decode_ns;  /* time decoding, here and on the pool */
+	int64_t code_ns;    /* time encoding and recoding */
 } cr_codewin_stats;
 
 struct cr_codewin_slot;

@@ -397,10 +397,13 @@ int cr_session_stream(cr_peer *p, uint16_t session, cr_stream *out);
  * buffer's error; nothing when it is started already. */
 int cr_playbuf_start_live(cr_playbuf *pb, cr_peer *p, int64_t delay_ns);
 /* The stream of a session (cr_session_stream) and a new playback buffer
- * for it of `window` segments (a quarter of them history), keeping data,
- * with startup_ns of buffering.  Returns 0 or an error (*pb NULL). */
+ * for it of `window` segments (a quarter of them history), with startup_ns
+ * of buffering, keeping the data if keep_data (what a pull protocol serves
+ * from; a coding protocol holds its own).  Returns 0 or an error (*pb
+ * NULL). */
 int cr_session_playbuf(cr_peer *p, uint16_t session, uint32_t window,
-		       int64_t startup_ns, cr_stream *st, cr_playbuf **pb);
+		       int64_t startup_ns, bool keep_data, cr_stream *st,
+		       cr_playbuf **pb);
 /* The part a mesh protocol takes when told to join `session` (its
  * join_session callback) while it plays `current` if `playing`: 1 as the
  * session's source, 0 as a peer, -1 none (it plays another session, and

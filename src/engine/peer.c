@@ -398,6 +398,11 @@ int cr_report_add(cr_peer *p, const char *name, double delta)
 	return report_value(p, name, delta, true);
 }
 
+bool cr_plays_out(const cr_peer *p)
+{
+	return p && p->playout_fd >= 0;
+}
+
 void cr_play_out(cr_peer *p, uint16_t session, const void *data, size_t len)
 {
 	const uint8_t *b = data;

@@ -47,7 +47,8 @@ int cr_playbuf_start_live(cr_playbuf *pb, cr_peer *p, int64_t delay_ns)
 }
 
 int cr_session_playbuf(cr_peer *p, uint16_t session, uint32_t window,
-		       int64_t startup_ns, cr_stream *st, cr_playbuf **pb)
+		       int64_t startup_ns, bool keep_data, cr_stream *st,
+		       cr_playbuf **pb)
 {
 	cr_playbuf_config cfg;
 	int err;
@@ -60,7 +61,7 @@ int cr_session_playbuf(cr_peer *p, uint16_t session, uint32_t window,
 	cfg.window = window;
 	cfg.history = window / 4 ? window / 4 : 1;
 	cfg.startup_ns = startup_ns;
-	cfg.keep_data = true;
+	cfg.keep_data = keep_data;
 	return cr_playbuf_new(&cfg, pb);
 }
 
