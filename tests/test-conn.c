@@ -14,6 +14,10 @@
  *   - departures: goodbye or EOF after a hello calls peer_departed once,
  *     an unnamed connection never; cr_remove_peer closes without calling
  *     it; an outgoing connection answered by the wrong peer is refused;
+ *   - more bytes waiting than one turn reads (16 reads of 64 KB) are read
+ *     on later turns with nothing new arriving (the ready list of
+ *     src/net/ready.c: its epoll set is edge-triggered), all of them, in
+ *     order;
  *   - a write that fails inside cr_send closes the connection once, on
  *     the next turn of the loop, and writing to a closed socket is an
  *     error, never a SIGPIPE; a descriptor reused at once by a new
@@ -30,6 +34,8 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -446,6 +452,81 @@ static void frames_in_random_chunks_and_large_frames(void **state)
 	assert_int_equal(only_conn()->bytes_in, n);
 	/* nothing is held once delivered */
 	assert_int_equal(W.net.pool.msgs_live, 0);
+	free(buf);
+	close(fd);
+	harness_down();
+}
+
+/* A turn reads a connection at most 16 times (64 KB each); the rest of
+ * what its socket holds is read on the next turns from the loop's ready
+ * list: its epoll set is edge-triggered, and no new bytes, so no new
+ * edge, may come.  The first half of the frames streams with the loop
+ * turning (TCP grows the receive buffer meanwhile); then the loop stands
+ * while the client sends the rest, until the client's socket has passed
+ * all of it and more than a turn's megabyte waits at the peer; then the
+ * loop turns once (a turn's worth is read, the connection stays ready),
+ * and again until every frame is in, with nothing more sent. */
+static void more_than_a_turn_is_read_without_new_bytes(void **state)
+{
+	enum { FRAMES = MAX_RECS, LEN = 4000 }; /* 16 MB */
+	size_t per = T_HDR_SIZE + LEN, n = T_HELLO_SIZE + FRAMES * per, off = 0;
+	uint8_t *buf = malloc(n);
+	int fd, waiting = 0, unsent = 1;
+
+	assert_non_null(buf);
+	assert_int_equal(harness_up(30003, 0), 0);
+	fd = t_tcp_connect(30003);
+	assert_true(fd >= 0);
+	uint8_t theirs[T_HELLO_SIZE];
+	assert_int_equal(client_read(fd, theirs, sizeof(theirs)), 0);
+	t_hello(buf, EXP_ID, FAKE_PORT, N.exp_tag);
+	for (int i = 0; i < FRAMES; i++)
+		put_frame(buf + T_HELLO_SIZE + (size_t)i * per,
+			  CR_MSG_DATA_MIN, 2, LEN, (uint64_t)i, FAKE_PORT);
+	while (off < n / 2) {
+		ssize_t w = send(fd, buf + off, n / 2 - off, MSG_DONTWAIT);
+		if (w > 0)
+			off += (size_t)w;
+		pump();
+	}
+	for (int i = 0; i < 25000 && unsent; i++) { /* all of it taken */
+		pump();
+		assert_int_equal(ioctl(fd, SIOCOUTQ, &unsent), 0);
+	}
+	assert_int_equal(unsent, 0);
+	unsent = 1;
+	/* then, the loop standing, what a quarter of the peer's receive
+	 * buffer (as TCP grew it) surely takes: all of it reaches the peer,
+	 * and nothing more arrives */
+	{
+		int rcvbuf = 0;
+		socklen_t sl = sizeof(rcvbuf);
+		size_t end;
+
+		assert_int_equal(getsockopt(only_conn()->fd, SOL_SOCKET,
+					    SO_RCVBUF, &rcvbuf, &sl), 0);
+		end = off + (size_t)rcvbuf / 4 < n ? off + (size_t)rcvbuf / 4
+						   : n;
+		assert_int_equal(t_send_all(fd, buf + off, end - off), 0);
+		off = end;
+	}
+	for (int i = 0; i < 2000 && unsent; i++) {
+		usleep(1000);
+		assert_int_equal(ioctl(fd, SIOCOUTQ, &unsent), 0);
+	}
+	assert_int_equal(unsent, 0);
+	assert_int_equal(ioctl(only_conn()->fd, FIONREAD, &waiting), 0);
+	if (waiting <= 16 * 65536)
+		fail_msg("only %d bytes wait at the peer: TCP did not grow its "
+			 "buffer past a turn's reads", waiting);
+	pump();
+	assert_true(only_conn()->in_ready); /* a turn's worth, not all */
+	want_recs = (size_t)((off - T_HELLO_SIZE) / per);
+	assert_true(pump_until(have_recs));
+	assert_int_equal(only_conn()->bytes_in, off);
+	for (size_t i = 0; i < want_recs; i++)
+		check_rec(&recs[i], CR_MSG_DATA_MIN, LEN, (uint64_t)i,
+			  FAKE_PORT);
 	free(buf);
 	close(fd);
 	harness_down();
@@ -1121,6 +1202,7 @@ int main(void)
 	    cmocka_unit_test(frames_split_one_byte_at_a_time),
 	    cmocka_unit_test(frames_in_random_chunks_and_large_frames),
 	    cmocka_unit_test(large_frame_buffer_grows_as_it_arrives),
+	    cmocka_unit_test(more_than_a_turn_is_read_without_new_bytes),
 	    cmocka_unit_test(queue_grows_while_wrapped),
 	    cmocka_unit_test(over_the_queue_limit_the_peer_stops_reading),
 	    cmocka_unit_test(each_malformed_frame_closes_its_connection),
