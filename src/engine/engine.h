@@ -201,10 +201,8 @@ struct cr__worker {
 	struct cr__net net; /* its loop, timers, pool, connections */
 	uv_async_t wake;
 	uv_prepare_t flush_hook;
-	uv_poll_t timer_poll;
-	int timer_fd; /* timerfd (Linux); -1 elsewhere */
-	uv_timer_t timer_ms; /* fallback without timerfd */
-	/* precise wake-ups (worker.c): the timerfd rings lead_ns before the
+	uv_timer_t timer_ms; /* the wake-up where there is no ppoll wait */
+	/* precise wake-ups (worker.c): the worker wakes lead_ns before the
 	 * earliest deadline and the loop spins the last stretch */
 	uv_idle_t spin;
 	bool spinning;
@@ -212,8 +210,6 @@ struct cr__worker {
 	int64_t lead_ns, lead_target_ns;
 	int64_t wake_p99_ns[8];	  /* of the last windows, a ring */
 	unsigned wake_p99_at;
-	int64_t fd_at;		  /* what the timerfd is set for */
-	int64_t sleep_from;	  /* the loop last went to sleep; -1: awake */
 	int64_t spin_from;	  /* spinning is counted up to here */
 	int64_t win_from, win_spin_ns; /* the current adaptation window */
 	/* the machine's busy time and this process's CPU time, as at the
@@ -274,6 +270,8 @@ uint64_t cr__worker_timer_user(struct cr__worker *w, struct cr_peer *p,
 			       int64_t due_ns, int64_t period_ns,
 			       cr_timer_cb cb, void *arg);
 void cr__worker_rearm(struct cr__worker *w);
+/* Runs the worker's loop until its handles are closed (worker.c). */
+void cr__worker_loop(struct cr__worker *w);
 /* The network's rearm callback (cr__peer_net_ops). */
 void cr__worker_net_rearm(struct cr__net *net);
 int cr__worker_setup(struct cr__worker *w);

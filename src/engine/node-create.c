@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define FDS_PER_WORKER 6 /* 2 epoll, eventfd, timerfd, log, spare */
+#define FDS_PER_WORKER 5 /* 2 epoll, eventfd, log, spare */
 #define FDS_FIXED 16	 /* stdio, node log, summary and report files */
 
 static uint64_t fnv1a(const char *s)

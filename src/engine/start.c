@@ -146,13 +146,8 @@ static void *worker_main(void *arg)
 	if (start_barrier(w)) {
 		cr__life_schedule(w);
 		schedule_jobs(w);
-		if (!atomic_load(&n->ended)) {
-			if (n->cfg.busy_poll)
-				while (uv_run(&w->net.loop, UV_RUN_NOWAIT))
-					; /* every pass polls with a zero timeout */
-			else
-				uv_run(&w->net.loop, UV_RUN_DEFAULT);
-		}
+		if (!atomic_load(&n->ended))
+			cr__worker_loop(w);
 	}
 	publish_stats(w, NULL);
 	cr__worker_teardown(w);

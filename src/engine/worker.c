@@ -2,11 +2,20 @@
  * node's peers.
  *
  * A worker wakes for three reasons: socket readiness (uv_poll), its timer
- * structure (a timerfd armed at the earliest deadline, so wake-ups have
- * nanosecond resolution rather than libuv's milliseconds), and its async
- * handle (the node asks it to stop).  Before each blocking poll the flush
- * hook writes out every connection that was given messages during the
- * iteration, so a burst of sends becomes one writev per connection.
+ * structure (the earliest deadline, to the nanosecond rather than libuv's
+ * milliseconds), and its async handle (the node asks it to stop).  Before
+ * it may sleep the flush hook writes out every connection that was given
+ * messages during the iteration, so a burst of sends becomes one writev
+ * per connection.
+ *
+ * On Linux the worker turns libuv without blocking and sleeps itself, in
+ * ppoll on libuv's backend descriptor with a nanosecond timeout
+ * (cr__worker_loop): the kernel arms a timer only when the worker does
+ * sleep.  A timerfd set to the earliest deadline was re-armed at nearly
+ * every turn of a busy loop, which seldom sleeps: at 500 R2 peers that was
+ * 23,000 timerfd_settime calls a second, a fifth of the busy CPU on a
+ * virtual machine, where reprogramming the timer is dear.  Elsewhere a
+ * libuv timer wakes it, to the millisecond.
  */
 #include "engine.h"
 
@@ -17,11 +26,11 @@
 #include <string.h>
 #include <unistd.h>
 #ifdef __linux__
+#include <poll.h>
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
-#include <sys/timerfd.h>
 #endif
 
 /* --- timers and precise wake-ups ------------------------------------------ */
@@ -60,28 +69,9 @@
 #define SPIN_MISS (500 * CR_US)
 #define SPIN_HOLD_MAX 64
 
-static void arm_fd(struct cr__worker *w, int64_t at)
-{
-#ifdef __linux__
-	struct itimerspec its = {0};
-
-	if (at == w->fd_at)
-		return;
-	w->fd_at = at;
-	if (at != INT64_MAX) {
-		int64_t abs = w->clock->origin_ns + at;
-		if (abs <= 0)
-			abs = 1;
-		its.it_value.tv_sec = abs / CR_SEC;
-		its.it_value.tv_nsec = abs % CR_SEC;
-	}
-	timerfd_settime(w->timer_fd, TFD_TIMER_ABSTIME, &its, NULL);
-#else
-	CR__UNUSED(w);
-	CR__UNUSED(at);
-#endif
-}
-
+/* The earliest deadline changed: the worker waits for it (Linux: the
+ * next wait computes its timeout from it; elsewhere a libuv timer, to the
+ * millisecond, rounded up). */
 void cr__worker_rearm(struct cr__worker *w)
 {
 	int64_t next = cr__timers_next(&w->net.timers);
@@ -89,16 +79,7 @@ void cr__worker_rearm(struct cr__worker *w)
 	if (next == w->net.armed_ns || w->stopping)
 		return;
 	w->net.armed_ns = next;
-	if (w->timer_fd >= 0) {
-		int64_t at = next;
-		/* ring early by the lead; once inside it, the spin takes the
-		 * deadline and the timerfd is only its backstop */
-		if (next != INT64_MAX && w->lead_ns &&
-		    next - w->lead_ns > cr__clock_now(w->clock))
-			at = next - w->lead_ns;
-		arm_fd(w, at);
-		return;
-	}
+#ifndef __linux__
 	if (next == INT64_MAX) {
 		uv_timer_stop(&w->timer_ms);
 	} else {
@@ -107,6 +88,7 @@ void cr__worker_rearm(struct cr__worker *w)
 		uv_timer_start(&w->timer_ms, (uv_timer_cb)w->timer_ms.data, ms,
 			       0);
 	}
+#endif
 }
 
 static void run_timers(struct cr__worker *w)
@@ -114,32 +96,6 @@ static void run_timers(struct cr__worker *w)
 	w->net.armed_ns = INT64_MIN; /* force the rearm below */
 	cr__timers_run(&w->net.timers, w->clock);
 	cr__worker_rearm(w);
-}
-
-static void timerfd_cb(uv_poll_t *h, int status, int events)
-{
-	struct cr__worker *w = h->data;
-	uint64_t expirations;
-	int64_t now;
-
-	CR__UNUSED(status);
-	CR__UNUSED(events);
-	if (read(w->timer_fd, &expirations, sizeof(expirations)) < 0 &&
-	    errno != EAGAIN)
-		return;
-	/* a wake-up from sleep: how late did the timerfd bring it? */
-	now = cr__clock_now(w->clock);
-	if (w->sleep_from >= 0 && w->sleep_from < w->fd_at &&
-	    now >= w->fd_at) {
-		cr__hist_add(&w->wake_win, now - w->fd_at);
-		cr__hist_add(&w->wake_late, now - w->fd_at);
-	}
-	w->sleep_from = -1;
-	w->fd_at = INT64_MIN; /* it has rung: unset */
-	/* the backstop rang while the worker spun: the spin lost its core */
-	if (w->spinning && now - cr__timers_next(&w->net.timers) > SPIN_MISS)
-		w->win_misses++;
-	run_timers(w);
 }
 
 static void timer_ms_cb(uv_timer_t *t)
@@ -283,18 +239,16 @@ static void wake_adapt(struct cr__worker *w, int64_t now)
 	w->win_from = now;
 }
 
-/* Before the loop polls: spin if the next deadline is within the lead,
- * else let it sleep. */
+/* Before the loop may sleep: spin if the next deadline is within the
+ * lead. */
 static void wake_plan(struct cr__worker *w)
 {
 	int64_t now = cr__clock_now(w->clock);
 
 	if (now - w->win_from >= WAKE_WINDOW)
 		wake_adapt(w, now);
-	if (w->spin_budget <= 0) { /* only the wake-ups are measured */
-		w->sleep_from = now;
-		return;
-	}
+	if (w->spin_budget <= 0)
+		return; /* only the wake-ups are measured */
 	if (w->lead_ns && w->net.armed_ns != INT64_MAX &&
 	    w->net.armed_ns - now <= w->lead_ns && !w->stopping) {
 		if (!w->spinning) {
@@ -307,14 +261,12 @@ static void wake_plan(struct cr__worker *w)
 			w->win_spin_ns += w->net.armed_ns - max64(now, w->spin_from);
 			w->spin_from = w->net.armed_ns;
 		}
-		w->sleep_from = -1;
 		return;
 	}
 	if (w->spinning) {
 		uv_idle_stop(&w->spin);
 		w->spinning = false;
 	}
-	w->sleep_from = now;
 }
 
 uint64_t cr__worker_timer(struct cr__worker *w, int64_t due_ns,
@@ -343,15 +295,87 @@ uint64_t cr__worker_timer_user(struct cr__worker *w, struct cr_peer *p,
 	return id;
 }
 
-static void flush_hook_cb(uv_prepare_t *h)
+/* The end of a turn, before the loop may sleep: what the turn queued is
+ * written, and the wake-up planned.  The prepare hook runs it before
+ * libuv polls; cr__worker_loop again before it waits itself. */
+static void turn_end(struct cr__worker *w)
 {
-	struct cr__worker *w = h->loop->data;
-
 	cr__tp_flush(&w->net);
 	if (cr__timers_next(&w->net.timers) < w->net.armed_ns)
 		cr__worker_rearm(w);
 	wake_plan(w);
 }
+
+static void flush_hook_cb(uv_prepare_t *h)
+{
+	turn_end(h->loop->data);
+}
+
+#ifdef __linux__
+/* Sleeps until libuv's descriptor is readable (a socket, the wake handle,
+ * a work done) or the earliest deadline less the lead comes, to the
+ * nanosecond; not at all while libuv has work at once (idle handles: the
+ * spin or the connections' ready list; closing handles), nor after a poll
+ * handle changed, which libuv applies only at its next poll. */
+static void wait_for_work(struct cr__worker *w, struct pollfd *pfd)
+{
+	int uvt = uv_backend_timeout(&w->net.loop);
+	int64_t now, at, wait;
+	struct timespec ts, *tp = NULL;
+
+	if (!uvt || w->net.uv_changed) {
+		w->net.uv_changed = false;
+		return;
+	}
+	now = cr__clock_now(w->clock);
+	at = w->net.armed_ns;
+	if (at != INT64_MAX && w->lead_ns && at - w->lead_ns > now)
+		at -= w->lead_ns;
+	if (at <= now)
+		return;
+	wait = at == INT64_MAX ? -1 : at - now;
+	if (uvt > 0 && (wait < 0 || (int64_t)uvt * CR_MS < wait)) {
+		wait = (int64_t)uvt * CR_MS; /* a libuv timer's, not ours */
+		at = INT64_MAX;
+	}
+	if (wait >= 0) {
+		ts.tv_sec = wait / CR_SEC;
+		ts.tv_nsec = wait % CR_SEC;
+		tp = &ts;
+	}
+	if (ppoll(pfd, 1, tp, NULL) == 0 && at != INT64_MAX) {
+		/* a wake-up from sleep: how late did it come? */
+		int64_t late = cr__clock_now(w->clock) - at;
+		if (late < 0)
+			late = 0;
+		cr__hist_add(&w->wake_win, late);
+		cr__hist_add(&w->wake_late, late);
+	}
+}
+
+void cr__worker_loop(struct cr__worker *w)
+{
+	struct pollfd pfd = {.fd = uv_backend_fd(&w->net.loop),
+			     .events = POLLIN};
+
+	while (uv_run(&w->net.loop, UV_RUN_NOWAIT)) {
+		if (cr__timers_next(&w->net.timers) <= cr__clock_now(w->clock))
+			run_timers(w);
+		turn_end(w);
+		if (!w->node->cfg.busy_poll)
+			wait_for_work(w, &pfd);
+	}
+}
+#else
+void cr__worker_loop(struct cr__worker *w)
+{
+	if (w->node->cfg.busy_poll)
+		while (uv_run(&w->net.loop, UV_RUN_NOWAIT))
+			; /* every pass polls with a zero timeout */
+	else
+		uv_run(&w->net.loop, UV_RUN_DEFAULT);
+}
+#endif
 
 /* --- life cycle ------------------------------------------------------------- */
 
@@ -401,10 +425,7 @@ int cr__worker_setup(struct cr__worker *w)
 	for (size_t i = 0; i < w->npeers; i++)
 		if (w->peers[i]->log_level > level)
 			level = w->peers[i]->log_level;
-	w->timer_fd = -1;
 	w->net.armed_ns = INT64_MAX;
-	w->fd_at = INT64_MIN;
-	w->sleep_from = -1;
 	w->lead_target_ns = LEAD_INIT;
 	w->clock = &n->clock;
 	w->net.clock = &n->clock;
@@ -435,21 +456,15 @@ int cr__worker_setup(struct cr__worker *w)
 	uv_async_init(&w->net.loop, &w->wake, wake_cb);
 	uv_prepare_init(&w->net.loop, &w->flush_hook);
 	uv_prepare_start(&w->flush_hook, flush_hook_cb);
-#ifdef __linux__
-	w->timer_fd = timerfd_create(CLOCK_MONOTONIC,
-				     TFD_NONBLOCK | TFD_CLOEXEC);
-	if (w->timer_fd >= 0) {
-		uv_poll_init(&w->net.loop, &w->timer_poll, w->timer_fd);
-		w->timer_poll.data = w;
-		uv_poll_start(&w->timer_poll, UV_READABLE, timerfd_cb);
-	}
-#endif
 	uv_timer_init(&w->net.loop, &w->timer_ms);
 	w->timer_ms.data = (void *)(uintptr_t)timer_ms_cb;
 	uv_idle_init(&w->net.loop, &w->spin);
-	/* spinning needs a timer with a fine wake-up, and is pointless when
+	/* spinning needs a fine wake-up (Linux's), and is pointless when
 	 * the loop never sleeps */
-	if (w->timer_fd < 0 || n->cfg.busy_poll)
+#ifndef __linux__
+	w->spin_budget = 0;
+#endif
+	if (n->cfg.busy_poll)
 		w->spin_budget = 0;
 	w->lead_ns = w->spin_budget > 0 ? LEAD_INIT : 0;
 	w->spin_backoff = SPIN_HOLD;
@@ -551,9 +566,6 @@ void cr__worker_teardown(struct cr__worker *w)
 		w->net.loop.data = NULL;
 		cr__work_worker_summary(w);
 	}
-	if (w->timer_fd >= 0)
-		close(w->timer_fd);
-	w->timer_fd = -1;
 	w->lag = w->net.timers.lag;
 	cr__timers_free(&w->net.timers);
 	cr__pool_free(&w->net.pool);

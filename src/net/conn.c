@@ -197,8 +197,8 @@ static void resume_listener(void *ctx, void *arg)
 	CR__UNUSED(arg);
 	if (ep->alive && ep->listen_paused) {
 		ep->listen_paused = false;
-		uv_poll_start(&ep->listen_poll, UV_READABLE,
-			      ep->listen_poll.poll_cb);
+		cr__poll_start(ep->net, &ep->listen_poll, UV_READABLE,
+			       ep->listen_poll.poll_cb);
 	}
 }
 
@@ -228,7 +228,7 @@ void cr__conn_accept(struct cr__ep *ep)
 					 "not accepting for 100 ms",
 					 strerror(errno));
 				ep->listen_paused = true;
-				uv_poll_stop(&ep->listen_poll);
+				cr__poll_stop(ep->net, &ep->listen_poll);
 				cr__net_timer(ep->net,
 						 cr__clock_now(ep->net->clock) +
 							 100 * CR_MS,

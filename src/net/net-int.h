@@ -186,6 +186,20 @@ static inline int64_t cr__net_now(const struct cr__net *net)
 
 /* --- the loop (loop.c) ---------------------------------------------------- */
 
+/* A libuv poll handle's interest changes (noted: net->uv_changed). */
+static inline int cr__poll_start(struct cr__net *net, uv_poll_t *h, int ev,
+				 uv_poll_cb cb)
+{
+	net->uv_changed = true;
+	return uv_poll_start(h, ev, cb);
+}
+
+static inline int cr__poll_stop(struct cr__net *net, uv_poll_t *h)
+{
+	net->uv_changed = true;
+	return uv_poll_stop(h);
+}
+
 void cr__net_mark_dirty(struct cr__conn *c);
 void cr__net_map_add(struct cr__net *net, struct cr__conn *c);
 void cr__net_map_del(struct cr__net *net, struct cr__conn *c);

@@ -123,6 +123,9 @@ struct cr__net {
 	int64_t armed_ns; /* the earliest deadline the wake-up is set for */
 	int64_t batch_ns; /* releases due this soon leave in one wake-up */
 	bool in_send;	  /* inside a send: no callbacks that may close */
+	/* a libuv poll handle was started or stopped: libuv applies it at
+	 * its next poll, which must come before the worker sleeps */
+	bool uv_changed;
 
 	/* (endpoint, remote) -> connection */
 	struct cr__conn **map;

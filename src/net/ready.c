@@ -123,7 +123,7 @@ static int rd_open(struct cr__net *net)
 		return -CR_EIO;
 	}
 	net->rd_poll.data = net;
-	uv_poll_start(&net->rd_poll, UV_READABLE, rd_poll_cb);
+	cr__poll_start(net, &net->rd_poll, UV_READABLE, rd_poll_cb);
 	uv_idle_init(&net->loop, &net->rd_idle);
 	net->rd_idle.data = (void *)(uintptr_t)rd_idle_cb;
 	net->rd_open = true;
@@ -255,15 +255,15 @@ void cr__conn_update_poll(struct cr__conn *c)
 		return;
 	c->poll_events = ev;
 	if (ev)
-		uv_poll_start(&c->poll, ev, conn_poll_cb);
+		cr__poll_start(c->net, &c->poll, ev, conn_poll_cb);
 	else
-		uv_poll_stop(&c->poll);
+		cr__poll_stop(c->net, &c->poll);
 }
 
 void cr__rd_forget(struct cr__conn *c)
 {
 	if (c->poll_events)
-		uv_poll_stop(&c->poll);
+		cr__poll_stop(c->net, &c->poll);
 	c->poll_events = 0;
 }
 

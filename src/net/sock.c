@@ -42,7 +42,7 @@ static void udp_update_poll(struct cr__ep *ep)
 		ev |= UV_WRITABLE;
 	if (ev != ep->udp_events) {
 		ep->udp_events = ev;
-		uv_poll_start(&ep->udp_poll, ev, udp_cb);
+		cr__poll_start(ep->net, &ep->udp_poll, ev, udp_cb);
 	}
 }
 
@@ -102,7 +102,7 @@ int cr__ep_open(struct cr__ep *ep, char *err, size_t errlen)
 	uv_poll_init_socket(&ep->net->loop, &ep->udp_poll, ep->udp_fd);
 	ep->udp_poll.data = ep;
 	ep->handles_open = 2;
-	uv_poll_start(&ep->listen_poll, UV_READABLE, listen_cb);
+	cr__poll_start(ep->net, &ep->listen_poll, UV_READABLE, listen_cb);
 	ep->udp_events = 0;
 	udp_update_poll(ep);
 	return 0;
