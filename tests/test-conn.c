@@ -252,6 +252,18 @@ static struct cr__conn *only_conn(void)
 	return P.ep.conns;
 }
 
+/* A client that has connected and read the peer's hello (its own is still
+ * to send); returns its fd. */
+static int client_connect(uint16_t port)
+{
+	uint8_t theirs[T_HELLO_SIZE];
+	int fd = t_tcp_connect(port);
+
+	assert_true(fd >= 0);
+	assert_int_equal(client_read(fd, theirs, sizeof(theirs)), 0);
+	return fd;
+}
+
 /* A client that has connected and exchanged hellos; returns its fd. */
 static int client_hello(uint16_t port, uint16_t claim_port, int rcvbuf)
 {
@@ -417,10 +429,7 @@ static void frames_in_random_chunks_and_large_frames(void **state)
 	buf = malloc(cap);
 	assert_non_null(buf);
 	assert_int_equal(harness_up(30002, 0), 0);
-	fd = t_tcp_connect(30002);
-	assert_true(fd >= 0);
-	uint8_t theirs[T_HELLO_SIZE];
-	assert_int_equal(client_read(fd, theirs, sizeof(theirs)), 0);
+	fd = client_connect(30002);
 	t_hello(buf, EXP_ID, FAKE_PORT, N.exp_tag);
 	for (int i = 0; i < FRAMES; i++)
 		n += put_frame(buf + n, CR_MSG_DATA_MIN, 2, lens[i],
@@ -481,10 +490,7 @@ static void more_than_a_turn_is_read_without_new_bytes(void **state)
 
 	assert_non_null(buf);
 	assert_int_equal(harness_up(30003, 0), 0);
-	fd = t_tcp_connect(30003);
-	assert_true(fd >= 0);
-	uint8_t theirs[T_HELLO_SIZE];
-	assert_int_equal(client_read(fd, theirs, sizeof(theirs)), 0);
+	fd = client_connect(30003);
 	t_hello(buf, EXP_ID, FAKE_PORT, N.exp_tag);
 	for (int i = 0; i < FRAMES; i++)
 		put_frame(buf + T_HELLO_SIZE + (size_t)i * per,

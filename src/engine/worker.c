@@ -296,8 +296,10 @@ uint64_t cr__worker_timer_user(struct cr__worker *w, struct cr_peer *p,
 }
 
 /* The end of a turn, before the loop may sleep: what the turn queued is
- * written, and the wake-up planned.  The prepare hook runs it before
- * libuv polls; cr__worker_loop again before it waits itself. */
+ * written, and the wake-up planned.  cr__worker_loop runs it itself,
+ * before it waits; the prepare hook runs it before libuv polls where libuv
+ * sleeps (elsewhere than Linux) and in a loop turned by hand (the
+ * tests). */
 static void turn_end(struct cr__worker *w)
 {
 	cr__tp_flush(&w->net);
@@ -358,6 +360,7 @@ void cr__worker_loop(struct cr__worker *w)
 	struct pollfd pfd = {.fd = uv_backend_fd(&w->net.loop),
 			     .events = POLLIN};
 
+	uv_prepare_stop(&w->flush_hook); /* turn_end below, once a turn */
 	while (uv_run(&w->net.loop, UV_RUN_NOWAIT)) {
 		if (cr__timers_next(&w->net.timers) <= cr__clock_now(w->clock))
 			run_timers(w);
