@@ -121,6 +121,10 @@ static void run_writes_summary(void **state)
 	    "cpu_percent",
 	    "max_rss_kb",
 	    "interrupted",
+	    "held_off",
+	    "held_off_ms",
+	    "cpu_wait_percent",
+	    "late_while_held_off_percent",
 	    "parameters",
 	};
 	char out[128], path[160], *so, *se, *json;
@@ -487,6 +491,73 @@ static void sigint_ends_the_run_early(void **state)
 	assert_non_null(json);
 	assert_int_equal(strncmp(value_in(json, "interrupted"), "true", 4), 0);
 	free(json);
+}
+
+/* A run whose process is stopped for 300 ms (SIGSTOP, as a machine busy
+ * with other work would hold it) counts its workers held off their cores:
+ * the releases due meanwhile leave late, the verdict says degraded, and
+ * the cause names the other work, on stderr and in summary.json.  The
+ * links' 100 ms delay keeps two frames a link in flight, whose releases
+ * the stop makes late: 4-5% of a run's 490. */
+static void stopped_run_is_held_off(void **state)
+{
+	char out[128], errp[160], path[160], *json, *se;
+	pid_t pid;
+	bool up = false;
+	int rc;
+
+	(void)state;
+	snprintf(out, sizeof(out), "%s/held", dir);
+	snprintf(errp, sizeof(errp), "%s/stderr", dir);
+	char *argv[] = {crystal,	"run",	     "--duration", "3",
+			"--peers",	"10",	     "--rate",	   "20KB/s",
+			"--delay",	"100ms",     "--out",	   out,
+			"--base-port", "32750",	     "--quiet",	   NULL};
+	pid = t_spawn(argv, NULL, errp);
+	assert_true(pid > 0);
+	for (int i = 0; i < 1000 && !up; i++) {
+		int fd = t_tcp_connect(32750);
+		if (fd >= 0) {
+			close(fd);
+			up = true;
+		} else {
+			usleep(10000);
+		}
+	}
+	if (!up) {
+		kill(pid, SIGKILL);
+		t_wait(pid, 5000);
+		fail_msg("the run never opened its ports");
+	}
+	usleep(500000); /* the chains are streaming */
+	kill(pid, SIGSTOP);
+	usleep(300000);
+	kill(pid, SIGCONT);
+	rc = t_wait(pid, 30000);
+	se = t_slurp(errp);
+	if (rc != 0)
+		fail_msg("exit status %d; stderr: %s", rc, se ? se : "");
+	snprintf(path, sizeof(path), "%s/summary.json", out);
+	json = t_slurp(path);
+	assert_non_null(json);
+	assert_true(num_in(json, "held_off") >= 1);
+	/* the worker that had a deadline in the stop waited it out */
+	assert_true(num_in(json, "held_off_ms") >= 200);
+	assert_true(num_in(json, "late_while_held_off_percent") > 0);
+	assert_true(num_in(json, "late_while_held_off_percent") <= 100);
+	assert_true(num_in(json, "cpu_wait_percent") >= 0);
+	assert_int_equal(strncmp(value_in(json, "fidelity"), "\"degraded\"", 10),
+			 0);
+	assert_int_equal(strncmp(value_in(json, "fidelity_cause"),
+				 "\"other work held the workers off their "
+				 "cores: ",
+				 43),
+			 0);
+	assert_non_null(se);
+	assert_non_null(strstr(se, "see summary.json): other work held the "
+				   "workers off their cores: "));
+	free(json);
+	free(se);
 }
 
 /* --- values and plugins, from shared objects built here -------------------- */
@@ -1161,6 +1232,8 @@ int main(void)
 					    teardown),
 	    cmocka_unit_test_setup_teardown(too_many_peers_for_the_descriptors,
 					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(stopped_run_is_held_off, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(sigint_ends_the_run_early, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(run_mesh_pingpong, setup, teardown),

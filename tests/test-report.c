@@ -52,7 +52,7 @@ struct synth {
 	const char *name;
 	const char *experiment, *id, *host; /* id, host: NULL not written */
 	bool summary, source;
-	const char *fidelity, *reason;
+	const char *fidelity, *reason, *cause;
 	double base;
 	int port;
 	const char *ip;	   /* of its peers; NULL: 127.0.0.1 */
@@ -224,6 +224,8 @@ static void write_summary(const struct synth *s)
 		SUMMARY_CPU, SUMMARY_RSS_KB, s->fidelity ? s->fidelity : "ok");
 	if (s->reason)
 		fprintf(f, "  \"fidelity_reason\": \"%s\",\n", s->reason);
+	if (s->cause)
+		fprintf(f, "  \"fidelity_cause\": \"%s\",\n", s->cause);
 	if (s->extra)
 		fprintf(f, "  %s,\n", s->extra);
 	fprintf(f, "  \"parameters\": {\"algorithm\": \"x\", \"seed\": 1},\n"
@@ -1300,6 +1302,7 @@ static void degraded_run_is_flagged(void **state)
 	s.name = "slow";
 	s.fidelity = "degraded";
 	s.reason = "timer lag p99 2884 us > 1000 us";
+	s.cause = "other work held the workers off their cores";
 	write_run(&s);
 	run_path(&s, p, sizeof(p));
 	r = report("--text", p, NULL);
@@ -1307,6 +1310,8 @@ static void degraded_run_is_flagged(void **state)
 	assert_non_null(strstr(r.out, "DEGRADED\n"));
 	assert_non_null(strstr(r.out, "warning: exp: slow: emulation fidelity "
 				      "DEGRADED: timer lag p99 2884 us"));
+	assert_non_null(strstr(r.out, "emulated network): other work held "
+				      "the workers off their cores\n"));
 	result_free(&r);
 	r = report("--csv", p, NULL);
 	assert_string_equal(csv_str(r.out, 1, "fidelity"), "degraded");
@@ -1320,6 +1325,8 @@ static void degraded_run_is_flagged(void **state)
 	assert_non_null(strstr(html,
 			       "<p class=\"alert\"><strong>Emulation "
 			       "fidelity DEGRADED</strong> in exp: slow"));
+	assert_non_null(strstr(html, "emulated (other work held the workers "
+				     "off their cores).</p>"));
 	assert_non_null(strstr(html, "<td class=\"bad\">DEGRADED: timer lag"));
 	free(html);
 	result_free(&r);

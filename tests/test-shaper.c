@@ -660,9 +660,13 @@ static void test_fidelity_verdict(void **state)
 	r.rx_late_samples = 1000;
 	r.rx_late_p99_ns = 200 * CR_US;
 	r.queueing_p99_ns = 500 * CR_MS;
+	r.held = 3; /* held off, but nothing was late: no cause to give */
+	r.held_ns = 9 * CR_MS;
+	r.cpu_wait_share = 0.001;
 	cr_fidelity_judge(&r);
 	assert_false(r.degraded);
 	assert_string_equal(r.degraded_reason, "");
+	assert_string_equal(r.degraded_cause, "");
 
 	r.late_p99_ns = 1048 * CR_US; /* a bucket's top */
 	r.late_over = 100;	       /* exactly 1%: not more */
@@ -671,11 +675,26 @@ static void test_fidelity_verdict(void **state)
 
 	r.late_p99_ns = 1500 * CR_US;
 	r.late_over = 150;
+	r.late_held = 120; /* due while a worker was held off */
 	cr_fidelity_judge(&r);
 	assert_true(r.degraded);
 	assert_non_null(strstr(r.degraded_reason,
 			       "releases late by 1500 us at p99 > 1000 us "
 			       "(1.50% later than that)"));
+	/* why: the workers were held off their cores, or not */
+	assert_string_equal(r.degraded_cause,
+			    "other work held the workers off their cores: 3 "
+			    "wake-ups later than 1000 us (9 ms in all), when 80% "
+			    "of the late releases and reads were due; they "
+			    "waited for a core 0.10% of the time");
+	r.held = 0;
+	r.held_ns = 0;
+	r.late_held = 0;
+	r.cpu_wait_share = -1; /* the kernel does not say */
+	cr_fidelity_judge(&r);
+	assert_string_equal(r.degraded_cause,
+			    "no wake-up was held off: the workers' own load "
+			    "made them late");
 	r.late_p99_ns = 0;
 	r.late_over = 0;
 
@@ -688,7 +707,7 @@ static void test_fidelity_verdict(void **state)
 	r.rx_late_p99_ns = 0;
 	r.rx_late_over = 0;
 
-	r.fid_rx_links = 3;
+	r.fid_rx_links = 3; /* a rate off, nothing late: no cause to give */
 	r.rx_rate_err_mean = 0.005;
 	r.rx_rate_err_worst = -0.03;
 	snprintf(r.rx_rate_worst_link, sizeof(r.rx_rate_worst_link),
@@ -698,6 +717,7 @@ static void test_fidelity_verdict(void **state)
 	assert_string_equal(r.degraded_reason,
 			    "download of link 127.0.0.1:1 -> 127.0.0.1:2 off "
 			    "by -3.00% > 2%");
+	assert_string_equal(r.degraded_cause, "");
 	r.rx_rate_err_mean = 0.02;
 	cr_fidelity_judge(&r);
 	assert_non_null(strstr(r.degraded_reason, "download rates off by 2.00%"));

@@ -60,8 +60,14 @@ static void page_head(FILE *out, const struct rp_page *pg,
 				     ? rows[i].fidelity_reason
 				     : "no reason given");
 		fputs(". The machine did not keep up: this run's figures are "
-		      "not those of the network it emulated.</p>\n",
+		      "not those of the network it emulated",
 		      out);
+		if (rows[i].fidelity_cause) {
+			fputs(" (", out);
+			rp_html_esc(out, rows[i].fidelity_cause);
+			fputs(")", out);
+		}
+		fputs(".</p>\n", out);
 	}
 }
 

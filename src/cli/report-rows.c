@@ -367,6 +367,7 @@ static void run_fidelity(const struct rp_run *r, struct rp_row *row)
 		if (!strcmp(s->fidelity, "degraded")) {
 			row->fidelity = s->fidelity;
 			row->fidelity_reason = s->fidelity_reason;
+			row->fidelity_cause = s->fidelity_cause;
 			return;
 		}
 		if (!row->fidelity || !strcmp(s->fidelity, "ok"))

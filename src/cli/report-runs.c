@@ -191,6 +191,7 @@ static void read_summary(struct rp_ctx *ctx, const char *dir,
 	s->host = jstr(root, "host");
 	s->fidelity = jstr(root, "fidelity");
 	s->fidelity_reason = jstr(root, "fidelity_reason");
+	s->fidelity_cause = jstr(root, "fidelity_cause");
 	s->interrupted = jbool(root, "interrupted");
 	s->complete = jbool(root, "complete");
 	s->peers = jnum(root, "peers");
@@ -222,6 +223,7 @@ static void summary_free(struct rp_summary *s)
 	free(s->host);
 	free(s->fidelity);
 	free(s->fidelity_reason);
+	free(s->fidelity_cause);
 	free(s->run_id);
 	free(s->node);
 	free(s->coordinator);

@@ -336,11 +336,14 @@ int rp_table_text(FILE *f, const struct rp_row *rows, size_t nrows)
 			fprintf(f,
 				"\nwarning: %s: emulation fidelity DEGRADED: "
 				"%s (the machine did not keep up: its figures "
-				"are not those of the emulated network)\n",
+				"are not those of the emulated network)%s%s\n",
 				rows[i].label,
 				rows[i].fidelity_reason
 				    ? rows[i].fidelity_reason
-				    : "no reason given");
+				    : "no reason given",
+				rows[i].fidelity_cause ? ": " : "",
+				rows[i].fidelity_cause ? rows[i].fidelity_cause
+						       : "");
 	}
 	free(w);
 	return ferror(f) ? -1 : 0;

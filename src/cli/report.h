@@ -92,6 +92,7 @@ struct rp_lost {
 struct rp_summary {
 	bool present;
 	char *experiment, *experiment_id, *host, *fidelity, *fidelity_reason;
+	char *fidelity_cause; /* why the machine did not keep up, if said */
 	/* a run that spanned hosts: its id, this node's identity (the IPs of
 	 * its peers, comma-joined), the coordinator; NULL when not said */
 	char *run_id, *node, *coordinator;
@@ -209,6 +210,7 @@ void rp_dist_of(double *v, size_t n, struct rp_dist *d);
 
 struct rp_row {
 	const char *label, *experiment, *fidelity, *fidelity_reason;
+	const char *fidelity_cause;
 	const char *run_id; /* NULL: the run has none */
 	char *hosts, *dirs;
 	char *lost; /* the nodes lost, "NODE (HOST) at T s; ...", or NULL */

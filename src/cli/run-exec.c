@@ -293,8 +293,9 @@ static void warnings(const struct cr_node_result *res)
 	if (res->degraded)
 		fprintf(stderr,
 			"crystal run: warning: emulation fidelity degraded: %s "
-			"(the machine did not keep up; see summary.json)\n",
-			res->degraded_reason);
+			"(the machine did not keep up; see summary.json)%s%s\n",
+			res->degraded_reason, res->degraded_cause[0] ? ": " : "",
+			res->degraded_cause);
 	for (int k = 0; k < CR_RESULT_LIMIT_N; k++)
 		hits += res->limit_hits[k];
 	if (hits)

@@ -220,6 +220,14 @@ struct cr__worker {
 	uint64_t win_misses;	  /* deadlines run late while spinning for them */
 	uint64_t spin_misses;	  /* ... over the run */
 	uint64_t windows, contended_windows; /* ... when it waited for a core */
+	/* held off: the wake-ups that came more than the late limit after
+	 * the time the worker meant to be up (other work had its core), and
+	 * the time it was runnable but waiting for a core (the kernel's
+	 * schedstat run_delay), since the warm-up */
+	uint64_t held;
+	int64_t held_ns;
+	int64_t run_delay_ns, run_delay_at; /* the sum; the kernel's last */
+	int64_t run_delay_from, run_delay_to; /* the span it covers */
 	struct cr__hist wake_win; /* wake-up lateness from sleep, this window */
 	struct cr__hist wake_late; /* ... over the run */
 	int64_t spin_ns;	  /* time spent spinning, over the run */
@@ -270,6 +278,7 @@ uint64_t cr__worker_timer_user(struct cr__worker *w, struct cr_peer *p,
 			       int64_t due_ns, int64_t period_ns,
 			       cr_timer_cb cb, void *arg);
 void cr__worker_rearm(struct cr__worker *w);
+void cr__worker_run_delay(struct cr__worker *w, bool restart);
 /* Runs the worker's loop until its handles are closed (worker.c). */
 void cr__worker_loop(struct cr__worker *w);
 /* The network's rearm callback (cr__peer_net_ops). */

@@ -28,7 +28,7 @@ static void wake_results(const cr_node *n, struct cr_node_result *r)
 {
 	struct cr__hist wake = {0};
 	double lead = 0, spin = 0;
-	int64_t lead_time = 0;
+	int64_t lead_time = 0, delay = 0, span = 0;
 	uint64_t windows = 0, contended = 0;
 
 	for (int i = 0; i < n->nworkers; i++) {
@@ -40,7 +40,12 @@ static void wake_results(const cr_node *n, struct cr_node_result *r)
 		windows += w->windows;
 		contended += w->contended_windows;
 		r->spin_misses += w->spin_misses;
+		r->held += w->held;
+		r->held_ns += w->held_ns;
+		delay += w->run_delay_ns;
+		span += w->run_delay_to - w->run_delay_from;
 	}
+	r->cpu_wait_share = span > 0 ? (double)delay / (double)span : -1;
 	r->contended_share = windows ? (double)contended / (double)windows : 0;
 	r->wakeups = wake.n;
 	r->wake_late_p50_ns = cr__hist_quantile(&wake, 0.50);
@@ -129,6 +134,8 @@ static void fidelity(const cr_node *n, struct cr_node_result *r)
 	for (int i = 0; i < n->nworkers; i++) {
 		r->late_over += n->workers[i].net.late_over;
 		r->rx_late_over += n->workers[i].net.rx_late_over;
+		r->late_held += n->workers[i].net.late_held;
+		r->rx_late_held += n->workers[i].net.rx_late_held;
 	}
 	r->batch_ns = n->workers[0].net.batch_ns;
 	wake_results(n, r);

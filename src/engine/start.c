@@ -70,6 +70,9 @@ static void warmup_done(void *ctx, void *arg)
 	cr__hist_reset(&w->net.timers.lag);
 	cr__tp_fid_reset(&w->net);
 	cr__hist_reset(&w->wake_late);
+	w->held = 0;
+	w->held_ns = 0;
+	cr__worker_run_delay(w, true);
 	cr__hist_reset(&w->lag_mark);
 	cr__hist_reset(&w->late_mark);
 	cr__hist_reset(&w->rx_late_mark);
@@ -146,8 +149,10 @@ static void *worker_main(void *arg)
 	if (start_barrier(w)) {
 		cr__life_schedule(w);
 		schedule_jobs(w);
+		cr__worker_run_delay(w, true);
 		if (!atomic_load(&n->ended))
 			cr__worker_loop(w);
+		cr__worker_run_delay(w, false);
 	}
 	publish_stats(w, NULL);
 	cr__worker_teardown(w);

@@ -161,6 +161,51 @@ static int64_t self_cpu_ns(void)
 	return (int64_t)ts.tv_sec * CR_SEC + ts.tv_nsec;
 }
 
+/* The time this thread has been runnable but waiting for a core, in ns
+ * (the second field of the kernel's schedstat), or -1 where the kernel
+ * does not keep it. */
+static int64_t run_delay_ns(void)
+{
+#ifdef __linux__
+	char buf[128];
+	unsigned long long run, delay;
+	ssize_t n;
+	int fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = 0;
+	if (sscanf(buf, "%llu %llu", &run, &delay) != 2)
+		return -1;
+	return (int64_t)delay;
+#else
+	return -1;
+#endif
+}
+
+/* Folds this thread's wait for a core since the last call into the run's
+ * (on the worker's thread); `restart` begins the count afresh: when the
+ * loop starts, and again when the warm-up ends. */
+void cr__worker_run_delay(struct cr__worker *w, bool restart)
+{
+	int64_t d = run_delay_ns(), now = cr__clock_now(w->clock);
+
+	if (d < 0)
+		return;
+	if (restart) {
+		w->run_delay_ns = 0;
+		w->run_delay_from = now;
+	} else {
+		w->run_delay_ns += d - w->run_delay_at;
+	}
+	w->run_delay_at = d;
+	w->run_delay_to = now;
+}
+
 /* The cores that work other than this process kept busy since the last
  * call, on average over `span`: other work the workers compete with.
  * Slow wake-ups of idle cores do not show here (an idle core is not busy),
@@ -191,6 +236,7 @@ static void wake_adapt(struct cr__worker *w, int64_t now)
 	double others = other_load(w, span);
 	double frac;
 
+	cr__worker_run_delay(w, false);
 	w->spin_ns += w->win_spin_ns;
 	w->windows++;
 	w->lead_ns_sum += (double)w->lead_ns * (double)span;
@@ -314,6 +360,21 @@ static void flush_hook_cb(uv_prepare_t *h)
 }
 
 #ifdef __linux__
+/* A wait that ended at `now`, when the worker meant to be up at `at`: more
+ * than the late limit after, its core was held by other work (a sleep's
+ * timer does not fire that late by itself, and a worker woken by a socket
+ * is runnable at once), and every release due meanwhile left late.  The
+ * stretch is kept, for the late releases to tell (shaper.c). */
+static void note_held(struct cr__worker *w, int64_t at, int64_t now)
+{
+	if (now - at > CR_FID_LATE_P99_NS) {
+		w->held++;
+		w->held_ns += now - at;
+		w->net.held_from = at;
+		w->net.held_to = now;
+	}
+}
+
 /* Sleeps until libuv's descriptor is readable (a socket, the wake handle,
  * a work done) or the earliest deadline less the lead comes, to the
  * nanosecond; not at all while libuv has work at once (idle handles: the
@@ -347,11 +408,13 @@ static void wait_for_work(struct cr__worker *w, struct pollfd *pfd)
 	}
 	if (ppoll(pfd, 1, tp, NULL) == 0 && at != INT64_MAX) {
 		/* a wake-up from sleep: how late did it come? */
-		int64_t late = cr__clock_now(w->clock) - at;
-		if (late < 0)
-			late = 0;
-		cr__hist_add(&w->wake_win, late);
-		cr__hist_add(&w->wake_late, late);
+		now = cr__clock_now(w->clock);
+		cr__hist_add(&w->wake_win, now > at ? now - at : 0);
+		cr__hist_add(&w->wake_late, now > at ? now - at : 0);
+		note_held(w, at, now);
+	} else if (at != INT64_MAX) {
+		/* woken by a descriptor, but did it get its core in time? */
+		note_held(w, at, cr__clock_now(w->clock));
 	}
 }
 

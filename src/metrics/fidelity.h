@@ -35,6 +35,13 @@ struct cr_fidelity {
 	double rx_rate_err_mean, rx_rate_err_worst;
 	const char *rx_rate_worst_link;
 	uint64_t udp_rx_overflow; /* datagrams a full socket buffer dropped */
+	/* not judged, but a cause: the workers held off their cores by other
+	 * work (wake-ups later than the limit, that lateness summed) and the
+	 * share of their time they waited for a core (< 0: not known) */
+	uint64_t held;
+	int64_t held_ns;
+	double cpu_wait_share;
+	uint64_t late_held, rx_late_held; /* late ones due while held off */
 	/* a run spanning hosts: this node's clock against the coordinator's
 	 * (judged whether or not anything was shaped) */
 	bool clock_judged;
@@ -44,5 +51,10 @@ struct cr_fidelity {
 /* Judges f: true when the run is degraded, and why (len bytes, "" when
  * it is not) says how. */
 bool cr_fidelity_verdict(const struct cr_fidelity *f, char *why, size_t len);
+
+/* Of a run whose releases or downloads were late: whether other work held
+ * the workers off their cores, or their own load made them late (len
+ * bytes of `cause`; "" for a run whose lateness was within the limit). */
+void cr_fidelity_cause(const struct cr_fidelity *f, char *cause, size_t len);
 
 #endif

@@ -29,10 +29,18 @@ void cr_fidelity_judge(struct cr_node_result *r)
 		.clock_offset_ns = r->hosts ? r->hosts->clock_offset_ns : 0,
 		.clock_uncertainty_ns =
 			r->hosts ? r->hosts->clock_uncertainty_ns : 0,
+		.held = r->held,
+		.held_ns = r->held_ns,
+		.cpu_wait_share = r->cpu_wait_share,
+		.late_held = r->late_held,
+		.rx_late_held = r->rx_late_held,
 	};
 
 	r->degraded = cr_fidelity_verdict(&f, r->degraded_reason,
 					  sizeof(r->degraded_reason));
+	cr_fidelity_cause(&f, r->degraded_cause, sizeof(r->degraded_cause));
+	if (!r->degraded)
+		r->degraded_cause[0] = 0;
 }
 
 static int cmp_double(const void *a, const void *b)

@@ -92,6 +92,8 @@ struct cr_node_result {
 	/* ... and those later than late_limit_ns; the same of the
 	 * reads resumed after a download bucket's wait */
 	uint64_t late_over, rx_late_over;
+	/* ... of which due while a worker was held off its core */
+	uint64_t late_held, rx_late_held;
 	int64_t late_p50_ns, late_p99_ns, late_max_ns;
 	double late_mean_ns;
 	int64_t batch_ns;	/* the batch window the run used */
@@ -151,6 +153,13 @@ struct cr_node_result {
 	 * a core (other work competed for it), when spinning stays off */
 	double contended_share;
 	uint64_t spin_misses; /* deadlines run late while spinning for them */
+	/* the workers held off their cores by other work: wake-ups later
+	 * than the late limit past the time they meant to be up, that
+	 * lateness summed, and the share of the workers' time they were
+	 * runnable but waiting for a core (-1: the kernel does not say) */
+	uint64_t held;
+	int64_t held_ns;
+	double cpu_wait_share;
 	/* the algorithm's own values (cr_report_value), by name in byte
 	 * order, each over the peers of this node that reported it */
 	size_t nvalues;
@@ -169,6 +178,7 @@ struct cr_node_result {
 	const struct cr_result_hosts *hosts;
 	bool degraded;
 	char degraded_reason[256];
+	char degraded_cause[256]; /* cr_fidelity_cause's, for a degraded run */
 };
 
 /* Sets r->degraded and r->degraded_reason from r's fidelity figures, as

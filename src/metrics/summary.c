@@ -11,6 +11,7 @@
 #include "summary.h"
 
 #include <errno.h>
+#include <math.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -163,6 +164,8 @@ static void json_run(struct cr_json *j, const struct cr__summary *s)
 		    r->degraded ? "degraded" : !r->shaped ? "unshaped" : "ok");
 	if (r->degraded)
 		cr_json_str(j, "fidelity_reason", r->degraded_reason);
+	if (r->degraded && r->degraded_cause[0])
+		cr_json_str(j, "fidelity_cause", r->degraded_cause);
 }
 
 /* How well the links were emulated on the sending side: release times,
@@ -188,6 +191,10 @@ static void json_release(struct cr_json *j, const struct cr__summary *s)
 	cr_json_num(j, "spin_cpu_percent", 100 * r->spin_cores);
 	cr_json_num(j, "cores_contended_percent", 100 * r->contended_share);
 	cr_json_uint(j, "spin_misses", r->spin_misses);
+	cr_json_uint(j, "held_off", r->held);
+	cr_json_num(j, "held_off_ms", (double)r->held_ns / 1e6);
+	cr_json_num(j, "cpu_wait_percent", /* null: the kernel does not say */
+		    r->cpu_wait_share >= 0 ? 100 * r->cpu_wait_share : NAN);
 	cr_json_num(j, "frames_per_write",
 		    r->shaped_writes ? (double)r->late_samples /
 					       (double)r->shaped_writes
@@ -242,6 +249,11 @@ static void json_receive(struct cr_json *j, const struct cr_node_result *r)
 		    (double)r->queueing_p99_ns / 1e3);
 	cr_json_num(j, "queueing_delay_max_us",
 		    (double)r->queueing_max_ns / 1e3);
+	cr_json_num(j, "late_while_held_off_percent",
+		    r->late_over + r->rx_late_over
+			    ? 100.0 * (double)(r->late_held + r->rx_late_held) /
+				      (double)(r->late_over + r->rx_late_over)
+			    : 0);
 	cr_json_num(j, "release_late_over_1ms_percent",
 		    r->late_samples ? 100.0 * (double)r->late_over /
 					      (double)r->late_samples

@@ -220,6 +220,7 @@ void cr__net_fid_reset(struct cr__net *net)
 	cr__hist_reset(&net->rx_late);
 	cr__hist_reset(&net->queueing);
 	net->late_over = net->rx_late_over = 0;
+	net->late_held = net->rx_late_held = 0;
 	net->frames_after_full = 0;
 	net->shaped_writes = 0;
 	net->early_max = 0;

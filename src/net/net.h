@@ -157,6 +157,11 @@ struct cr__net {
 	/* ... and how many later than the fidelity threshold, exactly (the
 	 * histogram's quantiles are only within 12.5%) */
 	uint64_t late_over, rx_late_over;
+	/* the last stretch its worker was held off its core by other work
+	 * (worker.c), and how many of the late above were due within such a
+	 * stretch */
+	int64_t held_from, held_to;
+	uint64_t late_held, rx_late_held;
 	struct cr__hist rx_late; /* how late reading resumed after a download
 				  * bucket's wait */
 	struct cr__hist queueing; /* how long frames waited for their link:

@@ -64,12 +64,23 @@ static int64_t jitter(struct cr__ep *ep)
 	return (int64_t)(cr_rand_unit(&ep->rng) * (double)ep->lim.jitter_ns);
 }
 
+/* Whether a release (or a read) due at `due` fell in the last stretch
+ * its worker was held off its core: late for want of a core, not for the
+ * worker's own load. */
+static bool due_while_held(const struct cr__net *net, int64_t due)
+{
+	return due >= net->held_from && due <= net->held_to;
+}
+
 /* A stamped frame (or datagram) due at `release` is written at `now`:
  * how late, or how early within the batch window. */
 static void note_written(struct cr__net *net, int64_t release, int64_t now)
 {
 	cr__hist_add(&net->late, now - release);
-	net->late_over += now - release > CR_FID_LATE_P99_NS;
+	if (now - release > CR_FID_LATE_P99_NS) {
+		net->late_over++;
+		net->late_held += due_while_held(net, release);
+	}
 	if (release - now > net->early_max)
 		net->early_max = release - now;
 }
@@ -601,7 +612,10 @@ static void rx_cb(void *ctx, void *arg)
 	CR__UNUSED(ctx);
 	/* the download link's release: reading resumes now */
 	cr__hist_add(&c->net->rx_late, late);
-	c->net->rx_late_over += late > CR_FID_LATE_P99_NS;
+	if (late > CR_FID_LATE_P99_NS) {
+		c->net->rx_late_over++;
+		c->net->rx_late_held += due_while_held(c->net, c->rx_due);
+	}
 	if (!f->rx_waits++)
 		f->rx_first_wait_ns = c->rx_due;
 	f->rx_last_wait_ns = now;
@@ -695,7 +709,10 @@ static void udp_rx_cb(void *ctx, void *arg)
 
 	CR__UNUSED(arg);
 	cr__hist_add(&ep->net->rx_late, now_of(ep) - ep->udp_rx_due);
-	ep->net->rx_late_over += now_of(ep) - ep->udp_rx_due > CR_FID_LATE_P99_NS;
+	if (now_of(ep) - ep->udp_rx_due > CR_FID_LATE_P99_NS) {
+		ep->net->rx_late_over++;
+		ep->net->rx_late_held += due_while_held(ep->net, ep->udp_rx_due);
+	}
 	ep->udp_rx_timer = 0;
 	udp_rx_drain(ep);
 }
