@@ -137,6 +137,16 @@ sum_col() {
 	END { printf "%.3f\n", s + 0 }' "$1"
 }
 
+# damon: "on" when the kernel's DAMON runs a kdamond (proactive reclaim,
+# set up by the host of a virtual machine): it holds a core for
+# milliseconds at a time (bench/README.md, R2 at scale)
+damon() {
+	for f in /sys/kernel/mm/damon/admin/kdamonds/*/state; do
+		[ -r "$f" ] && [ "$(cat "$f" 2>/dev/null)" = on ] && { echo on; return; }
+	done
+	echo off
+}
+
 mkdir -p "$RESULTS"
 CSV=$RESULTS/r2.csv
 COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
@@ -144,7 +154,7 @@ if [ -n "$(git -C "$ROOT" status --porcelain --untracked-files=no 2>/dev/null)" 
 	COMMIT="$COMMIT+changes"
 fi
 {
-	echo "# bench/r2.sh at $COMMIT, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(getconf _NPROCESSORS_ONLN) CPUs, ${SECS}s runs, upload factor $SUPPLY, load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+	echo "# bench/r2.sh at $COMMIT, $(date -u +%Y-%m-%dT%H:%M:%SZ), $(getconf _NPROCESSORS_ONLN) CPUs, ${SECS}s runs, upload factor $SUPPLY, load average before: $(cut -d' ' -f1-3 /proc/loadavg), DAMON $(damon)"
 	echo "peers,run,continuity_mean,continuity_p5,startup_p50_s,fidelity,release_late_p99_us,cpu_percent,decode_cpu_percent,code_cpu_percent,blocks_received,dependent_share,redundant_share,max_rss_mb,load_after,release_late_over_1ms_percent,held_off,held_off_ms"
 } >"$CSV.tmp"
 
@@ -205,4 +215,7 @@ END {
 	}
 }' "$CSV"
 echo "(late>1ms: the share of releases later than 1 ms, which the verdict allows up to 1 %; held off: how long other work held the workers off their cores, summed (link-emulation.md, Held off); decode and code: the peers' decoding and coding CPU as a share of one core; dep and redund: shares of the blocks received that were linearly dependent, or arrived for a segment already decoded)"
+if [ "$(damon)" = on ]; then
+	echo "(the kernel's DAMON thread, kdamond, runs on this machine: it holds a core for milliseconds at a time, and 'held off' shows what that cost; bench/README.md, R2 at scale)"
+fi
 echo "(CSV: $CSV)"

@@ -687,6 +687,14 @@ static void test_fidelity_verdict(void **state)
 			    "wake-ups later than 1000 us (9 ms in all), when 80% "
 			    "of the late releases and reads were due; they "
 			    "waited for a core 0.10% of the time");
+	r.late_held = 60; /* under half: the load, with the holds said */
+	cr_fidelity_judge(&r);
+	assert_string_equal(r.degraded_cause,
+			    "mostly the workers' own load: 40% of the late "
+			    "releases and reads were due while other work held "
+			    "them off their cores (3 wake-ups later than 1000 "
+			    "us, 9 ms in all); they waited for a core 0.10% of "
+			    "the time");
 	r.held = 0;
 	r.held_ns = 0;
 	r.late_held = 0;

@@ -89,7 +89,8 @@ bool cr_fidelity_verdict(const struct cr_fidelity *f, char *why, size_t len)
  * (another thread, the kernel's own work or the host of a virtual machine
  * had its core) or it was busy with other deadlines.  The first shows as
  * wake-ups that came past the time the worker meant to be up, which no
- * amount of the worker's own work explains. */
+ * amount of the worker's own work explains; it is named the cause when
+ * at least half the late releases and reads were due in such a stretch. */
 void cr_fidelity_cause(const struct cr_fidelity *f, char *cause, size_t len)
 {
 	bool late = (double)f->late_over >
@@ -97,6 +98,9 @@ void cr_fidelity_cause(const struct cr_fidelity *f, char *cause, size_t len)
 		    (double)f->rx_late_over >
 			    CR_FID_LATE_SHARE * (double)f->rx_late_samples;
 	uint64_t over = f->late_over + f->rx_late_over;
+	double share = over ? (double)(f->late_held + f->rx_late_held) /
+				      (double)over
+			    : 0;
 	char wait[96] = "";
 
 	cause[0] = 0;
@@ -106,18 +110,23 @@ void cr_fidelity_cause(const struct cr_fidelity *f, char *cause, size_t len)
 		snprintf(wait, sizeof(wait),
 			 "; they waited for a core %.2f%% of the time",
 			 100 * f->cpu_wait_share);
-	if (f->held)
+	if (f->held && share >= 0.5)
 		snprintf(cause, len,
 			 "other work held the workers off their cores: %llu "
 			 "wake-ups later than %lld us (%.0f ms in all), when "
 			 "%.0f%% of the late releases and reads were due%s",
 			 (unsigned long long)f->held,
 			 (long long)(f->late_limit_ns / CR_US),
-			 (double)f->held_ns / 1e6,
-			 over ? 100.0 * (double)(f->late_held + f->rx_late_held) /
-					(double)over
-			      : 0,
-			 wait);
+			 (double)f->held_ns / 1e6, 100 * share, wait);
+	else if (f->held)
+		snprintf(cause, len,
+			 "mostly the workers' own load: %.0f%% of the late "
+			 "releases and reads were due while other work held "
+			 "them off their cores (%llu wake-ups later than %lld "
+			 "us, %.0f ms in all)%s",
+			 100 * share, (unsigned long long)f->held,
+			 (long long)(f->late_limit_ns / CR_US),
+			 (double)f->held_ns / 1e6, wait);
 	else
 		snprintf(cause, len,
 			 "no wake-up was held off: the workers' own load "

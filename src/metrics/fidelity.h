@@ -53,8 +53,9 @@ struct cr_fidelity {
 bool cr_fidelity_verdict(const struct cr_fidelity *f, char *why, size_t len);
 
 /* Of a run whose releases or downloads were late: whether other work held
- * the workers off their cores, or their own load made them late (len
- * bytes of `cause`; "" for a run whose lateness was within the limit). */
+ * the workers off their cores (when at least half the late ones were due
+ * while it did), or their own load made them late (len bytes of `cause`;
+ * "" for a run whose lateness was within the limit). */
 void cr_fidelity_cause(const struct cr_fidelity *f, char *cause, size_t len);
 
 #endif
