@@ -496,7 +496,8 @@ static void sigint_ends_the_run_early(void **state)
 /* A run whose process is stopped for 300 ms (SIGSTOP, as a machine busy
  * with other work would hold it) counts its workers held off their cores:
  * the releases due meanwhile leave late, the verdict says degraded, and
- * the cause names the other work, on stderr and in summary.json.  The
+ * the cause names the other work, on stderr and in summary.json; the
+ * seconds of workers.csv say when.  The
  * links' 100 ms delay keeps two frames a link in flight, whose releases
  * the stop makes late: 4-5% of a run's 490. */
 static void stopped_run_is_held_off(void **state)
@@ -556,6 +557,21 @@ static void stopped_run_is_held_off(void **state)
 	assert_non_null(se);
 	assert_non_null(strstr(se, "see summary.json): other work held the "
 				   "workers off their cores: "));
+	/* and workers.csv says when: the seconds' held-off times add up to
+	 * the run's */
+	{
+		struct t_csv c;
+		double sum = 0;
+
+		snprintf(path, sizeof(path), "%s/workers.csv", out);
+		assert_int_equal(t_csv_load(&c, path), 0);
+		assert_true(t_csv_col(&c, "held_off_ms") >= 0);
+		for (size_t i = 0; i < t_csv_rows(&c); i++)
+			sum += t_csv_num(&c, i, "held_off_ms");
+		t_csv_free(&c);
+		assert_true(sum >= 200);
+		assert_true(sum <= num_in(json, "held_off_ms") + 1);
+	}
 	free(json);
 	free(se);
 }

@@ -56,7 +56,8 @@ static void status_line(cr_node *n, const struct cr__run_opts *o,
 	int64_t now;
 	uint64_t bytes, peers, alive;
 	double cont;
-	char rate[32], contin[32];
+	char rate[32], contin[32], fid[48];
+	int64_t held = cr_node_live_held(n);
 
 	cr_node_live(n, &now, &bytes, &peers);
 	cr_node_live_stream(n, &alive, &cont);
@@ -66,15 +67,21 @@ static void status_line(cr_node *n, const struct cr__run_opts *o,
 		snprintf(contin, sizeof(contin), "  continuity %.3f", cont);
 	else
 		contin[0] = 0;
+	if (cr_node_live_late_p99(n) <= CR__NODE_LATE_NS)
+		snprintf(fid, sizeof(fid), "ok");
+	else if (held > 0) /* other work had the cores meanwhile: how long */
+		snprintf(fid, sizeof(fid), "LATE, held off %.0f ms",
+			 (double)held / 1e6);
+	else
+		snprintf(fid, sizeof(fid), "LATE");
 	(void)nc;
 	fprintf(stderr,
 		"\r%6.1f / %.1f s  peers %llu/%llu  sessions %zu  %s%s  "
-		"CPU %.0f%%  fidelity %s   ",
+		"CPU %.0f%%  fidelity %-24s",
 		(double)now / 1e9, (double)o->duration_ns / 1e9,
 		(unsigned long long)alive, (unsigned long long)peers,
 		o->experiment ? o->experiment->nsessions : (size_t)1, rate,
-		contin, cpu_percent,
-		cr_node_live_late_p99(n) > CR__NODE_LATE_NS ? "LATE" : "ok");
+		contin, cpu_percent, fid);
 	fflush(stderr);
 }
 

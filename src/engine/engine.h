@@ -254,6 +254,9 @@ struct cr__worker {
 	/* release lateness p99, sending or receiving, over the last
 	 * sample's interval */
 	_Atomic int64_t pub_late_p99;
+	/* how long other work held it off its core over that interval */
+	_Atomic int64_t pub_held_ns;
+	int64_t held_mark; /* held_ns at the last sample */
 	_Atomic uint64_t pub_played, pub_due; /* segments, over its peers */
 	/* the per-second samples (sampler.c) */
 	bool sampling;

@@ -159,6 +159,16 @@ int64_t cr_node_live_late_p99(const cr_node *n)
 	return m;
 }
 
+int64_t cr_node_live_held(const cr_node *n)
+{
+	int64_t sum = 0;
+
+	for (int i = 0; i < n->nworkers_started; i++)
+		sum += atomic_load_explicit(&n->workers[i].pub_held_ns,
+					    memory_order_relaxed);
+	return sum;
+}
+
 void cr_node_live_stream(const cr_node *n, uint64_t *peers_alive,
 			 double *continuity)
 {

@@ -280,6 +280,9 @@ int64_t cr_node_live_since(const cr_node *n);
 /* The largest 99th percentile of timer lag over the workers' last
  * samples (0 before the first). */
 int64_t cr_node_live_late_p99(const cr_node *n);
+/* How long other work held the workers off their cores over their last
+ * samples, summed over the workers (0 before the first). */
+int64_t cr_node_live_held(const cr_node *n);
 /* More live numbers: peers alive, and the mean continuity so far over the
  * peers that have played (-1 when none has). */
 void cr_node_live_stream(const cr_node *n, uint64_t *peers_alive,

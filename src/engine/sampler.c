@@ -23,7 +23,7 @@ static const char PEERS_HEADER[] =
 	"tracker_bytes_in,tracker_bytes_out\n";
 static const char WORKERS_HEADER[] =
 	"time_s,worker,peers_alive,timer_lag_p50_us,timer_lag_p99_us,"
-	"release_late_p99_us,messages_switched\n";
+	"release_late_p99_us,messages_switched,held_off_ms\n";
 static const char FINAL_HEADER[] =
 	"peer,class,session,alive_s,data_bytes_in,data_bytes_out,"
 	"ctrl_bytes_in,ctrl_bytes_out,rate_Bps,played,missed,continuity,"
@@ -158,7 +158,7 @@ void cr__sampler_worker(struct cr__worker *w, int64_t now)
 	struct cr__node *n = w->node;
 	double t = (double)now / 1e9;
 	struct cr__hist lag, late, rx_late;
-	int64_t late_p99;
+	int64_t late_p99, held;
 	uint64_t alive = 0;
 
 	/* the last sample may fall on the same millisecond as a periodic
@@ -192,12 +192,16 @@ void cr__sampler_worker(struct cr__worker *w, int64_t now)
 	w->lag_mark = w->net.timers.lag;
 	w->late_mark = w->net.late;
 	w->rx_late_mark = w->net.rx_late;
+	held = w->held_ns - w->held_mark; /* the warm-up's end zeroes both */
+	w->held_mark = w->held_ns;
+	atomic_store_explicit(&w->pub_held_ns, held, memory_order_relaxed);
 	w->rows_len = 0;
 	rows_printf(w, "%.3f,%d,%llu", t, w->id, (unsigned long long)alive);
 	rows_us(w, &lag, 0.50);
 	rows_us(w, &lag, 0.99);
 	rows_us(w, &late, 0.99);
-	rows_printf(w, ",%llu\n", (unsigned long long)w->msgs_switched);
+	rows_printf(w, ",%llu,%.3f\n", (unsigned long long)w->msgs_switched,
+		    (double)held / 1e6);
 	append(n, n->csv_workers, w->rows, w->rows_len);
 }
 

@@ -72,6 +72,7 @@ static void warmup_done(void *ctx, void *arg)
 	cr__hist_reset(&w->wake_late);
 	w->held = 0;
 	w->held_ns = 0;
+	w->held_mark = 0;
 	cr__worker_run_delay(w, true);
 	cr__hist_reset(&w->lag_mark);
 	cr__hist_reset(&w->late_mark);
