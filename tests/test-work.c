@@ -130,6 +130,7 @@ static uint64_t fnv1a(const uint8_t *b, size_t n)
 
 static struct {
 	pthread_t sender_thread, receiver_thread;
+	char worker_name[16]; /* the receiver's thread's */
 	int off_worker, on_worker_wrong, done_wrong_thread;
 	int sums_ok, sums_bad, done_calls, done_bad_status;
 	uint64_t expect[CS_MSGS];
@@ -215,6 +216,8 @@ static int cs_bootstrap(cr_peer *p)
 
 	if (!cr_bootstrap_peers(p, &boot)) {
 		cs.receiver_thread = pthread_self();
+		pthread_getname_np(pthread_self(), cs.worker_name,
+				   sizeof(cs.worker_name));
 		return 0;
 	}
 	cs.sender_thread = pthread_self();
@@ -290,6 +293,8 @@ static void results_flow_back(void **state)
 	assert_int_equal(cs.sums_bad, 0);
 	assert_int_equal(cs.done_wrong_thread, 0);
 	assert_int_equal(cs.on_worker_wrong, 0);
+	/* a worker's thread is named for top -H and perf */
+	assert_int_equal(strncmp(cs.worker_name, "crystal-w", 9), 0);
 	assert_int_equal(cs.done_bad_status, 0);
 	assert_int_equal(cs.done_calls, cs.sums_ok);
 	assert_true(cs.sums_ok > 0);

@@ -483,6 +483,9 @@ static void *thread_main(void *arg)
 {
 	struct cr__coord *co = arg;
 
+#ifdef __linux__
+	pthread_setname_np(pthread_self(), "crystal-ctl");
+#endif
 	uv_run(&co->loop, UV_RUN_DEFAULT);
 	return NULL;
 }

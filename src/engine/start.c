@@ -144,6 +144,11 @@ static void *worker_main(void *arg)
 	struct cr__node *n = w->node;
 
 #ifdef __linux__
+	char name[16];
+
+	/* crystal-w0, ...: what top -H, perf and the scheduler's traces show */
+	snprintf(name, sizeof(name), "crystal-w%d", w->id);
+	pthread_setname_np(pthread_self(), name);
 	prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0); /* precise wake-ups */
 	cr__worker_short_slice();
 #endif
