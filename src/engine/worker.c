@@ -361,10 +361,11 @@ static void flush_hook_cb(uv_prepare_t *h)
 
 #ifdef __linux__
 /* A wait that ended at `now`, when the worker meant to be up at `at`: more
- * than the late limit after, its core was held by other work (a sleep's
- * timer does not fire that late by itself, and a worker woken by a socket
- * is runnable at once), and every release due meanwhile left late.  The
- * stretch is kept, for the late releases to tell (shaper.c). */
+ * than the late limit after, other work held its core (another task, or
+ * the host of a virtual machine that did not run its vCPU: the kernel
+ * wakes a sleeper within microseconds of its timer or socket), and every
+ * release due meanwhile left late.  The stretch is kept, for the late
+ * releases to tell (shaper.c). */
 static void note_held(struct cr__worker *w, int64_t at, int64_t now)
 {
 	if (now - at > CR_FID_LATE_P99_NS) {
