@@ -126,24 +126,34 @@ static int64_t max64(int64_t a, int64_t b)
 	return a > b ? a : b;
 }
 
+/* The start of a file of /proc, NUL-terminated, into buf (len bytes);
+ * false where it cannot be read.  Opened each time, not kept: a
+ * descriptor is worth more to a peer. */
+static bool read_proc(const char *path, char *buf, size_t len)
+{
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	return true;
+}
+
 /* The machine's busy time over all its cores (the first line of
  * /proc/stat, in clock ticks), in ns; -1 where it cannot be read. */
 static int64_t machine_busy_ns(void)
 {
 	char buf[256];
 	unsigned long long v[8] = {0};
-	ssize_t n;
 	long hz = sysconf(_SC_CLK_TCK);
-	/* opened each time, not kept: a descriptor is worth more to a peer */
-	int fd = open("/proc/stat", O_RDONLY | O_CLOEXEC);
 
-	if (fd < 0)
+	if (hz <= 0 || !read_proc("/proc/stat", buf, sizeof(buf)))
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0 || hz <= 0)
-		return -1;
-	buf[n] = 0;
 	/* user nice system idle iowait irq softirq steal */
 	if (sscanf(buf, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
 		   &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]) < 7)
@@ -169,17 +179,9 @@ static int64_t run_delay_ns(void)
 #ifdef __linux__
 	char buf[128];
 	unsigned long long run, delay;
-	ssize_t n;
-	int fd = open("/proc/thread-self/schedstat", O_RDONLY | O_CLOEXEC);
 
-	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = 0;
-	if (sscanf(buf, "%llu %llu", &run, &delay) != 2)
+	if (!read_proc("/proc/thread-self/schedstat", buf, sizeof(buf)) ||
+	    sscanf(buf, "%llu %llu", &run, &delay) != 2)
 		return -1;
 	return (int64_t)delay;
 #else

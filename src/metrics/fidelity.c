@@ -27,6 +27,12 @@
 #include <stdio.h>
 #include <string.h>
 
+/* More than the allowed share of `samples` were late. */
+static bool late_over_share(uint64_t over, uint64_t samples)
+{
+	return (double)over > CR_FID_LATE_SHARE * (double)samples;
+}
+
 bool cr_fidelity_verdict(const struct cr_fidelity *f, char *why, size_t len)
 {
 	size_t left = len;
@@ -50,14 +56,13 @@ bool cr_fidelity_verdict(const struct cr_fidelity *f, char *why, size_t len)
 			 (long long)(CR_FID_CLOCK_NS / CR_US));
 	if (!f->shaped)
 		return degraded; /* no link was emulated: none to judge */
-	if ((double)f->late_over > CR_FID_LATE_SHARE * (double)f->late_samples)
+	if (late_over_share(f->late_over, f->late_samples))
 		DEGRADED("releases late by %.0f us at p99 > %lld us (%.2f%% "
 			 "later than that)",
 			 (double)f->late_p99_ns / 1e3,
 			 (long long)(f->late_limit_ns / CR_US),
 			 100.0 * (double)f->late_over / (double)f->late_samples);
-	if ((double)f->rx_late_over >
-	    CR_FID_LATE_SHARE * (double)f->rx_late_samples)
+	if (late_over_share(f->rx_late_over, f->rx_late_samples))
 		DEGRADED("downloads resumed late by %.0f us at p99 > %lld us "
 			 "(%.2f%% later than that)",
 			 (double)f->rx_late_p99_ns / 1e3,
@@ -93,10 +98,8 @@ bool cr_fidelity_verdict(const struct cr_fidelity *f, char *why, size_t len)
  * at least half the late releases and reads were due in such a stretch. */
 void cr_fidelity_cause(const struct cr_fidelity *f, char *cause, size_t len)
 {
-	bool late = (double)f->late_over >
-			    CR_FID_LATE_SHARE * (double)f->late_samples ||
-		    (double)f->rx_late_over >
-			    CR_FID_LATE_SHARE * (double)f->rx_late_samples;
+	bool late = late_over_share(f->late_over, f->late_samples) ||
+		    late_over_share(f->rx_late_over, f->rx_late_samples);
 	uint64_t over = f->late_over + f->rx_late_over;
 	double share = over ? (double)(f->late_held + f->rx_late_held) /
 				      (double)over
